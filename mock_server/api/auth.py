@@ -1,0 +1,15 @@
+"""POST /auth and GET /refresh."""
+
+from starlette.responses import JSONResponse, Response
+
+from ..routing import Call
+
+
+async def create_access_token(call: Call) -> Response:
+    token, expire_in = call.sandbox.log_in(call.body["accessKey"], call.body["secretKey"])
+    return JSONResponse({"accessToken": token, "expireIn": expire_in})
+
+
+async def refresh_access_token(call: Call) -> Response:
+    token, expire_in = call.sandbox.refresh(call.tenant)
+    return JSONResponse({"accessToken": token, "expireIn": expire_in})

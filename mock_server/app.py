@@ -1,0 +1,62 @@
+"""create_app(settings) -> the Starlette app: the Klavi API from openapi/klavi.yaml, the
+control API from openapi/mock-admin.yaml, and the mock's own pages."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .admin import ADMIN_HANDLERS
+from .api import HANDLERS, NOT_SERVED
+from .config import Settings
+from .errors import InvalidRequest, KlaviError, MethodNotAllowed, NotFound
+from .routing import check_handlers, error_response, spec_routes
+from .sandbox import Sandbox
+from .spec import load_spec
+
+log = logging.getLogger("klavi_mock")
+
+
+def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None) -> Starlette:
+    settings = settings or Settings()
+    sandbox = sandbox or Sandbox(settings)
+    klavi, admin = load_spec("klavi.yaml"), load_spec("mock-admin.yaml")
+    check_handlers("klavi.yaml", klavi, HANDLERS, NOT_SERVED)
+    check_handlers("mock-admin.yaml", admin, ADMIN_HANDLERS, frozenset())
+    routes = spec_routes(klavi, HANDLERS, NOT_SERVED, sandbox) + spec_routes(admin, ADMIN_HANDLERS, frozenset(), sandbox)
+    known_routes = sorted(
+        {f"{op.method} {spec.base_path}{op.path}" for spec in (klavi, admin) for op in spec.operations.values()},
+        key=lambda r: r.split(" ", 1)[1],
+    )
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        in_api = request.url.path.startswith(klavi.base_path + "/")
+        listed = [r for r in known_routes if not in_api or klavi.base_path in r]
+        return error_response(NotFound(
+            f"no route {request.method} {request.url.path}; the routes are: {', '.join(listed)}"
+        ))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            return error_response(MethodNotAllowed(str(exc.detail), headers=exc.headers))
+        return error_response(InvalidRequest(str(exc.detail)) if exc.status_code == 400 else KlaviError(str(exc.detail)))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # A bug in the mock: log it with its traceback, never send the traceback.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(KlaviError(f"klavi-mock hit an internal error ({type(exc).__name__}); see its log"))
+
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])],
+        exception_handlers={404: not_found, HTTPException: http_error, Exception: server_error},
+    )
+    app.state.sandbox = sandbox
+    return app

@@ -1,0 +1,63 @@
+"""klavi-mock: the command line.
+
+    klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--public-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import ConfigError, Settings, settings_from_environment
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    try:
+        overrides = {"host": args.host, "port": args.port, "public_url": args.public_url}
+        if args.config:
+            from .config import load_config_file
+            overrides.update(load_config_file(args.config))
+        settings = settings_from_environment(**overrides)
+    except ConfigError as exc:
+        print(f"klavi-mock: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(settings)
+    print(banner(settings), flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
+                access_log=args.access_log, timeout_graceful_shutdown=5)
+    return 0
+
+
+def banner(settings: Settings) -> str:
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    lines = [
+        "klavi-mock: an offline Klavi Open Finance sandbox",
+        f"  Klavi API    {base}/data/v1",
+        f"  control API  {base}/__mock   (contract: {base}/__mock/openapi/mock-admin.yaml)",
+    ]
+    for tenant in settings.tenants:
+        lines.append(f"  tenant {tenant.app_id}: accessKey={tenant.access_key} secretKey={tenant.secret_key}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="klavi-mock", description="An offline, stateful mock of the Klavi Open Finance API.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the mock server")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
+    serve.add_argument("--config", help="YAML or JSON file with tenants (see README); also KLAVI_MOCK_CONFIG")
+    serve.add_argument("--public-url", help="the address clients use, for URLs the mock hands out (default: each request's Host)")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
+    serve.set_defaults(run=_serve)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

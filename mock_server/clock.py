@@ -1,0 +1,34 @@
+"""The one source of "now" for the whole mock.
+
+Time runs like the wall clock plus an offset that only grows: advancing the clock is how
+tests expire tokens, links and consents without waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+
+class Clock:
+    def __init__(self, wall: Callable[[], float] = time.time, offset: float = 0.0) -> None:
+        self._wall = wall
+        self.offset = offset
+
+    def timestamp(self) -> float:
+        return self._wall() + self.offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp(), tz=timezone.utc)
+
+    def advance(self, seconds: float) -> datetime:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self.offset += seconds
+        return self.now()
+
+
+def iso(moment: datetime) -> str:
+    """UTC with milliseconds and a Z, as Klavi writes times: 2024-12-07T23:59:59.999Z."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,154 @@
+"""Settings: flags, then KLAVI_MOCK_* environment variables, then an optional config file.
+
+Tenants are the partners the mock knows: each has the accessKey and secretKey it logs in
+with and an app id (Klavi's partnerAppId). With no configuration there is one sandbox
+tenant, so the mock works out of the box.
+
+A config file (YAML or JSON) looks like:
+
+    tenants:
+      - appId: acme
+        accessKey: acme-access
+        secretKey: acme-secret
+        eventsUrl: http://127.0.0.1:9000/klavi/events     # optional
+        productsCallbackURL: http://127.0.0.1:9000/reports  # optional
+        forFi: false                                       # optional
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from jsonschema import Draft202012Validator
+
+DEFAULT_TENANT = {
+    "appId": "sandbox-app",
+    "accessKey": "sandbox-access-key",
+    "secretKey": "sandbox-secret-key",
+}
+
+_TENANT_SCHEMA = {
+    "type": "object",
+    "required": ["appId", "accessKey", "secretKey"],
+    "additionalProperties": False,
+    "properties": {
+        "appId": {"type": "string", "minLength": 1, "maxLength": 64},
+        "accessKey": {"type": "string", "minLength": 1, "maxLength": 256},
+        "secretKey": {"type": "string", "minLength": 1, "maxLength": 256},
+        "eventsUrl": {"type": ["string", "null"]},
+        "productsCallbackURL": {"type": ["string", "object", "null"]},
+        "forFi": {"type": "boolean"},
+    },
+}
+_FILE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "tenants": {"type": "array", "minItems": 1, "items": _TENANT_SCHEMA},
+        "tokenSecret": {"type": "string", "minLength": 16},
+    },
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    app_id: str
+    access_key: str
+    secret_key: str
+    events_url: str | None = None
+    products_callback_url: str | dict | None = None
+    for_fi: bool = False
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tenants: list[Tenant] = field(default_factory=lambda: [_tenant(DEFAULT_TENANT)])
+    # Signs the JWTs; random per process unless configured, so tokens die with the process.
+    token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # The address clients reach the mock at, for the URLs it hands out (linkURL, bank
+    # pages). None: take it from each request's Host header.
+    public_url: str | None = None
+    # Validate every response against the spec and fail loudly on a mismatch (tests).
+    strict: bool = False
+
+
+def _tenant(raw: Mapping[str, Any]) -> Tenant:
+    return Tenant(
+        app_id=raw["appId"],
+        access_key=raw["accessKey"],
+        secret_key=raw["secretKey"],
+        events_url=raw.get("eventsUrl"),
+        products_callback_url=raw.get("productsCallbackURL"),
+        for_fi=raw.get("forFi", False),
+    )
+
+
+def _check(data: Any, schema: dict, where: str) -> None:
+    errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}" for e in errors[:5]
+        )
+        raise ConfigError(f"{where}: {problems}")
+
+
+def parse_config(data: Any, where: str) -> dict[str, Any]:
+    """Check a config document and turn it into Settings keyword arguments."""
+    _check(data, _FILE_SCHEMA, where)
+    values: dict[str, Any] = {}
+    if "tenants" in data:
+        tenants = [_tenant(t) for t in data["tenants"]]
+        for attribute, label in (("app_id", "appId"), ("access_key", "accessKey")):
+            seen = [getattr(t, attribute) for t in tenants]
+            duplicates = sorted({v for v in seen if seen.count(v) > 1})
+            if duplicates:
+                raise ConfigError(f"{where}: tenants share the {label} {', '.join(duplicates)}; each must be unique")
+        values["tenants"] = tenants
+    if "tokenSecret" in data:
+        values["token_secret"] = data["tokenSecret"]
+    return values
+
+
+def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text) if file.suffix in (".yaml", ".yml") else json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"config file {file} is not valid {file.suffix.lstrip('.').upper() or 'JSON'}: {exc}") from exc
+    return parse_config(data or {}, str(file))
+
+
+def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
+    """KLAVI_MOCK_CONFIG (a file), KLAVI_MOCK_TENANTS (JSON list), KLAVI_MOCK_PUBLIC_URL,
+    KLAVI_MOCK_TOKEN_SECRET; explicit keyword overrides (from flags) win."""
+    values: dict[str, Any] = {}
+    if environ.get("KLAVI_MOCK_CONFIG"):
+        values.update(load_config_file(environ["KLAVI_MOCK_CONFIG"]))
+    if environ.get("KLAVI_MOCK_TENANTS"):
+        try:
+            tenants = json.loads(environ["KLAVI_MOCK_TENANTS"])
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"KLAVI_MOCK_TENANTS is not valid JSON: {exc}") from exc
+        values.update(parse_config({"tenants": tenants}, "KLAVI_MOCK_TENANTS"))
+    if environ.get("KLAVI_MOCK_PUBLIC_URL"):
+        values["public_url"] = environ["KLAVI_MOCK_PUBLIC_URL"]
+    if environ.get("KLAVI_MOCK_TOKEN_SECRET"):
+        values["token_secret"] = environ["KLAVI_MOCK_TOKEN_SECRET"]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

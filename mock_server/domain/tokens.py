@@ -1,0 +1,86 @@
+"""Access and link tokens: real JWTs (HS256) whose expiry follows the mock's clock.
+
+Claims: `sub` the tenant's app id, `typ` "access" or "link", `lnk` the link id (link
+tokens), `iat`/`exp` in clock seconds, `jti` unique. PyJWT checks the signature; expiry is
+checked here against the mock clock, not the wall clock, so advancing the clock expires
+tokens.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import jwt
+
+from ..clock import Clock, iso
+from ..errors import Unauthorized
+
+ACCESS = "access"
+LINK = "link"
+ACCESS_TOKEN_TTL = 1800  # seconds, as in every Klavi example
+
+# What each kind of token is called in messages, and where a client gets one.
+TOKEN_NAMES = {
+    ACCESS: ("accessToken", "POST /auth (or GET /refresh)"),
+    LINK: ("linkToken", "POST /links"),
+}
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    kind: str
+    tenant_id: str
+    expires_at: datetime
+    link_id: str | None = None
+
+
+class TokenService:
+    def __init__(self, secret: str, clock: Clock) -> None:
+        self._secret = secret
+        self._clock = clock
+
+    def _encode(self, claims: dict) -> str:
+        return jwt.encode(claims, self._secret, algorithm="HS256", headers={"kid": "klavi-mock"})
+
+    def issue_access(self, tenant_id: str) -> str:
+        now = int(self._clock.timestamp())
+        return self._encode({
+            "iss": "klavi-mock", "sub": tenant_id, "typ": ACCESS,
+            "iat": now, "exp": now + ACCESS_TOKEN_TTL, "jti": secrets.token_hex(8),
+        })
+
+    def issue_link(self, tenant_id: str, link_id: str, expires_at: datetime) -> str:
+        return self._encode({
+            "iss": "klavi-mock", "sub": tenant_id, "typ": LINK, "lnk": link_id,
+            "iat": int(self._clock.timestamp()), "exp": int(expires_at.timestamp()),
+            "jti": secrets.token_hex(8),
+        })
+
+    def verify(self, token: str, accepted_kinds: tuple[str, ...], endpoint: str) -> TokenClaims:
+        """Return the claims of a good token of one of `accepted_kinds`, or raise
+        Unauthorized saying exactly what is wrong and what to send instead."""
+        wanted_name, wanted_source = TOKEN_NAMES[accepted_kinds[0]]
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=["HS256"],
+                options={"verify_exp": False, "require": ["sub", "typ", "exp"]},
+            )
+        except jwt.InvalidSignatureError:
+            raise Unauthorized(f"the bearer token's signature is not valid (tampered, or from another mock process); {endpoint} takes an {wanted_name} from {wanted_source}") from None
+        except jwt.PyJWTError:
+            raise Unauthorized(f"the bearer token is not a valid JWT; {endpoint} takes an {wanted_name} from {wanted_source}") from None
+        kind = claims.get("typ")
+        if kind not in TOKEN_NAMES or not isinstance(claims.get("exp"), int):
+            raise Unauthorized(f"the bearer token is not a klavi-mock token; {endpoint} takes an {wanted_name} from {wanted_source}")
+        if kind not in accepted_kinds:
+            sent_name = TOKEN_NAMES[kind][0]
+            raise Unauthorized(
+                f"{endpoint} takes the {wanted_name} returned by {wanted_source}, but an {sent_name} was sent; "
+                f"send Authorization: Bearer <{wanted_name}>"
+            )
+        expires_at = datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
+        if self._clock.timestamp() >= claims["exp"]:
+            raise Unauthorized(f"the {TOKEN_NAMES[kind][0]} expired at {iso(expires_at)}; get a new one from {TOKEN_NAMES[kind][1]}")
+        return TokenClaims(kind=kind, tenant_id=str(claims["sub"]), expires_at=expires_at, link_id=claims.get("lnk"))

@@ -1,0 +1,100 @@
+"""Every error the Klavi API answers, and the one body shape they all render to.
+
+Klavi's only documented error body is `{"statusCode", "error", "message"}` (from POST /auth).
+Business-rule failures answer HTTP 416 with a business code in `statusCode`.
+No Starlette here: the domain raises these, the HTTP layer renders them.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+BUSINESS_ERRORS: dict[int, str] = {
+    4001: "Invalid authorisation info",
+    4002: "Invalid product info",
+    4003: "Invalid consent request",
+    4004: "Invalid institution",
+    4005: "Invalid products",
+    4006: "Invalid productsCallbackURL",
+    4007: "Product request failed",
+    4008: "Insufficient authorization info",
+    4009: "Insufficient authorization info",
+}
+
+
+class KlaviError(Exception):
+    """An error answered to the client; `status` is the HTTP status."""
+
+    status = 500
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+    @property
+    def code(self) -> int:
+        return self.status
+
+    @property
+    def title(self) -> str:
+        return HTTPStatus(self.status).phrase
+
+    def body(self) -> dict:
+        return {"statusCode": self.code, "error": self.title, "message": self.message}
+
+
+class InvalidRequest(KlaviError):
+    status = 400
+
+
+class Unauthorized(KlaviError):
+    status = 401
+
+
+class Forbidden(KlaviError):
+    status = 403
+
+
+class NotFound(KlaviError):
+    status = 404
+
+
+class MethodNotAllowed(KlaviError):
+    status = 405
+
+
+class PayloadTooLarge(KlaviError):
+    status = 413
+
+
+class UnsupportedMediaType(KlaviError):
+    status = 415
+
+
+class Conflict(KlaviError):
+    status = 409
+
+
+class NotImplementedYet(KlaviError):
+    status = 501
+
+
+class BusinessRuleError(KlaviError):
+    """HTTP 416 with one of Klavi's business codes (4001-4009)."""
+
+    status = 416
+
+    def __init__(self, business_code: int, message: str) -> None:
+        if business_code not in BUSINESS_ERRORS:
+            raise ValueError(f"unknown business code {business_code}")
+        super().__init__(message)
+        self.business_code = business_code
+
+    @property
+    def code(self) -> int:
+        return self.business_code
+
+    @property
+    def title(self) -> str:
+        return BUSINESS_ERRORS[self.business_code]

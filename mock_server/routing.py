@@ -1,0 +1,152 @@
+"""Routes built from a spec: one dispatcher per path, one handler per operationId.
+
+The dispatcher authenticates (the operation's security scheme says which token), checks
+the request against the spec, calls the handler and renders any KlaviError in Klavi's
+error shape. In strict mode it also checks every response against the spec.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Mapping
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from .config import Tenant
+from .domain.tokens import TokenClaims
+from .errors import KlaviError, MethodNotAllowed, NotImplementedYet, Unauthorized
+from .sandbox import TOKEN_KINDS, Sandbox
+from .spec import Operation, Spec
+from .validation import problems, validate_request
+
+log = logging.getLogger("klavi_mock")
+
+
+@dataclass(frozen=True)
+class Call:
+    """Everything a handler needs, already authenticated and validated."""
+
+    request: Request
+    operation: Operation
+    sandbox: Sandbox
+    path: dict[str, Any]
+    query: dict[str, Any]
+    body: Any
+    tenant: Tenant | None
+    claims: TokenClaims | None
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach the mock, for the URLs it hands out."""
+        return self.sandbox.settings.public_url or str(self.request.base_url).rstrip("/")
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+class SpecMismatch(Exception):
+    """The spec and the handlers disagree; raised at start-up."""
+
+
+def error_response(error: KlaviError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+def check_handlers(spec_name: str, spec: Spec, handlers: Mapping[str, Handler], not_served: frozenset[str]) -> None:
+    operations = set(spec.operations)
+    missing = sorted(operations - set(handlers) - not_served)
+    orphans = sorted((set(handlers) | not_served) - operations)
+    both = sorted(set(handlers) & not_served)
+    trouble = []
+    if missing:
+        trouble.append("operations with no handler: " + ", ".join(f"{o} ({spec.operations[o].label})" for o in missing))
+    if orphans:
+        trouble.append("handlers with no operation in the spec: " + ", ".join(orphans))
+    if both:
+        trouble.append("operations both handled and listed as not served: " + ", ".join(both))
+    if trouble:
+        raise SpecMismatch(f"openapi/{spec_name} and the handlers disagree: " + "; ".join(trouble))
+
+
+def _bearer(request: Request, operation: Operation) -> str:
+    header = request.headers.get("authorization")
+    name = operation.security[0]
+    example = f"Authorization: Bearer <{name}>"
+    if not header:
+        raise Unauthorized(f"missing Authorization header; {operation.label} takes an {name}: send {example}")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(f"the Authorization header must be 'Bearer <token>'; {operation.label} takes an {name}: send {example}")
+    return token.strip()
+
+
+class PathDispatcher:
+    """The ASGI app behind one spec path: picks the operation by method."""
+
+    def __init__(self, operations: list[Operation], handlers: Mapping[str, Handler],
+                 not_served: frozenset[str], sandbox: Sandbox) -> None:
+        self.operations = {op.method: op for op in operations}
+        self.handlers = handlers
+        self.not_served = not_served
+        self.sandbox = sandbox
+        self.allow = ", ".join(sorted(self.operations))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        operation = self.operations.get(request.method)
+        try:
+            if operation is None:
+                raise MethodNotAllowed(
+                    f"{request.method} is not allowed on {request.url.path}; use {self.allow}",
+                    headers={"Allow": self.allow},
+                )
+            response = await self._handle(request, operation)
+        except KlaviError as error:
+            response = error_response(error)
+        if operation is not None and self.sandbox.settings.strict:
+            self._check_response(operation, response)
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request, operation: Operation) -> Response:
+        tenant = claims = None
+        if operation.security:
+            kinds = tuple(TOKEN_KINDS[name] for name in operation.security)
+            tenant, claims = self.sandbox.authenticate(_bearer(request, operation), kinds, operation.label)
+        valid = validate_request(
+            operation, request.path_params, request.query_params, request.headers, await request.body()
+        )
+        if operation.operation_id in self.not_served:
+            raise NotImplementedYet(
+                f"{operation.operation_id} ({operation.label}) is in the spec but this version of klavi-mock does not serve it yet"
+            )
+        call = Call(request, operation, self.sandbox, valid.path, valid.query, valid.body, tenant, claims)
+        return await self.handlers[operation.operation_id](call)
+
+    @staticmethod
+    def _check_response(operation: Operation, response: Response) -> None:
+        """Strict mode: a response the spec does not describe is a bug in the mock."""
+        if response.status_code == 501:
+            return
+        if response.status_code not in operation.declared_statuses:
+            raise AssertionError(f"{operation.operation_id} answered {response.status_code}, which the spec does not declare")
+        validator = operation.response_validators.get(response.status_code)
+        if validator is None:  # not a JSON response
+            return
+        found = problems(validator, json.loads(response.body), "response")
+        if found:
+            raise AssertionError(f"{operation.operation_id} answered {response.status_code} off-spec: {'; '.join(found)}")
+
+
+def spec_routes(spec: Spec, handlers: Mapping[str, Handler], not_served: frozenset[str], sandbox: Sandbox) -> list[Route]:
+    by_path: dict[str, list[Operation]] = {}
+    for operation in spec.operations.values():
+        by_path.setdefault(operation.path, []).append(operation)
+    return [
+        Route(spec.base_path + path, PathDispatcher(ops, handlers, not_served, sandbox))
+        for path, ops in by_path.items()
+    ]

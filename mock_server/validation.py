@@ -1,0 +1,173 @@
+"""Check a request against its operation before any handler sees it.
+
+Every problem is reported as `<where>.<field>: <what is wrong>` (where is path, query,
+header or body), so a client developer can fix the request from the message alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import best_match
+
+from .errors import InvalidRequest, UnsupportedMediaType
+from .formats import FORMAT_HINTS
+from .spec import Operation, Parameter
+
+MAX_REPORTED_PROBLEMS = 5
+
+
+@dataclass(frozen=True)
+class ValidRequest:
+    path: dict[str, Any]
+    query: dict[str, Any]
+    body: Any
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _field(prefix: str, path: Iterable[Any]) -> str:
+    text = prefix
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _shorten(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(error: ValidationError, prefix: str) -> str:
+    """One validation error as `field: problem`."""
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        error = best_match(error.context)
+    where = _field(prefix, error.absolute_path)
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    if kind == "required":
+        # jsonschema reports each missing property as its own error, named only in the message.
+        missing = ast.literal_eval(error.message.removesuffix(" is a required property"))
+        return f"{_field(prefix, [*error.absolute_path, missing])}: is required"
+    if kind == "type":
+        wanted = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{where}: must be {'an' if wanted[0] in 'aeiou' else 'a'} {wanted}, not {_json_type(value)} {_shorten(value)}"
+    if kind == "enum":
+        return f"{where}: must be one of {', '.join(_shorten(v) for v in expected)}; got {_shorten(value)}"
+    if kind == "const":
+        return f"{where}: must be {_shorten(expected)}; got {_shorten(value)}"
+    if kind == "format":
+        return f"{where}: {_shorten(value)} is not {FORMAT_HINTS.get(expected, 'a valid ' + expected)}"
+    if kind == "maxLength":
+        return f"{where}: must be at most {expected} characters (got {len(value)})"
+    if kind == "minLength":
+        return f"{where}: must not be empty" if expected == 1 else f"{where}: must be at least {expected} characters"
+    if kind == "maxItems":
+        return f"{where}: must have at most {expected} items (got {len(value)})"
+    if kind == "minItems":
+        return f"{where}: must have at least {expected} item{'s' if expected != 1 else ''}"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"{where}: {error.message}"
+    if kind == "additionalProperties":
+        return f"{where}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def problems(validator: Draft202012Validator, instance: Any, prefix: str) -> list[str]:
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    return [describe(e, prefix) for e in errors]
+
+
+def _raise(found: list[str]) -> None:
+    if found:
+        unique = list(dict.fromkeys(found))
+        extra = len(unique) - MAX_REPORTED_PROBLEMS
+        message = "; ".join(unique[:MAX_REPORTED_PROBLEMS])
+        raise InvalidRequest(message + (f"; and {extra} more" if extra > 0 else ""))
+
+
+def _coerce(raw: str, schema: Mapping[str, Any]) -> Any:
+    """Query, path and header values arrive as text; read them as the schema's type."""
+    kind = schema.get("type")
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw)
+    except ValueError:
+        return raw  # left as text: the validator reports the type
+    if kind == "boolean" and raw in ("true", "false"):
+        return raw == "true"
+    return raw
+
+
+def _check_parameter(parameter: Parameter, raw: str | None, found: list[str]) -> Any:
+    where = f"{parameter.location}.{parameter.name}"
+    if raw is None:
+        if parameter.required:
+            found.append(f"{where}: is required")
+        return None
+    value = _coerce(raw, parameter.schema)
+    found.extend(problems(parameter.validator, value, where))
+    return value
+
+
+def parse_json_body(raw: bytes, content_type: str | None) -> Any:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"the body must be JSON: send Content-Type: application/json (got {media_type})"
+        )
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidRequest("body: is not UTF-8 encoded JSON") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"body: is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+def validate_request(
+    operation: Operation,
+    path_params: Mapping[str, str],
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    raw_body: bytes,
+) -> ValidRequest:
+    """Raise InvalidRequest naming every problem, or return the typed values."""
+    found: list[str] = []
+    path_values: dict[str, Any] = {}
+    query_values: dict[str, Any] = {}
+    for parameter in operation.parameters:
+        if parameter.location == "path":
+            path_values[parameter.name] = _check_parameter(parameter, path_params.get(parameter.name), found)
+        elif parameter.location == "query":
+            value = _check_parameter(parameter, query.get(parameter.name), found)
+            if value is not None:
+                query_values[parameter.name] = value
+        else:
+            _check_parameter(parameter, headers.get(parameter.name.lower()), found)
+
+    body: Any = None
+    if operation.body_validator is not None:
+        if raw_body.strip():
+            body = parse_json_body(raw_body, headers.get("content-type"))
+            found.extend(problems(operation.body_validator, body, "body"))
+        elif operation.body_required:
+            found.append("body: is required (a JSON object)")
+    _raise(found)
+    return ValidRequest(path=path_values, query=query_values, body=body)
