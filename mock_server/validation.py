@@ -64,6 +64,10 @@ def describe(error: ValidationError, prefix: str) -> str:
         # jsonschema reports each missing property as its own error, named only in the message.
         missing = ast.literal_eval(error.message.removesuffix(" is a required property"))
         return f"{_field(prefix, [*error.absolute_path, missing])}: is required"
+    if kind == "dependentRequired":
+        present = next(k for k in expected if isinstance(value, dict) and k in value)
+        missing = next(name for name in expected[present] if name not in value)
+        return f"{_field(prefix, [*error.absolute_path, missing])}: is required when {present} is present"
     if kind == "type":
         wanted = " or ".join(expected) if isinstance(expected, list) else expected
         return f"{where}: must be {'an' if wanted[0] in 'aeiou' else 'a'} {wanted}, not {_json_type(value)} {_shorten(value)}"

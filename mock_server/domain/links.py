@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..errors import BusinessRuleError, InvalidRequest
+from ..errors import BusinessRuleError
 from .callbacks import normalize_products_callback
 from .institutions import InstitutionCatalog
 
@@ -39,8 +39,6 @@ class Link:
 
 def new_link(tenant_id: str, request: dict[str, Any], now: datetime, institutions: InstitutionCatalog) -> Link:
     """Build a link from a POST /links body already checked against the spec."""
-    if request.get("appLink") and not request.get("appRedirectURLKey"):
-        raise InvalidRequest("body.appRedirectURLKey: is required when appLink is present")
     code = request.get("institutionCode")
     if code is not None and institutions.get(code) is None:
         raise BusinessRuleError(4004, f"institutionCode {code!r} is not an institution of GET /links/institutions")

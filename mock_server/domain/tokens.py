@@ -65,7 +65,8 @@ class TokenService:
         try:
             claims = jwt.decode(
                 token, self._secret, algorithms=["HS256"],
-                options={"verify_exp": False, "require": ["sub", "typ", "exp"]},
+                # Times are on the mock clock, not the wall clock: checked below.
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": ["sub", "typ", "exp"]},
             )
         except jwt.InvalidSignatureError:
             raise Unauthorized(f"the bearer token's signature is not valid (tampered, or from another mock process); {endpoint} takes an {wanted_name} from {wanted_source}") from None
@@ -76,8 +77,9 @@ class TokenService:
             raise Unauthorized(f"the bearer token is not a klavi-mock token; {endpoint} takes an {wanted_name} from {wanted_source}")
         if kind not in accepted_kinds:
             sent_name = TOKEN_NAMES[kind][0]
+            article = "an" if sent_name[0] in "aeiou" else "a"
             raise Unauthorized(
-                f"{endpoint} takes the {wanted_name} returned by {wanted_source}, but an {sent_name} was sent; "
+                f"{endpoint} takes the {wanted_name} returned by {wanted_source}, but {article} {sent_name} was sent; "
                 f"send Authorization: Bearer <{wanted_name}>"
             )
         expires_at = datetime.fromtimestamp(claims["exp"], tz=timezone.utc)

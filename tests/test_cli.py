@@ -1,0 +1,38 @@
+"""`klavi-mock serve` as a real process: the banner, the API over a socket, config errors."""
+
+import subprocess
+import sys
+
+import httpx
+
+from .servers import serve_process
+
+
+def test_serve_prints_the_base_url_and_keys_and_answers_the_api():
+    with serve_process() as (base, process):
+        token = httpx.post(f"{base}/data/v1/auth", json={"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}).json()["accessToken"]
+        link = httpx.post(f"{base}/data/v1/links", json={}, headers={"Authorization": f"Bearer {token}"}).json()
+        assert link["linkURL"].startswith(f"{base}/link?v=")
+        institutions = httpx.get(f"{base}/data/v1/links/institutions", headers={"Authorization": f"Bearer {link['linkToken']}"})
+        assert institutions.status_code == 200 and len(institutions.json()) >= 20
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert f"Klavi API    {base}/data/v1" in output
+    assert "accessKey=sandbox-access-key secretKey=sandbox-secret-key" in output
+
+
+def test_serve_uses_tenants_from_a_config_file(tmp_path):
+    config = tmp_path / "tenants.yaml"
+    config.write_text("tenants:\n  - {appId: acme, accessKey: acme-key, secretKey: acme-secret}\n")
+    with serve_process("--config", str(config)) as (base, _):
+        assert httpx.post(f"{base}/data/v1/auth", json={"accessKey": "acme-key", "secretKey": "acme-secret"}).status_code == 200
+        assert httpx.post(f"{base}/data/v1/auth", json={"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}).status_code == 401
+
+
+def test_a_bad_config_stops_serve_with_a_clear_message(tmp_path):
+    config = tmp_path / "tenants.yaml"
+    config.write_text("tenants: []\n")
+    result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--config", str(config)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "klavi-mock:" in result.stderr and "should be non-empty" in result.stderr
