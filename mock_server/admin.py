@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from .api.views import consent_view
 from .clock import iso
+from .domain.consents import Consent
 from .domain.links import Link
+from .lifecycle import REASONS
 from .resources import openapi_dir
 from .routing import Call, Handler
 
@@ -52,6 +55,47 @@ async def list_links(call: Call) -> Response:
     return JSONResponse([_link_state(link, call) for link in links])
 
 
+def _consent_state(consent: Consent, call: Call) -> dict:
+    reason = consent.status_reason
+    return {
+        **consent_view(consent),
+        "appId": consent.tenant_id,
+        "statusReason": {"code": reason, "description": REASONS[reason]} if reason else None,
+        "persona": consent.persona_id,
+        "redirectURL": consent.redirect_url,
+        "redirectUsed": consent.ticket_used,
+        "redirectExpireAt": iso(consent.redirect_expires_at()),
+    }
+
+
+async def list_personas(call: Call) -> Response:
+    personas = call.sandbox.personas
+    return JSONResponse([
+        {"default": persona is personas.default, **{k: v for k, v in persona.raw.items() if k != "default"}}
+        for persona in personas.personas.values()
+    ])
+
+
+async def list_consent_states(call: Call) -> Response:
+    consents = call.sandbox.consents.list(None, link_id=call.query.get("linkId"), status=call.query.get("status"))
+    app_id = call.query.get("appId")
+    return JSONResponse([_consent_state(c, call) for c in consents if app_id is None or c.tenant_id == app_id])
+
+
+async def get_consent_state(call: Call) -> Response:
+    return JSONResponse(_consent_state(call.sandbox.consents.get(None, call.path["consentId"]), call))
+
+
+async def force_consent_status(call: Call) -> Response:
+    consent = call.sandbox.consents.force(call.path["consentId"], call.body["status"])
+    return JSONResponse(_consent_state(consent, call))
+
+
+async def set_consent_persona(call: Call) -> Response:
+    consent = call.sandbox.consents.set_persona(call.path["consentId"], call.body["persona"])
+    return JSONResponse(_consent_state(consent, call))
+
+
 async def get_contract(call: Call) -> Response:
     return FileResponse(openapi_dir() / call.path["name"], media_type="application/yaml")
 
@@ -62,5 +106,10 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "resetState": reset_state,
     "listTenants": list_tenants,
     "listLinks": list_links,
+    "listPersonas": list_personas,
+    "listConsentStates": list_consent_states,
+    "getConsentState": get_consent_state,
+    "forceConsentStatus": force_consent_status,
+    "setConsentPersona": set_consent_persona,
     "getContract": get_contract,
 }

@@ -3,7 +3,10 @@ control API from openapi/mock-admin.yaml, and the mock's own pages."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from typing import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -14,6 +17,7 @@ from starlette.responses import Response
 
 from .admin import ADMIN_HANDLERS
 from .api import HANDLERS, NOT_SERVED
+from .bank.routes import BankPages
 from .config import Settings
 from .errors import InvalidRequest, KlaviError, MethodNotAllowed, NotFound
 from .routing import check_handlers, error_response, spec_routes
@@ -22,6 +26,18 @@ from .spec import load_spec
 
 log = logging.getLogger("klavi_mock")
 
+TICK_SECONDS = 1.0  # how often time-driven changes are looked for when no request comes
+
+
+async def _tick(sandbox: Sandbox) -> None:
+    """Wall-clock time passes too: carry out what falls due even with no request."""
+    while True:
+        await asyncio.sleep(TICK_SECONDS)
+        try:
+            sandbox.run_due()
+        except Exception:  # a bug must not stop the clock
+            log.exception("running due work failed")
+
 
 def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None) -> Starlette:
     settings = settings or Settings()
@@ -29,7 +45,11 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
     klavi, admin = load_spec("klavi.yaml"), load_spec("mock-admin.yaml")
     check_handlers("klavi.yaml", klavi, HANDLERS, NOT_SERVED)
     check_handlers("mock-admin.yaml", admin, ADMIN_HANDLERS, frozenset())
-    routes = spec_routes(klavi, HANDLERS, NOT_SERVED, sandbox) + spec_routes(admin, ADMIN_HANDLERS, frozenset(), sandbox)
+    routes = (
+        spec_routes(klavi, HANDLERS, NOT_SERVED, sandbox)
+        + spec_routes(admin, ADMIN_HANDLERS, frozenset(), sandbox)
+        + BankPages(sandbox).routes()
+    )
     known_routes = sorted(
         {f"{op.method} {spec.base_path}{op.path}" for spec in (klavi, admin) for op in spec.operations.values()},
         key=lambda r: r.split(" ", 1)[1],
@@ -53,8 +73,19 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(KlaviError(f"klavi-mock hit an internal error ({type(exc).__name__}); see its log"))
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ticker = asyncio.create_task(_tick(sandbox))
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+
     app = Starlette(
         routes=routes,
+        lifespan=lifespan,
         middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])],
         exception_handlers={404: not_found, HTTPException: http_error, Exception: server_error},
     )

@@ -113,6 +113,7 @@ class PathDispatcher:
         await response(scope, receive, send)
 
     async def _handle(self, request: Request, operation: Operation) -> Response:
+        self.sandbox.run_due()  # time has passed since the last request
         tenant = claims = None
         if operation.security:
             kinds = tuple(TOKEN_KINDS[name] for name in operation.security)

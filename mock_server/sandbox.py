@@ -10,10 +10,13 @@ from .clock import Clock
 from .config import Settings, Tenant
 from .domain.institutions import InstitutionCatalog
 from .domain.links import Link, new_link
+from .domain.personas import PersonaCatalog
 from .domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
 from .errors import Unauthorized
+from .lifecycle import ConsentLifecycle
 from .resources import fixtures_dir
 from .store import MemoryStore
+from .timeline import Timeline
 
 
 class Sandbox:
@@ -23,6 +26,9 @@ class Sandbox:
         self.store = MemoryStore()
         self.tokens = TokenService(settings.token_secret, self.clock)
         self.institutions = InstitutionCatalog.from_file(fixtures_dir() / "institutions.yaml")
+        self.personas = PersonaCatalog.from_file(fixtures_dir() / "personas.yaml")
+        self.timeline = Timeline()
+        self.consents = ConsentLifecycle(self.store, self.clock, self.institutions, self.personas, self.timeline)
         self.tenants = {t.app_id: t for t in settings.tenants}
         self._tenants_by_key = {t.access_key: t for t in settings.tenants}
 
@@ -60,13 +66,20 @@ class Sandbox:
         assert link is not None, "authenticate() checked the link exists"
         return link
 
-    # -- control ---------------------------------------------------------------------
+    # -- time and control ------------------------------------------------------------
+
+    def run_due(self) -> None:
+        """Carry out whatever the clock has made due (cheap when nothing is)."""
+        self.consents.run_due()
 
     def advance_clock(self, seconds: float) -> datetime:
-        return self.clock.advance(seconds)
+        now = self.clock.advance(seconds)
+        self.run_due()
+        return now
 
     def reset(self) -> None:
         self.store.reset()
+        self.timeline.clear()
 
 
 TOKEN_KINDS = {"accessToken": ACCESS, "linkToken": LINK}

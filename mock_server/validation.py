@@ -56,6 +56,8 @@ def _shorten(value: Any, limit: int = 60) -> str:
 
 def describe(error: ValidationError, prefix: str) -> str:
     """One validation error as `field: problem`."""
+    if "x-error-message" in error.schema and error.validator in ("oneOf", "anyOf", "not"):
+        return f"{_field(prefix, error.absolute_path)}: {error.schema['x-error-message']}"
     if error.validator in ("oneOf", "anyOf") and error.context:
         error = best_match(error.context)
     where = _field(prefix, error.absolute_path)

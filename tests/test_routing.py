@@ -27,15 +27,36 @@ def test_a_wrong_method_is_a_405_with_allow(client):
     assert response.json()["message"] == "PUT is not allowed on /data/v1/consents; use GET, POST"
 
 
-def test_an_operation_not_served_yet_answers_501_naming_itself(klavi, client):
-    response = client.get(f"{API}/consents", headers=bearer(klavi.access_token()))
+@pytest.fixture
+def app_with_list_consents_not_served(monkeypatch, settings):
+    """The 501 mechanism, shown on an operation taken off the served list for the test."""
+    from starlette.testclient import TestClient
+
+    from mock_server import app as app_module
+    from mock_server.app import create_app
+
+    handlers = {k: v for k, v in app_module.HANDLERS.items() if k != "listConsents"}
+    monkeypatch.setattr(app_module, "HANDLERS", handlers)
+    monkeypatch.setattr(app_module, "NOT_SERVED", app_module.NOT_SERVED | {"listConsents"})
+    with TestClient(create_app(settings)) as http:
+        yield http
+
+
+def test_an_operation_not_served_yet_answers_501_naming_itself(app_with_list_consents_not_served):
+    from .conftest import Klavi
+
+    client = app_with_list_consents_not_served
+    response = client.get(f"{API}/consents", headers=bearer(Klavi(client).access_token()))
     assert response.status_code == 501
     assert response.json()["message"].startswith("listConsents (GET /consents) is in the spec but")
 
 
-def test_an_operation_not_served_yet_still_checks_token_and_request(klavi, client):
+def test_an_operation_not_served_yet_still_checks_token_and_request(app_with_list_consents_not_served):
+    from .conftest import Klavi
+
+    client = app_with_list_consents_not_served
     assert client.get(f"{API}/consents").status_code == 401
-    response = client.get(f"{API}/consents", params={"personalTaxId": "123"}, headers=bearer(klavi.access_token()))
+    response = client.get(f"{API}/consents", params={"personalTaxId": "123"}, headers=bearer(Klavi(client).access_token()))
     assert response.status_code == 400
     assert response.json()["message"].startswith('query.personalTaxId: "123" is not 11 digits')
 

@@ -2,6 +2,7 @@
 
 from ..routing import Handler
 from .auth import create_access_token, refresh_access_token
+from .consents import create_consent, get_consent, list_consents, revoke_consent
 from .institutions import get_institutions_status, list_institutions
 from .links import create_link
 
@@ -11,15 +12,15 @@ HANDLERS: dict[str, Handler] = {
     "createLink": create_link,
     "listInstitutions": list_institutions,
     "getInstitutionsStatus": get_institutions_status,
+    "createConsent": create_consent,
+    "listConsents": list_consents,
+    "getConsent": get_consent,
+    "revokeConsent": revoke_consent,
 }
 
 # In the spec, not served yet: each answers 501 naming itself (after authentication and
 # validation, so clients still learn whether their request is right). Later work empties it.
 NOT_SERVED: frozenset[str] = frozenset({
-    "createConsent",
-    "listConsents",
-    "getConsent",
-    "revokeConsent",
     "requestPersonalInstitutionReport",
     "requestPersonalUserReport",
     "requestBusinessInstitutionReport",

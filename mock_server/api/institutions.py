@@ -25,6 +25,14 @@ async def list_institutions(call: Call) -> Response:
 
 
 async def get_institutions_status(call: Call) -> Response:
-    # One entry per institution this link has a consent at; consents come with the
-    # consent lifecycle, so a link has none yet.
-    return JSONResponse([])
+    """One entry per institution this link has consents at: the newest one's status."""
+    newest: dict[str, dict] = {}
+    for consent in call.sandbox.consents.list(call.tenant, link_id=call.claims.link_id):
+        if consent.institution_code not in newest:  # the list is newest first
+            institution = call.sandbox.institutions.get(consent.institution_code)
+            newest[consent.institution_code] = {
+                "institutionCode": consent.institution_code,
+                "name": institution.name if institution else consent.institution_code,
+                "status": consent.status,
+            }
+    return JSONResponse(list(newest.values()))

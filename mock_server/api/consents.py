@@ -1,0 +1,40 @@
+"""POST /consents, GET /consents, GET /consents/{consentId}, DELETE /consents/{consentId}/revoke."""
+
+from urllib.parse import urlencode
+
+from starlette.responses import JSONResponse, Response
+
+from ..clock import iso
+from ..routing import Call
+from .views import consent_view
+
+
+async def create_consent(call: Call) -> Response:
+    link = call.sandbox.link_of(call.tenant, call.claims)
+    consent = call.sandbox.consents.create(call.tenant, link, call.body)
+    redirect = f"{call.base_url}/bank/authorize?{urlencode({'ticket': consent.ticket})}"
+    return JSONResponse({
+        "consentId": consent.id,
+        "consentRedirectURL": redirect,
+        "consentRedirectUrl": redirect,  # the spelling some clients read
+        "expireAt": iso(consent.expires_at),
+    })
+
+
+async def list_consents(call: Call) -> Response:
+    consents = call.sandbox.consents.list(
+        call.tenant,
+        personal_tax_id=call.query.get("personalTaxId"),
+        business_tax_id=call.query.get("businessTaxId"),
+        link_id=call.query.get("linkId"),
+    )
+    return JSONResponse([consent_view(c) for c in consents])
+
+
+async def get_consent(call: Call) -> Response:
+    return JSONResponse(consent_view(call.sandbox.consents.get(call.tenant, call.path["consentId"])))
+
+
+async def revoke_consent(call: Call) -> Response:
+    call.sandbox.consents.revoke(call.tenant, call.path["consentId"])
+    return JSONResponse({"message": "ok"})

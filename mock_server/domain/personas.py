@@ -1,0 +1,105 @@
+"""Personas: scripted outcomes, declared as data in fixtures/personas.yaml.
+
+Handlers never test tax ids; they ask the persona what happens next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from .consents import PERMISSION_ORDER
+
+_SCHEMA = {
+    "type": "object",
+    "required": ["personas"],
+    "properties": {"personas": {"type": "array", "minItems": 1, "items": {
+        "type": "object",
+        "required": ["id", "title", "description"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "default": {"type": "boolean"},
+            "personalTaxId": {"type": "string", "format": "cpf"},
+            "businessTaxId": {"type": "string", "format": "cnpj"},
+            "create": {"enum": ["ok", "limit"]},
+            "bank": {"enum": ["ask", "deny", "error", "abandon"]},
+            "grant": {"type": "array", "items": {"enum": list(PERMISSION_ORDER)}},
+            "lgpd": {"enum": ["ask", "decline"]},
+            "after": {
+                "type": "object", "required": ["action", "seconds"], "additionalProperties": False,
+                "properties": {"action": {"enum": ["expire", "revoke", "delete"]}, "seconds": {"type": "number", "minimum": 0}},
+            },
+            "reports": {"type": "object"},
+        },
+    }}},
+}
+
+
+@dataclass(frozen=True)
+class Persona:
+    id: str
+    title: str
+    description: str
+    personal_tax_id: str | None = None
+    business_tax_id: str | None = None
+    create: str = "ok"
+    bank: str = "ask"
+    grant: tuple[str, ...] | None = None
+    lgpd: str = "ask"
+    after_action: str | None = None
+    after_seconds: float = 0
+    reports: dict[str, Any] | None = None
+    raw: dict[str, Any] | None = None  # as written in the fixture, for the control API
+
+    def granted(self, requested: list[str], chosen: list[str] | None = None) -> list[str]:
+        """What the bank grants: the user's choice (default: everything asked), within what
+        this persona's bank allows."""
+        wanted = requested if chosen is None else [p for p in requested if p in chosen]
+        return [p for p in wanted if self.grant is None or p in self.grant]
+
+
+class PersonaCatalog:
+    def __init__(self, personas: list[Persona], default: Persona) -> None:
+        self.personas = {p.id: p for p in personas}
+        self.default = default
+        self._by_tax_id = {t: p for p in personas for t in (p.personal_tax_id, p.business_tax_id) if t}
+
+    @classmethod
+    def from_file(cls, path: Path) -> "PersonaCatalog":
+        from ..formats import checker
+
+        with path.open(encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+        errors = list(Draft202012Validator(_SCHEMA, format_checker=checker).iter_errors(data))
+        if errors:
+            raise ValueError(f"{path}: " + "; ".join(f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]))
+        personas = [_persona(raw) for raw in data["personas"]]
+        defaults = [p for p, raw in zip(personas, data["personas"]) if raw.get("default")]
+        if len(defaults) != 1:
+            raise ValueError(f"{path}: exactly one persona must have default: true")
+        return cls(personas, defaults[0])
+
+    def for_tax_id(self, tax_id: str) -> Persona:
+        return self._by_tax_id.get(tax_id, self.default)
+
+    def get(self, persona_id: str) -> Persona | None:
+        return self.personas.get(persona_id)
+
+
+def _persona(raw: dict[str, Any]) -> Persona:
+    after = raw.get("after") or {}
+    return Persona(
+        id=raw["id"], title=raw["title"], description=raw["description"],
+        personal_tax_id=raw.get("personalTaxId"), business_tax_id=raw.get("businessTaxId"),
+        create=raw.get("create", "ok"), bank=raw.get("bank", "ask"),
+        grant=tuple(raw["grant"]) if "grant" in raw else None, lgpd=raw.get("lgpd", "ask"),
+        after_action=after.get("action"), after_seconds=after.get("seconds", 0),
+        reports=raw.get("reports"), raw=raw,
+    )

@@ -1,0 +1,255 @@
+"""The consent lifecycle: creation rules, the bank and LGPD steps, time-driven changes and
+forced changes. Every status change goes through `_move`, so what a change implies (its
+follow-up jobs, and later its webhook) happens in one place."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .clock import Clock
+from .config import Tenant
+from .domain import consents as states
+from .domain.consents import Consent, new_consent, permissions_for
+from .domain.institutions import InstitutionCatalog
+from .domain.links import Link
+from .domain.personas import Persona, PersonaCatalog
+from .errors import BusinessRuleError, Conflict, NotFound
+from .store import MemoryStore
+from .timeline import Timeline
+
+# Why a consent was rejected or failed (Open Finance Brasil's rejection reason codes, plus
+# the mock's own where OFB has none). Shown by the control API and in webhook payloads.
+REASONS = {
+    "CUSTOMER_MANUALLY_REJECTED": "The user denied the request at the institution.",
+    "LGPD_DECLINED": "The user declined Klavi's LGPD consent.",
+    "CONSENT_TECHNICAL_ISSUE": "The institution failed while authorising.",
+    "CONSENT_EXPIRED": "The consent was not completed within 60 minutes of its creation.",
+    "REDIRECT_URL_EXPIRED": "The consentRedirectURL was opened more than 60 seconds after the consent was created.",
+    "CONSENT_MAX_DATE_REACHED": "The consent reached its expireAt.",
+    "CUSTOMER_MANUALLY_REVOKED": "The user revoked the consent at the institution.",
+    "REVOKED_BY_PARTNER": "The partner revoked the consent (DELETE /consents/{consentId}/revoke).",
+    "DELETED_BY_USER": "The user asked for the data to be deleted in Klavi's portal.",
+    "FORCED": "Forced through the control API.",
+}
+
+# What the partner's redirectURL receives in `error` when the journey fails.
+REDIRECT_ERRORS = {
+    "CUSTOMER_MANUALLY_REJECTED": "access_denied",
+    "LGPD_DECLINED": "lgpd_declined",
+    "CONSENT_TECHNICAL_ISSUE": "consent_error",
+}
+
+FORCEABLE = {
+    "AUTHORISED": states.AUTHORISED, "REJECTED": states.REJECTED, "ERROR": states.ERROR,
+    "EXPIRED": states.EXPIRED, "REVOKED": states.REVOKED, "DELETED_BY_USER": states.DELETED_BY_USER,
+}
+
+
+class BankLinkError(Exception):
+    """The consentRedirectURL or a bank page cannot be used; `reason` says why."""
+
+    def __init__(self, reason: str, consent: Consent | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason  # unknown | expired | used | finished
+        self.consent = consent
+
+
+@dataclass(frozen=True)
+class BankStep:
+    """Where the user goes next: a page of the journey, or back to the partner."""
+
+    consent: Consent
+    page: str | None = None  # bank | lgpd | waiting
+    return_url: str | None = None
+
+
+class ConsentLifecycle:
+    def __init__(self, store: MemoryStore, clock: Clock, institutions: InstitutionCatalog,
+                 personas: PersonaCatalog, timeline: Timeline) -> None:
+        self.store = store
+        self.clock = clock
+        self.institutions = institutions
+        self.personas = personas
+        self.timeline = timeline
+
+    # -- the Klavi API -------------------------------------------------------------------
+
+    def create(self, tenant: Tenant, link: Link, request: dict) -> Consent:
+        tax_id = request.get("personalTaxId") or request.get("businessTaxId")
+        person = "pf" if request.get("personalTaxId") else "pj"
+        persona = self.personas.for_tax_id(tax_id)
+        if persona.create == "limit":
+            raise BusinessRuleError(4003, f"Invalid consent request: the consents of taxId {tax_id} exceed the limit")
+        code = request["institutionCode"]
+        institution = self.institutions.get(code)
+        if institution is None:
+            raise BusinessRuleError(4004, f"institutionCode {code!r} is not an institution of GET /links/institutions")
+        if institution.institution_type != 1:
+            raise BusinessRuleError(4004, f"{institution.name} ({code}) is an Open Data institution (institutionType 2); consents are for Open Finance institutions")
+        if not institution.serves(person):
+            who = "companies (businessType LEGAL)" if person == "pf" else "people (businessType NATURAL)"
+            field = "personalTaxId" if person == "pf" else "businessTaxId"
+            raise BusinessRuleError(4004, f"{institution.name} ({code}) serves {who} only; it cannot take a consent for a {field}")
+        if institution.is_outage:
+            raise BusinessRuleError(4004, f"{institution.name} ({code}) is in outage (isOutage true); try another institution or later")
+        if self.store.consent_with_track_id(tenant.app_id, request["externalTrackId"]) is not None:
+            raise Conflict(f"body.externalTrackId: {request['externalTrackId']!r} is already used by another consent; each value must be unique")
+        consent = new_consent(
+            tenant_id=tenant.app_id, link_id=link.id, request=request,
+            permissions=permissions_for(institution.available_resources),
+            persona_id=persona.id, now=self.clock.now(),
+        )
+        self.store.add_consent(consent)
+        self.timeline.schedule(consent.authorisation_deadline(), "authorisation_window", consent.id)
+        return consent
+
+    def get(self, tenant: Tenant | None, consent_id: str) -> Consent:
+        consent = self.store.get_consent(tenant.app_id if tenant else None, consent_id)
+        if consent is None:
+            raise NotFound(f"consent {consent_id} not found")
+        return consent
+
+    def list(self, tenant: Tenant | None, *, personal_tax_id: str | None = None, business_tax_id: str | None = None,
+             link_id: str | None = None, status: str | None = None) -> list[Consent]:
+        found = [
+            c for c in self.store.list_consents(tenant.app_id if tenant else None)
+            if (personal_tax_id is None or c.personal_tax_id == personal_tax_id)
+            and (business_tax_id is None or c.business_tax_id == business_tax_id)
+            and (link_id is None or c.link_id == link_id)
+            and (status is None or c.status == status)
+        ]
+        return sorted(found, key=lambda c: c.created_at, reverse=True)
+
+    def revoke(self, tenant: Tenant, consent_id: str) -> Consent:
+        consent = self.get(tenant, consent_id)
+        if consent.status in states.FINAL:
+            raise BusinessRuleError(4001, f"consent {consent_id} is already {consent.status}; only a pending or AUTHORISED consent can be revoked")
+        self._move(consent, states.REVOKED, "REVOKED_BY_PARTNER")
+        return consent
+
+    def persona_of(self, consent: Consent) -> Persona:
+        return self.personas.get(consent.persona_id) or self.personas.default
+
+    # -- the bank ------------------------------------------------------------------------
+
+    def open_redirect(self, ticket: str) -> BankStep:
+        """The user's browser opens consentRedirectURL: once, within 60 seconds."""
+        consent = self.store.consent_with_ticket(ticket)
+        if consent is None:
+            raise BankLinkError("unknown")
+        if consent.ticket_used:
+            raise BankLinkError("used", consent)
+        consent.ticket_used = True
+        if consent.status not in states.PENDING:
+            raise BankLinkError("finished", consent)
+        if self.clock.now() > consent.redirect_expires_at():
+            self._move(consent, states.REJECTED, "REDIRECT_URL_EXPIRED")
+            raise BankLinkError("expired", consent)
+        self.store.start_flow(consent, secrets.token_urlsafe(24))
+        persona = self.persona_of(consent)
+        if persona.bank == "deny":
+            return self._fail(consent, states.REJECTED, "CUSTOMER_MANUALLY_REJECTED")
+        if persona.bank == "error":
+            return self._fail(consent, states.ERROR, "CONSENT_TECHNICAL_ISSUE")
+        return BankStep(consent, page="waiting" if persona.bank == "abandon" else "bank")
+
+    def flow(self, flow_token: str, expected_status: str) -> Consent:
+        consent = self.store.consent_with_flow(flow_token)
+        if consent is None:
+            raise BankLinkError("unknown")
+        if consent.status != expected_status:
+            raise BankLinkError("finished", consent)
+        return consent
+
+    def decide_at_bank(self, flow_token: str, approve: bool, chosen: list[str] | None = None) -> BankStep:
+        consent = self.flow(flow_token, states.AWAITING_AUTHORISATION)
+        persona = self.persona_of(consent)
+        if persona.bank == "abandon":
+            return BankStep(consent, page="waiting")  # the in-app confirmation never comes
+        if not approve:
+            return self._fail(consent, states.REJECTED, "CUSTOMER_MANUALLY_REJECTED")
+        granted = persona.granted(consent.permissions_apply, chosen)
+        if not granted:
+            return self._fail(consent, states.REJECTED, "CUSTOMER_MANUALLY_REJECTED")
+        consent.permissions_granted = granted
+        self._move(consent, states.AWAITING_LGPD_AUTHORISATION)
+        if persona.lgpd == "decline":
+            return self._fail(consent, states.REJECTED, "LGPD_DECLINED")
+        return BankStep(consent, page="lgpd")
+
+    def decide_lgpd(self, flow_token: str, accept: bool) -> BankStep:
+        consent = self.flow(flow_token, states.AWAITING_LGPD_AUTHORISATION)
+        if not accept:
+            return self._fail(consent, states.REJECTED, "LGPD_DECLINED")
+        self._move(consent, states.AUTHORISED)
+        return BankStep(consent, return_url=self.return_url(consent))
+
+    def return_url(self, consent: Consent, reason: str | None = None) -> str:
+        """The partner's redirectURL with Klavi's query parameters added."""
+        link = self.store.get_link(consent.tenant_id, consent.link_id)
+        params = {
+            "link_id": consent.link_id,
+            "consent_id": consent.id,
+            "external_track_id": consent.external_track_id,
+            "external_info": json.dumps(link.external_info if link else {}, separators=(",", ":"), ensure_ascii=False),
+        }
+        if reason is not None:
+            params["error"] = REDIRECT_ERRORS.get(reason, "consent_rejected")
+            params["error_description"] = REASONS[reason]
+        parts = urlsplit(consent.redirect_url)
+        query = urlencode(parse_qsl(parts.query, keep_blank_values=True) + list(params.items()))
+        return urlunsplit(parts._replace(query=query))
+
+    def _fail(self, consent: Consent, status: str, reason: str) -> BankStep:
+        self._move(consent, status, reason)
+        return BankStep(consent, return_url=self.return_url(consent, reason))
+
+    # -- time and control ----------------------------------------------------------------
+
+    def run_due(self) -> None:
+        now = self.clock.now()
+        for job in self.timeline.pop_due(now):
+            consent = self.store.get_consent(None, job.subject_id)
+            if consent is None:
+                continue
+            if job.kind == "authorisation_window" and consent.status in states.PENDING:
+                self._move(consent, states.REJECTED, "CONSENT_EXPIRED")
+            elif job.kind == "expire" and consent.status == states.AUTHORISED and consent.expires_at <= now:
+                self._move(consent, states.EXPIRED, "CONSENT_MAX_DATE_REACHED")
+            elif job.kind == "revoke" and consent.status == states.AUTHORISED:
+                self._move(consent, states.REVOKED, "CUSTOMER_MANUALLY_REVOKED")
+            elif job.kind == "delete" and consent.status == states.AUTHORISED:
+                self._move(consent, states.DELETED_BY_USER, "DELETED_BY_USER")
+
+    def force(self, consent_id: str, status: str) -> Consent:
+        consent = self.get(None, consent_id)
+        target = FORCEABLE[status]
+        if target == states.AUTHORISED and not consent.permissions_granted:
+            consent.permissions_granted = self.persona_of(consent).granted(consent.permissions_apply)
+        self._move(consent, target, None if target == states.AUTHORISED else "FORCED")
+        return consent
+
+    def set_persona(self, consent_id: str, persona_id: str) -> Consent:
+        consent = self.get(None, consent_id)
+        if self.personas.get(persona_id) is None:
+            raise NotFound(f"persona {persona_id!r} does not exist; see GET /__mock/personas")
+        consent.persona_id = persona_id
+        return consent
+
+    def _move(self, consent: Consent, status: str, reason: str | None = None) -> None:
+        now = self.clock.now()
+        consent.move_to(status, now, reason)
+        if status == states.AUTHORISED:
+            self._schedule_after_authorisation(consent, now)
+
+    def _schedule_after_authorisation(self, consent: Consent, now: datetime) -> None:
+        persona = self.persona_of(consent)
+        if persona.after_action == "expire":
+            consent.expires_at = now + timedelta(seconds=persona.after_seconds)
+        elif persona.after_action in ("revoke", "delete"):
+            self.timeline.schedule(now + timedelta(seconds=persona.after_seconds), persona.after_action, consent.id)
+        self.timeline.schedule(consent.expires_at, "expire", consent.id)

@@ -1,0 +1,40 @@
+"""Things that fall due on the mock clock: a consent's 60-minute window closing, its
+expiry, a persona's scripted revocation. Kept in a heap, so checking for due work is O(1)
+when nothing is due, however many consents there are."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(order=True, frozen=True)
+class Job:
+    due: datetime
+    sequence: int
+    kind: str = field(compare=False)
+    subject_id: str = field(compare=False)
+
+
+class Timeline:
+    def __init__(self) -> None:
+        self._heap: list[Job] = []
+        self._sequence = itertools.count()
+
+    def schedule(self, due: datetime, kind: str, subject_id: str) -> None:
+        heapq.heappush(self._heap, Job(due, next(self._sequence), kind, subject_id))
+
+    def pop_due(self, now: datetime) -> list[Job]:
+        """Every job due at or before `now`, oldest first."""
+        due = []
+        while self._heap and self._heap[0].due <= now:
+            due.append(heapq.heappop(self._heap))
+        return due
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+    def __len__(self) -> int:
+        return len(self._heap)
