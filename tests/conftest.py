@@ -3,6 +3,9 @@ spec), driven over HTTP by Starlette's TestClient the way a client would."""
 
 from __future__ import annotations
 
+import itertools
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -13,6 +16,8 @@ API = "/data/v1"
 SANDBOX_KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
 VALID_CPF = "52998224725"
 VALID_CNPJ = "11222333000181"
+PARTNER_RETURN = "https://partner.example.com/return"
+_track_ids = itertools.count(1)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -38,6 +43,41 @@ class Klavi:
     def advance(self, seconds: float) -> None:
         assert self.http.post("/__mock/clock/advance", json={"seconds": seconds}).status_code == 200
 
+    def consent_request(self, link_token: str, **body):
+        payload = {
+            "externalTrackId": f"track-{next(_track_ids)}", "institutionCode": "341",
+            "redirectURL": PARTNER_RETURN, "validityPeriod": 12, **body,
+        }
+        if "personalTaxId" not in payload and "businessTaxId" not in payload:
+            payload["personalTaxId"] = VALID_CPF
+        payload = {k: v for k, v in payload.items() if v is not None}
+        return self.http.post(f"{API}/consents", json=payload, headers=bearer(link_token))
+
+    def create_consent(self, link_token: str | None = None, **body) -> dict:
+        response = self.consent_request(link_token or self.create_link()["linkToken"], **body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def consent(self, consent_id: str) -> dict:
+        response = self.http.get(f"{API}/consents/{consent_id}", headers=bearer(self.access_token()))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def follow(self, url: str, method: str = "GET", data: dict | None = None):
+        """Follow redirects like a browser while they stay on the mock; returns the last
+        mock response and, if the journey left the mock, the URL it left for."""
+        response = self.http.request(method, url, data=data, follow_redirects=False)
+        while response.is_redirect:
+            location = response.headers["location"]
+            if urlsplit(location).netloc != "testserver":
+                return response, location
+            response = self.http.get(location, follow_redirects=False)
+        return response, None
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
 
 @pytest.fixture
 def settings() -> Settings:
@@ -49,7 +89,7 @@ def settings() -> Settings:
 
 @pytest.fixture
 def client(settings: Settings):
-    with TestClient(create_app(settings)) as http:
+    with TestClient(create_app(settings), follow_redirects=False) as http:
         yield http
 
 

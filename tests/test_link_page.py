@@ -1,0 +1,60 @@
+"""The hosted link page behind linkURL (WhiteLabel): pick an institution, then its bank."""
+
+import re
+
+from .conftest import VALID_CPF, query_of
+
+
+def test_the_link_page_lists_open_finance_institutions(klavi):
+    link = klavi.create_link(personalTaxId=VALID_CPF)
+    page = klavi.http.get(link["linkURL"])
+    assert page.status_code == 200
+    assert "Itaú" in page.text and "Nubank" in page.text
+    assert "***.982.247-**" in page.text
+    assert "Mercantil" not in page.text  # Open Data institutions take no consent
+    assert re.search(r'value="746"[^>]*disabled', page.text)  # the outage can't be picked
+
+
+def test_search_works_without_javascript(klavi):
+    link = klavi.create_link(personalTaxId=VALID_CPF)
+    page = klavi.http.get(link["linkURL"] + "&q=nubank")
+    assert "Nubank" in page.text and 'value="341"' not in page.text
+
+
+def test_picking_an_institution_starts_the_consent_and_the_bank(klavi, client):
+    link = klavi.create_link(personalTaxId=VALID_CPF, redirectURL="https://partner.example.com/done")
+    chosen = klavi.http.post(link["linkURL"], data={"institutionCode": "260"})
+    assert chosen.status_code == 303 and "/bank/authorize?ticket=" in chosen.headers["location"]
+    _, left = klavi.follow(chosen.headers["location"] + "&decision=approve")
+    query = query_of(left)
+    assert left.startswith("https://partner.example.com/done?") and query["link_id"] == link["linkId"]
+    [consent] = client.get("/__mock/consents").json()
+    assert consent["status"] == "AUTHORISED" and consent["institutionCode"] == "260"
+
+
+def test_without_a_redirect_url_the_journey_ends_on_the_mocks_page(klavi):
+    link = klavi.create_link(personalTaxId=VALID_CPF)
+    chosen = klavi.http.post(link["linkURL"], data={"institutionCode": "341"})
+    response, left = klavi.follow(chosen.headers["location"] + "&decision=approve")
+    assert left is None and response.status_code == 200 and "Conta conectada" in response.text
+
+
+def test_an_expired_or_forged_link_is_refused(klavi):
+    link = klavi.create_link(personalTaxId=VALID_CPF)
+    assert klavi.http.get("/link?v=forged").status_code == 401
+    klavi.advance(1800)
+    page = klavi.http.get(link["linkURL"])
+    assert page.status_code == 401 and "expired" in page.text
+
+
+def test_a_link_without_a_tax_id_says_so(klavi):
+    link = klavi.create_link()
+    response = klavi.http.post(link["linkURL"], data={"institutionCode": "341"})
+    assert response.status_code == 400 and "personalTaxId" in response.text
+
+
+def test_logos_and_css_are_served(klavi):
+    logo = klavi.http.get("/assets/logos/341.svg")
+    assert logo.status_code == 200 and logo.headers["content-type"] == "image/svg+xml" and "<svg" in logo.text
+    assert klavi.http.get("/assets/logos/999.svg").status_code == 404
+    assert klavi.http.get("/assets/bank.css").status_code == 200

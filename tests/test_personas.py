@@ -1,0 +1,141 @@
+"""Every persona end to end over HTTP, personal and business, following the redirects as a
+client would (the curl style: decision=approve, then wherever the mock sends us)."""
+
+import pytest
+import yaml
+
+from mock_server.resources import fixtures_dir
+
+from .conftest import API, bearer, query_of
+
+PERSONAS = yaml.safe_load((fixtures_dir() / "personas.yaml").read_text())["personas"]
+SCRIPTED = [p for p in PERSONAS if not p.get("default")]
+VARIANTS = [(p["id"], field, p[field]) for p in SCRIPTED for field in ("personalTaxId", "businessTaxId")]
+ALL = ["REGISTRATION_ALL", "ACCOUNTS_ALL", "CREDIT_CARDS_ALL", "CREDIT_OPERATIONS_ALL", "INVESTMENTS_ALL"]
+
+
+def run_journey(klavi, field, tax_id):
+    """Create a consent for the tax id at Itaú (serves both) and approve as curl would."""
+    body = {"personalTaxId": None, field: tax_id}
+    response = klavi.consent_request(klavi.create_link()["linkToken"], **body)
+    if response.status_code != 200:
+        return response, None, None
+    created = response.json()
+    page, left = klavi.follow(created["consentRedirectURL"] + "&decision=approve&lgpd=accept")
+    return created, page, left
+
+
+def test_the_catalogue_is_served_and_has_every_required_persona(client):
+    listed = client.get("/__mock/personas").json()
+    ids = {p["id"] for p in listed}
+    assert ids >= {"happy-path", "bank-denies", "lgpd-declined", "bank-error", "never-completes", "expires-soon",
+                   "revoked-after-authorisation", "partial-permissions", "deleted-by-user", "consent-limit"}
+    assert [p["id"] for p in listed if p["default"]] == ["happy-path"]
+    for persona in listed:
+        if not persona["default"]:
+            assert persona["personalTaxId"] and persona["businessTaxId"], persona["id"]
+
+
+@pytest.mark.parametrize("field, tax_id", [("personalTaxId", "52998224725"), ("businessTaxId", "11222333000181")])
+def test_happy_path_for_any_unlisted_tax_id(klavi, field, tax_id):
+    created, _, left = run_journey(klavi, field, tax_id)
+    assert "error" not in query_of(left)
+    consent = klavi.consent(created["consentId"])
+    assert consent["status"] == "AUTHORISED" and consent["permissionsGranted"] == ALL
+
+
+@pytest.mark.parametrize("persona, field, tax_id", VARIANTS)
+def test_every_persona_end_to_end(klavi, client, persona, field, tax_id):
+    outcome = PERSONA_CHECKS[persona]
+    outcome(klavi, client, *run_journey(klavi, field, tax_id))
+
+
+def check_bank_denies(klavi, client, created, page, left):
+    assert query_of(left)["error"] == "access_denied"
+    assert klavi.consent(created["consentId"])["status"] == "REJECTED"
+
+
+def check_lgpd_declined(klavi, client, created, page, left):
+    assert query_of(left)["error"] == "lgpd_declined"
+    assert klavi.consent(created["consentId"])["status"] == "REJECTED"
+
+
+def check_bank_error(klavi, client, created, page, left):
+    assert query_of(left)["error"] == "consent_error"
+    assert klavi.consent(created["consentId"])["status"] == "ERROR"
+
+
+def check_never_completes(klavi, client, created, page, left):
+    assert left is None and page.status_code == 200 and "Aguardando confirmação" in page.text
+    klavi.advance(3599)
+    assert klavi.consent(created["consentId"])["status"] == "AWAITING_AUTHORISATION"
+    klavi.advance(1)
+    assert klavi.consent(created["consentId"])["status"] == "REJECTED"
+
+
+def check_expires_soon(klavi, client, created, page, left):
+    assert "error" not in query_of(left)
+    consent = klavi.consent(created["consentId"])
+    assert consent["status"] == "AUTHORISED"
+    klavi.advance(299)
+    assert klavi.consent(created["consentId"])["status"] == "AUTHORISED"
+    klavi.advance(1)
+    assert klavi.consent(created["consentId"])["status"] == "EXPIRED"
+
+
+def check_revoked(klavi, client, created, page, left):
+    assert klavi.consent(created["consentId"])["status"] == "AUTHORISED"
+    klavi.advance(120)
+    assert klavi.consent(created["consentId"])["status"] == "REVOKED"
+
+
+def check_partial(klavi, client, created, page, left):
+    consent = klavi.consent(created["consentId"])
+    assert consent["status"] == "AUTHORISED"
+    assert consent["permissionsGranted"] == ["REGISTRATION_ALL", "ACCOUNTS_ALL"]
+    assert set(consent["permissionsGranted"]) < set(consent["permissionsApply"])
+
+
+def check_deleted(klavi, client, created, page, left):
+    klavi.advance(120)
+    assert klavi.consent(created["consentId"])["status"] == "DELETED_BY_USER"
+
+
+def check_limit(klavi, client, response, page, left):
+    assert response.status_code == 416
+    assert response.json()["statusCode"] == 4003 and "exceed" in response.json()["message"]
+
+
+PERSONA_CHECKS = {
+    "bank-denies": check_bank_denies, "lgpd-declined": check_lgpd_declined, "bank-error": check_bank_error,
+    "never-completes": check_never_completes, "expires-soon": check_expires_soon,
+    "revoked-after-authorisation": check_revoked, "partial-permissions": check_partial,
+    "deleted-by-user": check_deleted, "consent-limit": check_limit,
+}
+
+
+def test_every_scripted_persona_is_checked():
+    assert set(PERSONA_CHECKS) == {p["id"] for p in SCRIPTED}
+
+
+def test_a_persona_can_be_put_on_one_consent(klavi, client):
+    created = klavi.create_consent()  # an ordinary CPF: happy path by default
+    response = client.post(f"/__mock/consents/{created['consentId']}/persona", json={"persona": "bank-error"})
+    assert response.status_code == 200 and response.json()["persona"] == "bank-error"
+    _, left = klavi.follow(created["consentRedirectURL"] + "&decision=approve")
+    assert query_of(left)["error"] == "consent_error"
+
+
+def test_an_unknown_persona_is_a_404(klavi, client):
+    created = klavi.create_consent()
+    response = client.post(f"/__mock/consents/{created['consentId']}/persona", json={"persona": "nobody"})
+    assert response.status_code == 404
+    assert "persona 'nobody' does not exist" in response.json()["message"]
+    assert client.get(f"/__mock/consents/{created['consentId']}").json()["persona"] == "happy-path"
+
+
+def test_the_persona_is_recorded_on_the_consent(klavi, client):
+    created = klavi.create_consent(personalTaxId="00000000515")
+    assert client.get(f"/__mock/consents/{created['consentId']}").json()["persona"] == "expires-soon"
+    revoked = client.delete(f"{API}/consents/{created['consentId']}/revoke", headers=bearer(klavi.access_token()))
+    assert revoked.status_code == 200
