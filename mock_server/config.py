@@ -13,6 +13,7 @@ A config file (YAML or JSON) looks like:
         eventsUrl: http://127.0.0.1:9000/klavi/events     # optional
         productsCallbackURL: http://127.0.0.1:9000/reports  # optional
         forFi: false                                       # optional
+        displayName: ACME Crédito                          # optional, shown on the bank pages
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ DEFAULT_TENANT = {
     "appId": "sandbox-app",
     "accessKey": "sandbox-access-key",
     "secretKey": "sandbox-secret-key",
+    "displayName": "Parceiro Sandbox",
 }
 
 _TENANT_SCHEMA = {
@@ -44,6 +46,7 @@ _TENANT_SCHEMA = {
         "eventsUrl": {"type": ["string", "null"]},
         "productsCallbackURL": {"type": ["string", "object", "null"]},
         "forFi": {"type": "boolean"},
+        "displayName": {"type": "string", "maxLength": 80},
     },
 }
 _FILE_SCHEMA = {
@@ -68,6 +71,7 @@ class Tenant:
     events_url: str | None = None
     products_callback_url: str | dict | None = None
     for_fi: bool = False
+    display_name: str | None = None  # the partner's name on the bank and LGPD pages
 
 
 @dataclass
@@ -92,6 +96,7 @@ def _tenant(raw: Mapping[str, Any]) -> Tenant:
         events_url=raw.get("eventsUrl"),
         products_callback_url=raw.get("productsCallbackURL"),
         for_fi=raw.get("forFi", False),
+        display_name=raw.get("displayName"),
     )
 
 

@@ -83,7 +83,7 @@ class ConsentLifecycle:
         person = "pf" if request.get("personalTaxId") else "pj"
         persona = self.personas.for_tax_id(tax_id)
         if persona.create == "limit":
-            raise BusinessRuleError(4003, f"Invalid consent request: the consents of taxId {tax_id} exceed the limit")
+            raise BusinessRuleError(4003, f"Invalid consent request: the number of consents for taxId {tax_id} exceeds the limit")
         code = request["institutionCode"]
         institution = self.institutions.get(code)
         if institution is None:

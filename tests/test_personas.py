@@ -103,7 +103,7 @@ def check_deleted(klavi, client, created, page, left):
 
 def check_limit(klavi, client, response, page, left):
     assert response.status_code == 416
-    assert response.json()["statusCode"] == 4003 and "exceed" in response.json()["message"]
+    assert response.json()["statusCode"] == 4003 and "exceeds the limit" in response.json()["message"]
 
 
 PERSONA_CHECKS = {

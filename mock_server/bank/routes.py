@@ -19,7 +19,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..clock import iso
 from ..domain.consents import Consent
 from ..domain.taxid import mask_cnpj, mask_cpf
 from ..errors import KlaviError
@@ -36,6 +35,18 @@ LINK_ERRORS = {
     "used": (410, "Link já utilizado", "Este link de autorização só pode ser aberto uma vez. Volte ao aplicativo e comece de novo."),
     "expired": (410, "Link expirado", "O link de autorização vale por 60 segundos depois de criado. O consentimento foi recusado; volte ao aplicativo e comece de novo."),
     "finished": (410, "Solicitação encerrada", "Esta solicitação de compartilhamento já foi concluída ou cancelada."),
+}
+
+
+STATUS_LABELS = {
+    "AWAITING_AUTHORISATION": "aguardando autorização no banco",
+    "AWAITING_LGPD_AUTHORISATION": "aguardando o aceite LGPD na Klavi",
+    "AUTHORISED": "autorizado",
+    "REJECTED": "recusado",
+    "ERROR": "erro na autorização",
+    "EXPIRED": "expirado",
+    "REVOKED": "revogado",
+    "DELETED_BY_USER": "excluído pelo usuário",
 }
 
 
@@ -90,6 +101,10 @@ class BankPages:
         return self._page("message.html", request, status, title=title, message=message, tone=tone,
                           detail=detail, institution=institution)
 
+    def _partner_name(self, app_id: str) -> str:
+        tenant = self.sandbox.tenants.get(app_id)
+        return (tenant.display_name if tenant else None) or app_id
+
     def _consent_context(self, request: Request, consent: Consent) -> dict:
         masked = mask_cpf(consent.personal_tax_id) if consent.personal_tax_id else mask_cnpj(consent.business_tax_id)
         return {
@@ -99,7 +114,7 @@ class BankPages:
                 "requested_at": _date(consent.created_at),
                 "expires_label": "Prazo indeterminado" if consent.validity_period == 0 else f"{consent.validity_period} meses",
             },
-            "partner_name": consent.tenant_id,
+            "partner_name": self._partner_name(consent.tenant_id),
         }
 
     def _render_step(self, request: Request, step: BankStep) -> Response:
@@ -122,7 +137,10 @@ class BankPages:
 
     def _link_error(self, request: Request, error: BankLinkError) -> HTMLResponse:
         status, title, message = LINK_ERRORS[error.reason]
-        detail = f"Situação do consentimento: {error.consent.status}" if error.consent else None
+        detail = None
+        if error.consent:
+            state = error.consent.status
+            detail = f"Situação do consentimento: {STATUS_LABELS.get(state, state)} ({state})"
         return self._message(request, status, title, message, consent=error.consent, detail=detail)
 
     # -- routes -----------------------------------------------------------------------
@@ -193,7 +211,7 @@ class BankPages:
         masked = (mask_cpf(tax_id) if link.personal_tax_id else mask_cnpj(tax_id)) if tax_id else None
         return self._page("link.html", request, link={"id": link.id, "tax_id_masked": masked, "expires_at": _date(link.expires_at)},
                           institutions=institutions, action_url=f"{base}/link?{urlencode({'v': token})}",
-                          partner_name=tenant.app_id, query=_one(form, "q"))
+                          partner_name=self._partner_name(tenant.app_id), query=_one(form, "q"))
 
     def _start_consent(self, request: Request, tenant, link, institution_code: str) -> Response:
         if not (link.personal_tax_id or link.business_tax_id):
