@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from .api.views import consent_view
 from .clock import iso
 from .domain.consents import Consent
 from .domain.links import Link
+from .errors import NotFound
 from .lifecycle import REASONS
 from .resources import openapi_dir
 from .routing import Call, Handler
+from .webhooks.outbox import Delivery
+from .webhooks.signing import sign, verify_signature
 
 
 def _clock(call: Call) -> dict:
@@ -31,12 +36,72 @@ async def reset_state(call: Call) -> Response:
     return JSONResponse({"message": "ok"})
 
 
+def _tenant(tenant) -> dict:
+    return {"appId": tenant.app_id, "accessKey": tenant.access_key, "secretKey": tenant.secret_key,
+            "eventsUrl": tenant.events_url, "productsCallbackURL": tenant.products_callback_url, "forFi": tenant.for_fi}
+
+
 async def list_tenants(call: Call) -> Response:
-    return JSONResponse([
-        {"appId": t.app_id, "accessKey": t.access_key, "secretKey": t.secret_key,
-         "eventsUrl": t.events_url, "productsCallbackURL": t.products_callback_url, "forFi": t.for_fi}
-        for t in call.sandbox.tenants.values()
-    ])
+    return JSONResponse([_tenant(t) for t in call.sandbox.tenants.values()])
+
+
+async def set_tenant_webhooks(call: Call) -> Response:
+    current = call.sandbox.tenants.get(call.path["appId"])
+    body = call.body or {}
+    tenant = call.sandbox.configure_webhooks(
+        call.path["appId"],
+        body.get("eventsUrl", current.events_url if current else None),
+        body.get("productsCallbackURL", current.products_callback_url if current else None),
+    )
+    return JSONResponse(_tenant(tenant))
+
+
+def _delivery(delivery: Delivery) -> dict:
+    return {
+        "deliveryId": delivery.id, "appId": delivery.tenant_id, "kind": delivery.kind, "name": delivery.name,
+        "status": delivery.status, "destination": delivery.destination, "createdAt": iso(delivery.created_at),
+        "nextAttemptAt": iso(delivery.next_attempt_at), "retriesLeft": delivery.retries_left,
+        "requestId": delivery.request_id, "body": json.loads(delivery.body),
+        "attempts": [
+            {"number": a.number, "at": iso(a.at), "url": a.url, "statusCode": a.status_code, "latencyMs": a.latency_ms,
+             "error": a.error, "responseExcerpt": a.response_excerpt}
+            for a in delivery.attempts
+        ],
+    }
+
+
+async def list_webhook_deliveries(call: Call) -> Response:
+    wanted = {"appId": "tenant_id", "kind": "kind", "name": "name", "status": "status", "requestId": "request_id"}
+    filters = {attr: call.query[key] for key, attr in wanted.items() if key in call.query}
+    deliveries = [d for d in reversed(call.sandbox.store.deliveries.values())
+                  if all(getattr(d, attr) == value for attr, value in filters.items())]
+    return JSONResponse([_delivery(d) for d in deliveries])
+
+
+async def get_webhook_delivery(call: Call) -> Response:
+    return JSONResponse(_delivery(call.sandbox.webhooks.get(call.path["deliveryId"])))
+
+
+async def redeliver_webhook(call: Call) -> Response:
+    return JSONResponse(_delivery(call.sandbox.webhooks.redeliver(call.path["deliveryId"])))
+
+
+async def fire_webhook_event(call: Call) -> Response:
+    body = call.body
+    delivery = call.sandbox.fire_event(
+        body["eventName"], app_id=body.get("appId"), consent_id=body.get("consentId"), link_id=body.get("linkId"),
+        payload=body.get("payload"), external_info=body.get("externalInfo"))
+    return JSONResponse(_delivery(delivery))
+
+
+async def verify_webhook_signature(call: Call) -> Response:
+    app_id = call.body.get("appId") or next(iter(call.sandbox.tenants))
+    tenant = call.sandbox.tenants.get(app_id)
+    if tenant is None:
+        raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
+    raw = call.body["body"].encode("utf-8")
+    return JSONResponse({"valid": verify_signature(raw, call.body["signature"], tenant.secret_key),
+                         "expected": sign(raw, tenant.secret_key)})
 
 
 def _link_state(link: Link, call: Call) -> dict:
@@ -111,5 +176,11 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "getConsentState": get_consent_state,
     "forceConsentStatus": force_consent_status,
     "setConsentPersona": set_consent_persona,
+    "setTenantWebhooks": set_tenant_webhooks,
+    "listWebhookDeliveries": list_webhook_deliveries,
+    "getWebhookDelivery": get_webhook_delivery,
+    "redeliverWebhook": redeliver_webhook,
+    "fireWebhookEvent": fire_webhook_event,
+    "verifyWebhookSignature": verify_webhook_signature,
     "getContract": get_contract,
 }

@@ -23,6 +23,7 @@ from .errors import InvalidRequest, KlaviError, MethodNotAllowed, NotFound
 from .routing import check_handlers, error_response, spec_routes
 from .sandbox import Sandbox
 from .spec import load_spec
+from .webhooks.dispatcher import Dispatcher
 
 log = logging.getLogger("klavi_mock")
 
@@ -75,13 +76,19 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        ticker = asyncio.create_task(_tick(sandbox))
+        dispatcher = Dispatcher(sandbox.clock, lambda: list(sandbox.store.deliveries.values()),
+                                lambda app_id: sandbox.tenants[app_id].secret_key if app_id in sandbox.tenants else None)
+        sandbox.wake_dispatcher = dispatcher.wake
+        tasks = [asyncio.create_task(_tick(sandbox)), asyncio.create_task(dispatcher.run())]
         try:
             yield
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            sandbox.wake_dispatcher = lambda: None
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = Starlette(
         routes=routes,

@@ -8,6 +8,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .clock import Clock
@@ -75,6 +76,7 @@ class ConsentLifecycle:
         self.institutions = institutions
         self.personas = personas
         self.timeline = timeline
+        self.on_change: Callable[[Consent], None] = lambda consent: None  # e.g. send its webhook
 
     # -- the Klavi API -------------------------------------------------------------------
 
@@ -245,6 +247,7 @@ class ConsentLifecycle:
         consent.move_to(status, now, reason)
         if status == states.AUTHORISED:
             self._schedule_after_authorisation(consent, now)
+        self.on_change(consent)
 
     def _schedule_after_authorisation(self, consent: Consent, now: datetime) -> None:
         persona = self.persona_of(consent)

@@ -3,20 +3,26 @@ HTTP handlers call. It speaks in domain terms (tenants, links, tokens), never HT
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from datetime import datetime
+from typing import Callable
 
 from .clock import Clock
 from .config import Settings, Tenant
+from .domain.callbacks import normalize_products_callback
+from .domain.consents import Consent
 from .domain.institutions import InstitutionCatalog
 from .domain.links import Link, new_link
 from .domain.personas import PersonaCatalog
 from .domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
-from .errors import Unauthorized
-from .lifecycle import ConsentLifecycle
+from .errors import InvalidRequest, NotFound, Unauthorized
+from .lifecycle import REASONS, ConsentLifecycle
 from .resources import fixtures_dir
 from .store import MemoryStore
 from .timeline import Timeline
+from .webhooks.events import CONSENT_EVENTS, consent_payload, link_created_payload
+from .webhooks.service import Webhooks
 
 
 class Sandbox:
@@ -31,6 +37,11 @@ class Sandbox:
         self.consents = ConsentLifecycle(self.store, self.clock, self.institutions, self.personas, self.timeline)
         self.tenants = {t.app_id: t for t in settings.tenants}
         self._tenants_by_key = {t.access_key: t for t in settings.tenants}
+        self.webhooks = Webhooks(self.store.deliveries, self.clock, self.tenants.get)
+        self.consents.on_change = self._consent_changed
+        # Set by the app while it runs: wakes the webhook dispatcher (new work, clock moved).
+        self.wake_dispatcher: Callable[[], None] = lambda: None
+        self.webhooks.on_enqueue = lambda: self.wake_dispatcher()
 
     # -- authentication ------------------------------------------------------------
 
@@ -59,12 +70,64 @@ class Sandbox:
         link = new_link(tenant.app_id, request, self.clock.now(), self.institutions)
         token = self.tokens.issue_link(tenant.app_id, link.id, link.expires_at)
         self.store.add_link(link)
+        self.webhooks.emit(tenant.app_id, "link_created", link_created_payload(link), link.external_info)
         return link, token
 
     def link_of(self, tenant: Tenant, claims: TokenClaims) -> Link:
         link = self.store.get_link(tenant.app_id, claims.link_id or "")
         assert link is not None, "authenticate() checked the link exists"
         return link
+
+    # -- webhooks ----------------------------------------------------------------------
+
+    def _consent_changed(self, consent: Consent) -> None:
+        """A consent's new status is announced by its event (For-FI partners get the single
+        link_action_status event naming it)."""
+        name = CONSENT_EVENTS.get(consent.status)
+        tenant = self.tenants.get(consent.tenant_id)
+        if name is None or tenant is None:
+            return
+        reason = (consent.status_reason, REASONS[consent.status_reason]) if consent.status_reason else None
+        payload = consent_payload(consent, reason)
+        if tenant.for_fi:
+            name, payload = "link_action_status", {**payload, "institutionCode": consent.institution_code, "actionStatus": name}
+        link = self.store.get_link(consent.tenant_id, consent.link_id)
+        self.webhooks.emit(tenant.app_id, name, payload, link.external_info if link else {})
+
+    def fire_event(self, name: str, *, app_id: str | None = None, consent_id: str | None = None,
+                   link_id: str | None = None, payload: dict | None = None, external_info: dict | None = None):
+        """Send any API event now (control API): its payload from a consent, a link, or given."""
+        link = None
+        if consent_id is not None:
+            consent = self.consents.get(None, consent_id)
+            app_id = app_id or consent.tenant_id
+            link = self.store.get_link(consent.tenant_id, consent.link_id)
+            if payload is None:
+                payload = consent_payload(consent)
+                if name == "link_action_status":
+                    payload.update(institutionCode=consent.institution_code, actionStatus=CONSENT_EVENTS.get(consent.status, consent.status.lower()))
+        elif link_id is not None:
+            link = next((l for l in self.store.list_links() if l.id == link_id), None)
+            if link is None:
+                raise NotFound(f"link {link_id} not found")
+            app_id = app_id or link.tenant_id
+            payload = payload if payload is not None else link_created_payload(link)
+        if payload is None:
+            raise InvalidRequest(f"body: give consentId, linkId or payload, so {name} has a payload")
+        app_id = app_id or next(iter(self.tenants))
+        if app_id not in self.tenants:
+            raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
+        info = external_info if external_info is not None else (link.external_info if link else {})
+        return self.webhooks.emit(app_id, name, payload, info)
+
+    def configure_webhooks(self, app_id: str, events_url: str | None, products_callback_url: str | dict | None) -> Tenant:
+        if app_id not in self.tenants:
+            raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
+        callbacks = normalize_products_callback(products_callback_url, "body.productsCallbackURL")
+        tenant = dataclasses.replace(self.tenants[app_id], events_url=events_url, products_callback_url=callbacks)
+        self.tenants[app_id] = tenant
+        self._tenants_by_key[tenant.access_key] = tenant
+        return tenant
 
     # -- time and control ------------------------------------------------------------
 
@@ -75,6 +138,7 @@ class Sandbox:
     def advance_clock(self, seconds: float) -> datetime:
         now = self.clock.advance(seconds)
         self.run_due()
+        self.wake_dispatcher()  # retries that fell due go now
         return now
 
     def reset(self) -> None:

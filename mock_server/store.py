@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .domain.consents import Consent
 from .domain.links import Link
+from .webhooks.outbox import Delivery
 
 
 class MemoryStore:
@@ -15,6 +16,7 @@ class MemoryStore:
         self._track_ids: dict[tuple[str, str], str] = {}
         self._by_ticket: dict[str, str] = {}
         self._by_flow: dict[str, str] = {}
+        self.deliveries: dict[str, Delivery] = {}  # the webhook outbox and log, oldest first
 
     # -- links ---------------------------------------------------------------------
 
@@ -67,3 +69,4 @@ class MemoryStore:
         self._track_ids.clear()
         self._by_ticket.clear()
         self._by_flow.clear()
+        self.deliveries.clear()

@@ -1,0 +1,1 @@
+"""Webhooks: Klavi's API events and product reports, signed, logged, retried."""

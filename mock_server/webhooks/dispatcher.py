@@ -1,0 +1,97 @@
+"""The dispatcher: sends what the outbox holds, over HTTP, with Klavi's retry rules.
+
+It sleeps until the next delivery falls due on the mock clock, or until woken (a new
+delivery, a redelivery, the clock advanced), so retries due after a clock jump go at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable
+
+import httpx
+
+from ..clock import Clock
+from .outbox import EXCERPT, MAX_REDIRECTS, TIMEOUT, Attempt, Delivery, next_due, ready
+from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+log = logging.getLogger("klavi_mock.webhooks")
+
+MAX_IN_FLIGHT = 32
+IDLE_WAIT = 1.0  # seconds between looks when nothing is scheduled (wall time passes too)
+
+
+class Dispatcher:
+    def __init__(self, clock: Clock, deliveries: Callable[[], list[Delivery]], secret_for: Callable[[str], str | None]) -> None:
+        self.clock = clock
+        self._deliveries = deliveries
+        self._secret_for = secret_for
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._client: httpx.AsyncClient | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        self._client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True, max_redirects=MAX_REDIRECTS,
+                                         headers={"User-Agent": "klavi-mock webhooks"})
+        try:
+            while True:
+                self._wake.clear()
+                self._start_ready()
+                due = next_due(self._deliveries())
+                wait = IDLE_WAIT if due is None else max(0.0, min(IDLE_WAIT, (due - self.clock.now()).total_seconds()))
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await self.stop()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let attempts under way finish (bounded), then close the HTTP client."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _start_ready(self) -> None:
+        for delivery in ready(self._deliveries(), self.clock.now()):
+            if len(self._tasks) >= MAX_IN_FLIGHT:
+                break
+            delivery.in_flight = True
+            task = asyncio.create_task(self._attempt(delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        url = delivery.destination or ""
+        secret = self._secret_for(delivery.tenant_id) or ""
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(delivery.body, secret),
+            TIMESTAMP_HEADER: str(int(self.clock.timestamp())),
+        }
+        started_at, started = self.clock.now(), time.perf_counter()
+        status_code, error, excerpt = None, None, ""
+        try:
+            assert self._client is not None
+            response = await self._client.post(url, content=delivery.body, headers=headers)
+            status_code, excerpt = response.status_code, response.text[:EXCERPT]
+        except httpx.TooManyRedirects:
+            error = f"more than {MAX_REDIRECTS} redirects"
+        except httpx.TimeoutException:
+            error = f"no answer within {TIMEOUT:g} s"
+        except (httpx.HTTPError, ValueError) as exc:  # refused, DNS, a bad URL...
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as exc:  # never let one delivery stop the dispatcher
+            log.exception("webhook attempt failed unexpectedly")
+            error = f"{type(exc).__name__}: {exc}"
+        latency = (time.perf_counter() - started) * 1000
+        delivery.record(Attempt(len(delivery.attempts) + 1, started_at, url, status_code, round(latency, 1), error, excerpt),
+                        self.clock.now())
+        self.wake()

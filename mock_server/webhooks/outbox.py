@@ -1,0 +1,112 @@
+"""The outbox: every webhook the mock owes a receiver, with every attempt made.
+
+A delivery is created in the same step as the change that causes it, so none is lost;
+the dispatcher sends it later. Nothing is dropped silently: a delivery that exhausts its
+retries is `failed`, one with nowhere to go is `undeliverable`, and both can be
+redelivered.
+
+Order: deliveries to one URL go out in the order they were created, one at a time; a
+delivery in its retry backoff holds back the later ones to that URL (at most ~8 s of
+backoff). One scheduled for later (a slow report) holds back nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+MAX_RETRIES = 5  # after the first attempt: six attempts in all
+FIRST_BACKOFF = 0.25  # seconds, doubled after each failed attempt
+TIMEOUT = 10.0  # seconds per attempt
+MAX_REDIRECTS = 3
+EXCERPT = 500  # characters of the receiver's answer kept in the log
+
+PENDING, DELIVERED, FAILED, UNDELIVERABLE = "pending", "delivered", "failed", "undeliverable"
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Attempt:
+    number: int
+    at: datetime
+    url: str
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response_excerpt: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass
+class Delivery:
+    id: str
+    tenant_id: str
+    kind: str  # "event" or "report"
+    name: str  # the eventName, or the report's productName
+    body: bytes
+    created_at: datetime
+    destination: str | None
+    next_attempt_at: datetime
+    request_id: str | None = None
+    status: str = PENDING
+    attempts: list[Attempt] = field(default_factory=list)
+    retries_left: int = MAX_RETRIES
+    in_flight: bool = False
+
+    def record(self, attempt: Attempt, now: datetime) -> None:
+        """Log an attempt and decide what comes next."""
+        self.attempts.append(attempt)
+        self.in_flight = False
+        if attempt.succeeded:
+            self.status = DELIVERED
+        elif self.retries_left > 0:
+            backoff = FIRST_BACKOFF * 2 ** (MAX_RETRIES - self.retries_left)
+            self.retries_left -= 1
+            self.next_attempt_at = now + timedelta(seconds=backoff)
+        else:
+            self.status = FAILED
+
+    def redeliver(self, now: datetime, destination: str | None) -> None:
+        self.destination = destination
+        self.status = PENDING if destination else UNDELIVERABLE
+        self.retries_left = MAX_RETRIES
+        self.next_attempt_at = now
+
+
+def new_delivery(*, tenant_id: str, kind: str, name: str, body: bytes, destination: str | None,
+                 now: datetime, not_before: datetime | None = None, request_id: str | None = None) -> Delivery:
+    return Delivery(
+        id=f"dlv_{next(_ids):06d}_{int(now.timestamp() * 1000)}",
+        tenant_id=tenant_id, kind=kind, name=name, body=body, created_at=now,
+        destination=destination, next_attempt_at=not_before or now, request_id=request_id,
+        status=PENDING if destination else UNDELIVERABLE,
+    )
+
+
+def ready(deliveries: list[Delivery], now: datetime) -> list[Delivery]:
+    """The deliveries to attempt now, oldest first, honouring the per-URL order."""
+    busy: set[str] = set()
+    chosen = []
+    for delivery in deliveries:
+        if delivery.status != PENDING or delivery.destination is None:
+            continue
+        url = delivery.destination
+        retrying = bool(delivery.attempts)
+        if url in busy:
+            continue
+        if delivery.in_flight or retrying:
+            busy.add(url)  # later deliveries to this URL wait for it
+        if not delivery.in_flight and delivery.next_attempt_at <= now:
+            chosen.append(delivery)
+            busy.add(url)
+    return chosen
+
+
+def next_due(deliveries: list[Delivery]) -> datetime | None:
+    times = [d.next_attempt_at for d in deliveries if d.status == PENDING and not d.in_flight and d.destination]
+    return min(times) if times else None

@@ -1,0 +1,81 @@
+"""What the rest of the mock calls to send webhooks: an event, a report, a redelivery.
+
+Where deliveries go:
+- API events: the tenant's eventsUrl (configuration, or PUT /__mock/tenants/{appId}/webhooks).
+- Reports, by Klavi's priority: the report request's productsCallbackURL, then the link's,
+  then the tenant's; in each, the product's own key, then `other`, then `all`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+from ..clock import Clock
+from ..config import Tenant
+from ..errors import NotFound
+from .events import envelope
+from .outbox import Delivery, new_delivery
+from .signing import encode_body
+
+
+def callback_url(product: str, *maps: dict[str, str] | None) -> str | None:
+    """The first map that names a URL for `product` wins: its key, `other`, or `all`."""
+    for urls in maps:
+        if urls:
+            for key in (product, "other", "all"):
+                if urls.get(key):
+                    return urls[key]
+    return None
+
+
+class Webhooks:
+    def __init__(self, deliveries: dict[str, Delivery], clock: Clock, tenant: Callable[[str], Tenant | None]) -> None:
+        self.deliveries = deliveries
+        self.clock = clock
+        self.tenant = tenant
+        self.on_enqueue: Callable[[], None] = lambda: None  # the dispatcher's wake-up
+
+    def _add(self, delivery: Delivery) -> Delivery:
+        self.deliveries[delivery.id] = delivery
+        self.on_enqueue()
+        return delivery
+
+    def emit(self, app_id: str, name: str, payload: dict[str, Any], external_info: dict | None,
+             not_before: datetime | None = None, request_id: str | None = None) -> Delivery:
+        now = self.clock.now()
+        tenant = self.tenant(app_id)
+        body = encode_body([envelope(app_id, name, payload, external_info, now)])
+        return self._add(new_delivery(tenant_id=app_id, kind="event", name=name, body=body,
+                                      destination=tenant.events_url if tenant else None,
+                                      now=now, not_before=not_before, request_id=request_id))
+
+    def send_report(self, app_id: str, product: str, report: dict[str, Any], destination: str | None,
+                    not_before: datetime | None, request_id: str) -> Delivery:
+        return self._add(new_delivery(tenant_id=app_id, kind="report", name=product, body=encode_body(report),
+                                      destination=destination, now=self.clock.now(), not_before=not_before,
+                                      request_id=request_id))
+
+    def get(self, delivery_id: str) -> Delivery:
+        delivery = self.deliveries.get(delivery_id)
+        if delivery is None:
+            raise NotFound(f"webhook delivery {delivery_id} not found")
+        return delivery
+
+    def redeliver(self, delivery_id: str) -> Delivery:
+        """Send again (a failed, undeliverable or even delivered one), with fresh retries.
+        An event goes to the tenant's current eventsUrl; a report keeps its URL, or takes
+        the tenant's productsCallbackURL if it had none."""
+        delivery = self.get(delivery_id)
+        tenant = self.tenant(delivery.tenant_id)
+        if delivery.kind == "event":
+            destination = tenant.events_url if tenant else None
+        else:
+            destination = delivery.destination or callback_url(delivery.name, _as_map(tenant.products_callback_url) if tenant else None)
+        delivery.redeliver(self.clock.now(), destination)
+        self.on_enqueue()
+        return delivery
+
+
+def _as_map(value: str | dict | None) -> dict[str, str] | None:
+    return {"all": value} if isinstance(value, str) else value
