@@ -1,0 +1,20 @@
+"""Loading the report seed data (fixtures/reports/seed.yaml) once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def fixtures_dir() -> Path:
+    """Where the fixtures live; the one place to change if they move."""
+    return Path(__file__).resolve().parents[3] / "fixtures"
+
+
+@lru_cache(maxsize=1)
+def load_seed() -> dict[str, Any]:
+    with open(fixtures_dir() / "reports" / "seed.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
