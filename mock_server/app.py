@@ -79,16 +79,15 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         dispatcher = Dispatcher(sandbox.clock, lambda: list(sandbox.store.deliveries.values()),
                                 lambda app_id: sandbox.tenants[app_id].secret_key if app_id in sandbox.tenants else None)
         sandbox.wake_dispatcher = dispatcher.wake
-        tasks = [asyncio.create_task(_tick(sandbox)), asyncio.create_task(dispatcher.run())]
+        ticker, delivering = asyncio.create_task(_tick(sandbox)), asyncio.create_task(dispatcher.run())
         try:
             yield
         finally:
             sandbox.wake_dispatcher = lambda: None
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await dispatcher.shutdown(delivering)
 
     app = Starlette(
         routes=routes,

@@ -18,6 +18,7 @@ from .domain.personas import PersonaCatalog
 from .domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
 from .errors import InvalidRequest, NotFound, Unauthorized
 from .lifecycle import REASONS, ConsentLifecycle
+from .reporting import ReportService
 from .resources import fixtures_dir
 from .store import MemoryStore
 from .timeline import Timeline
@@ -42,6 +43,7 @@ class Sandbox:
         # Set by the app while it runs: wakes the webhook dispatcher (new work, clock moved).
         self.wake_dispatcher: Callable[[], None] = lambda: None
         self.webhooks.on_enqueue = lambda: self.wake_dispatcher()
+        self.reports = ReportService(self.store, self.clock, self.institutions, self.personas, self.webhooks)
 
     # -- authentication ------------------------------------------------------------
 

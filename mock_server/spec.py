@@ -50,6 +50,8 @@ class Operation:
     body_required: bool
     body_schema: dict | None
     body_validator: Draft202012Validator | None = field(repr=False, compare=False)
+    # Other spellings real clients send for body fields (x-aliases): accepted, then renamed.
+    body_aliases: dict[str, str]
     declared_statuses: frozenset[int]
     response_validators: dict[int, Draft202012Validator] = field(repr=False, compare=False)
 
@@ -130,6 +132,7 @@ def _operation(path: str, method: str, item: dict, op: dict, default_security: l
         body_required=bool(body.get("required", False)),
         body_schema=body_schema,
         body_validator=_validator(body_schema) if body_schema is not None else None,
+        body_aliases=dict(body.get("x-aliases", {})),
         declared_statuses=frozenset(int(s) for s in op.get("responses", {}) if s.isdigit()),
         response_validators=responses,
     )

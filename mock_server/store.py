@@ -17,6 +17,7 @@ class MemoryStore:
         self._by_ticket: dict[str, str] = {}
         self._by_flow: dict[str, str] = {}
         self.deliveries: dict[str, Delivery] = {}  # the webhook outbox and log, oldest first
+        self.report_requests: dict = {}  # requestId -> reporting.ReportRequest
 
     # -- links ---------------------------------------------------------------------
 
@@ -70,3 +71,4 @@ class MemoryStore:
         self._by_ticket.clear()
         self._by_flow.clear()
         self.deliveries.clear()
+        self.report_requests.clear()

@@ -26,6 +26,24 @@ class ValidRequest:
     path: dict[str, Any]
     query: dict[str, Any]
     body: Any
+    tolerated: tuple[str, ...] = ()  # deviations from the spec that were accepted anyway
+
+
+def apply_aliases(body: Any, aliases: Mapping[str, str]) -> list[str]:
+    """Rename fields sent under another spelling (productsCallbackUrl for
+    productsCallbackURL); return a note for each."""
+    notes = []
+    if not isinstance(body, dict):
+        return notes
+    for alias, name in aliases.items():
+        if alias in body:
+            if name in body:
+                body.pop(alias)
+                notes.append(f"body.{alias}: ignored, since body.{name} was sent too")
+            else:
+                body[name] = body.pop(alias)
+                notes.append(f"body.{alias}: accepted as body.{name} (the spec's spelling)")
+    return notes
 
 
 def _json_type(value: Any) -> str:
@@ -169,11 +187,13 @@ def validate_request(
             _check_parameter(parameter, headers.get(parameter.name.lower()), found)
 
     body: Any = None
+    tolerated: list[str] = []
     if operation.body_validator is not None:
         if raw_body.strip():
             body = parse_json_body(raw_body, headers.get("content-type"))
+            tolerated = apply_aliases(body, operation.body_aliases)
             found.extend(problems(operation.body_validator, body, "body"))
         elif operation.body_required:
             found.append("body: is required (a JSON object)")
     _raise(found)
-    return ValidRequest(path=path_values, query=query_values, body=body)
+    return ValidRequest(path=path_values, query=query_values, body=body, tolerated=tuple(tolerated))

@@ -106,7 +106,38 @@ def check_limit(klavi, client, response, page, left):
     assert response.json()["statusCode"] == 4003 and "exceeds the limit" in response.json()["message"]
 
 
+def requested_reports(klavi, client, created):
+    """Authorised as usual; then one report request, whose report the delivery log shows."""
+    consent = klavi.consent(created["consentId"])
+    assert consent["status"] == "AUTHORISED"
+    person, tax_id = ("personal", consent["personalTaxId"]) if consent["personalTaxId"] else ("business", consent["businessTaxId"])
+    prefix = "pf" if person == "personal" else "pj"
+    response = client.post(f"{API}/{person}/institution-data", headers=bearer(klavi.access_token()),
+                           json={"taxId": tax_id, "institutionCode": "341", "products": [f"{prefix}_loans"]})
+    assert response.status_code == 200, response.text
+    return client.get("/__mock/webhooks", params={"requestId": response.json()["requestId"]}).json()
+
+
+def check_report_fails(klavi, client, created, page, left):
+    log = {d["name"]: d for d in requested_reports(klavi, client, created)}
+    assert log[next(n for n in log if n.endswith("_loans"))]["body"]["code"] == 5001
+    assert "product_generated_failed" in log
+
+
+def check_partial_data(klavi, client, created, page, left):
+    log = {d["name"]: d for d in requested_reports(klavi, client, created)}
+    assert log[next(n for n in log if n.endswith("_loans"))]["body"]["code"] == 204
+
+
+def check_slow_report(klavi, client, created, page, left):
+    log = {d["name"]: d for d in requested_reports(klavi, client, created)}
+    report = log[next(n for n in log if n.endswith("_loans"))]
+    assert report["nextAttemptAt"] > log["product_request_received"]["nextAttemptAt"]
+    assert log["product_generated_success"]["nextAttemptAt"] == report["nextAttemptAt"]
+
+
 PERSONA_CHECKS = {
+    "report-fails": check_report_fails, "partial-data": check_partial_data, "slow-report": check_slow_report,
     "bank-denies": check_bank_denies, "lgpd-declined": check_lgpd_declined, "bank-error": check_bank_error,
     "never-completes": check_never_completes, "expires-soon": check_expires_soon,
     "revoked-after-authorisation": check_revoked, "partial-permissions": check_partial,

@@ -5,6 +5,8 @@ from .auth import create_access_token, refresh_access_token
 from .consents import create_consent, get_consent, list_consents, revoke_consent
 from .institutions import get_institutions_status, list_institutions
 from .links import create_link
+from .reports import (request_business_institution_report, request_business_user_report,
+                      request_personal_institution_report, request_personal_user_report)
 
 HANDLERS: dict[str, Handler] = {
     "createAccessToken": create_access_token,
@@ -16,15 +18,15 @@ HANDLERS: dict[str, Handler] = {
     "listConsents": list_consents,
     "getConsent": get_consent,
     "revokeConsent": revoke_consent,
+    "requestPersonalInstitutionReport": request_personal_institution_report,
+    "requestPersonalUserReport": request_personal_user_report,
+    "requestBusinessInstitutionReport": request_business_institution_report,
+    "requestBusinessUserReport": request_business_user_report,
 }
 
 # In the spec, not served yet: each answers 501 naming itself (after authentication and
 # validation, so clients still learn whether their request is right). Later work empties it.
 NOT_SERVED: frozenset[str] = frozenset({
-    "requestPersonalInstitutionReport",
-    "requestPersonalUserReport",
-    "requestBusinessInstitutionReport",
-    "requestBusinessUserReport",
     "getTaskStatus",
     "submitTaskMfa",
 })

@@ -36,7 +36,15 @@ _SCHEMA = {
                 "type": "object", "required": ["action", "seconds"], "additionalProperties": False,
                 "properties": {"action": {"enum": ["expire", "revoke", "delete"]}, "seconds": {"type": "number", "minimum": 0}},
             },
-            "reports": {"type": "object"},
+            "reports": {
+                "type": "object", "additionalProperties": False,
+                "properties": {
+                    "outcome": {"enum": ["ok", "fail", "partial"]},
+                    "code": {"type": "integer", "minimum": 5000, "maximum": 5299},
+                    "message": {"type": "string"},
+                    "delaySeconds": {"type": "number", "minimum": 0},
+                },
+            },
         },
     }}},
 }
@@ -55,7 +63,10 @@ class Persona:
     lgpd: str = "ask"
     after_action: str | None = None
     after_seconds: float = 0
-    reports: dict[str, Any] | None = None
+    report_outcome: str = "ok"  # ok | fail | partial
+    report_error_code: int = 5001
+    report_error_message: str = "Failed to generate the report"
+    report_delay_seconds: float = 0
     raw: dict[str, Any] | None = None  # as written in the fixture, for the control API
 
     def granted(self, requested: list[str], chosen: list[str] | None = None) -> list[str]:
@@ -95,11 +106,14 @@ class PersonaCatalog:
 
 def _persona(raw: dict[str, Any]) -> Persona:
     after = raw.get("after") or {}
+    reports = raw.get("reports") or {}
     return Persona(
         id=raw["id"], title=raw["title"], description=raw["description"],
         personal_tax_id=raw.get("personalTaxId"), business_tax_id=raw.get("businessTaxId"),
         create=raw.get("create", "ok"), bank=raw.get("bank", "ask"),
         grant=tuple(raw["grant"]) if "grant" in raw else None, lgpd=raw.get("lgpd", "ask"),
         after_action=after.get("action"), after_seconds=after.get("seconds", 0),
-        reports=raw.get("reports"), raw=raw,
+        report_outcome=reports.get("outcome", "ok"), report_error_code=reports.get("code", 5001),
+        report_error_message=reports.get("message", "Failed to generate the report"),
+        report_delay_seconds=reports.get("delaySeconds", 0), raw=raw,
     )

@@ -31,33 +31,42 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._client: httpx.AsyncClient | None = None
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
+        """Deliver until `shutdown`. (No reliance on task cancellation: asyncio.wait_for can
+        swallow a cancel that races with the wake-up, which would hang the shutdown.)"""
         self._client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True, max_redirects=MAX_REDIRECTS,
                                          headers={"User-Agent": "klavi-mock webhooks"})
         try:
-            while True:
+            while not self._stopping:
                 self._wake.clear()
                 self._start_ready()
                 due = next_due(self._deliveries())
                 wait = IDLE_WAIT if due is None else max(0.0, min(IDLE_WAIT, (due - self.clock.now()).total_seconds()))
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
-                except asyncio.TimeoutError:
-                    pass
+                await self._sleep(wait)
         finally:
-            await self.stop()
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Let attempts under way finish (bounded), then close the HTTP client."""
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=grace)
-        if self._client is not None:
+            if self._tasks:  # attempts under way finish (each is bounded by TIMEOUT)
+                await asyncio.wait(self._tasks, timeout=TIMEOUT + 1)
             await self._client.aclose()
-            self._client = None
+
+    async def shutdown(self, task: asyncio.Task, grace: float = TIMEOUT + 2) -> None:
+        """Stop taking new work, let attempts under way finish, and end `task` (the run())."""
+        self._stopping = True
+        self.wake()
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            task.cancel()
+
+    async def _sleep(self, seconds: float) -> None:
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
 
     def _start_ready(self) -> None:
         for delivery in ready(self._deliveries(), self.clock.now()):

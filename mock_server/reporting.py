@@ -1,0 +1,173 @@
+"""Report requests: which consents a request covers (reference §1.10), and the reports and
+events it sends. The request is answered at once; the reports go through the outbox.
+
+Scope: every AUTHORISED consent of the partner for the taxId (at the institution, for
+institution-level products), or only those of `linkId`, or only `consentIds`. With neither,
+institution-level reports use the most recent consent and user-level reports all of them
+(the widest permissions).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import Clock
+from .config import Tenant
+from .domain import consents as states
+from .domain.callbacks import normalize_products_callback
+from .domain.consents import Consent
+from .domain.institutions import InstitutionCatalog
+from .domain.personas import PersonaCatalog
+from .domain.reports import PRODUCTS, ReportConsent, ReportLink, build_report, products_for
+from .errors import BusinessRuleError
+from .store import MemoryStore
+from .webhooks.service import Webhooks, callback_url
+
+LEVEL_ENDPOINTS = {
+    ("pf", "institution"): "POST /personal/institution-data", ("pf", "user"): "POST /personal/user-data",
+    ("pj", "institution"): "POST /business/institution-data", ("pj", "user"): "POST /business/user-data",
+}
+
+
+@dataclass
+class ReportRequest:
+    id: str
+    tenant_id: str
+    person: str
+    level: str
+    tax_id: str
+    products: list[str]
+    consent_ids: list[str]
+    created_at: datetime
+    link_id: str | None = None
+    products_callback_url: dict[str, str] | None = None
+    external_info: dict[str, Any] = field(default_factory=dict)
+
+
+class ReportService:
+    def __init__(self, store: MemoryStore, clock: Clock, institutions: InstitutionCatalog,
+                 personas: PersonaCatalog, webhooks: Webhooks) -> None:
+        self.store = store
+        self.clock = clock
+        self.institutions = institutions
+        self.personas = personas
+        self.webhooks = webhooks
+
+    def request(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> ReportRequest:
+        """Check everything first (nothing is sent for a refused request), then send."""
+        products = self._products(person, level, body["products"])
+        callbacks = normalize_products_callback(body.get("productsCallbackURL"), "body.productsCallbackURL")
+        for key in callbacks or {}:
+            if key not in ("all", "other") and key not in PRODUCTS:
+                raise BusinessRuleError(4006, f"body.productsCallbackURL: {key!r} is not a product name, 'other' or 'all'")
+        consents = self._scope(tenant, person, level, body)
+        newest_link = self.store.get_link(tenant.app_id, consents[0].link_id)
+        request = ReportRequest(
+            id=str(uuid.uuid4()), tenant_id=tenant.app_id, person=person, level=level, tax_id=body["taxId"],
+            products=products, consent_ids=body.get("consentIds") or [], created_at=self.clock.now(),
+            link_id=body.get("linkId"), products_callback_url=callbacks,
+            external_info=body.get("externalInfo") or (newest_link.external_info if newest_link else {}),
+        )
+        self.store.report_requests[request.id] = request
+        self._send(tenant, request, consents, newest_link.products_callback_url if newest_link else None)
+        return request
+
+    def _products(self, person: str, level: str, asked: list[str]) -> list[str]:
+        endpoint = LEVEL_ENDPOINTS[(person, level)]
+        if not asked:
+            raise BusinessRuleError(4005, "body.products: must have at least 1 item (a product name, or \"all\")")
+        if "all" in asked:
+            if len(set(asked)) > 1:
+                raise BusinessRuleError(4002, "body.products: \"all\" cannot be combined with product names")
+            return products_for(person, level)
+        for name in asked:
+            product = PRODUCTS.get(name)
+            if product is None:
+                raise BusinessRuleError(4002, f"body.products: {name!r} is not a product")
+            if product.person != person:
+                kind = "business (pj_)" if product.person == "pj" else "personal (pf_)"
+                raise BusinessRuleError(4002, f"body.products: {name} is a {kind} product; {endpoint} takes {person}_ products")
+            if product.level != level:
+                article = "an" if product.level == "institution" else "a"
+                raise BusinessRuleError(4002, f"body.products: {name} is {article} {product.level}-level product; request it from {LEVEL_ENDPOINTS[(person, product.level)]}")
+        return list(dict.fromkeys(asked))
+
+    def _scope(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> list[Consent]:
+        """The AUTHORISED consents the request covers, newest first (4001 when none)."""
+        tax_id, code = body["taxId"], body.get("institutionCode")
+        if code is not None and self.institutions.get(code) is None:
+            raise BusinessRuleError(4004, f"body.institutionCode: {code!r} is not an institution of GET /links/institutions")
+        mine = [c for c in self.store.list_consents(tenant.app_id)
+                if (c.personal_tax_id if person == "pf" else c.business_tax_id) == tax_id]
+        if body.get("consentIds"):
+            by_id = {c.id: c for c in mine}
+            chosen = []
+            for consent_id in body["consentIds"]:
+                consent = by_id.get(consent_id)
+                if consent is None:
+                    raise BusinessRuleError(4001, f"body.consentIds: consent {consent_id} does not exist for taxId {tax_id}")
+                if consent.status != states.AUTHORISED:
+                    raise BusinessRuleError(4001, f"body.consentIds: consent {consent_id} is {consent.status}, not AUTHORISED")
+                chosen.append(consent)
+        else:
+            chosen = [c for c in mine if c.status == states.AUTHORISED]
+            if body.get("linkId"):
+                chosen = [c for c in chosen if c.link_id == body["linkId"]]
+        if level == "institution" and code is not None:
+            chosen = [c for c in chosen if c.institution_code == code]
+        chosen.sort(key=lambda c: c.created_at, reverse=True)
+        if not chosen:
+            where = f" at institution {code}" if code else ""
+            via = f" on link {body['linkId']}" if body.get("linkId") else ""
+            raise BusinessRuleError(4001, f"no AUTHORISED consent for taxId {tax_id}{where}{via}; the user must authorise one first")
+        if level == "institution" and not body.get("linkId") and not body.get("consentIds"):
+            return chosen[:1]  # Klavi: the most recent consent's permissions
+        return chosen
+
+    def _send(self, tenant: Tenant, request: ReportRequest, consents: list[Consent], link_callbacks: dict | None) -> None:
+        persona = self.personas.for_tax_id(request.tax_id)
+        now = self.clock.now()
+        later = now + timedelta(seconds=persona.report_delay_seconds) if persona.report_delay_seconds else None
+        self.webhooks.emit(tenant.app_id, "product_request_received", {
+            "requestId": request.id, "taxId": request.tax_id, "linkId": request.link_id,
+            "consentIds": request.consent_ids, "products": request.products,
+        }, request.external_info, request_id=request.id)
+        links = self._report_links(consents)
+        tenant_callbacks = normalize_products_callback(tenant.products_callback_url, "productsCallbackURL")
+        for name in request.products:
+            code, message = self._outcome(persona, name, consents)
+            report = build_report(name, request_id=request.id, tax_id=request.tax_id, now=now, links=links,
+                                  external_info=request.external_info, code=code, message=message)
+            destination = callback_url(name, request.products_callback_url, link_callbacks, tenant_callbacks)
+            self.webhooks.send_report(tenant.app_id, name, report, destination, later, request.id)
+            if code >= 5000:
+                event, payload = "product_generated_failed", {"requestId": request.id, "productName": name, "code": code, "message": message}
+            else:
+                event, payload = "product_generated_success", {"requestId": request.id, "productName": name,
+                                                               "productReportId": report["productReportId"], "code": code}
+            self.webhooks.emit(tenant.app_id, event, payload, request.external_info, not_before=later, request_id=request.id)
+
+    @staticmethod
+    def _outcome(persona, product_name: str, consents: list[Consent]) -> tuple[int, str]:
+        if persona.report_outcome == "fail":
+            return persona.report_error_code, persona.report_error_message
+        if persona.report_outcome == "partial":
+            return 204, "partial: some of the institution's APIs were unavailable"
+        permission = PRODUCTS[product_name].permission
+        if not any(permission in c.permissions_granted for c in consents):
+            return 204, f"partial: no consent in scope grants {permission}"
+        return 200, "ok"
+
+    def _report_links(self, consents: list[Consent]) -> list[ReportLink]:
+        grouped: dict[tuple[str, str], list[Consent]] = {}
+        for consent in consents:
+            grouped.setdefault((consent.link_id, consent.institution_code), []).append(consent)
+        return [
+            ReportLink(link_id=link_id, institution_code=code,
+                       institution_name=self.institutions.get(code).name if self.institutions.get(code) else code,
+                       consents=[ReportConsent(c.id, list(c.permissions_granted)) for c in group])
+            for (link_id, code), group in grouped.items()
+        ]
