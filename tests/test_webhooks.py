@@ -11,6 +11,7 @@ from mock_server.config import Settings, Tenant
 from mock_server.webhooks import dispatcher as dispatcher_module
 from mock_server.webhooks.signing import encode_body, sign, verify_signature
 
+from .contract import assert_conforms
 from .receiver import Receiver, wait_for
 
 SECRET = "sandbox-secret-key"
@@ -53,6 +54,7 @@ def test_link_created_is_sent_signed_in_klavis_envelope(hooked, client, receiver
     assert verify_signature(request.body, request.headers["x-klavi-signature"], SECRET)
     assert not verify_signature(request.body, request.headers["x-klavi-signature"], "other-secret-key")
     assert request.headers["x-klavi-timestamp"].isdigit()
+    assert_conforms(request)
     # Compact JSON: what JavaScript's JSON.stringify(parsed) gives, so either way of checking agrees.
     assert request.body == encode_body(request.json())
 
@@ -67,6 +69,8 @@ def test_consent_events_follow_the_journey(hooked, client, receiver):
     client.delete(f"/data/v1/consents/{created['consentId']}/revoke", headers={"Authorization": f"Bearer {hooked.access_token()}"})
     revoked = wait_for(lambda: [e for e in receiver.events() if e["eventName"] == "consent_revoked"])[0]
     assert revoked["payload"]["reason"]["code"] == "REVOKED_BY_PARTNER"
+    for request in receiver.at("/events"):
+        assert_conforms(request)
 
 
 @pytest.mark.parametrize("tax_id, event", [
@@ -77,6 +81,7 @@ def test_failed_journeys_send_their_event_with_a_reason(hooked, receiver, tax_id
     hooked.follow(created["consentRedirectURL"])
     sent = wait_for(lambda: [e for e in receiver.events() if e["eventName"] == event])[0]
     assert sent["payload"]["consents"]["consentId"] == created["consentId"]
+    assert_conforms(receiver.at("/events")[-1])
     assert sent["payload"]["reason"]["code"] in ("CUSTOMER_MANUALLY_REJECTED", "CONSENT_TECHNICAL_ISSUE")
 
 
@@ -166,6 +171,7 @@ def test_for_fi_partners_get_link_action_status(receiver):
         assert event["payload"]["actionStatus"] == "consent_authorised"
         assert event["payload"]["institutionCode"] == "341"
         assert not [e for e in receiver.events() if e["eventName"] == "consent_authorised"]
+        assert_conforms(receiver.at("/events")[-1])
         request = receiver.at("/events")[-1]
         assert verify_signature(request.body, request.headers["x-klavi-signature"], "bank-secret")
 
