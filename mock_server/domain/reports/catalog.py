@@ -30,7 +30,7 @@ class Product:
 
     @property
     def schema_name(self) -> str:
-        """Its report schema in openapi/fragments/webhooks.yaml: PfCheckingAccountReport."""
+        """Its report schema in openapi/klavi.yaml: PfCheckingAccountReport."""
         return "".join(part.capitalize() for part in self.name.split("_")) + "Report"
 
 
