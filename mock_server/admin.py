@@ -161,6 +161,13 @@ async def set_consent_persona(call: Call) -> Response:
     return JSONResponse(_consent_state(consent, call))
 
 
+async def create_task(call: Call) -> Response:
+    body = call.body
+    task = call.sandbox.create_task(body["linkId"], body["institutionCode"], body["status"], body.get("code"),
+                                    body.get("message"), body.get("mfaType", "questions"))
+    return JSONResponse({"taskId": task.id, "linkId": task.link_id, "institutionCode": task.institution_code, "status": task.status})
+
+
 async def get_contract(call: Call) -> Response:
     return FileResponse(openapi_dir() / call.path["name"], media_type="application/yaml")
 
@@ -182,5 +189,6 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "redeliverWebhook": redeliver_webhook,
     "fireWebhookEvent": fire_webhook_event,
     "verifyWebhookSignature": verify_webhook_signature,
+    "createTask": create_task,
     "getContract": get_contract,
 }

@@ -15,8 +15,10 @@ from .domain.consents import Consent
 from .domain.institutions import InstitutionCatalog
 from .domain.links import Link, new_link
 from .domain.personas import PersonaCatalog
+from .domain import tasks as task_states
+from .domain.tasks import Task, new_task
 from .domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
-from .errors import InvalidRequest, NotFound, Unauthorized
+from .errors import BusinessRuleError, InvalidRequest, NotFound, Unauthorized
 from .lifecycle import REASONS, ConsentLifecycle
 from .reporting import ReportService
 from .resources import fixtures_dir
@@ -79,6 +81,35 @@ class Sandbox:
         link = self.store.get_link(tenant.app_id, claims.link_id or "")
         assert link is not None, "authenticate() checked the link exists"
         return link
+
+    # -- Open Data tasks -----------------------------------------------------------------
+
+    def create_task(self, link_id: str, institution_code: str, status: str, code: int | None = None,
+                    message: str | None = None, mfa_type: str = "questions") -> Task:
+        link = next((l for l in self.store.list_links() if l.id == link_id), None)
+        if link is None:
+            raise NotFound(f"link {link_id} not found")
+        institution = self.institutions.get(institution_code)
+        if institution is None or institution.institution_type != 2:
+            raise InvalidRequest(f"body.institutionCode: {institution_code!r} is not an Open Data institution (institutionType 2)")
+        task = new_task(link.tenant_id, link.id, institution_code, status, code, message, mfa_type)
+        self.store.tasks[task.id] = task
+        return task
+
+    def task_of_link(self, claims: TokenClaims, task_id: str) -> Task:
+        task = self.store.tasks.get(task_id)
+        if task is None or task.link_id != claims.link_id:
+            raise NotFound(f"task {task_id} not found for this link")
+        return task
+
+    def submit_mfa(self, claims: TokenClaims, task_id: str, mfa_id: int) -> Task:
+        task = self.task_of_link(claims, task_id)
+        if task.status != task_states.NEED_MFA:
+            raise BusinessRuleError(4001, f"task {task_id} is {task.status}; it is not waiting for MFA")
+        if mfa_id != task.mfa_id:
+            raise InvalidRequest(f"body.mfaId: {mfa_id} is not the pending MFA of task {task_id} ({task.mfa_id}); see GET /tasks/{task_id}/status")
+        task.status = task_states.SUCCESS
+        return task
 
     # -- webhooks ----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .domain.consents import Consent
 from .domain.links import Link
+from .domain.tasks import Task
 from .webhooks.outbox import Delivery
 
 
@@ -18,6 +19,7 @@ class MemoryStore:
         self._by_flow: dict[str, str] = {}
         self.deliveries: dict[str, Delivery] = {}  # the webhook outbox and log, oldest first
         self.report_requests: dict = {}  # requestId -> reporting.ReportRequest
+        self.tasks: dict[str, Task] = {}  # Open Data tasks
 
     # -- links ---------------------------------------------------------------------
 
@@ -72,3 +74,4 @@ class MemoryStore:
         self._by_flow.clear()
         self.deliveries.clear()
         self.report_requests.clear()
+        self.tasks.clear()

@@ -5,6 +5,7 @@ from .auth import create_access_token, refresh_access_token
 from .consents import create_consent, get_consent, list_consents, revoke_consent
 from .institutions import get_institutions_status, list_institutions
 from .links import create_link
+from .tasks import get_task_status, submit_task_mfa
 from .reports import (request_business_institution_report, request_business_user_report,
                       request_personal_institution_report, request_personal_user_report)
 
@@ -22,11 +23,10 @@ HANDLERS: dict[str, Handler] = {
     "requestPersonalUserReport": request_personal_user_report,
     "requestBusinessInstitutionReport": request_business_institution_report,
     "requestBusinessUserReport": request_business_user_report,
+    "getTaskStatus": get_task_status,
+    "submitTaskMfa": submit_task_mfa,
 }
 
 # In the spec, not served yet: each answers 501 naming itself (after authentication and
 # validation, so clients still learn whether their request is right). Later work empties it.
-NOT_SERVED: frozenset[str] = frozenset({
-    "getTaskStatus",
-    "submitTaskMfa",
-})
+NOT_SERVED: frozenset[str] = frozenset()

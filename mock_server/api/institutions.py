@@ -25,7 +25,8 @@ async def list_institutions(call: Call) -> Response:
 
 
 async def get_institutions_status(call: Call) -> Response:
-    """One entry per institution this link has consents at: the newest one's status."""
+    """One entry per institution this link has consents (newest one's status) or Open Data
+    tasks at."""
     newest: dict[str, dict] = {}
     for consent in call.sandbox.consents.list(call.tenant, link_id=call.claims.link_id):
         if consent.institution_code not in newest:  # the list is newest first
@@ -35,4 +36,10 @@ async def get_institutions_status(call: Call) -> Response:
                 "name": institution.name if institution else consent.institution_code,
                 "status": consent.status,
             }
+    for task in call.sandbox.store.tasks.values():  # Open Data: the task's status
+        if task.link_id == call.claims.link_id:
+            institution = call.sandbox.institutions.get(task.institution_code)
+            newest[task.institution_code] = {"institutionCode": task.institution_code,
+                                             "name": institution.name if institution else task.institution_code,
+                                             "status": task.status}
     return JSONResponse(list(newest.values()))
