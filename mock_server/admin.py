@@ -14,6 +14,7 @@ from .errors import NotFound
 from .lifecycle import REASONS
 from .resources import openapi_dir
 from .routing import Call, Handler
+from .spec import load_spec
 from .webhooks.outbox import Delivery
 from .webhooks.signing import sign, verify_signature
 
@@ -168,6 +169,17 @@ async def create_task(call: Call) -> Response:
     return JSONResponse({"taskId": task.id, "linkId": task.link_id, "institutionCode": task.institution_code, "status": task.status})
 
 
+async def get_conformance(call: Call) -> Response:
+    sandbox = call.sandbox
+    operations = list(load_spec("klavi.yaml").operations)
+    return JSONResponse(sandbox.conformance.report(operations, sandbox.store.deliveries.values(), call.query.get("appId")))
+
+
+async def reset_conformance(call: Call) -> Response:
+    call.sandbox.conformance.reset()
+    return JSONResponse({"message": "ok"})
+
+
 async def get_contract(call: Call) -> Response:
     return FileResponse(openapi_dir() / call.path["name"], media_type="application/yaml")
 
@@ -190,5 +202,7 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "fireWebhookEvent": fire_webhook_event,
     "verifyWebhookSignature": verify_webhook_signature,
     "createTask": create_task,
+    "getConformance": get_conformance,
+    "resetConformance": reset_conformance,
     "getContract": get_contract,
 }

@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
     check_handlers("klavi.yaml", klavi, HANDLERS, NOT_SERVED)
     check_handlers("mock-admin.yaml", admin, ADMIN_HANDLERS, frozenset())
     routes = (
-        spec_routes(klavi, HANDLERS, NOT_SERVED, sandbox)
+        spec_routes(klavi, HANDLERS, NOT_SERVED, sandbox, record=True)
         + spec_routes(admin, ADMIN_HANDLERS, frozenset(), sandbox)
         + BankPages(sandbox).routes()
     )
@@ -59,9 +59,11 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
     async def not_found(request: Request, exc: Exception) -> Response:
         in_api = request.url.path.startswith(klavi.base_path + "/")
         listed = [r for r in known_routes if not in_api or klavi.base_path in r]
-        return error_response(NotFound(
-            f"no route {request.method} {request.url.path}; the routes are: {', '.join(listed)}"
-        ))
+        error = NotFound(f"no route {request.method} {request.url.path}; the routes are: {', '.join(listed)}")
+        if in_api:  # a client calling a path the spec does not have
+            sandbox.conformance.record(None, f"{request.method} {request.url.path}", 404,
+                                       [f"path: {request.url.path} is not in the spec"])
+        return error_response(error)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -47,6 +47,10 @@ class KlaviError(Exception):
 class InvalidRequest(KlaviError):
     status = 400
 
+    def __init__(self, message: str, *, problems: list[str] | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, headers=headers)
+        self.problems = problems or [message]  # each "where.field: problem", for the conformance log
+
 
 class Unauthorized(KlaviError):
     status = 401

@@ -85,20 +85,28 @@ def _bearer(request: Request, operation: Operation) -> str:
     return token.strip()
 
 
+# Refusals that mean the client broke the contract (not a business rule): logged as
+# violations in the conformance report.
+CONTRACT_STATUSES = (400, 401, 405, 415)
+
+
 class PathDispatcher:
     """The ASGI app behind one spec path: picks the operation by method."""
 
     def __init__(self, operations: list[Operation], handlers: Mapping[str, Handler],
-                 not_served: frozenset[str], sandbox: Sandbox) -> None:
+                 not_served: frozenset[str], sandbox: Sandbox, record: bool) -> None:
         self.operations = {op.method: op for op in operations}
         self.handlers = handlers
         self.not_served = not_served
         self.sandbox = sandbox
+        self.record = record  # log each request in the conformance report (the Klavi API)
         self.allow = ", ".join(sorted(self.operations))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        request.state.app_id, request.state.tolerated = None, ()
         operation = self.operations.get(request.method)
+        refused: list[str] = []
         try:
             if operation is None:
                 raise MethodNotAllowed(
@@ -108,9 +116,20 @@ class PathDispatcher:
             response = await self._handle(request, operation)
         except KlaviError as error:
             response = error_response(error)
+            if error.status in CONTRACT_STATUSES:
+                refused = getattr(error, "problems", None) or [f"{_where(error)}: {error.message}"]
         if operation is not None and self.sandbox.settings.strict:
             self._check_response(operation, response)
+        if self.record:
+            self.sandbox.conformance.record(
+                request.state.app_id or self._token_owner(request),
+                operation.operation_id if operation else f"{request.method} {request.url.path}",
+                response.status_code, refused, request.state.tolerated)
         await response(scope, receive, send)
+
+    def _token_owner(self, request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return self.sandbox.tokens.tenant_of(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
 
     async def _handle(self, request: Request, operation: Operation) -> Response:
         self.sandbox.run_due()  # time has passed since the last request
@@ -118,9 +137,11 @@ class PathDispatcher:
         if operation.security:
             kinds = tuple(TOKEN_KINDS[name] for name in operation.security)
             tenant, claims = self.sandbox.authenticate(_bearer(request, operation), kinds, operation.label)
+            request.state.app_id = tenant.app_id
         valid = validate_request(
             operation, request.path_params, request.query_params, request.headers, await request.body()
         )
+        request.state.tolerated = valid.tolerated
         if operation.operation_id in self.not_served:
             raise NotImplementedYet(
                 f"{operation.operation_id} ({operation.label}) is in the spec but this version of klavi-mock does not serve it yet"
@@ -143,11 +164,17 @@ class PathDispatcher:
             raise AssertionError(f"{operation.operation_id} answered {response.status_code} off-spec: {'; '.join(found)}")
 
 
-def spec_routes(spec: Spec, handlers: Mapping[str, Handler], not_served: frozenset[str], sandbox: Sandbox) -> list[Route]:
+def _where(error: KlaviError) -> str:
+    """The part of the request a contract refusal is about."""
+    return {401: "header.Authorization", 405: "method", 415: "header.Content-Type"}.get(error.status, "request")
+
+
+def spec_routes(spec: Spec, handlers: Mapping[str, Handler], not_served: frozenset[str], sandbox: Sandbox,
+                record: bool = False) -> list[Route]:
     by_path: dict[str, list[Operation]] = {}
     for operation in spec.operations.values():
         by_path.setdefault(operation.path, []).append(operation)
     return [
-        Route(spec.base_path + path, PathDispatcher(ops, handlers, not_served, sandbox))
+        Route(spec.base_path + path, PathDispatcher(ops, handlers, not_served, sandbox, record))
         for path, ops in by_path.items()
     ]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Callable
 
 from .clock import Clock
+from .conformance import ConformanceLog
 from .config import Settings, Tenant
 from .domain.callbacks import normalize_products_callback
 from .domain.consents import Consent
@@ -45,6 +46,7 @@ class Sandbox:
         # Set by the app while it runs: wakes the webhook dispatcher (new work, clock moved).
         self.wake_dispatcher: Callable[[], None] = lambda: None
         self.webhooks.on_enqueue = lambda: self.wake_dispatcher()
+        self.conformance = ConformanceLog()
         self.reports = ReportService(self.store, self.clock, self.institutions, self.personas, self.webhooks)
 
     # -- authentication ------------------------------------------------------------
@@ -174,9 +176,14 @@ class Sandbox:
         self.wake_dispatcher()  # retries that fell due go now
         return now
 
+    def tenant_id_for_key(self, access_key: str) -> str | None:
+        tenant = self._tenants_by_key.get(access_key)
+        return tenant.app_id if tenant else None
+
     def reset(self) -> None:
         self.store.reset()
         self.timeline.clear()
+        self.conformance.reset()
 
 
 TOKEN_KINDS = {"accessToken": ACCESS, "linkToken": LINK}

@@ -52,6 +52,7 @@ class Operation:
     body_validator: Draft202012Validator | None = field(repr=False, compare=False)
     # Other spellings real clients send for body fields (x-aliases): accepted, then renamed.
     body_aliases: dict[str, str]
+    body_fields: frozenset[str]  # the top-level body fields the spec names (others are ignored)
     declared_statuses: frozenset[int]
     response_validators: dict[int, Draft202012Validator] = field(repr=False, compare=False)
 
@@ -101,6 +102,17 @@ def _json_schema(content: dict | None) -> dict | None:
     return media.get("schema", {}) if media is not None else None
 
 
+def _property_names(schema: dict | None) -> set[str]:
+    """Every property an object schema names, through allOf/oneOf/anyOf."""
+    if not isinstance(schema, dict):
+        return set()
+    names = set(schema.get("properties", {}))
+    for key in ("allOf", "oneOf", "anyOf"):
+        for part in schema.get(key, []):
+            names |= _property_names(part)
+    return names
+
+
 def _operation(path: str, method: str, item: dict, op: dict, default_security: list) -> Operation:
     declared = {(p["name"], p["in"]): p for p in item.get("parameters", [])}
     declared.update({(p["name"], p["in"]): p for p in op.get("parameters", [])})
@@ -133,6 +145,7 @@ def _operation(path: str, method: str, item: dict, op: dict, default_security: l
         body_schema=body_schema,
         body_validator=_validator(body_schema) if body_schema is not None else None,
         body_aliases=dict(body.get("x-aliases", {})),
+        body_fields=frozenset(_property_names(body_schema)),
         declared_statuses=frozenset(int(s) for s in op.get("responses", {}) if s.isdigit()),
         response_validators=responses,
     )

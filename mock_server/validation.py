@@ -122,7 +122,7 @@ def _raise(found: list[str]) -> None:
         unique = list(dict.fromkeys(found))
         extra = len(unique) - MAX_REPORTED_PROBLEMS
         message = "; ".join(unique[:MAX_REPORTED_PROBLEMS])
-        raise InvalidRequest(message + (f"; and {extra} more" if extra > 0 else ""))
+        raise InvalidRequest(message + (f"; and {extra} more" if extra > 0 else ""), problems=unique)
 
 
 def _coerce(raw: str, schema: Mapping[str, Any]) -> Any:
@@ -176,6 +176,8 @@ def validate_request(
     found: list[str] = []
     path_values: dict[str, Any] = {}
     query_values: dict[str, Any] = {}
+    declared_query = {p.name for p in operation.parameters if p.location == "query"}
+    unknown_query = [f"query.{name}: not in the spec (ignored)" for name in query if name not in declared_query]
     for parameter in operation.parameters:
         if parameter.location == "path":
             path_values[parameter.name] = _check_parameter(parameter, path_params.get(parameter.name), found)
@@ -193,7 +195,9 @@ def validate_request(
             body = parse_json_body(raw_body, headers.get("content-type"))
             tolerated = apply_aliases(body, operation.body_aliases)
             found.extend(problems(operation.body_validator, body, "body"))
+            if isinstance(body, dict) and operation.body_fields:
+                tolerated += [f"body.{name}: not in the spec (ignored)" for name in body if name not in operation.body_fields]
         elif operation.body_required:
             found.append("body: is required (a JSON object)")
     _raise(found)
-    return ValidRequest(path=path_values, query=query_values, body=body, tolerated=tuple(tolerated))
+    return ValidRequest(path=path_values, query=query_values, body=body, tolerated=tuple(unknown_query + tolerated))

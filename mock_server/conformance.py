@@ -1,0 +1,105 @@
+"""Client conformance: what each tenant's client did, and where it strayed from the spec.
+
+Every request to the Klavi API is recorded against its tenant: the operation, the status
+answered, and each deviation — refused ones (400, 401, 415: the client broke the contract)
+and tolerated ones (an alias such as productsCallbackUrl, a field the spec does not know).
+The report adds coverage (operations and statuses exercised) and what became of the
+tenant's webhooks (delivered and acknowledged, failed, pending).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .webhooks.outbox import Delivery
+
+UNAUTHENTICATED = "(unauthenticated)"
+
+
+@dataclass
+class TenantLog:
+    requests: int = 0
+    statuses: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    # operation -> field -> (problem, tolerated) -> count
+    deviations: dict[str, dict[str, Counter]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(Counter)))
+
+
+def field_of(problem: str) -> str:
+    """"body.personalTaxId: is not ..." -> "body.personalTaxId"."""
+    head, sep, _ = problem.partition(": ")
+    return head if sep and " " not in head else "(request)"
+
+
+class ConformanceLog:
+    def __init__(self) -> None:
+        self.tenants: dict[str, TenantLog] = defaultdict(TenantLog)
+
+    def record(self, app_id: str | None, operation_id: str, status: int,
+               refused: Iterable[str] = (), tolerated: Iterable[str] = ()) -> None:
+        log = self.tenants[app_id or UNAUTHENTICATED]
+        log.requests += 1
+        log.statuses[operation_id][str(status)] += 1
+        for problems, is_tolerated in ((refused, False), (tolerated, True)):
+            for problem in problems:
+                log.deviations[operation_id][field_of(problem)][(problem, is_tolerated)] += 1
+
+    def reset(self) -> None:
+        self.tenants.clear()
+
+    def report(self, operations: list[str], deliveries: Iterable[Delivery], app_id: str | None = None) -> dict[str, Any]:
+        webhooks: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+        for delivery in deliveries:
+            webhooks[delivery.tenant_id][delivery.name][delivery.status] += 1
+        names = sorted(set(self.tenants) | set(webhooks)) if app_id is None else [app_id]
+        return {"tenants": [self._tenant_report(name, operations, webhooks.get(name, {})) for name in names]}
+
+    def _tenant_report(self, app_id: str, operations: list[str], webhooks: dict[str, Counter]) -> dict[str, Any]:
+        log = self.tenants.get(app_id, TenantLog())
+        violations: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for operation_id, fields in sorted(log.deviations.items()):
+            violations[operation_id] = {
+                name: [{"problem": problem, "tolerated": tolerated, "count": count}
+                       for (problem, tolerated), count in counts.most_common()]
+                for name, counts in sorted(fields.items())
+            }
+        refused = sum(item["count"] for fields in violations.values() for items in fields.values() for item in items if not item["tolerated"])
+        return {
+            "appId": app_id,
+            "requests": log.requests,
+            "operations": {op: {"calls": sum(c.values()), "statuses": dict(sorted(c.items()))} for op, c in sorted(log.statuses.items())},
+            "notExercised": [op for op in operations if op not in log.statuses],
+            "violationCount": refused,
+            "violations": violations,
+            "webhooks": {name: {"sent": sum(c.values()), "acknowledged": c["delivered"], "failed": c["failed"],
+                                "pending": c["pending"], "undeliverable": c["undeliverable"]}
+                         for name, c in sorted(webhooks.items())},
+        }
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """The conformance report for humans (klavi-mock conformance)."""
+    lines: list[str] = []
+    for tenant in report["tenants"]:
+        lines.append(f"tenant {tenant['appId']}: {tenant['requests']} requests, {tenant['violationCount']} violations of the spec")
+        lines.append("  operations exercised:")
+        for op, data in tenant["operations"].items():
+            statuses = ", ".join(f"{status}×{count}" for status, count in data["statuses"].items())
+            lines.append(f"    {op:<38} {statuses}")
+        if tenant["notExercised"]:
+            lines.append("  not exercised: " + ", ".join(tenant["notExercised"]))
+        if tenant["violations"]:
+            lines.append("  deviations (✗ refused, ~ tolerated):")
+            for op, fields in tenant["violations"].items():
+                lines.append(f"    {op}")
+                for name, items in fields.items():
+                    for item in items:
+                        mark = "~" if item["tolerated"] else "✗"
+                        lines.append(f"      {mark} {item['problem']}  (×{item['count']})")
+        if tenant["webhooks"]:
+            lines.append("  webhooks (sent / acknowledged / failed / pending / undeliverable):")
+            for name, data in tenant["webhooks"].items():
+                lines.append(f"    {name:<38} {data['sent']} / {data['acknowledged']} / {data['failed']} / {data['pending']} / {data['undeliverable']}")
+        lines.append("")
+    return "\n".join(lines) if lines else "no requests recorded yet"
