@@ -12,7 +12,6 @@ import http.server
 import os
 import tempfile
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -29,10 +28,9 @@ try:
 except ImportError:
     pytest.skip("browser tests need the playwright Python package", allow_module_level=True)
 
-import uvicorn
-
 from mock_server.app import create_app
 from mock_server.config import Settings
+from mock_server.testing import serve_in_thread
 
 from .conftest import API, SANDBOX_KEYS, VALID_CPF, bearer
 
@@ -44,25 +42,9 @@ TIMEOUT_MS = 10_000
 
 # -- servers --------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def serve_mock() -> Iterator[str]:
+def serve_mock():
     """The mock under a real uvicorn in a background thread; yields its base URL."""
-    config = uvicorn.Config(create_app(Settings(strict=True)), host="127.0.0.1", port=0,
-                            log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="klavi-mock", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("klavi-mock (uvicorn) did not start")
-        time.sleep(0.02)
-    host, port = server.servers[0].sockets[0].getsockname()[:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return serve_in_thread(create_app(Settings(strict=True)))
 
 
 class _PartnerHandler(http.server.BaseHTTPRequestHandler):

@@ -3,7 +3,7 @@
 from mock_server.conformance import render_text
 
 from .conftest import API, VALID_CPF, bearer
-from .receiver import Receiver, wait_for
+from mock_server.testing import Receiver, wait_for
 
 
 def report(client, app_id="sandbox-app"):

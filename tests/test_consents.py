@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from .conftest import API, PARTNER_RETURN, VALID_CNPJ, VALID_CPF, bearer, query_of
+from .conftest import API, PARTNER_RETURN, VALID_CNPJ, VALID_CPF, bearer
 
 
 def test_a_consent_has_an_id_a_redirect_url_in_both_spellings_and_an_expiry(klavi, client):

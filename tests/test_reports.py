@@ -7,7 +7,7 @@ from mock_server.webhooks.signing import verify_signature
 
 from .conftest import API, VALID_CNPJ, VALID_CPF, bearer
 from .contract import assert_conforms
-from .receiver import Receiver, wait_for
+from mock_server.testing import Receiver, wait_for
 
 SECRET = "sandbox-secret-key"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import API, SANDBOX_KEYS, bearer
+from .conftest import API, bearer
 
 
 def test_an_unknown_path_is_a_404_naming_the_valid_routes(client):

@@ -9,7 +9,7 @@ import httpx
 from mock_server.webhooks.signing import verify_signature
 
 from .contract import assert_conforms
-from .receiver import Receiver, wait_for
+from mock_server.testing import Receiver, wait_for
 from .servers import serve_process
 
 CPF = "52998224725"

@@ -12,7 +12,7 @@ from mock_server.webhooks import dispatcher as dispatcher_module
 from mock_server.webhooks.signing import encode_body, sign, verify_signature
 
 from .contract import assert_conforms
-from .receiver import Receiver, wait_for
+from mock_server.testing import Receiver, wait_for
 
 SECRET = "sandbox-secret-key"
 

@@ -1,14 +1,18 @@
-"""A real webhook receiver on a loopback port, for tests: records every request and
-answers what the test scripts (a status sequence per path, redirects, silence)."""
+"""Test helpers that ship with klavi-mock (the pytest plugin uses them, and so can you):
+a real webhook receiver on a loopback port, the mock served in a thread, and wait_for.
+
+The receiver records every request and answers what the test scripts: a status sequence
+per path, redirects (/redirect/N), or silence (hang_seconds)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 @dataclass
@@ -95,3 +99,24 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "c
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any, host: str = "127.0.0.1", timeout: float = 10.0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free port in a background thread; yields its URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("klavi-mock did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=timeout + 5)

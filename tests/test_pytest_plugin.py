@@ -1,0 +1,55 @@
+"""The klavi_mock fixture, as a partner's test suite uses it (run by pytest's own pytester)."""
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+PARTNER_TESTS = '''
+import httpx
+import pytest
+
+
+def login(mock):
+    return httpx.post(f"{mock.api_url}/auth", json={"accessKey": mock.access_key, "secretKey": mock.secret_key}).json()["accessToken"]
+
+
+def test_a_conforming_client(klavi_mock):
+    access = login(klavi_mock)
+    link = httpx.post(f"{klavi_mock.api_url}/links", json={"personalTaxId": "52998224725"},
+                      headers={"Authorization": f"Bearer {access}"}).json()
+    consent = httpx.post(f"{klavi_mock.api_url}/consents", headers={"Authorization": f"Bearer {link['linkToken']}"}, json={
+        "externalTrackId": "t-1", "personalTaxId": "52998224725", "institutionCode": "341",
+        "redirectURL": "https://partner.example.com/back"}).json()
+    back = klavi_mock.approve(consent["consentRedirectURL"])
+    assert back.startswith("https://partner.example.com/back?")
+    event = klavi_mock.wait_for_event("consent_authorised")
+    assert event["payload"]["consents"]["consentId"] == consent["consentId"]
+    klavi_mock.advance(366 * 86400)
+    assert klavi_mock.consent(consent["consentId"])["status"] == "EXPIRED"
+
+
+def test_a_client_sending_a_bad_cpf(klavi_mock):
+    access = login(klavi_mock)
+    httpx.post(f"{klavi_mock.api_url}/links", json={"personalTaxId": "123"}, headers={"Authorization": f"Bearer {access}"})
+
+
+@pytest.mark.klavi_mock_allow_violations
+def test_meant_to_send_a_bad_cpf(klavi_mock):
+    access = login(klavi_mock)
+    response = httpx.post(f"{klavi_mock.api_url}/links", json={"personalTaxId": "123"}, headers={"Authorization": f"Bearer {access}"})
+    assert response.status_code == 400
+
+
+def test_state_is_clean_for_each_test(klavi_mock):
+    assert klavi_mock.conformance()["tenants"] == [] and klavi_mock.events() == []
+'''
+
+
+def test_the_fixture_serves_the_mock_and_fails_tests_that_break_the_contract(pytester):
+    pytester.makepyfile(test_partner=PARTNER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=3, failed=1)
+    output = result.stdout.str()
+    assert "test_a_client_sending_a_bad_cpf" in output and "KlaviContractViolation" in output
+    assert "broke the Klavi API contract" in output
+    assert "body.personalTaxId" in output and "is not 11 digits" in output
