@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from mock_server.app import create_app
 from mock_server.config import Settings, Tenant
+from mock_server.testing import Receiver
 
 API = "/data/v1"
 SANDBOX_KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
@@ -96,3 +97,20 @@ def client(settings: Settings):
 @pytest.fixture
 def klavi(client: TestClient) -> Klavi:
     return Klavi(client)
+
+
+@pytest.fixture
+def receiver():
+    """A real webhook receiver on a loopback port."""
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hooked(klavi, client, receiver) -> Klavi:
+    """The sandbox tenant sends its events to the receiver's /events and reports to /reports."""
+    response = client.put("/__mock/tenants/sandbox-app/webhooks",
+                          json={"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")})
+    assert response.status_code == 200 and response.json()["eventsUrl"] == receiver.url("/events")
+    return klavi

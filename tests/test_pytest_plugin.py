@@ -1,6 +1,5 @@
 """The klavi_mock fixture, as a partner's test suite uses it (run by pytest's own pytester)."""
 
-import pytest
 
 pytest_plugins = ["pytester"]
 

@@ -6,24 +6,11 @@ import pytest
 from mock_server.webhooks.signing import verify_signature
 
 from .conftest import API, VALID_CNPJ, VALID_CPF, bearer
+from mock_server.testing import wait_for
+
 from .contract import assert_conforms
-from mock_server.testing import Receiver, wait_for
 
 SECRET = "sandbox-secret-key"
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hooked(klavi, client, receiver):
-    client.put("/__mock/tenants/sandbox-app/webhooks",
-               json={"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")})
-    return klavi
 
 
 def authorised(klavi, link_token=None, **consent):

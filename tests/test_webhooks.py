@@ -11,25 +11,11 @@ from mock_server.config import Settings, Tenant
 from mock_server.webhooks import dispatcher as dispatcher_module
 from mock_server.webhooks.signing import encode_body, sign, verify_signature
 
-from .contract import assert_conforms
 from mock_server.testing import Receiver, wait_for
 
+from .contract import assert_conforms
+
 SECRET = "sandbox-secret-key"
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hooked(klavi, client, receiver):
-    """The sandbox tenant sends its events to the receiver's /events."""
-    response = client.put("/__mock/tenants/sandbox-app/webhooks", json={"eventsUrl": receiver.url("/events")})
-    assert response.status_code == 200 and response.json()["eventsUrl"] == receiver.url("/events")
-    return klavi
 
 
 def deliveries(client, **params):
