@@ -1,0 +1,74 @@
+"""Every webhook body the mock produces, checked against the `webhooks:` section of
+openapi/klavi.yaml: each persona's consent journey, a report request for every product
+(personal and business), clock-driven changes, and For-FI events. Bodies are read from the
+delivery log, so no receiver is needed (the receivers of tests/ check the same bodies on
+the wire)."""
+
+import pytest
+from starlette.testclient import TestClient
+
+from mock_server.app import create_app
+from mock_server.config import Settings, Tenant
+from mock_server.domain.reports import products_for
+from mock_server.spec import load_spec
+from tests.contract import webhook_problems
+
+KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
+API = "/data/v1"
+
+
+def journey(client, tax_field, tax_id, decision="approve"):
+    access = client.post(f"{API}/auth", json=KEYS).json()["accessToken"]
+    link = client.post(f"{API}/links", json={"externalInfo": {"trace": "ç-1"}}, headers={"Authorization": f"Bearer {access}"}).json()
+    created = client.post(f"{API}/consents", headers={"Authorization": f"Bearer {link['linkToken']}"}, json={
+        "externalTrackId": f"t-{tax_id}-{decision}", tax_field: tax_id, "institutionCode": "341",
+        "redirectURL": "https://partner.example.com/back"})
+    if created.status_code == 200:
+        client.get(created.json()["consentRedirectURL"] + f"&decision={decision}", follow_redirects=False)
+    return access
+
+
+@pytest.fixture(scope="module")
+def delivered_bodies():
+    tenants = [Tenant(app_id="sandbox-app", access_key=KEYS["accessKey"], secret_key=KEYS["secretKey"]),
+               Tenant(app_id="fi-app", access_key="fi-key", secret_key="fi-secret", for_fi=True)]
+    with TestClient(create_app(Settings(strict=True, tenants=tenants))) as client:
+        personas = client.get("/__mock/personas").json()
+        for persona in personas:
+            for field in ("personalTaxId", "businessTaxId"):
+                tax_id = persona.get(field) or ("52998224725" if field == "personalTaxId" else "11222333000181")
+                access = journey(client, field, tax_id)
+                person, prefix = ("personal", "pf") if field == "personalTaxId" else ("business", "pj")
+                for level, path in (("institution", "institution-data"), ("user", "user-data")):
+                    body = {"taxId": tax_id, "products": products_for(prefix, level)}
+                    if level == "institution":
+                        body["institutionCode"] = "341"
+                    client.post(f"{API}/{person}/{path}", json=body, headers={"Authorization": f"Bearer {access}"})
+        journey(client, "personalTaxId", "11144477735", decision="deny")
+        client.post("/__mock/clock/advance", json={"seconds": 400 * 86400})  # expiries, scripted revocations, slow reports
+        # For-FI: link_action_status
+        access = client.post(f"{API}/auth", json={"accessKey": "fi-key", "secretKey": "fi-secret"}).json()["accessToken"]
+        link = client.post(f"{API}/links", json={}, headers={"Authorization": f"Bearer {access}"}).json()
+        created = client.post(f"{API}/consents", headers={"Authorization": f"Bearer {link['linkToken']}"}, json={
+            "externalTrackId": "fi-1", "personalTaxId": "52998224725", "institutionCode": "341",
+            "redirectURL": "https://partner.example.com/back"}).json()
+        client.get(created["consentRedirectURL"] + "&decision=approve", follow_redirects=False)
+        yield client.get("/__mock/webhooks").json()
+
+
+def test_every_kind_of_delivery_was_produced(delivered_bodies):
+    names = {d["name"] for d in delivered_bodies}
+    expected_events = set(load_spec("klavi.yaml").resolved["components"]["schemas"]["ApiEvent"]["properties"]["eventName"]["enum"])
+    assert expected_events <= names, expected_events - names
+    assert set(products_for("pf", "institution") + products_for("pj", "user")) <= names
+
+
+def test_every_delivered_body_matches_the_spec(delivered_bodies):
+    off_spec = {}
+    for delivery in delivered_bodies:
+        webhook = "apiEvents" if delivery["kind"] == "event" else delivery["name"]
+        problems = webhook_problems(webhook, delivery["body"])
+        if problems:
+            off_spec[f"{delivery['name']} ({delivery['deliveryId']})"] = problems[:3]
+    assert not off_spec, off_spec
+    assert len(delivered_bodies) > 300
