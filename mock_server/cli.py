@@ -1,6 +1,8 @@
 """klavi-mock: the command line.
 
     klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--public-url URL]
+    klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PATH]
+                     [--max-examples N] [--workers N] [--include OPERATION_ID ...]
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    # Imported here: schemathesis (and the check code) stays off `serve`'s start-up path.
+    from .contract.check import run_check
+
+    options = {name: getattr(args, name) for name in ("access_key", "secret_key", "max_examples", "workers")
+               if getattr(args, name) is not None}
+    return run_check(args.base_url, junit_xml=args.junit_xml, include=args.include, **options)
+
+
 def banner(settings: Settings) -> str:
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     lines = [
@@ -55,6 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
     serve.set_defaults(run=_serve)
+    check = commands.add_parser(
+        "check", help="run the contract suite (schemathesis) against a Klavi API over HTTP",
+        description="Run schemathesis, with all its checks and the spec's OpenAPI links, over every operation "
+                    "of openapi/klavi.yaml against a server. Exit code 0: every check passed; 1: a check failed; "
+                    "2: a usage or configuration problem (unreachable URL, keys refused).")
+    check.add_argument("--base-url", required=True, metavar="URL",
+                       help="the API's base URL, e.g. http://127.0.0.1:8080/data/v1 (/data/v1 is added when missing)")
+    check.add_argument("--access-key", help="the partner's accessKey (default: the mock's sandbox-access-key)")
+    check.add_argument("--secret-key", help="the partner's secretKey (default: the mock's sandbox-secret-key)")
+    check.add_argument("--junit-xml", metavar="PATH", help="also write a JUnit XML report (one test case per operation)")
+    check.add_argument("--max-examples", type=int, metavar="N", help="generated test cases per operation (default 50)")
+    check.add_argument("--workers", type=int, metavar="N", help="concurrent workers, 1-64 (default 1)")
+    check.add_argument("--include", nargs="+", action="extend", metavar="OPERATION_ID",
+                       help="only these operations (operationIds from the spec, e.g. createConsent getConsent)")
+    check.set_defaults(run=_check)
     args = parser.parse_args(argv)
     return args.run(args)
 

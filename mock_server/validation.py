@@ -114,6 +114,9 @@ def describe(error: ValidationError, prefix: str) -> str:
 
 def problems(validator: Draft202012Validator, instance: Any, prefix: str) -> list[str]:
     errors = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    # A CPF of the wrong length also fails its format; the format's message says it all.
+    with_format = {tuple(e.absolute_path) for e in errors if e.validator == "format"}
+    errors = [e for e in errors if not (e.validator in ("minLength", "maxLength") and tuple(e.absolute_path) in with_format)]
     return [describe(e, prefix) for e in errors]
 
 
