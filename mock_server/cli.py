@@ -3,6 +3,7 @@
     klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--public-url URL]
     klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PATH]
                      [--max-examples N] [--workers N] [--include OPERATION_ID ...]
+    klavi-mock conformance [--base-url http://127.0.0.1:8080] [--app-id APP] [--fail-on-violations]
 """
 
 from __future__ import annotations
@@ -43,6 +44,27 @@ def _check(args: argparse.Namespace) -> int:
     return run_check(args.base_url, junit_xml=args.junit_xml, include=args.include, **options)
 
 
+def _conformance(args: argparse.Namespace) -> int:
+    """Print a running mock's client-conformance report for humans."""
+    import httpx
+
+    from .conformance import render_text
+
+    url = f"{args.base_url.rstrip('/')}/__mock/conformance"
+    try:
+        response = httpx.get(url, params={"appId": args.app_id} if args.app_id else None, timeout=10)
+    except httpx.TransportError as exc:
+        print(f"klavi-mock conformance: cannot reach {url}: {exc or type(exc).__name__}", file=sys.stderr)
+        return 2
+    if response.status_code != 200:
+        print(f"klavi-mock conformance: {url} answered {response.status_code}: {response.text[:200]}", file=sys.stderr)
+        return 2
+    report = response.json()
+    print(render_text(report))
+    violations = sum(tenant["violationCount"] for tenant in report["tenants"])
+    return 1 if args.fail_on_violations and violations else 0
+
+
 def banner(settings: Settings) -> str:
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     lines = [
@@ -81,6 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--include", nargs="+", action="extend", metavar="OPERATION_ID",
                        help="only these operations (operationIds from the spec, e.g. createConsent getConsent)")
     check.set_defaults(run=_check)
+    conformance = commands.add_parser(
+        "conformance", help="print how clients used a running mock, and where they strayed from the spec")
+    conformance.add_argument("--base-url", default="http://127.0.0.1:8080", metavar="URL",
+                             help="the running mock (default http://127.0.0.1:8080)")
+    conformance.add_argument("--app-id", help="only this tenant")
+    conformance.add_argument("--fail-on-violations", action="store_true",
+                             help="exit 1 when a client broke the contract (for CI)")
+    conformance.set_defaults(run=_conformance)
     args = parser.parse_args(argv)
     return args.run(args)
 

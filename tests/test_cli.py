@@ -36,3 +36,22 @@ def test_a_bad_config_stops_serve_with_a_clear_message(tmp_path):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "klavi-mock:" in result.stderr and "should be non-empty" in result.stderr
+
+
+def test_conformance_prints_the_report_of_a_running_mock():
+    with serve_process() as (base, _):
+        token = httpx.post(f"{base}/data/v1/auth", json={"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}).json()["accessToken"]
+        httpx.post(f"{base}/data/v1/links", json={"personalTaxId": "123"}, headers={"Authorization": f"Bearer {token}"})
+        command = [sys.executable, "-m", "mock_server", "conformance", "--base-url", base]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert "tenant sandbox-app: 2 requests, 1 violations of the spec" in result.stdout
+        assert "✗ body.personalTaxId" in result.stdout
+        strict = subprocess.run(command + ["--fail-on-violations"], capture_output=True, text=True, timeout=30)
+        assert strict.returncode == 1
+
+
+def test_conformance_says_when_no_mock_answers():
+    result = subprocess.run([sys.executable, "-m", "mock_server", "conformance", "--base-url", "http://127.0.0.1:9"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "cannot reach" in result.stderr
