@@ -16,8 +16,7 @@ from .domain.consents import Consent
 from .domain.institutions import InstitutionCatalog
 from .domain.links import Link, new_link
 from .domain.personas import PersonaCatalog
-from .domain import tasks as task_states
-from .domain.tasks import Task, new_task
+from .domain.tasks import NEED_MFA, SUCCESS, Task, new_task
 from .domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
 from .errors import BusinessRuleError, InvalidRequest, NotFound, Unauthorized
 from .lifecycle import REASONS, ConsentLifecycle
@@ -88,7 +87,7 @@ class Sandbox:
 
     def create_task(self, link_id: str, institution_code: str, status: str, code: int | None = None,
                     message: str | None = None, mfa_type: str = "questions") -> Task:
-        link = next((l for l in self.store.list_links() if l.id == link_id), None)
+        link = self.store.get_link(None, link_id)
         if link is None:
             raise NotFound(f"link {link_id} not found")
         institution = self.institutions.get(institution_code)
@@ -106,11 +105,11 @@ class Sandbox:
 
     def submit_mfa(self, claims: TokenClaims, task_id: str, mfa_id: int) -> Task:
         task = self.task_of_link(claims, task_id)
-        if task.status != task_states.NEED_MFA:
+        if task.status != NEED_MFA:
             raise BusinessRuleError(4001, f"task {task_id} is {task.status}; it is not waiting for MFA")
         if mfa_id != task.mfa_id:
             raise InvalidRequest(f"body.mfaId: {mfa_id} is not the pending MFA of task {task_id} ({task.mfa_id}); see GET /tasks/{task_id}/status")
-        task.status = task_states.SUCCESS
+        task.status = SUCCESS
         return task
 
     # -- webhooks ----------------------------------------------------------------------
@@ -142,7 +141,7 @@ class Sandbox:
                 if name == "link_action_status":
                     payload.update(institutionCode=consent.institution_code, actionStatus=CONSENT_EVENTS.get(consent.status, consent.status.lower()))
         elif link_id is not None:
-            link = next((l for l in self.store.list_links() if l.id == link_id), None)
+            link = self.store.get_link(None, link_id)
             if link is None:
                 raise NotFound(f"link {link_id} not found")
             app_id = app_id or link.tenant_id

@@ -26,9 +26,10 @@ class MemoryStore:
     def add_link(self, link: Link) -> None:
         self.links[link.id] = link
 
-    def get_link(self, tenant_id: str, link_id: str) -> Link | None:
+    def get_link(self, tenant_id: str | None, link_id: str) -> Link | None:
+        """`tenant_id` None: any tenant's (the control API)."""
         link = self.links.get(link_id)
-        return link if link is not None and link.tenant_id == tenant_id else None
+        return link if link is not None and tenant_id in (None, link.tenant_id) else None
 
     def list_links(self, tenant_id: str | None = None) -> list[Link]:
         return [link for link in self.links.values() if tenant_id is None or link.tenant_id == tenant_id]
