@@ -71,6 +71,10 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
             return error_response(MethodNotAllowed(str(exc.detail), headers=exc.headers))
         return error_response(InvalidRequest(str(exc.detail)) if exc.status_code == 400 else KlaviError(str(exc.detail)))
 
+    async def klavi_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, KlaviError)  # raised outside the API's dispatchers (the web pages)
+        return error_response(exc)
+
     async def server_error(request: Request, exc: Exception) -> Response:
         # A bug in the mock: log it with its traceback, never send the traceback.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -95,7 +99,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])],
-        exception_handlers={404: not_found, HTTPException: http_error, Exception: server_error},
+        exception_handlers={404: not_found, HTTPException: http_error, KlaviError: klavi_error, Exception: server_error},
     )
     app.state.sandbox = sandbox
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, Settings, settings_from_environment
+from .config import ConfigError, Settings, check_exposure, settings_from_environment
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -20,11 +20,13 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
 
     try:
-        overrides = {"host": args.host, "port": args.port, "public_url": args.public_url}
+        overrides = {"host": args.host, "port": args.port, "public_url": args.public_url,
+                     "admin_token": args.admin_token, "max_body_bytes": args.max_body_bytes}
         if args.config:
             from .config import load_config_file
             overrides.update(load_config_file(args.config))
         settings = settings_from_environment(**overrides)
+        check_exposure(settings)
     except ConfigError as exc:
         print(f"klavi-mock: {exc}", file=sys.stderr)
         return 2
@@ -70,7 +72,8 @@ def banner(settings: Settings) -> str:
     lines = [
         "klavi-mock: an offline Klavi Open Finance sandbox",
         f"  Klavi API    {base}/data/v1",
-        f"  control API  {base}/__mock   (contract: {base}/__mock/openapi/mock-admin.yaml)",
+        f"  control API  {base}/__mock   (contract: {base}/__mock/openapi/mock-admin.yaml)"
+        + ("; send X-Mock-Admin-Token" if settings.admin_token else ""),
     ]
     for tenant in settings.tenants:
         lines.append(f"  tenant {tenant.app_id}: accessKey={tenant.access_key} secretKey={tenant.secret_key}")
@@ -85,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
     serve.add_argument("--config", help="YAML or JSON file with tenants (see README); also KLAVI_MOCK_CONFIG")
     serve.add_argument("--public-url", help="the address clients use, for URLs the mock hands out (default: each request's Host)")
+    serve.add_argument("--admin-token", help="require this token (header X-Mock-Admin-Token) on the control API; "
+                                             "needed when --host is not a loopback address; also KLAVI_MOCK_ADMIN_TOKEN")
+    serve.add_argument("--max-body-bytes", type=int, help="refuse bigger request bodies with 413 (default 1048576)")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
     serve.set_defaults(run=_serve)

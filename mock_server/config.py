@@ -86,6 +86,12 @@ class Settings:
     public_url: str | None = None
     # Validate every response against the spec and fail loudly on a mismatch (tests).
     strict: bool = False
+    # Requests with a bigger body get 413 (a sandbox has no use for more; it keeps a runaway
+    # client from filling the mock's memory).
+    max_body_bytes: int = 1_048_576
+    # When set, the control API (/__mock) wants it in X-Mock-Admin-Token. Required when the
+    # mock listens beyond loopback: anyone who reaches it could steer it.
+    admin_token: str | None = None
 
 
 def _tenant(raw: Mapping[str, Any]) -> Tenant:
@@ -141,7 +147,8 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
 
 def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
     """KLAVI_MOCK_CONFIG (a file), KLAVI_MOCK_TENANTS (JSON list), KLAVI_MOCK_PUBLIC_URL,
-    KLAVI_MOCK_TOKEN_SECRET; explicit keyword overrides (from flags) win."""
+    KLAVI_MOCK_TOKEN_SECRET, KLAVI_MOCK_ADMIN_TOKEN, KLAVI_MOCK_MAX_BODY_BYTES; explicit
+    keyword overrides (from flags) win."""
     values: dict[str, Any] = {}
     if environ.get("KLAVI_MOCK_CONFIG"):
         values.update(load_config_file(environ["KLAVI_MOCK_CONFIG"]))
@@ -155,5 +162,24 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrid
         values["public_url"] = environ["KLAVI_MOCK_PUBLIC_URL"]
     if environ.get("KLAVI_MOCK_TOKEN_SECRET"):
         values["token_secret"] = environ["KLAVI_MOCK_TOKEN_SECRET"]
+    if environ.get("KLAVI_MOCK_ADMIN_TOKEN"):
+        values["admin_token"] = environ["KLAVI_MOCK_ADMIN_TOKEN"]
+    if environ.get("KLAVI_MOCK_MAX_BODY_BYTES"):
+        try:
+            values["max_body_bytes"] = int(environ["KLAVI_MOCK_MAX_BODY_BYTES"])
+        except ValueError:
+            raise ConfigError("KLAVI_MOCK_MAX_BODY_BYTES must be a number of bytes") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to expose the control API beyond loopback without a token."""
+    if not is_loopback(settings.host) and not settings.admin_token:
+        raise ConfigError(
+            f"listening on {settings.host} lets anyone who reaches it steer the mock through /__mock; "
+            "give --admin-token TOKEN (or KLAVI_MOCK_ADMIN_TOKEN) and send it as X-Mock-Admin-Token")

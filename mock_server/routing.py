@@ -7,6 +7,7 @@ error shape. In strict mode it also checks every response against the spec.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from .config import Tenant
 from .domain.tokens import TokenClaims
-from .errors import KlaviError, MethodNotAllowed, NotImplementedYet, Unauthorized
+from .errors import KlaviError, MethodNotAllowed, NotImplementedYet, PayloadTooLarge, Unauthorized
 from .sandbox import TOKEN_KINDS, Sandbox
 from .spec import Operation, Spec
 from .validation import problems, validate_request
@@ -71,6 +72,33 @@ def check_handlers(spec_name: str, spec: Spec, handlers: Mapping[str, Handler], 
         trouble.append("operations both handled and listed as not served: " + ", ".join(both))
     if trouble:
         raise SpecMismatch(f"openapi/{spec_name} and the handlers disagree: " + "; ".join(trouble))
+
+
+ADMIN_SCHEME = "adminToken"  # the control API's own scheme (mock-admin.yaml)
+
+
+def _check_admin_token(request: Request, expected: str | None) -> None:
+    if expected is None:
+        return
+    sent = request.headers.get("x-mock-admin-token", "")
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        reason = "missing" if not sent else "wrong"
+        raise Unauthorized(f"the control API needs the mock's admin token: X-Mock-Admin-Token is {reason}")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 past `limit` bytes (before reading it, when the
+    Content-Length says so)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is {declared} bytes; klavi-mock takes at most {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is over {limit} bytes; klavi-mock takes at most {limit}")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _bearer(request: Request, operation: Operation) -> str:
@@ -134,13 +162,14 @@ class PathDispatcher:
     async def _handle(self, request: Request, operation: Operation) -> Response:
         self.sandbox.run_due()  # time has passed since the last request
         tenant = claims = None
-        if operation.security:
+        if operation.security == (ADMIN_SCHEME,):
+            _check_admin_token(request, self.sandbox.settings.admin_token)
+        elif operation.security:
             kinds = tuple(TOKEN_KINDS[name] for name in operation.security)
             tenant, claims = self.sandbox.authenticate(_bearer(request, operation), kinds, operation.label)
             request.state.app_id = tenant.app_id
-        valid = validate_request(
-            operation, request.path_params, request.query_params, request.headers, await request.body()
-        )
+        body = await read_body(request, self.sandbox.settings.max_body_bytes)
+        valid = validate_request(operation, request.path_params, request.query_params, request.headers, body)
         request.state.tolerated = valid.tolerated
         if operation.operation_id in self.not_served:
             raise NotImplementedYet(

@@ -23,6 +23,7 @@ from ..domain.consents import Consent
 from ..domain.taxid import mask_cnpj, mask_cpf
 from ..errors import KlaviError
 from ..lifecycle import BankLinkError, BankStep
+from ..routing import read_body
 from ..sandbox import Sandbox
 from .logos import logo_svg
 from .permissions import permission_items
@@ -54,14 +55,14 @@ def _date(moment: datetime) -> str:
     return moment.strftime("%d/%m/%Y %H:%M UTC")
 
 
-async def _form(request: Request) -> dict[str, list[str]]:
+async def _form(request: Request, limit: int) -> dict[str, list[str]]:
     """Query parameters and an urlencoded form body, merged (the body wins)."""
     values: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         values.setdefault(key, []).append(value)
     if request.method == "POST":
         body: dict[str, list[str]] = {}
-        for key, value in parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True):
+        for key, value in parse_qsl((await read_body(request, limit)).decode("utf-8", "replace"), keep_blank_values=True):
             body.setdefault(key, []).append(value)
         values.update(body)
     return values
@@ -148,7 +149,7 @@ class BankPages:
     async def authorize(self, request: Request) -> Response:
         """consentRedirectURL: the bank's first page (or, with `decision`, the whole journey)."""
         self.sandbox.run_due()
-        form = await _form(request)
+        form = await _form(request, self.sandbox.settings.max_body_bytes)
         try:
             step = self.lifecycle.open_redirect(_one(form, "ticket") or "")
             decision = _one(form, "decision")
@@ -162,7 +163,7 @@ class BankPages:
 
     async def bank_decision(self, request: Request) -> Response:
         self.sandbox.run_due()
-        form = await _form(request)
+        form = await _form(request, self.sandbox.settings.max_body_bytes)
         decision = _one(form, "decision")
         if decision not in ("approve", "deny"):
             return self._message(request, 400, "Escolha inválida", "Envie decision=approve ou decision=deny.")
@@ -181,7 +182,7 @@ class BankPages:
                 return self._page("lgpd.html", request, action_url=f"{self._base(request)}/bank/flow/{flow}/lgpd",
                                   permissions=permission_items(consent.permissions_granted),
                                   **self._consent_context(request, consent))
-            decision = _one(await _form(request), "decision")
+            decision = _one(await _form(request, self.sandbox.settings.max_body_bytes), "decision")
             if decision not in ("accept", "decline"):
                 return self._message(request, 400, "Escolha inválida", "Envie decision=accept ou decision=decline.")
             step = self.lifecycle.decide_lgpd(flow, decision == "accept")
@@ -192,7 +193,7 @@ class BankPages:
     async def hosted_link(self, request: Request) -> Response:
         """The WhiteLabel page behind linkURL: pick an institution, then on to its bank."""
         self.sandbox.run_due()
-        form = await _form(request)
+        form = await _form(request, self.sandbox.settings.max_body_bytes)
         token = _one(form, "v") or ""
         try:
             tenant, claims = self.sandbox.authenticate(token, ("link",), "the link page")
