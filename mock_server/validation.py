@@ -185,11 +185,7 @@ def validate_request(
         if parameter.location == "path":
             path_values[parameter.name] = _check_parameter(parameter, path_params.get(parameter.name), found)
         elif parameter.location == "query":
-            raw = query.get(parameter.name)
-            if raw == "":  # `?businessTaxId=`: many clients send unset filters that way
-                unknown_query.append(f"query.{parameter.name}: empty, treated as absent")
-                raw = None
-            value = _check_parameter(parameter, raw, found)
+            value = _check_parameter(parameter, query.get(parameter.name), found)
             if value is not None:
                 query_values[parameter.name] = value
         else:

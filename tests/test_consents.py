@@ -165,8 +165,8 @@ def test_the_institution_status_of_a_link_shows_its_newest_consent_per_instituti
     assert {x["name"] for x in response.json()} == {"Itaú", "Nubank"}
 
 
-def test_an_empty_filter_is_treated_as_absent(klavi, client):
-    consent_id = klavi.create_consent()["consentId"]
+
+def test_an_empty_filter_is_refused_like_any_bad_value(klavi, client):
     response = client.get(f"{API}/consents", params={"personalTaxId": VALID_CPF, "businessTaxId": ""},
                           headers=bearer(klavi.access_token()))
-    assert response.status_code == 200 and [c["consentId"] for c in response.json()] == [consent_id]
+    assert response.status_code == 400 and response.json()["message"].startswith('query.businessTaxId: "" is not 14 characters')

@@ -169,7 +169,7 @@ def test_any_event_can_be_fired_on_demand(hooked, client, receiver):
     event = wait_for(lambda: [e for e in receiver.events() if e["eventName"] == "consent_revoked"])[0]
     assert event["payload"]["consents"]["consentId"] == created["consentId"]
     missing = client.post("/__mock/webhooks/fire", json={"eventName": "product_generated_success"})
-    assert missing.status_code == 400 and "give consentId, linkId or payload" in missing.json()["message"]
+    assert missing.status_code == 400 and missing.json()["message"] == "body: give consentId, linkId or payload, so the event has a payload"
     assert client.post("/__mock/webhooks/fire", json={"eventName": "consent_error", "consentId": "nope"}).status_code == 404
 
 
@@ -186,3 +186,9 @@ def test_tenant_webhook_urls_are_checked(client):
     mixed = client.put("/__mock/tenants/sandbox-app/webhooks", json={"productsCallbackURL": {"all": "http://a.example.com", "pf_loans": "http://b.example.com"}})
     assert mixed.status_code == 416
     assert client.put("/__mock/tenants/nobody/webhooks", json={}).status_code == 404
+
+
+def test_a_non_ascii_signature_is_simply_invalid(client):
+    response = client.post("/__mock/webhooks/verify", json={"body": "[]", "signature": "é\u0080"})
+    assert response.status_code == 200 and response.json()["valid"] is False
+    assert not verify_signature(b"[]", "é", SECRET)

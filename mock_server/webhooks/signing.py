@@ -32,4 +32,4 @@ def sign(body: bytes, secret_key: str) -> str:
 
 def verify_signature(body: bytes, signature: str, secret_key: str) -> bool:
     """True when `signature` is the Klavi signature of `body` for `secret_key` (constant time)."""
-    return hmac.compare_digest(sign(body, secret_key), (signature or "").strip().lower())
+    return hmac.compare_digest(sign(body, secret_key).encode(), (signature or "").strip().lower().encode("utf-8", "replace"))
