@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        dispatcher = Dispatcher(sandbox.clock, lambda: list(sandbox.store.deliveries.values()),
+        dispatcher = Dispatcher(sandbox.clock, sandbox.store.outbox,
                                 lambda app_id: sandbox.tenants[app_id].secret_key if app_id in sandbox.tenants else None)
         sandbox.wake_dispatcher = dispatcher.wake
         ticker, delivering = asyncio.create_task(_tick(sandbox)), asyncio.create_task(dispatcher.run())

@@ -40,7 +40,7 @@ class Sandbox:
         self.consents = ConsentLifecycle(self.store, self.clock, self.institutions, self.personas, self.timeline)
         self.tenants = {t.app_id: t for t in settings.tenants}
         self._tenants_by_key = {t.access_key: t for t in settings.tenants}
-        self.webhooks = Webhooks(self.store.deliveries, self.clock, self.tenants.get)
+        self.webhooks = Webhooks(self.store.deliveries, self.store.outbox, self.clock, self.tenants.get)
         self.consents.on_change = self._consent_changed
         # Set by the app while it runs: wakes the webhook dispatcher (new work, clock moved).
         self.wake_dispatcher: Callable[[], None] = lambda: None

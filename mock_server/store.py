@@ -17,7 +17,8 @@ class MemoryStore:
         self._track_ids: dict[tuple[str, str], str] = {}
         self._by_ticket: dict[str, str] = {}
         self._by_flow: dict[str, str] = {}
-        self.deliveries: dict[str, Delivery] = {}  # the webhook outbox and log, oldest first
+        self.deliveries: dict[str, Delivery] = {}  # the webhook log, oldest first
+        self.outbox: dict[str, Delivery] = {}  # the pending ones: what the dispatcher looks at
         self.report_requests: dict = {}  # requestId -> reporting.ReportRequest
         self.tasks: dict[str, Task] = {}  # Open Data tasks
 
@@ -74,5 +75,6 @@ class MemoryStore:
         self._by_ticket.clear()
         self._by_flow.clear()
         self.deliveries.clear()
+        self.outbox.clear()
         self.report_requests.clear()
         self.tasks.clear()

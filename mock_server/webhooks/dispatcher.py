@@ -14,7 +14,7 @@ from typing import Callable
 import httpx
 
 from ..clock import Clock
-from .outbox import EXCERPT, MAX_REDIRECTS, TIMEOUT, Attempt, Delivery, next_due, ready
+from .outbox import EXCERPT, MAX_REDIRECTS, PENDING, TIMEOUT, Attempt, Delivery, next_due, ready
 from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 log = logging.getLogger("klavi_mock.webhooks")
@@ -24,9 +24,9 @@ IDLE_WAIT = 1.0  # seconds between looks when nothing is scheduled (wall time pa
 
 
 class Dispatcher:
-    def __init__(self, clock: Clock, deliveries: Callable[[], list[Delivery]], secret_for: Callable[[str], str | None]) -> None:
+    def __init__(self, clock: Clock, outbox: dict[str, Delivery], secret_for: Callable[[str], str | None]) -> None:
         self.clock = clock
-        self._deliveries = deliveries
+        self._outbox = outbox  # pending deliveries by id, oldest first
         self._secret_for = secret_for
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -45,7 +45,7 @@ class Dispatcher:
             while not self._stopping:
                 self._wake.clear()
                 self._start_ready()
-                due = next_due(self._deliveries())
+                due = next_due(list(self._outbox.values()))
                 wait = IDLE_WAIT if due is None else max(0.0, min(IDLE_WAIT, (due - self.clock.now()).total_seconds()))
                 await self._sleep(wait)
         finally:
@@ -69,7 +69,7 @@ class Dispatcher:
             waiter.cancel()
 
     def _start_ready(self) -> None:
-        for delivery in ready(self._deliveries(), self.clock.now()):
+        for delivery in ready(list(self._outbox.values()), self.clock.now()):
             if len(self._tasks) >= MAX_IN_FLIGHT:
                 break
             delivery.in_flight = True
@@ -103,4 +103,6 @@ class Dispatcher:
         latency = (time.perf_counter() - started) * 1000
         delivery.record(Attempt(len(delivery.attempts) + 1, started_at, url, status_code, round(latency, 1), error, excerpt),
                         self.clock.now())
+        if delivery.status != PENDING:
+            self._outbox.pop(delivery.id, None)
         self.wake()

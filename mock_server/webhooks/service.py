@@ -15,7 +15,7 @@ from ..clock import Clock
 from ..config import Tenant
 from ..errors import NotFound
 from .events import envelope
-from .outbox import Delivery, new_delivery
+from .outbox import PENDING, Delivery, new_delivery
 from .signing import encode_body
 
 
@@ -30,14 +30,18 @@ def callback_url(product: str, *maps: dict[str, str] | None) -> str | None:
 
 
 class Webhooks:
-    def __init__(self, deliveries: dict[str, Delivery], clock: Clock, tenant: Callable[[str], Tenant | None]) -> None:
-        self.deliveries = deliveries
+    def __init__(self, deliveries: dict[str, Delivery], outbox: dict[str, Delivery], clock: Clock,
+                 tenant: Callable[[str], Tenant | None]) -> None:
+        self.deliveries = deliveries  # every delivery (the log)
+        self.outbox = outbox  # the pending ones, so the dispatcher never scans the whole log
         self.clock = clock
         self.tenant = tenant
         self.on_enqueue: Callable[[], None] = lambda: None  # the dispatcher's wake-up
 
     def _add(self, delivery: Delivery) -> Delivery:
         self.deliveries[delivery.id] = delivery
+        if delivery.status == PENDING:
+            self.outbox[delivery.id] = delivery
         self.on_enqueue()
         return delivery
 
@@ -73,6 +77,8 @@ class Webhooks:
         else:
             destination = delivery.destination or callback_url(delivery.name, _as_map(tenant.products_callback_url) if tenant else None)
         delivery.redeliver(self.clock.now(), destination)
+        if delivery.status == PENDING:
+            self.outbox[delivery.id] = delivery
         self.on_enqueue()
         return delivery
 
