@@ -20,6 +20,7 @@ from ..errors import Unauthorized
 ACCESS = "access"
 LINK = "link"
 ACCESS_TOKEN_TTL = 1800  # seconds, as in every Klavi example
+VERIFIED_CACHE_SIZE = 10_000  # tokens whose signature was checked (then forgotten all at once)
 
 # What each kind of token is called in messages, and where a client gets one.
 TOKEN_NAMES = {
@@ -40,6 +41,7 @@ class TokenService:
     def __init__(self, secret: str, clock: Clock) -> None:
         self._secret = secret
         self._clock = clock
+        self._verified: dict[str, dict] = {}
 
     def _encode(self, claims: dict) -> str:
         return jwt.encode(claims, self._secret, algorithm="HS256", headers={"kid": "klavi-mock"})
@@ -60,6 +62,8 @@ class TokenService:
 
     def tenant_of(self, token: str) -> str | None:
         """Whose token this is, if it was signed here (expired or of the wrong kind alike)."""
+        if token in self._verified:
+            return str(self._verified[token]["sub"])
         try:
             claims = jwt.decode(token, self._secret, algorithms=["HS256"],
                                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
@@ -67,20 +71,31 @@ class TokenService:
             return None
         return str(claims["sub"]) if "sub" in claims else None
 
-    def verify(self, token: str, accepted_kinds: tuple[str, ...], endpoint: str) -> TokenClaims:
-        """Return the claims of a good token of one of `accepted_kinds`, or raise
-        Unauthorized saying exactly what is wrong and what to send instead."""
-        wanted_name, wanted_source = TOKEN_NAMES[accepted_kinds[0]]
+    def _decode(self, token: str, endpoint: str, wanted_name: str, wanted_source: str) -> dict:
+        """Check the signature once per token: a verified token's claims are kept, since the
+        signature check is most of the cost of an authenticated request."""
         try:
             claims = jwt.decode(
                 token, self._secret, algorithms=["HS256"],
-                # Times are on the mock clock, not the wall clock: checked below.
+                # Times are on the mock clock, not the wall clock: checked by verify().
                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": ["sub", "typ", "exp"]},
             )
         except jwt.InvalidSignatureError:
             raise Unauthorized(f"the bearer token's signature is not valid (tampered, or from another mock process); {endpoint} takes an {wanted_name} from {wanted_source}") from None
         except jwt.PyJWTError:
             raise Unauthorized(f"the bearer token is not a valid JWT; {endpoint} takes an {wanted_name} from {wanted_source}") from None
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def verify(self, token: str, accepted_kinds: tuple[str, ...], endpoint: str) -> TokenClaims:
+        """Return the claims of a good token of one of `accepted_kinds`, or raise
+        Unauthorized saying exactly what is wrong and what to send instead."""
+        wanted_name, wanted_source = TOKEN_NAMES[accepted_kinds[0]]
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._decode(token, endpoint, wanted_name, wanted_source)
         kind = claims.get("typ")
         if kind not in TOKEN_NAMES or not isinstance(claims.get("exp"), int):
             raise Unauthorized(f"the bearer token is not a klavi-mock token; {endpoint} takes an {wanted_name} from {wanted_source}")
