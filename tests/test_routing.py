@@ -58,7 +58,7 @@ def test_an_operation_not_served_yet_still_checks_token_and_request(app_with_lis
     assert client.get(f"{API}/consents").status_code == 401
     response = client.get(f"{API}/consents", params={"personalTaxId": "123"}, headers=bearer(Klavi(client).access_token()))
     assert response.status_code == 400
-    assert response.json()["message"].startswith('query.personalTaxId: "123" is not 11 digits')
+    assert response.json()["message"].startswith("query.personalTaxId: must be a CPF")
 
 
 @pytest.mark.parametrize("content", [b"[]", b"null", b'"text"', b"1e999999", b'{"accessKey": "\\ud800"}', "{\"a\": \"ç\"}".encode("latin-1"), b"\xff\xfe"])

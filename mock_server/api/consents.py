@@ -24,9 +24,9 @@ async def create_consent(call: Call) -> Response:
 async def list_consents(call: Call) -> Response:
     consents = call.sandbox.consents.list(
         call.tenant,
-        personal_tax_id=call.query.get("personalTaxId"),
-        business_tax_id=call.query.get("businessTaxId"),
-        link_id=call.query.get("linkId"),
+        personal_tax_id=call.query.get("personalTaxId") or None,  # "" means no filter
+        business_tax_id=call.query.get("businessTaxId") or None,
+        link_id=call.query.get("linkId") or None,
     )
     return JSONResponse([consent_view(c) for c in consents])
 

@@ -23,7 +23,7 @@ from ..domain.consents import Consent
 from ..domain.taxid import mask_cnpj, mask_cpf
 from ..errors import KlaviError
 from ..lifecycle import BankLinkError, BankStep
-from ..routing import read_body
+from ..routing import read_body, request_origin
 from ..sandbox import Sandbox
 from .logos import logo_svg
 from .permissions import permission_items
@@ -85,7 +85,7 @@ class BankPages:
         self.lifecycle = sandbox.consents
 
     def _base(self, request: Request) -> str:
-        return self.sandbox.settings.public_url or str(request.base_url).rstrip("/")
+        return self.sandbox.settings.public_url or request_origin(request)
 
     def _institution(self, request: Request, code: str) -> dict:
         institution = self.sandbox.institutions.get(code)
