@@ -20,26 +20,24 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_process(*args: str, env: dict[str, str] | None = None, timeout: float = 15) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`python -m mock_server serve --port <free> *args`, yielding its base URL once it answers."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mock_server", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, **(env or {})},
-    )
+def running(command: list[str], port: int, *, env: dict[str, str] | None = None, cwd: str | None = None,
+            timeout: float = 15) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start `command` (a server on `port`) and yield its base URL once /__mock/clock answers;
+    stop it afterwards."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, **(env or {})}, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"klavi-mock exited with {process.returncode}: {process.stdout.read()}")
+                raise RuntimeError(f"{command[1:3]} exited with {process.returncode}: {process.stdout.read()}")
             try:
                 httpx.get(f"{base}/__mock/clock", timeout=0.5)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("klavi-mock did not start in time")
+                    raise RuntimeError(f"{command[1:3]} did not start in time") from None
                 time.sleep(0.05)
         yield base, process
     finally:
@@ -48,3 +46,10 @@ def serve_process(*args: str, env: dict[str, str] | None = None, timeout: float 
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def serve_process(*args: str, env: dict[str, str] | None = None, timeout: float = 15):
+    """`python -m mock_server serve --port <free> *args`, yielding its base URL once it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "mock_server", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    return running(command, port, env=env, timeout=timeout)

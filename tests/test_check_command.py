@@ -4,22 +4,19 @@ against the mock served as a real process, and against a deliberately broken ser
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 import textwrap
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 import yaml
 
 from mock_server.resources import openapi_dir
 
-from .servers import free_port, serve_process
+from .servers import free_port, running, serve_process
 
 MAX_EXAMPLES = "5"
 
@@ -66,28 +63,8 @@ def broken_server(tmp_path: Path) -> Iterator[str]:
     script = tmp_path / "broken_server.py"
     script.write_text(BROKEN_SERVER)
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(script), str(port)], cwd=Path(__file__).resolve().parent.parent,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the broken server exited with {process.returncode}: {process.stdout.read()}")
-            try:
-                httpx.get(f"{base}/__mock/clock", timeout=0.5)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the broken server did not start in time")
-                time.sleep(0.05)
+    with running([sys.executable, str(script), str(port)], port, cwd=str(Path(__file__).resolve().parent.parent)) as (base, _):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_check_passes_against_the_mock_with_progress_and_a_junit_report(mock_base, tmp_path):
