@@ -17,6 +17,7 @@ class MemoryStore:
         self._track_ids: dict[tuple[str, str], str] = {}
         self._by_ticket: dict[str, str] = {}
         self._by_flow: dict[str, str] = {}
+        self._by_tenant: dict[str, list[Consent]] = {}
         self.deliveries: dict[str, Delivery] = {}  # the webhook log, oldest first
         self.outbox: dict[str, Delivery] = {}  # the pending ones: what the dispatcher looks at
         self.report_requests: dict = {}  # requestId -> reporting.ReportRequest
@@ -41,6 +42,7 @@ class MemoryStore:
         self.consents[consent.id] = consent
         self._track_ids[(consent.tenant_id, consent.external_track_id)] = consent.id
         self._by_ticket[consent.ticket] = consent.id
+        self._by_tenant.setdefault(consent.tenant_id, []).append(consent)
 
     def get_consent(self, tenant_id: str | None, consent_id: str) -> Consent | None:
         """`tenant_id` None: any tenant's (the control API and the bank pages)."""
@@ -66,7 +68,7 @@ class MemoryStore:
         self._by_flow[flow_token] = consent.id
 
     def list_consents(self, tenant_id: str | None = None) -> list[Consent]:
-        return [c for c in self.consents.values() if tenant_id is None or c.tenant_id == tenant_id]
+        return list(self.consents.values()) if tenant_id is None else list(self._by_tenant.get(tenant_id, ()))
 
     def reset(self) -> None:
         self.links.clear()
@@ -74,6 +76,7 @@ class MemoryStore:
         self._track_ids.clear()
         self._by_ticket.clear()
         self._by_flow.clear()
+        self._by_tenant.clear()
         self.deliveries.clear()
         self.outbox.clear()
         self.report_requests.clear()
