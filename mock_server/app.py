@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -43,6 +43,27 @@ class CrossOrigin:
             await self.app(scope, receive, send)
 
 
+class CommitBeforeResponding:
+    """With a state file: what a request changed is written before its answer goes out, so
+    an answer the client has seen survives a restart, kill -9 included."""
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app = app
+        self.store = sandbox.store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_after_commit(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.store.commit()
+            await send(message)
+
+        await self.app(scope, receive, send_after_commit)
+
+
 TICK_SECONDS = 1.0  # how often time-driven changes are looked for when no request comes
 
 
@@ -52,6 +73,7 @@ async def _tick(sandbox: Sandbox) -> None:
         await asyncio.sleep(TICK_SECONDS)
         try:
             sandbox.run_due()
+            sandbox.store.commit()
         except Exception:  # a bug must not stop the clock
             log.exception("running due work failed")
 
@@ -98,7 +120,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        dispatcher = Dispatcher(sandbox.clock, sandbox.store.outbox,
+        dispatcher = Dispatcher(sandbox.clock, sandbox.store,
                                 lambda app_id: sandbox.tenants[app_id].secret_key if app_id in sandbox.tenants else None)
         sandbox.wake_dispatcher = dispatcher.wake
         ticker, delivering = asyncio.create_task(_tick(sandbox)), asyncio.create_task(dispatcher.run())
@@ -110,11 +132,13 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             await dispatcher.shutdown(delivering)
+            sandbox.close()
 
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(CrossOrigin)],
+        middleware=[Middleware(CrossOrigin)]
+        + ([Middleware(CommitBeforeResponding, sandbox=sandbox)] if settings.state_file else []),
         exception_handlers={404: not_found, HTTPException: http_error, KlaviError: klavi_error, Exception: server_error},
     )
     app.state.sandbox = sandbox

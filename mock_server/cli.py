@@ -1,6 +1,6 @@
 """klavi-mock: the command line.
 
-    klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--public-url URL]
+    klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--public-url URL] [--state-file FILE]
     klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PATH]
                      [--max-examples N] [--workers N] [--include OPERATION_ID ...]
     klavi-mock conformance [--base-url http://127.0.0.1:8080] [--app-id APP] [--fail-on-violations]
@@ -21,17 +21,18 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         overrides = {"host": args.host, "port": args.port, "public_url": args.public_url,
-                     "admin_token": args.admin_token, "max_body_bytes": args.max_body_bytes}
+                     "admin_token": args.admin_token, "max_body_bytes": args.max_body_bytes,
+                     "state_file": args.state_file}
         if args.config:
             from .config import load_config_file
             overrides.update(load_config_file(args.config))
         settings = settings_from_environment(**overrides)
         check_exposure(settings)
+        app = create_app(settings)  # opens the state file, if any
     except ConfigError as exc:
         print(f"klavi-mock: {exc}", file=sys.stderr)
         return 2
-    app = create_app(settings)
-    print(banner(settings), flush=True)
+    print(banner(settings, app.state.sandbox.store), flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
                 access_log=args.access_log, timeout_graceful_shutdown=5)
     return 0
@@ -67,7 +68,7 @@ def _conformance(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_violations and violations else 0
 
 
-def banner(settings: Settings) -> str:
+def banner(settings: Settings, store=None) -> str:
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     lines = [
         "klavi-mock: an offline Klavi Open Finance sandbox",
@@ -75,6 +76,9 @@ def banner(settings: Settings) -> str:
         f"  control API  {base}/__mock   (contract: {base}/__mock/openapi/mock-admin.yaml)"
         + ("; send X-Mock-Admin-Token" if settings.admin_token else ""),
     ]
+    if settings.state_file and store is not None:
+        lines.append(f"  state file   {settings.state_file} ({len(store.links)} links, {len(store.consents)} consents, "
+                     f"{len(store.outbox)} webhook deliveries pending)")
     for tenant in settings.tenants:
         lines.append(f"  tenant {tenant.app_id}: accessKey={tenant.access_key} secretKey={tenant.secret_key}")
     return "\n".join(lines)
@@ -91,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--admin-token", help="require this token (header X-Mock-Admin-Token) on the control API; "
                                              "needed when --host is not a loopback address; also KLAVI_MOCK_ADMIN_TOKEN")
     serve.add_argument("--max-body-bytes", type=int, help="refuse bigger request bodies with 413 (default 1048576)")
+    serve.add_argument("--state-file", metavar="FILE",
+                       help="keep the state in this SQLite file, so it survives a restart (default: in memory); "
+                            "also KLAVI_MOCK_STATE_FILE")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
     serve.set_defaults(run=_serve)

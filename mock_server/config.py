@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -79,8 +78,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     tenants: list[Tenant] = field(default_factory=lambda: [_tenant(DEFAULT_TENANT)])
-    # Signs the JWTs; random per process unless configured, so tokens die with the process.
-    token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Signs the JWTs. None: the state file's, or random per process (tokens then die with it).
+    token_secret: str | None = None
     # The address clients reach the mock at, for the URLs it hands out (linkURL, bank
     # pages). None: take it from each request's Host header.
     public_url: str | None = None
@@ -92,6 +91,8 @@ class Settings:
     # When set, the control API (/__mock) wants it in X-Mock-Admin-Token. Required when the
     # mock listens beyond loopback: anyone who reaches it could steer it.
     admin_token: str | None = None
+    # SQLite file the state is kept in, so it survives a restart. None: in memory only.
+    state_file: str | None = None
 
 
 def _tenant(raw: Mapping[str, Any]) -> Tenant:
@@ -147,8 +148,8 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
 
 def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
     """KLAVI_MOCK_CONFIG (a file), KLAVI_MOCK_TENANTS (JSON list), KLAVI_MOCK_PUBLIC_URL,
-    KLAVI_MOCK_TOKEN_SECRET, KLAVI_MOCK_ADMIN_TOKEN, KLAVI_MOCK_MAX_BODY_BYTES; explicit
-    keyword overrides (from flags) win."""
+    KLAVI_MOCK_TOKEN_SECRET, KLAVI_MOCK_ADMIN_TOKEN, KLAVI_MOCK_MAX_BODY_BYTES,
+    KLAVI_MOCK_STATE_FILE; explicit keyword overrides (from flags) win."""
     values: dict[str, Any] = {}
     if environ.get("KLAVI_MOCK_CONFIG"):
         values.update(load_config_file(environ["KLAVI_MOCK_CONFIG"]))
@@ -164,6 +165,8 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrid
         values["token_secret"] = environ["KLAVI_MOCK_TOKEN_SECRET"]
     if environ.get("KLAVI_MOCK_ADMIN_TOKEN"):
         values["admin_token"] = environ["KLAVI_MOCK_ADMIN_TOKEN"]
+    if environ.get("KLAVI_MOCK_STATE_FILE"):
+        values["state_file"] = environ["KLAVI_MOCK_STATE_FILE"]
     if environ.get("KLAVI_MOCK_MAX_BODY_BYTES"):
         try:
             values["max_body_bytes"] = int(environ["KLAVI_MOCK_MAX_BODY_BYTES"])

@@ -146,6 +146,7 @@ class ConsentLifecycle:
         if consent.ticket_used:
             raise BankLinkError("used", consent)
         consent.ticket_used = True
+        self.store.changed(consent)
         if consent.status not in states.PENDING:
             raise BankLinkError("finished", consent)
         if self.clock.now() > consent.redirect_expires_at():
@@ -240,19 +241,30 @@ class ConsentLifecycle:
         if self.personas.get(persona_id) is None:
             raise NotFound(f"persona {persona_id!r} does not exist; see GET /__mock/personas")
         consent.persona_id = persona_id
+        self.store.changed(consent)
         return consent
+
+    def reschedule(self, consent: Consent) -> None:
+        """The jobs a stored consent still has ahead of it (the timeline is rebuilt from the
+        consents when the mock restarts on a state file)."""
+        if consent.status in states.PENDING:
+            self.timeline.schedule(consent.authorisation_deadline(), "authorisation_window", consent.id)
+        elif consent.status == states.AUTHORISED:
+            self._schedule_after_authorisation(consent, authorised_at=consent.updated_at or consent.created_at)
 
     def _move(self, consent: Consent, status: str, reason: str | None = None) -> None:
         now = self.clock.now()
         consent.move_to(status, now, reason)
         if status == states.AUTHORISED:
-            self._schedule_after_authorisation(consent, now)
+            persona = self.persona_of(consent)
+            if persona.after_action == "expire":
+                consent.expires_at = now + timedelta(seconds=persona.after_seconds)
+            self._schedule_after_authorisation(consent, authorised_at=now)
+        self.store.changed(consent)
         self.on_change(consent)
 
-    def _schedule_after_authorisation(self, consent: Consent, now: datetime) -> None:
+    def _schedule_after_authorisation(self, consent: Consent, authorised_at: datetime) -> None:
         persona = self.persona_of(consent)
-        if persona.after_action == "expire":
-            consent.expires_at = now + timedelta(seconds=persona.after_seconds)
-        elif persona.after_action in ("revoke", "delete"):
-            self.timeline.schedule(now + timedelta(seconds=persona.after_seconds), persona.after_action, consent.id)
+        if persona.after_action in ("revoke", "delete"):
+            self.timeline.schedule(authorised_at + timedelta(seconds=persona.after_seconds), persona.after_action, consent.id)
         self.timeline.schedule(consent.expires_at, "expire", consent.id)

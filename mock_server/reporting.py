@@ -71,7 +71,7 @@ class ReportService:
             link_id=body.get("linkId"), products_callback_url=callbacks,
             external_info=body.get("externalInfo") or (newest_link.external_info if newest_link else {}),
         )
-        self.store.report_requests[request.id] = request
+        self.store.add_report_request(request)
         self._send(tenant, request, consents, newest_link.products_callback_url if newest_link else None)
         return request
 

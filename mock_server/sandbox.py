@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import secrets
 from datetime import datetime
 from typing import Callable
 
@@ -28,25 +29,56 @@ from .webhooks.events import CONSENT_EVENTS, consent_payload, link_created_paylo
 from .webhooks.service import Webhooks
 
 
+def open_store(settings: Settings) -> MemoryStore:
+    if settings.state_file is None:
+        return MemoryStore()
+    from .sqlite_store import SqliteStore  # only for --state-file
+
+    return SqliteStore(settings.state_file)
+
+
 class Sandbox:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or Clock()
-        self.store = MemoryStore()
-        self.tokens = TokenService(settings.token_secret, self.clock)
+        self.store = open_store(settings)
+        self.tokens = TokenService(self._token_secret(), self.clock)
         self.institutions = InstitutionCatalog.from_file(fixtures_dir() / "institutions.yaml")
         self.personas = PersonaCatalog.from_file(fixtures_dir() / "personas.yaml")
         self.timeline = Timeline()
         self.consents = ConsentLifecycle(self.store, self.clock, self.institutions, self.personas, self.timeline)
         self.tenants = {t.app_id: t for t in settings.tenants}
         self._tenants_by_key = {t.access_key: t for t in settings.tenants}
-        self.webhooks = Webhooks(self.store.deliveries, self.store.outbox, self.clock, self.tenants.get)
+        self.webhooks = Webhooks(self.store, self.clock, self.tenants.get)
         self.consents.on_change = self._consent_changed
         # Set by the app while it runs: wakes the webhook dispatcher (new work, clock moved).
         self.wake_dispatcher: Callable[[], None] = lambda: None
         self.webhooks.on_enqueue = lambda: self.wake_dispatcher()
         self.conformance = ConformanceLog()
         self.reports = ReportService(self.store, self.clock, self.institutions, self.personas, self.webhooks)
+        self._resume()
+
+    def _token_secret(self) -> str:
+        """The configured secret, else the state file's (so its tokens stay valid), else a new one."""
+        if self.settings.token_secret:
+            return self.settings.token_secret
+        secret = self.store.get_meta("token_secret") or secrets.token_urlsafe(32)
+        self.store.set_meta("token_secret", secret)
+        return secret
+
+    def _resume(self) -> None:
+        """Pick up what a state file holds: the clock's offset, webhook settings changed
+        through the control API, and the jobs the stored consents have ahead of them."""
+        self.clock.offset = max(self.clock.offset, self.store.get_meta("clock_offset") or 0.0)
+        for app_id, hooks in (self.store.get_meta("tenant_webhooks") or {}).items():
+            if app_id in self.tenants:
+                self._set_tenant(dataclasses.replace(self.tenants[app_id], **hooks))
+        for consent in self.store.list_consents():
+            self.consents.reschedule(consent)
+        self.store.commit()
+
+    def close(self) -> None:
+        self.store.close()
 
     # -- authentication ------------------------------------------------------------
 
@@ -94,7 +126,7 @@ class Sandbox:
         if institution is None or institution.institution_type != 2:
             raise InvalidRequest(f"body.institutionCode: {institution_code!r} is not an Open Data institution (institutionType 2)")
         task = new_task(link.tenant_id, link.id, institution_code, status, code, message, mfa_type)
-        self.store.tasks[task.id] = task
+        self.store.add_task(task)
         return task
 
     def task_of_link(self, claims: TokenClaims, task_id: str) -> Task:
@@ -110,6 +142,7 @@ class Sandbox:
         if mfa_id != task.mfa_id:
             raise InvalidRequest(f"body.mfaId: {mfa_id} is not the pending MFA of task {task_id} ({task.mfa_id}); see GET /tasks/{task_id}/status")
         task.status = SUCCESS
+        self.store.changed(task)
         return task
 
     # -- webhooks ----------------------------------------------------------------------
@@ -158,8 +191,13 @@ class Sandbox:
         if app_id not in self.tenants:
             raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
         callbacks = normalize_products_callback(products_callback_url, "body.productsCallbackURL")
-        tenant = dataclasses.replace(self.tenants[app_id], events_url=events_url, products_callback_url=callbacks)
-        self.tenants[app_id] = tenant
+        hooks = {"events_url": events_url, "products_callback_url": callbacks}
+        tenant = self._set_tenant(dataclasses.replace(self.tenants[app_id], **hooks))
+        self.store.set_meta("tenant_webhooks", {**(self.store.get_meta("tenant_webhooks") or {}), app_id: hooks})
+        return tenant
+
+    def _set_tenant(self, tenant: Tenant) -> Tenant:
+        self.tenants[tenant.app_id] = tenant
         self._tenants_by_key[tenant.access_key] = tenant
         return tenant
 
@@ -171,6 +209,7 @@ class Sandbox:
 
     def advance_clock(self, seconds: float) -> datetime:
         now = self.clock.advance(seconds)
+        self.store.set_meta("clock_offset", self.clock.offset)
         self.run_due()
         self.wake_dispatcher()  # retries that fell due go now
         return now

@@ -1,12 +1,20 @@
 """The mock's state. In memory by default; everything a tenant owns is looked up through
-its tenant id, so one partner never sees another's links or consents."""
+its tenant id, so one partner never sees another's links or consents.
+
+The interface a persistent store keeps too (`sqlite_store.SqliteStore`): whoever changes
+a stored object in place says so with `changed(obj)`, and `commit()` makes every change
+since the last commit durable in one step. The app commits before each response goes out,
+after each webhook attempt and after time-driven work; here both are no-ops.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from .domain.consents import Consent
 from .domain.links import Link
 from .domain.tasks import Task
-from .webhooks.outbox import Delivery
+from .webhooks.outbox import PENDING, Delivery
 
 
 class MemoryStore:
@@ -22,11 +30,30 @@ class MemoryStore:
         self.outbox: dict[str, Delivery] = {}  # the pending ones: what the dispatcher looks at
         self.report_requests: dict = {}  # requestId -> reporting.ReportRequest
         self.tasks: dict[str, Task] = {}  # Open Data tasks
+        self._meta: dict[str, Any] = {}  # small named values: the clock's offset, the token secret...
+
+    # -- changes -------------------------------------------------------------------
+
+    def changed(self, obj: Any) -> None:
+        """`obj` (a stored link, consent, delivery, task...) was modified in place."""
+
+    def commit(self) -> None:
+        """Make every change since the last commit durable (nothing to do in memory)."""
+
+    def close(self) -> None:
+        self.commit()
+
+    def get_meta(self, key: str) -> Any:
+        return self._meta.get(key)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._meta[key] = value
 
     # -- links ---------------------------------------------------------------------
 
     def add_link(self, link: Link) -> None:
         self.links[link.id] = link
+        self.changed(link)
 
     def get_link(self, tenant_id: str | None, link_id: str) -> Link | None:
         """`tenant_id` None: any tenant's (the control API)."""
@@ -42,7 +69,10 @@ class MemoryStore:
         self.consents[consent.id] = consent
         self._track_ids[(consent.tenant_id, consent.external_track_id)] = consent.id
         self._by_ticket[consent.ticket] = consent.id
+        if consent.flow_token:
+            self._by_flow[consent.flow_token] = consent.id
         self._by_tenant.setdefault(consent.tenant_id, []).append(consent)
+        self.changed(consent)
 
     def get_consent(self, tenant_id: str | None, consent_id: str) -> Consent | None:
         """`tenant_id` None: any tenant's (the control API and the bank pages)."""
@@ -66,11 +96,40 @@ class MemoryStore:
     def start_flow(self, consent: Consent, flow_token: str) -> None:
         consent.flow_token = flow_token
         self._by_flow[flow_token] = consent.id
+        self.changed(consent)
 
     def list_consents(self, tenant_id: str | None = None) -> list[Consent]:
         return list(self.consents.values()) if tenant_id is None else list(self._by_tenant.get(tenant_id, ()))
 
+    # -- webhook deliveries ----------------------------------------------------------
+
+    def add_delivery(self, delivery: Delivery) -> None:
+        self.deliveries[delivery.id] = delivery
+        self.queue(delivery)
+
+    def queue(self, delivery: Delivery) -> None:
+        """A new or changed delivery: in the outbox while it is pending, out of it after."""
+        if delivery.status == PENDING:
+            self.outbox[delivery.id] = delivery
+        else:
+            self.outbox.pop(delivery.id, None)
+        self.changed(delivery)
+
+    # -- report requests and Open Data tasks ------------------------------------------
+
+    def add_report_request(self, request: Any) -> None:
+        self.report_requests[request.id] = request
+        self.changed(request)
+
+    def add_task(self, task: Task) -> None:
+        self.tasks[task.id] = task
+        self.changed(task)
+
+    # -- control ---------------------------------------------------------------------
+
     def reset(self) -> None:
+        """Forget links, consents, report requests, tasks and deliveries (not the meta values:
+        the clock only moves forward)."""
         self.links.clear()
         self.consents.clear()
         self._track_ids.clear()

@@ -82,7 +82,7 @@ def query_of(url: str) -> dict[str, str]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(strict=True, tenants=[
+    return Settings(strict=True, token_secret="test-token-secret-32-characters!", tenants=[
         Tenant(app_id="sandbox-app", access_key="sandbox-access-key", secret_key="sandbox-secret-key"),
         Tenant(app_id="other-app", access_key="other-access-key", secret_key="other-secret-key"),
     ])

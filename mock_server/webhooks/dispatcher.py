@@ -2,6 +2,9 @@
 
 It sleeps until the next delivery falls due on the mock clock, or until woken (a new
 delivery, a redelivery, the clock advanced), so retries due after a clock jump go at once.
+Each attempt is committed to the store as it ends. When the mock stops, attempts under way
+get SHUTDOWN_GRACE seconds; one cut short stays pending (in a state file, it is sent after
+the restart).
 """
 
 from __future__ import annotations
@@ -9,24 +12,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import httpx
 
 from ..clock import Clock
-from .outbox import EXCERPT, MAX_REDIRECTS, PENDING, TIMEOUT, Attempt, Delivery, next_due, ready
+from .outbox import EXCERPT, MAX_REDIRECTS, TIMEOUT, Attempt, Delivery, next_due, ready
 from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+if TYPE_CHECKING:
+    from ..store import MemoryStore
 
 log = logging.getLogger("klavi_mock.webhooks")
 
 MAX_IN_FLIGHT = 32
 IDLE_WAIT = 1.0  # seconds between looks when nothing is scheduled (wall time passes too)
+SHUTDOWN_GRACE = 5.0  # seconds attempts under way get to finish when the mock stops
 
 
 class Dispatcher:
-    def __init__(self, clock: Clock, outbox: dict[str, Delivery], secret_for: Callable[[str], str | None]) -> None:
+    def __init__(self, clock: Clock, store: MemoryStore, secret_for: Callable[[str], str | None]) -> None:
         self.clock = clock
-        self._outbox = outbox  # pending deliveries by id, oldest first
+        self._store = store  # its outbox: the pending deliveries by id, oldest first
         self._secret_for = secret_for
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -45,16 +52,22 @@ class Dispatcher:
             while not self._stopping:
                 self._wake.clear()
                 self._start_ready()
-                due = next_due(list(self._outbox.values()))
+                due = next_due(list(self._store.outbox.values()))
                 wait = IDLE_WAIT if due is None else max(0.0, min(IDLE_WAIT, (due - self.clock.now()).total_seconds()))
                 await self._sleep(wait)
         finally:
-            if self._tasks:  # attempts under way finish (each is bounded by TIMEOUT)
-                await asyncio.wait(self._tasks, timeout=TIMEOUT + 1)
+            if self._tasks:  # attempts under way may finish; the rest stay pending
+                _, unfinished = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE)
+                for attempt in unfinished:
+                    attempt.cancel()
+                if unfinished:
+                    await asyncio.wait(unfinished)
             await self._client.aclose()
+            if self._store.outbox:
+                log.info("%d webhook deliveries still pending at shutdown", len(self._store.outbox))
 
-    async def shutdown(self, task: asyncio.Task, grace: float = TIMEOUT + 2) -> None:
-        """Stop taking new work, let attempts under way finish, and end `task` (the run())."""
+    async def shutdown(self, task: asyncio.Task, grace: float = SHUTDOWN_GRACE + 2) -> None:
+        """Stop taking new work, give attempts under way their grace, and end `task` (the run())."""
         self._stopping = True
         self.wake()
         done, _ = await asyncio.wait({task}, timeout=grace)
@@ -69,7 +82,7 @@ class Dispatcher:
             waiter.cancel()
 
     def _start_ready(self) -> None:
-        for delivery in ready(list(self._outbox.values()), self.clock.now()):
+        for delivery in ready(list(self._store.outbox.values()), self.clock.now()):
             if len(self._tasks) >= MAX_IN_FLIGHT:
                 break
             delivery.in_flight = True
@@ -91,6 +104,9 @@ class Dispatcher:
             assert self._client is not None
             response = await self._client.post(url, content=delivery.body, headers=headers)
             status_code, excerpt = response.status_code, response.text[:EXCERPT]
+        except asyncio.CancelledError:  # the mock is stopping: this one goes again later
+            delivery.in_flight = False
+            raise
         except httpx.TooManyRedirects:
             error = f"more than {MAX_REDIRECTS} redirects"
         except httpx.TimeoutException:
@@ -103,6 +119,6 @@ class Dispatcher:
         latency = (time.perf_counter() - started) * 1000
         delivery.record(Attempt(len(delivery.attempts) + 1, started_at, url, status_code, round(latency, 1), error, excerpt),
                         self.clock.now())
-        if delivery.status != PENDING:
-            self._outbox.pop(delivery.id, None)
+        self._store.queue(delivery)
+        self._store.commit()
         self.wake()

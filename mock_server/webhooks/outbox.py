@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Iterable
 
 MAX_RETRIES = 5  # after the first attempt: six attempts in all
 FIRST_BACKOFF = 0.25  # seconds, doubled after each failed attempt
@@ -86,6 +87,13 @@ def new_delivery(*, tenant_id: str, kind: str, name: str, body: bytes, destinati
         destination=destination, next_attempt_at=not_before or now, request_id=request_id,
         status=PENDING if destination else UNDELIVERABLE,
     )
+
+
+def resume_numbering(delivery_ids: Iterable[str]) -> None:
+    """Number new deliveries after stored ones (a state file read at start-up)."""
+    global _ids
+    highest = max((int(delivery_id.split("_")[1]) for delivery_id in delivery_ids), default=0)
+    _ids = itertools.count(max(highest + 1, next(_ids)))
 
 
 def ready(deliveries: list[Delivery], now: datetime) -> list[Delivery]:

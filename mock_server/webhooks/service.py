@@ -9,14 +9,17 @@ Where deliveries go:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..clock import Clock
 from ..config import Tenant
 from ..errors import NotFound
 from .events import envelope
-from .outbox import PENDING, Delivery, new_delivery
+from .outbox import Delivery, new_delivery
 from .signing import encode_body
+
+if TYPE_CHECKING:
+    from ..store import MemoryStore
 
 
 def callback_url(product: str, *maps: dict[str, str] | None) -> str | None:
@@ -30,18 +33,14 @@ def callback_url(product: str, *maps: dict[str, str] | None) -> str | None:
 
 
 class Webhooks:
-    def __init__(self, deliveries: dict[str, Delivery], outbox: dict[str, Delivery], clock: Clock,
-                 tenant: Callable[[str], Tenant | None]) -> None:
-        self.deliveries = deliveries  # every delivery (the log)
-        self.outbox = outbox  # the pending ones, so the dispatcher never scans the whole log
+    def __init__(self, store: MemoryStore, clock: Clock, tenant: Callable[[str], Tenant | None]) -> None:
+        self.store = store  # its deliveries (the log) and outbox (the pending ones)
         self.clock = clock
         self.tenant = tenant
         self.on_enqueue: Callable[[], None] = lambda: None  # the dispatcher's wake-up
 
     def _add(self, delivery: Delivery) -> Delivery:
-        self.deliveries[delivery.id] = delivery
-        if delivery.status == PENDING:
-            self.outbox[delivery.id] = delivery
+        self.store.add_delivery(delivery)
         self.on_enqueue()
         return delivery
 
@@ -61,7 +60,7 @@ class Webhooks:
                                       request_id=request_id))
 
     def get(self, delivery_id: str) -> Delivery:
-        delivery = self.deliveries.get(delivery_id)
+        delivery = self.store.deliveries.get(delivery_id)
         if delivery is None:
             raise NotFound(f"webhook delivery {delivery_id} not found")
         return delivery
@@ -77,8 +76,7 @@ class Webhooks:
         else:
             destination = delivery.destination or callback_url(delivery.name, _as_map(tenant.products_callback_url) if tenant else None)
         delivery.redeliver(self.clock.now(), destination)
-        if delivery.status == PENDING:
-            self.outbox[delivery.id] = delivery
+        self.store.queue(delivery)
         self.on_enqueue()
         return delivery
 

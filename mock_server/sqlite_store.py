@@ -1,0 +1,157 @@
+"""The store behind `--state-file`: the in-memory store, written through to SQLite.
+
+Reads never touch the file: everything is loaded at start-up and kept in memory, as in
+`MemoryStore`. Changes are collected (`changed`) and written by `commit` in one
+transaction, so a request's consent and the webhook it causes land together or not at
+all. WAL with synchronous=NORMAL: a commit survives the process being killed (kill -9)
+without an fsync per request; a power cut may lose the last few commits.
+
+One row per object, the object as JSON (`records.py`), so the file can be inspected with
+`sqlite3 STATE 'select data from consents'`. One process per file: a second one is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError
+from .domain.consents import Consent
+from .domain.links import Link
+from .domain.tasks import Task
+from .records import from_record, to_record
+from .reporting import ReportRequest
+from .store import MemoryStore
+from .webhooks.outbox import Delivery, resume_numbering
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory lock; one process per file is then on you
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("klavi_mock.state")
+
+SCHEMA_VERSION = 1
+# Table per stored class, in the order they load (consents need nothing; deliveries last).
+TABLES: dict[type, str] = {
+    Link: "links", Consent: "consents", ReportRequest: "report_requests", Task: "tasks", Delivery: "deliveries",
+}
+
+
+class SqliteStore(MemoryStore):
+    def __init__(self, path: str | os.PathLike) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self._dirty: dict[tuple[str, str], Any] = {}
+        self._dirty_meta: set[str] = set()
+        self._wipe = False
+        self._lock = _lock(self.path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._create_schema()
+            self._load()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"state file {self.path} cannot be used: {exc}") from exc
+
+    def _create_schema(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ConfigError(f"state file {self.path} was written by a newer klavi-mock (schema {version}); "
+                              "upgrade klavi-mock or use another file")
+        with self._db:
+            self._db.execute("BEGIN")
+            for table in (*TABLES.values(), "meta"):
+                key = "key" if table == "meta" else "id"
+                self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({key} TEXT PRIMARY KEY, data TEXT NOT NULL)")
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _load(self) -> None:
+        for cls, table in TABLES.items():
+            for (data,) in self._db.execute(f"SELECT data FROM {table} ORDER BY rowid"):
+                self._restore(from_record(cls, json.loads(data)))
+        for key, data in self._db.execute("SELECT key, data FROM meta"):
+            self._meta[key] = json.loads(data)
+        resume_numbering(self.deliveries)
+        self._dirty.clear()
+
+    def _restore(self, obj: Any) -> None:
+        if isinstance(obj, Link):
+            self.add_link(obj)
+        elif isinstance(obj, Consent):
+            self.add_consent(obj)
+        elif isinstance(obj, ReportRequest):
+            self.add_report_request(obj)
+        elif isinstance(obj, Task):
+            self.add_task(obj)
+        else:
+            obj.in_flight = False  # an attempt cut short by the stop: it goes again
+            self.add_delivery(obj)
+
+    # -- the store interface -----------------------------------------------------------
+
+    def changed(self, obj: Any) -> None:
+        self._dirty[(TABLES[type(obj)], obj.id)] = obj
+
+    def set_meta(self, key: str, value: Any) -> None:
+        super().set_meta(key, value)
+        self._dirty_meta.add(key)
+
+    def reset(self) -> None:
+        super().reset()
+        self._dirty.clear()
+        self._wipe = True
+
+    def commit(self) -> None:
+        if not (self._dirty or self._dirty_meta or self._wipe):
+            return
+        rows: dict[str, list[tuple[str, str]]] = {}
+        for (table, key), obj in self._dirty.items():
+            rows.setdefault(table, []).append((key, json.dumps(to_record(obj), ensure_ascii=False)))
+        rows["meta"] = [(key, json.dumps(self._meta[key], ensure_ascii=False)) for key in self._dirty_meta]
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                if self._wipe:
+                    for table in TABLES.values():
+                        self._db.execute(f"DELETE FROM {table}")
+                for table, values in rows.items():
+                    key = "key" if table == "meta" else "id"
+                    self._db.executemany(
+                        f"INSERT INTO {table} ({key}, data) VALUES (?, ?) ON CONFLICT({key}) DO UPDATE SET data = excluded.data",
+                        values)
+        except sqlite3.Error:
+            # Kept in memory and tried again at the next commit; the mock goes on serving.
+            log.exception("could not write the state file %s", self.path)
+            return
+        self._dirty.clear()
+        self._dirty_meta.clear()
+        self._wipe = False
+
+    def close(self) -> None:
+        self.commit()
+        self._db.close()
+        if self._lock is not None:
+            self._lock.close()
+
+
+def _lock(path: Path):
+    """Hold an exclusive lock on the file for the life of the process (released by the OS
+    even on kill -9)."""
+    if fcntl is None:
+        return None
+    try:
+        handle = open(path, "a+b")
+    except OSError as exc:
+        raise ConfigError(f"state file {path} cannot be opened: {exc.strerror}") from exc
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError(f"state file {path} is in use by another klavi-mock process; stop it or use another file") from None
+    return handle
