@@ -133,6 +133,10 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
                 await ticker
             await dispatcher.shutdown(delivering)
             sandbox.close()
+            if sandbox.store.outbox:
+                kept = (f"kept in {settings.state_file}, sent after the restart" if settings.state_file
+                        else "dropped: run with --state-file to keep them")
+                log.warning("%d webhook deliveries still pending at shutdown (%s)", len(sandbox.store.outbox), kept)
 
     app = Starlette(
         routes=routes,

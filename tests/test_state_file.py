@@ -199,3 +199,13 @@ def _rows(state_file: str) -> dict[str, list]:
         return {table: db.execute(f"SELECT id, data FROM {table} ORDER BY id").fetchall()
                 for table in ("links", "consents", "deliveries", "report_requests", "tasks")}
 
+
+
+def test_a_change_is_on_disk_before_its_answer_arrives(state_file):
+    # No lifespan (no `with`): no ticker or dispatcher commits, only the answer's own.
+    client = serve(state_file)
+    access = client.post(f"{API}/auth", json={"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}).json()["accessToken"]
+    link = client.post(f"{API}/links", json={}, headers=bearer(access)).json()
+    rows = _rows(state_file)
+    assert [row[0] for row in rows["links"]] == [link["linkId"]]
+    assert len(rows["deliveries"]) == 1  # its link_created event, in the same transaction

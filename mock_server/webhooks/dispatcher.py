@@ -63,8 +63,6 @@ class Dispatcher:
                 if unfinished:
                     await asyncio.wait(unfinished)
             await self._client.aclose()
-            if self._store.outbox:
-                log.info("%d webhook deliveries still pending at shutdown", len(self._store.outbox))
 
     async def shutdown(self, task: asyncio.Task, grace: float = SHUTDOWN_GRACE + 2) -> None:
         """Stop taking new work, give attempts under way their grace, and end `task` (the run())."""
