@@ -161,8 +161,9 @@ class Server:
 
     READY_PATH = {"mock": "/__mock/clock", "bare": "/json"}
 
-    def __init__(self, kind: str, tools: Tools, logdir: Path) -> None:
+    def __init__(self, kind: str, tools: Tools, logdir: Path, extra: tuple[str, ...] = ()) -> None:
         self.kind = kind
+        self.extra = extra  # more `serve` flags, e.g. --state-file
         self.tools = tools
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -173,7 +174,7 @@ class Server:
     def command(self) -> list[str]:
         common = ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
         if self.kind == "mock":
-            return [*self.tools.server_prefix(), sys.executable, "-m", "mock_server", "serve", *common]
+            return [*self.tools.server_prefix(), sys.executable, "-m", "mock_server", "serve", *common, *self.extra]
         return [*self.tools.server_prefix(), sys.executable, str(BENCH / "bare_app.py"), *common]
 
     @property
@@ -223,8 +224,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(kind: str, tools: Tools, logdir: Path) -> Iterator[Server]:
-    server = Server(kind, tools, logdir)
+def running(kind: str, tools: Tools, logdir: Path, extra: tuple[str, ...] = ()) -> Iterator[Server]:
+    server = Server(kind, tools, logdir, extra)
     try:
         server.start()
         yield server
@@ -384,6 +385,14 @@ def phase_flows(options: Options, tools: Tools, logdir: Path) -> dict[str, flowb
                                                                    options.flow_duration, tag))
         results["mock"].cpu = usage
         results["mock"].webhooks = webhook_outcomes(mock.base)
+    state_file = logdir / f"flows-{tag}.sqlite"
+    with running("mock", tools, logdir, ("--state-file", str(state_file))) as mock:
+        log(f"API-only flows with --state-file: {options.clients} clients, {options.flow_duration} s")
+        with cpu_share(mock.pid) as usage:
+            results["state"] = asyncio.run(flowbench.run_mock_flows(mock.base, options.clients, options.max_flows,
+                                                                    options.flow_duration, tag + "s"))
+        results["state"].label = "mock API-only flow, --state-file"
+        results["state"].cpu = usage
     with running("bare", tools, logdir) as bare:
         seconds = max(1, options.flow_duration // 2)
         log(f"bare pseudo-flows ({flowbench.REQUESTS_PER_FLOW} x GET /json): {options.clients} clients, {seconds} s")
@@ -590,7 +599,8 @@ def render(info: dict[str, str], options: Options, outcome: dict[str, Any], wall
                   "webhook leg).", "",
                   "| | flows done | failed | flows/s | × bare | p50 | × bare | p99 | × bare |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for r in (bare, mock):
+        state = flows.get("state")
+        for r in (bare, mock, state) if state else (bare, mock):
             lines.append(f"| {r.label} | {r.completed:,} | {r.failed} | {r.per_second:,.1f} | "
                          f"{times(r.per_second, bare.per_second)} | {ms(pct(r.durations, 50))} | "
                          f"{times(pct(r.durations, 50), pct(bare.durations, 50))} | {ms(pct(r.durations, 99))} | "
@@ -613,7 +623,11 @@ def render(info: dict[str, str], options: Options, outcome: dict[str, Any], wall
             pending = {name: w["pending"] for name, w in mock.webhooks.items() if w["pending"]}
             lines += [f"The mock's outbox at the end: {sent:,} deliveries created, {acked:,} acknowledged, "
                       f"{sum(pending.values()):,} still pending" + (f" ({', '.join(f'{k} {v:,}' for k, v in sorted(pending.items()))})" if pending else "") + "."]
-        for r in (mock, bare):
+        if state:
+            lines += [f"With `--state-file` (SQLite, every answer written before it goes out): "
+                      f"{times(state.per_second, mock.per_second)} the in-memory mock's flows/s, p50 "
+                      f"{times(pct(state.durations, 50), pct(mock.durations, 50))} its p50."]
+        for r in (mock, state, bare) if state else (mock, bare):
             if r.cpu:
                 lines += [f"CPU during the {r.label}: server {r.cpu.get('server', 0):.0%} of its core, "
                           f"driver (clients + receiver) {r.cpu.get('driver', 0):.0%} of its core."]
