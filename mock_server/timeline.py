@@ -12,7 +12,7 @@ from datetime import datetime
 
 @dataclass(order=True, frozen=True)
 class Job:
-    due: datetime
+    due: float  # a unix timestamp on the mock clock: cheaper to compare than datetimes
     sequence: int
     kind: str = field(compare=False)
     subject_id: str = field(compare=False)
@@ -24,10 +24,13 @@ class Timeline:
         self._sequence = itertools.count()
 
     def schedule(self, due: datetime, kind: str, subject_id: str) -> None:
-        heapq.heappush(self._heap, Job(due, next(self._sequence), kind, subject_id))
+        heapq.heappush(self._heap, Job(due.timestamp(), next(self._sequence), kind, subject_id))
 
-    def pop_due(self, now: datetime) -> list[Job]:
-        """Every job due at or before `now`, oldest first."""
+    def has_due(self, now: float) -> bool:
+        return bool(self._heap) and self._heap[0].due <= now
+
+    def pop_due(self, now: float) -> list[Job]:
+        """Every job due at or before `now` (a timestamp), oldest first."""
         due = []
         while self._heap and self._heap[0].due <= now:
             due.append(heapq.heappop(self._heap))
