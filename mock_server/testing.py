@@ -71,7 +71,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server = _Server(("127.0.0.1", self._port), Handler)
         self._server.daemon_threads = True
         self._port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -88,6 +88,10 @@ class Receiver:
 
     def events(self, path: str = "/events") -> list[dict]:
         return [event for r in self.at(path) for event in r.json()]
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the standard library's 5 refuses bursts of concurrent deliveries
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Iterator
 
@@ -23,15 +24,16 @@ def free_port() -> int:
 def running(command: list[str], port: int, *, env: dict[str, str] | None = None, cwd: str | None = None,
             timeout: float = 15) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start `command` (a server on `port`) and yield its base URL once /__mock/clock answers;
-    stop it afterwards."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, **(env or {})}, cwd=cwd)
+    stop it afterwards. Its output goes to a file, not a pipe (a pipe nobody reads while the
+    server runs would block it once full); `communicate()` still returns it."""
+    log = tempfile.TemporaryFile(mode="w+")
+    process = _LoggedPopen(command, log, env={**os.environ, **(env or {})}, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"{command[1:3]} exited with {process.returncode}: {process.stdout.read()}")
+                raise RuntimeError(f"{command[1:3]} exited with {process.returncode}: {process.output()}")
             try:
                 httpx.get(f"{base}/__mock/clock", timeout=0.5)
                 break
@@ -46,6 +48,23 @@ def running(command: list[str], port: int, *, env: dict[str, str] | None = None,
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
+
+
+class _LoggedPopen(subprocess.Popen):
+    """A server process whose stdout and stderr go to `log`; communicate() returns them."""
+
+    def __init__(self, command: list[str], log, **kwargs) -> None:
+        super().__init__(command, stdout=log, stderr=subprocess.STDOUT, text=True, **kwargs)
+        self._log = log
+
+    def output(self) -> str:
+        self._log.seek(0)
+        return self._log.read()
+
+    def communicate(self, input=None, timeout=None):  # noqa: A002 (Popen's signature)
+        self.wait(timeout=timeout)
+        return self.output(), None
 
 
 def serve_process(*args: str, env: dict[str, str] | None = None, timeout: float = 15):
