@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -50,11 +51,17 @@ class Call:
 Handler = Callable[[Call], Awaitable[Response]]
 
 
+# A Host header the mock can put in the URLs it hands out: a name or IPv4 address, or an
+# [IPv6] literal, with an optional port. Anything else (spaces, slashes, unicode) would make
+# those URLs invalid, so the mock's own address is used instead.
+_HOST = re.compile(r"(?:[A-Za-z0-9_~!$&'()*+,;=.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
 def request_origin(request: Request) -> str:
     """scheme://host[:port] as the client addressed the mock (cheaper than request.base_url)."""
     scope = request.scope
     host = request.headers.get("host")
-    if not host:
+    if not host or not _HOST.fullmatch(host):
         server_host, port = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server_host}:{port}"
     return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}".rstrip("/")
@@ -100,7 +107,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 past `limit` bytes (before reading it, when the
     Content-Length says so)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:  # not "²": str.isdigit() says yes
         raise PayloadTooLarge(f"the body is {declared} bytes; klavi-mock takes at most {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -115,11 +122,12 @@ def _bearer(request: Request, operation: Operation) -> str:
     header = request.headers.get("authorization")
     name = operation.security[0]
     example = f"Authorization: Bearer <{name}>"
+    wanted = f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
     if not header:
-        raise Unauthorized(f"missing Authorization header; {operation.label} takes an {name}: send {example}")
+        raise Unauthorized(f"missing Authorization header; {operation.label} takes {wanted}: send {example}")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(f"the Authorization header must be 'Bearer <token>'; {operation.label} takes an {name}: send {example}")
+        raise Unauthorized(f"the Authorization header must be 'Bearer <token>'; {operation.label} takes {wanted}: send {example}")
     return token.strip()
 
 

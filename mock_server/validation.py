@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import json
+import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -19,6 +21,9 @@ from .formats import FORMAT_HINTS
 from .spec import Operation, Parameter
 
 MAX_REPORTED_PROBLEMS = 5
+# Arrays and objects nested deeper than this are refused (no Klavi body needs more than a
+# handful of levels; without a limit a body of "[[[[..." would exhaust the parser's stack).
+MAX_JSON_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -161,11 +166,54 @@ def parse_json_body(raw: bytes, content_type: str | None) -> Any:
             f"the body must be JSON: send Content-Type: application/json (got {media_type})"
         )
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except UnicodeDecodeError:
         raise InvalidRequest("body: is not UTF-8 encoded JSON") from None
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"body: is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise InvalidRequest(f"body: nests arrays and objects deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        if "digits" not in str(exc):
+            raise InvalidRequest("body: is not valid JSON") from None
+        raise InvalidRequest(f"body: has an integer of more than {sys.get_int_max_str_digits()} digits") from None
+    _check_json_values(body)
+    return body
+
+
+def _check_json_values(body: Any) -> None:
+    """Refuse what Python's parser lets through but JSON (RFC 8259) has no room for, and
+    what could not be answered back: NaN and Infinity, numbers beyond a double, strings
+    with lone UTF-16 surrogates ("\\ud800"), and nesting deeper than MAX_JSON_DEPTH.
+    Iterative, so a deep body cannot exhaust the stack here either."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(body, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if not _encodable(value):
+                raise InvalidRequest(f"{_field('body', path)}: contains a lone UTF-16 surrogate (e.g. \\ud800), which is not a Unicode character")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                got = "NaN" if math.isnan(value) else "Infinity, or a number beyond ±1.8e308"
+                raise InvalidRequest(f"{_field('body', path)}: must be a finite JSON number (got {got})")
+        elif isinstance(value, (dict, list)):
+            if len(path) >= MAX_JSON_DEPTH:
+                raise InvalidRequest(f"body: nests arrays and objects deeper than {MAX_JSON_DEPTH} levels (from {_field('body', path[:3])}...)")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if not _encodable(key):
+                        raise InvalidRequest(f"{_field('body', path)}: a field name contains a lone UTF-16 surrogate (e.g. \\ud800), which is not a Unicode character")
+                    stack.append((item, (*path, key)))
+            else:
+                stack.extend((item, (*path, index)) for index, item in enumerate(value))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_request(

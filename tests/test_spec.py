@@ -60,3 +60,25 @@ def test_links_chain_auth_to_links_to_consents():
     every_id = set(load_spec("klavi.yaml").operations)
     for links in (auth_links, link_links, consent_links):
         assert {l["operationId"] for l in links.values()} <= every_id
+
+
+@pytest.mark.parametrize("name", ["klavi.yaml", "mock-admin.yaml"])
+def test_no_description_was_cut_by_a_comma_in_a_flow_mapping(name):
+    """`{type: string, description: a, b}` is YAML for a description "a" and a key "b": null."""
+    document = yaml.safe_load((openapi_dir() / name).read_text())
+    cut: list[str] = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("example", "examples", "default", "const", "enum"):
+                    continue  # values, where null is meant
+                if value is None:
+                    cut.append("/".join(map(str, path + [key])))
+                walk(value, path + [key])
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, path + [index])
+
+    walk(document, [])
+    assert not cut, f"keys with no value (a description cut at a comma?): {cut}"

@@ -37,6 +37,26 @@ class TokenClaims:
     link_id: str | None = None
 
 
+# The latest expiry a token may carry: datetime cannot go past the year 9999.
+MAX_EXP = int(datetime(9999, 1, 1, tzinfo=timezone.utc).timestamp())
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _well_formed(claims: dict) -> bool:
+    """Claims as the mock issues them (a token signed with a known tokenSecret can carry
+    anything): a known `typ`, an integer `exp` a datetime can hold, a string `lnk` on link
+    tokens."""
+    kind, exp = claims.get("typ"), claims.get("exp")
+    if not isinstance(kind, str) or kind not in TOKEN_NAMES:
+        return False
+    if not isinstance(exp, int) or isinstance(exp, bool) or not 0 <= exp <= MAX_EXP:
+        return False
+    return kind != LINK or isinstance(claims.get("lnk"), str)
+
+
 class TokenService:
     def __init__(self, secret: str, clock: Clock) -> None:
         self._secret = secret
@@ -81,9 +101,11 @@ class TokenService:
                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": ["sub", "typ", "exp"]},
             )
         except jwt.InvalidSignatureError:
-            raise Unauthorized(f"the bearer token's signature is not valid (tampered, or from another mock process); {endpoint} takes an {wanted_name} from {wanted_source}") from None
+            raise Unauthorized(f"the bearer token's signature is not valid (tampered, or from another mock process); {endpoint} takes {_a(wanted_name)} from {wanted_source}") from None
+        except jwt.InvalidAlgorithmError:
+            raise Unauthorized(f"the bearer token is not signed with HS256 (klavi-mock's algorithm; 'none' is never accepted); {endpoint} takes {_a(wanted_name)} from {wanted_source}") from None
         except jwt.PyJWTError:
-            raise Unauthorized(f"the bearer token is not a valid JWT; {endpoint} takes an {wanted_name} from {wanted_source}") from None
+            raise Unauthorized(f"the bearer token is not a valid JWT; {endpoint} takes {_a(wanted_name)} from {wanted_source}") from None
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.clear()
         self._verified[token] = claims
@@ -97,13 +119,12 @@ class TokenService:
         if claims is None:
             claims = self._decode(token, endpoint, wanted_name, wanted_source)
         kind = claims.get("typ")
-        if kind not in TOKEN_NAMES or not isinstance(claims.get("exp"), int):
-            raise Unauthorized(f"the bearer token is not a klavi-mock token; {endpoint} takes an {wanted_name} from {wanted_source}")
+        if not _well_formed(claims):
+            raise Unauthorized(f"the bearer token is not a klavi-mock token; {endpoint} takes {_a(wanted_name)} from {wanted_source}")
         if kind not in accepted_kinds:
             sent_name = TOKEN_NAMES[kind][0]
-            article = "an" if sent_name[0] in "aeiou" else "a"
             raise Unauthorized(
-                f"{endpoint} takes the {wanted_name} returned by {wanted_source}, but {article} {sent_name} was sent; "
+                f"{endpoint} takes the {wanted_name} returned by {wanted_source}, but {_a(sent_name)} was sent; "
                 f"send Authorization: Bearer <{wanted_name}>"
             )
         expires_at = datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
