@@ -145,5 +145,8 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         + ([Middleware(CommitBeforeResponding, sandbox=sandbox)] if settings.state_file else []),
         exception_handlers={404: not_found, HTTPException: http_error, KlaviError: klavi_error, Exception: server_error},
     )
+    # An id with a trailing slash (/consents/abc/) is an unknown route, answered 404 in
+    # Klavi's shape, not a redirect to somewhere else.
+    app.router.redirect_slashes = False
     app.state.sandbox = sandbox
     return app

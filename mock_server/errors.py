@@ -22,6 +22,11 @@ BUSINESS_ERRORS: dict[int, str] = {
 }
 
 
+# Reason phrases that Python's http.HTTPStatus has renamed across versions, pinned so the
+# error bodies do not change with the interpreter (3.13 says "Content Too Large").
+TITLES = {413: "Request Entity Too Large", 416: "Requested Range Not Satisfiable", 422: "Unprocessable Entity"}
+
+
 class KlaviError(Exception):
     """An error answered to the client; `status` is the HTTP status."""
 
@@ -38,7 +43,7 @@ class KlaviError(Exception):
 
     @property
     def title(self) -> str:
-        return HTTPStatus(self.status).phrase
+        return TITLES.get(self.status) or HTTPStatus(self.status).phrase
 
     def body(self) -> dict:
         return {"statusCode": self.code, "error": self.title, "message": self.message}

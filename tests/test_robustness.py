@@ -58,7 +58,7 @@ import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Iterator
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import jwt
@@ -894,11 +894,6 @@ def test_garbage_path_parameters_are_refused(mock, spec, op):
     @given(st.sampled_from(path_params(op)), garbage)
     def check(name, value):
         response = mock.send(op.method, url_of(spec, op, {**real, name: value}), request["headers"], request["content"])
-        if response.status_code == 307:  # Starlette's redirect_slashes (/consents/ -> /consents) for "", "x/", "%2F"
-            seen = unquote(unquote(response.request.url.raw_path.decode()))  # as TestClient delivers it
-            location = unquote(urlsplit(response.headers["location"]).path)
-            assert seen.endswith("/") and seen.rstrip("/") == location.rstrip("/"), (seen, location)
-            return
         assert response.status_code in (400, 404, 405), f"{name}={value!r}: {response.status_code} {response.text[:200]}"
 
     check()

@@ -97,3 +97,9 @@ def test_the_contracts_can_be_downloaded(client):
     assert response.headers["content-type"].startswith("application/yaml")
     assert b"operationId: createAccessToken" in response.content
     assert client.get("/__mock/openapi/secrets.txt").status_code == 400
+
+
+def test_a_trailing_slash_is_an_unknown_route_not_a_redirect(client):
+    response = client.get(f"{API}/consents/", follow_redirects=False)
+    assert response.status_code == 404 and response.json()["statusCode"] == 404
+    assert "no route GET /data/v1/consents/" in response.json()["message"]
