@@ -7,6 +7,7 @@ error shape. In strict mode it also checks every response against the spec.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -60,11 +61,17 @@ _HOST = re.compile(r"(?:[A-Za-z0-9_~!$&'()*+,;=.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]
 def request_origin(request: Request) -> str:
     """scheme://host[:port] as the client addressed the mock (cheaper than request.base_url)."""
     scope = request.scope
-    host = request.headers.get("host")
+    server = scope.get("server")
+    return _origin(scope.get("scheme", "http"), request.headers.get("host"), scope.get("root_path", ""),
+                   tuple(server) if server else None)  # a list, from some servers: not hashable
+
+
+@functools.lru_cache(maxsize=256)  # clients use a handful of addresses; every request asks
+def _origin(scheme: str, host: str | None, root_path: str, server: tuple[str, int] | None) -> str:
     if not host or not _HOST.fullmatch(host):
-        server_host, port = scope.get("server") or ("127.0.0.1", 80)
+        server_host, port = server or ("127.0.0.1", 80)
         host = f"{server_host}:{port}"
-    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}".rstrip("/")
+    return f"{scheme}://{host}{root_path}".rstrip("/")
 
 
 class SpecMismatch(Exception):
@@ -187,7 +194,8 @@ class PathDispatcher:
             tenant, claims = self.sandbox.authenticate(_bearer(request, operation), kinds, operation.label)
             request.state.app_id = tenant.app_id
         body = await read_body(request, self.sandbox.settings.max_body_bytes) if operation.body_schema is not None else b""
-        valid = validate_request(operation, request.path_params, request.query_params, request.headers, body)
+        query = request.query_params if request.scope.get("query_string") else {}  # parsing nothing costs too
+        valid = validate_request(operation, request.path_params, query, request.headers, body)
         request.state.tolerated = valid.tolerated
         if operation.operation_id in self.not_served:
             raise NotImplementedYet(

@@ -33,8 +33,12 @@ TOKEN_NAMES = {
 class TokenClaims:
     kind: str
     tenant_id: str
-    expires_at: datetime
+    exp: int  # unix seconds on the mock clock
     link_id: str | None = None
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.exp, tz=timezone.utc)
 
 
 # The latest expiry a token may carry: datetime cannot go past the year 9999.
@@ -61,7 +65,7 @@ class TokenService:
     def __init__(self, secret: str, clock: Clock) -> None:
         self._secret = secret
         self._clock = clock
-        self._verified: dict[str, dict] = {}
+        self._verified: dict[str, TokenClaims] = {}
 
     def _encode(self, claims: dict) -> str:
         return jwt.encode(claims, self._secret, algorithm="HS256", headers={"kid": "klavi-mock"})
@@ -83,7 +87,7 @@ class TokenService:
     def tenant_of(self, token: str) -> str | None:
         """Whose token this is, if it was signed here (expired or of the wrong kind alike)."""
         if token in self._verified:
-            return str(self._verified[token]["sub"])
+            return self._verified[token].tenant_id
         try:
             claims = jwt.decode(token, self._secret, algorithms=["HS256"],
                                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
@@ -91,9 +95,9 @@ class TokenService:
             return None
         return str(claims["sub"]) if "sub" in claims else None
 
-    def _decode(self, token: str, endpoint: str, wanted_name: str, wanted_source: str) -> dict:
-        """Check the signature once per token: a verified token's claims are kept, since the
-        signature check is most of the cost of an authenticated request."""
+    def _decode(self, token: str, endpoint: str, wanted_name: str, wanted_source: str) -> TokenClaims:
+        """Check the signature and the claims once per token: a verified token's claims are
+        kept, since the signature check is most of the cost of an authenticated request."""
         try:
             claims = jwt.decode(
                 token, self._secret, algorithms=["HS256"],
@@ -106,28 +110,27 @@ class TokenService:
             raise Unauthorized(f"the bearer token is not signed with HS256 (klavi-mock's algorithm; 'none' is never accepted); {endpoint} takes {_a(wanted_name)} from {wanted_source}") from None
         except jwt.PyJWTError:
             raise Unauthorized(f"the bearer token is not a valid JWT; {endpoint} takes {_a(wanted_name)} from {wanted_source}") from None
+        if not _well_formed(claims):
+            raise Unauthorized(f"the bearer token is not a klavi-mock token; {endpoint} takes {_a(wanted_name)} from {wanted_source}")
+        verified = TokenClaims(kind=claims["typ"], tenant_id=str(claims["sub"]), exp=claims["exp"], link_id=claims.get("lnk"))
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.clear()
-        self._verified[token] = claims
-        return claims
+        self._verified[token] = verified
+        return verified
 
     def verify(self, token: str, accepted_kinds: tuple[str, ...], endpoint: str) -> TokenClaims:
         """Return the claims of a good token of one of `accepted_kinds`, or raise
         Unauthorized saying exactly what is wrong and what to send instead."""
-        wanted_name, wanted_source = TOKEN_NAMES[accepted_kinds[0]]
         claims = self._verified.get(token)
         if claims is None:
-            claims = self._decode(token, endpoint, wanted_name, wanted_source)
-        kind = claims.get("typ")
-        if not _well_formed(claims):
-            raise Unauthorized(f"the bearer token is not a klavi-mock token; {endpoint} takes {_a(wanted_name)} from {wanted_source}")
-        if kind not in accepted_kinds:
-            sent_name = TOKEN_NAMES[kind][0]
+            claims = self._decode(token, endpoint, *TOKEN_NAMES[accepted_kinds[0]])
+        if claims.kind not in accepted_kinds:
+            wanted_name, wanted_source = TOKEN_NAMES[accepted_kinds[0]]
             raise Unauthorized(
-                f"{endpoint} takes the {wanted_name} returned by {wanted_source}, but {_a(sent_name)} was sent; "
+                f"{endpoint} takes the {wanted_name} returned by {wanted_source}, but {_a(TOKEN_NAMES[claims.kind][0])} was sent; "
                 f"send Authorization: Bearer <{wanted_name}>"
             )
-        expires_at = datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
-        if self._clock.timestamp() >= claims["exp"]:
-            raise Unauthorized(f"the {TOKEN_NAMES[kind][0]} expired at {iso(expires_at)}; get a new one from {TOKEN_NAMES[kind][1]}")
-        return TokenClaims(kind=kind, tenant_id=str(claims["sub"]), expires_at=expires_at, link_id=claims.get("lnk"))
+        if self._clock.timestamp() >= claims.exp:
+            name, source = TOKEN_NAMES[claims.kind]
+            raise Unauthorized(f"the {name} expired at {iso(claims.expires_at)}; get a new one from {source}")
+        return claims
