@@ -27,18 +27,17 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import time
 import uuid
 from collections import Counter, defaultdict
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from mock_server.domain.taxid import is_valid_cpf, make_cpf
-from mock_server.testing import Receiver
+from mock_server.testing import Receiver, wait_for
 from mock_server.webhooks.signing import verify_signature
 
+from .conftest import query_of
 from .servers import serve_process
 
 FLOWS = 200
@@ -59,17 +58,6 @@ def cpf(n: int) -> str:
     value = make_cpf(f"{310000000 + n:09d}")
     assert is_valid_cpf(value)
     return value
-
-
-def query_of(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -95,17 +83,6 @@ def async_client(connections: int = 1) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=httpx.Timeout(120.0), verify=_TLS,
                              limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
                                                  keepalive_expiry=1.0))
-
-
-def wait_until(condition, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def settled(base: str, events: int, reports: int, receiver: Receiver):
@@ -202,7 +179,7 @@ def test_200_concurrent_flows_leave_consistent_state(mock, receiver):
     assert sorted(link["linkId"] for link in links) == sorted(f["linkId"] for f in flows)
 
     # -- webhooks: wait for all of them, then nothing sent twice or skipped ---------------
-    wait_until(lambda: settled(mock, FLOWS * len(EVENTS_PER_FLOW), FLOWS, receiver), "every webhook")
+    wait_for(lambda: settled(mock, FLOWS * len(EVENTS_PER_FLOW), FLOWS, receiver), WAIT, "every webhook")
     requests = receiver.at("/events")
     for request in requests:
         assert verify_signature(request.body, request.headers["x-klavi-signature"], SECRET), request.body[:200]
@@ -312,7 +289,7 @@ def test_concurrent_approvals_of_one_redirect_url_succeed_once(mock, receiver):
     state = httpx.get(f"{mock}/__mock/consents/{created['consentId']}").json()
     assert state["status"] == "AUTHORISED"
 
-    wait_until(lambda: settled(mock, 2, 0, receiver), "link_created and consent_authorised")
+    wait_for(lambda: settled(mock, 2, 0, receiver), WAIT, "link_created and consent_authorised")
     events = receiver.events("/events")
     assert sorted(e["eventName"] for e in events) == ["consent_authorised", "link_created"]
     assert len({e["eventId"] for e in events}) == 2

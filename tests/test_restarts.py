@@ -9,7 +9,6 @@ import sys
 import time
 
 import httpx
-import pytest
 
 from mock_server.testing import Receiver, wait_for
 
@@ -17,13 +16,6 @@ from .servers import serve_process
 
 KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
 CPF = "52998224725"
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.stop()
 
 
 def bearer(token: str) -> dict[str, str]:
