@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from .config import ConfigError, Settings, check_exposure, settings_from_environment
+
+if TYPE_CHECKING:
+    from .store import MemoryStore
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -68,7 +72,7 @@ def _conformance(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_violations and violations else 0
 
 
-def banner(settings: Settings, store=None) -> str:
+def banner(settings: Settings, store: MemoryStore | None = None) -> str:
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     lines = [
         "klavi-mock: an offline Klavi Open Finance sandbox",

@@ -109,6 +109,8 @@ class MemoryStore:
 
     def queue(self, delivery: Delivery) -> None:
         """A new or changed delivery: in the outbox while it is pending, out of it after."""
+        if delivery.id not in self.deliveries:
+            return  # forgotten by a reset while its attempt was under way
         if delivery.status == PENDING:
             self.outbox[delivery.id] = delivery
         else:

@@ -2,6 +2,7 @@
 the delivery log, redelivery, redirects, timeouts and For-FI partners."""
 
 import re
+import time
 
 import pytest
 from starlette.testclient import TestClient
@@ -192,3 +193,14 @@ def test_a_non_ascii_signature_is_simply_invalid(client):
     response = client.post("/__mock/webhooks/verify", json={"body": "[]", "signature": "é\u0080"})
     assert response.status_code == 200 and response.json()["valid"] is False
     assert not verify_signature(b"[]", "é", SECRET)
+
+
+def test_a_reset_while_an_attempt_is_under_way_leaves_no_ghost_delivery(hooked, client, receiver):
+    receiver.hang_seconds = 0.5
+    receiver.scripts["/events"] = [500]  # the attempt under way fails: it would be retried
+    hooked.create_link()
+    wait_for(lambda: receiver.at("/events"), what="the attempt under way")
+    assert client.post("/__mock/reset").status_code == 200
+    time.sleep(1.5)  # the attempt ends, and its retry would have gone by now
+    assert len(receiver.at("/events")) == 1
+    assert client.get("/__mock/webhooks").json() == []
