@@ -68,12 +68,14 @@ TICK_SECONDS = 1.0  # how often time-driven changes are looked for when no reque
 
 
 async def _tick(sandbox: Sandbox) -> None:
-    """Wall-clock time passes too: carry out what falls due even with no request."""
+    """Wall-clock time passes too: carry out what falls due even with no request. Also the
+    store's slow upkeep (a state file's checkpoint), in a thread, off the event loop."""
     while True:
         await asyncio.sleep(TICK_SECONDS)
         try:
             sandbox.run_due()
             sandbox.store.commit()
+            await asyncio.to_thread(sandbox.store.checkpoint)
         except Exception:  # a bug must not stop the clock
             log.exception("running due work failed")
 

@@ -4,7 +4,9 @@ Reads never touch the file: everything is loaded at start-up and kept in memory,
 `MemoryStore`. Changes are collected (`changed`) and written by `commit` in one
 transaction, so a request's consent and the webhook it causes land together or not at
 all. WAL with synchronous=NORMAL: a commit survives the process being killed (kill -9)
-without an fsync per request; a power cut may lose the last few commits.
+without an fsync per request; a power cut may lose the last few commits. A commit is a
+write to the OS's page cache (tens of µs); the checkpoints, which fsync, are taken off the
+event loop (`checkpoint`, run in a thread by the app's ticker).
 
 One row per object, the object as JSON (`records.py`), so the file can be inspected with
 `sqlite3 STATE 'select data from consents'`. One process per file: a second one is refused.
@@ -54,6 +56,8 @@ class SqliteStore(MemoryStore):
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # see checkpoint()
+            self._checkpoints = sqlite3.connect(self.path, check_same_thread=False)
             self._create_schema()
             self._load()
         except sqlite3.DatabaseError as exc:
@@ -133,8 +137,18 @@ class SqliteStore(MemoryStore):
         self._dirty_meta.clear()
         self._wipe = False
 
+    def checkpoint(self) -> None:
+        """Move the WAL's pages into the database file (this one fsyncs): from a thread, on a
+        connection of its own, without blocking the commits."""
+        try:
+            self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            log.exception("could not checkpoint the state file %s", self.path)
+
     def close(self) -> None:
         self.commit()
+        self._checkpoints.close()
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
         if self._lock is not None:
             self._lock.close()

@@ -40,6 +40,9 @@ class MemoryStore:
     def commit(self) -> None:
         """Make every change since the last commit durable (nothing to do in memory)."""
 
+    def checkpoint(self) -> None:
+        """Slow upkeep of durable storage, called from a thread now and then (nothing here)."""
+
     def close(self) -> None:
         self.commit()
 

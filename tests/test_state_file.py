@@ -8,6 +8,7 @@ with real processes, kill -9 and SIGTERM included.)
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -209,3 +210,17 @@ def test_a_change_is_on_disk_before_its_answer_arrives(state_file):
     rows = _rows(state_file)
     assert [row[0] for row in rows["links"]] == [link["linkId"]]
     assert len(rows["deliveries"]) == 1  # its link_created event, in the same transaction
+
+
+def test_checkpoints_move_the_log_into_the_file_in_the_background(state_file, tmp_path):
+    with serve(state_file) as client:
+        link = Klavi(client).create_link()
+
+        def in_the_file_itself() -> bool:
+            copy = tmp_path / "copy.sqlite"  # the database file alone, without its -wal
+            copy.write_bytes(Path(state_file).read_bytes())
+            with sqlite3.connect(copy) as db:
+                return bool(db.execute("SELECT 1 FROM sqlite_master WHERE name = 'links'").fetchone()
+                            and db.execute("SELECT 1 FROM links WHERE id = ?", (link["linkId"],)).fetchone())
+
+        wait_for(in_the_file_itself, timeout=10, what="a checkpoint by the ticker")
