@@ -16,7 +16,9 @@ report request), all 200 in flight at the same time. Afterwards this proves:
 - creation is atomic: 50 concurrent POST /consents with one externalTrackId give exactly one
   200 and 49 409s, and one stored consent;
 - the consentRedirectURL is single-use under concurrency: of 20 simultaneous approvals
-  exactly one reaches the partner, the consent is AUTHORISED once and announced once.
+  exactly one reaches the partner, the consent is AUTHORISED once and announced once;
+- on a --state-file, the 200 flows' consents, links and delivery log come back exactly as
+  they were after a kill -9 and a restart.
 
 Waits are generous (the mock delivers to one URL one at a time, in order) and nothing is
 asserted on time.
@@ -293,3 +295,20 @@ def test_concurrent_approvals_of_one_redirect_url_succeed_once(mock, receiver):
     events = receiver.events("/events")
     assert sorted(e["eventName"] for e in events) == ["consent_authorised", "link_created"]
     assert len({e["eventId"] for e in events}) == 2
+
+
+def test_200_concurrent_flows_on_a_state_file_are_all_there_after_kill_9(tmp_path, receiver):
+    state = str(tmp_path / "state.sqlite")
+    hooks = {"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")}
+    with serve_process("--no-access-log", "--log-level", "warning", "--state-file", state) as (base, process):
+        assert httpx.put(f"{base}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
+        flows = asyncio.run(run_flows(f"{base}/data/v1", uuid.uuid4().hex[:8]))
+        wait_for(lambda: settled(base, FLOWS * len(EVENTS_PER_FLOW), FLOWS, receiver), WAIT, "every webhook")
+        before = {path: httpx.get(f"{base}{path}").json() for path in ("/__mock/consents", "/__mock/links", "/__mock/webhooks")}
+        process.kill()
+        process.wait(timeout=10)
+    with serve_process("--no-access-log", "--log-level", "warning", "--state-file", state) as (base, _):
+        after = {path: httpx.get(f"{base}{path}").json() for path in before}
+    assert after == before
+    assert {c["consentId"] for c in after["/__mock/consents"]} == {f["consentId"] for f in flows}
+    assert len(after["/__mock/webhooks"]) == FLOWS * (len(EVENTS_PER_FLOW) + 1)
