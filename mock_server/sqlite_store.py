@@ -52,15 +52,18 @@ class SqliteStore(MemoryStore):
         self._dirty_meta: set[str] = set()
         self._wipe = False
         self._lock = _lock(self.path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._checkpoints = sqlite3.connect(self.path, check_same_thread=False)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # see checkpoint()
-            self._checkpoints = sqlite3.connect(self.path, check_same_thread=False)
             self._create_schema()
             self._load()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, ConfigError) as exc:
+            self._release()
+            if isinstance(exc, ConfigError):
+                raise
             raise ConfigError(f"state file {self.path} cannot be used: {exc}") from exc
 
     def _create_schema(self) -> None:
@@ -77,10 +80,17 @@ class SqliteStore(MemoryStore):
 
     def _load(self) -> None:
         for cls, table in TABLES.items():
-            for (data,) in self._db.execute(f"SELECT data FROM {table} ORDER BY rowid"):
-                self._restore(from_record(cls, json.loads(data)))
+            for key, data in self._db.execute(f"SELECT id, data FROM {table} ORDER BY rowid"):
+                try:
+                    self._restore(from_record(cls, json.loads(data)))
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:  # edited by hand, or torn
+                    raise ConfigError(f"state file {self.path}: {table} row {key!r} cannot be read ({exc}); "
+                                      "fix or delete that row, or start with another file") from None
         for key, data in self._db.execute("SELECT key, data FROM meta"):
-            self._meta[key] = json.loads(data)
+            try:
+                self._meta[key] = json.loads(data)
+            except ValueError as exc:
+                raise ConfigError(f"state file {self.path}: meta row {key!r} is not JSON ({exc})") from None
         resume_numbering(self.deliveries)
         self._dirty.clear()
 
@@ -147,8 +157,11 @@ class SqliteStore(MemoryStore):
 
     def close(self) -> None:
         self.commit()
-        self._checkpoints.close()
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._release()
+
+    def _release(self) -> None:
+        self._checkpoints.close()
         self._db.close()
         if self._lock is not None:
             self._lock.close()

@@ -224,3 +224,17 @@ def test_checkpoints_move_the_log_into_the_file_in_the_background(state_file, tm
                             and db.execute("SELECT 1 FROM links WHERE id = ?", (link["linkId"],)).fetchone())
 
         wait_for(in_the_file_itself, timeout=10, what="a checkpoint by the ticker")
+
+
+def test_a_row_edited_into_nonsense_is_named_at_start_up(state_file):
+    with serve(state_file) as client:
+        consent = Klavi(client).create_consent()
+    with sqlite3.connect(state_file) as db:
+        db.execute("UPDATE consents SET data = '{\"id\": 1}' WHERE id = ?", (consent["consentId"],))
+    with pytest.raises(ConfigError, match=f"consents row '{consent['consentId']}' cannot be read"):
+        create_app(settings_on(state_file))
+    # Refusing it let go of the file: fixed, it opens in this same process.
+    with sqlite3.connect(state_file) as db:
+        db.execute("DELETE FROM consents")
+    with serve(state_file) as client:
+        assert client.get("/__mock/consents").json() == []
