@@ -14,6 +14,7 @@ from mock_server.webhooks.signing import encode_body, sign, verify_signature
 
 from mock_server.testing import Receiver, wait_for
 
+from .conftest import API, SANDBOX_KEYS
 from .contract import assert_conforms
 
 SECRET = "sandbox-secret-key"
