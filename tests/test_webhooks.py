@@ -205,3 +205,16 @@ def test_a_reset_while_an_attempt_is_under_way_leaves_no_ghost_delivery(hooked, 
     time.sleep(1.5)  # the attempt ends, and its retry would have gone by now
     assert len(receiver.at("/events")) == 1
     assert client.get("/__mock/webhooks").json() == []
+
+
+def test_stopping_lets_an_attempt_under_way_finish(settings, receiver):
+    receiver.hang_seconds = 1.0  # well within the 5 s of grace
+    app = create_app(settings)
+    with TestClient(app) as client:
+        client.put("/__mock/tenants/sandbox-app/webhooks", json={"eventsUrl": receiver.url("/events")})
+        token = client.post(f"{API}/auth", json=SANDBOX_KEYS).json()["accessToken"]
+        client.post(f"{API}/links", json={}, headers={"Authorization": f"Bearer {token}"})
+        wait_for(lambda: receiver.at("/events"), what="the attempt under way")
+    # Leaving the block ran the app's shutdown, which waited for the answer.
+    [delivery] = app.state.sandbox.store.deliveries.values()
+    assert delivery.status == "delivered" and len(delivery.attempts) == 1
