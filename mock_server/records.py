@@ -2,6 +2,9 @@
 with any SQLite client. Datetimes become ISO 8601 strings, bytes base64; nested
 dataclasses (a delivery's attempts) follow their field types.
 
+Each class's field conversions are worked out once, from its type hints: every commit
+writes records and every start-up on a state file reads them all.
+
 Reading is lenient: a field the dataclass no longer has is ignored and a missing one
 takes its default, so a state file outlives small changes to the classes.
 """
@@ -13,46 +16,44 @@ import dataclasses
 import functools
 import typing
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
+Convert = Callable[[Any], Any]
 
 
 def to_record(obj: Any) -> dict[str, Any]:
-    return {f.name: _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    record = {}
+    for name, (encode, _) in _conversions(type(obj)).items():
+        value = getattr(obj, name)
+        record[name] = value if value is None or encode is None else encode(value)
+    return record
 
 
 def from_record(cls: type[T], record: dict[str, Any]) -> T:
-    hints = _hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{name: _decode(hints[name], value) for name, value in record.items() if name in known})
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if dataclasses.is_dataclass(value):
-        return to_record(value)
-    if isinstance(value, list):
-        return [_encode(item) for item in value]
-    return value
-
-
-def _decode(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    args = typing.get_args(hint)
-    if hint is datetime or datetime in args:
-        return datetime.fromisoformat(value)
-    if hint is bytes:
-        return base64.b64decode(value)
-    if typing.get_origin(hint) is list and args and dataclasses.is_dataclass(args[0]):
-        return [from_record(args[0], item) for item in value]
-    return value
+    conversions = _conversions(cls)
+    values = {}
+    for name, value in record.items():
+        if name in conversions:
+            decode = conversions[name][1]
+            values[name] = value if value is None or decode is None else decode(value)
+    return cls(**values)
 
 
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _conversions(cls: type) -> dict[str, tuple[Convert | None, Convert | None]]:
+    """Field name -> (encode, decode); None where the value is JSON as it is."""
+    hints = typing.get_type_hints(cls)
+    return {field.name: _conversion(hints[field.name]) for field in dataclasses.fields(cls)}
+
+
+def _conversion(hint: Any) -> tuple[Convert | None, Convert | None]:
+    args = typing.get_args(hint)
+    if hint is datetime or datetime in args:
+        return datetime.isoformat, datetime.fromisoformat
+    if hint is bytes:
+        return (lambda raw: base64.b64encode(raw).decode("ascii")), base64.b64decode
+    if typing.get_origin(hint) is list and args and dataclasses.is_dataclass(args[0]):
+        item = args[0]
+        return (lambda items: [to_record(i) for i in items]), (lambda items: [from_record(item, i) for i in items])
+    return None, None

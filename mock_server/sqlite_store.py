@@ -14,6 +14,7 @@ One row per object, the object as JSON (`records.py`), so the file can be inspec
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -79,6 +80,18 @@ class SqliteStore(MemoryStore):
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _load(self) -> None:
+        # Hundreds of thousands of objects that live as long as the process: the cyclic
+        # garbage collector would walk them over and over while they load, and later.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._load_rows()
+        finally:
+            if collecting:
+                gc.enable()
+        gc.freeze()
+
+    def _load_rows(self) -> None:
         for cls, table in TABLES.items():
             for key, data in self._db.execute(f"SELECT id, data FROM {table} ORDER BY rowid"):
                 try:
