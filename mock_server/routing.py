@@ -30,6 +30,14 @@ from .validation import problems, validate_request
 log = logging.getLogger("klavi_mock")
 
 
+@dataclass
+class Record:
+    """What the conformance report keeps of one request, filled in as it is handled."""
+
+    app_id: str | None = None  # whose client sent it, once known
+    tolerated: tuple[str, ...] = ()  # deviations accepted anyway
+
+
 @dataclass(frozen=True)
 class Call:
     """Everything a handler needs, already authenticated and validated."""
@@ -42,6 +50,7 @@ class Call:
     body: Any
     tenant: Tenant | None
     claims: TokenClaims | None
+    record: Record
 
     @property
     def base_url(self) -> str:
@@ -157,7 +166,7 @@ class PathDispatcher:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request.state.app_id, request.state.tolerated = None, ()
+        record = Record()
         operation = self.operations.get(request.method)
         refused: list[str] = []
         try:
@@ -166,7 +175,7 @@ class PathDispatcher:
                     f"{request.method} is not allowed on {request.url.path}; use {self.allow}",
                     headers={"Allow": self.allow},
                 )
-            response = await self._handle(request, operation)
+            response = await self._handle(request, operation, record)
         except KlaviError as error:
             response = error_response(error)
             if error.status in CONTRACT_STATUSES:
@@ -175,16 +184,16 @@ class PathDispatcher:
             self._check_response(operation, response)
         if self.record:
             self.sandbox.conformance.record(
-                request.state.app_id or self._token_owner(request),
+                record.app_id or self._token_owner(request),
                 operation.operation_id if operation else f"{request.method} {request.url.path}",
-                response.status_code, refused, request.state.tolerated)
+                response.status_code, refused, record.tolerated)
         await response(scope, receive, send)
 
     def _token_owner(self, request: Request) -> str | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         return self.sandbox.tokens.tenant_of(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
 
-    async def _handle(self, request: Request, operation: Operation) -> Response:
+    async def _handle(self, request: Request, operation: Operation, record: Record) -> Response:
         self.sandbox.run_due()  # time has passed since the last request
         tenant = claims = None
         if operation.security == (ADMIN_SCHEME,):
@@ -192,16 +201,16 @@ class PathDispatcher:
         elif operation.security:
             kinds = tuple(TOKEN_KINDS[name] for name in operation.security)
             tenant, claims = self.sandbox.authenticate(_bearer(request, operation), kinds, operation.label)
-            request.state.app_id = tenant.app_id
+            record.app_id = tenant.app_id
         body = await read_body(request, self.sandbox.settings.max_body_bytes) if operation.body_schema is not None else b""
         query = request.query_params if request.scope.get("query_string") else {}  # parsing nothing costs too
         valid = validate_request(operation, request.path_params, query, request.headers, body)
-        request.state.tolerated = valid.tolerated
+        record.tolerated = valid.tolerated
         if operation.operation_id in self.not_served:
             raise NotImplementedYet(
                 f"{operation.operation_id} ({operation.label}) is in the spec but this version of klavi-mock does not serve it yet"
             )
-        call = Call(request, operation, self.sandbox, valid.path, valid.query, valid.body, tenant, claims)
+        call = Call(request, operation, self.sandbox, valid.path, valid.query, valid.body, tenant, claims, record)
         return await self.handlers[operation.operation_id](call)
 
     @staticmethod

@@ -7,7 +7,7 @@ from ..routing import Call
 
 async def create_access_token(call: Call) -> Response:
     # Whose client this is, for the conformance report, even when the secret is wrong.
-    call.request.state.app_id = call.sandbox.tenant_id_for_key(call.body["accessKey"])
+    call.record.app_id = call.sandbox.tenant_id_for_key(call.body["accessKey"])
     token, expire_in = call.sandbox.log_in(call.body["accessKey"], call.body["secretKey"])
     return JSONResponse({"accessToken": token, "expireIn": expire_in})
 
