@@ -28,8 +28,9 @@ def test_quick_benchmark_runs_and_writes_the_table(tmp_path: Path) -> None:
     for heading in ("## 1–2. Throughput and latency", "## 3. The API-only flow", "## 4. Start-up",
                     "## 5. Resident memory", "## Targets"):
         assert heading in table
-    for row in ("| bare GET /json (", "| GET /data/v1/links/institutions |", "| POST /data/v1/auth |",
-                "| mock API-only flow |", "| mock after "):
+    for row in ("| bare GET /json |", "| GET /data/v1/links/institutions |", "| POST /data/v1/auth |",
+                "`GET /links/institutions` ÷ bare, round by round: ", "| mock API-only flow |",
+                "| mock API-only flow, --state-file |", "| mock on a state file of 1,000 consents |", "| mock after "):
         assert row in table
     assert "failed:" not in table
     assert table in done.stdout  # the same table is printed
