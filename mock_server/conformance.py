@@ -16,6 +16,11 @@ from typing import Any, Iterable
 from .webhooks.outbox import Delivery
 
 UNAUTHENTICATED = "(unauthenticated)"
+# Distinct deviations, and operations (an unknown path counts as one), kept one by one per
+# tenant: a fuzzer sends endless new ones, and a long-running shared mock must not grow
+# without bound. The rest are counted together under OVERFLOW.
+MAX_DISTINCT = 500
+OVERFLOW = "(more)"
 
 
 @dataclass
@@ -24,6 +29,7 @@ class TenantLog:
     statuses: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     # operation -> field -> (problem, tolerated) -> count
     deviations: dict[str, dict[str, Counter]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(Counter)))
+    distinct: int = 0  # entries in `deviations`
 
 
 def field_of(problem: str) -> str:
@@ -40,10 +46,23 @@ class ConformanceLog:
                refused: Iterable[str] = (), tolerated: Iterable[str] = ()) -> None:
         log = self.tenants[app_id or UNAUTHENTICATED]
         log.requests += 1
+        if operation_id not in log.statuses and len(log.statuses) >= MAX_DISTINCT:
+            operation_id = OVERFLOW
         log.statuses[operation_id][str(status)] += 1
         for problems, is_tolerated in ((refused, False), (tolerated, True)):
             for problem in problems:
-                log.deviations[operation_id][field_of(problem)][(problem, is_tolerated)] += 1
+                self._count(log, operation_id, problem, is_tolerated)
+
+    @staticmethod
+    def _count(log: TenantLog, operation_id: str, problem: str, tolerated: bool) -> None:
+        name, key = field_of(problem), (problem, tolerated)
+        known = key in log.deviations.get(operation_id, {}).get(name, ())
+        if not known and log.distinct >= MAX_DISTINCT:
+            overflow = f"further distinct deviations: only the first {MAX_DISTINCT} are kept one by one"
+            operation_id, name, key = OVERFLOW, OVERFLOW, (overflow, tolerated)
+        elif not known:
+            log.distinct += 1
+        log.deviations[operation_id][name][key] += 1
 
     def reset(self) -> None:
         self.tenants.clear()

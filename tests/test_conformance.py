@@ -96,3 +96,18 @@ def test_a_conforming_client_has_no_violations(klavi, client):
     created = klavi.create_consent(personalTaxId=VALID_CPF)
     klavi.consent(created["consentId"])
     assert report(client)["violationCount"] == 0
+
+
+def test_a_fuzzer_cannot_grow_the_report_without_bound(monkeypatch, client):
+    from mock_server import conformance
+
+    monkeypatch.setattr(conformance, "MAX_DISTINCT", 20)
+    for n in range(60):  # 60 unknown paths: 60 distinct operations and deviations
+        assert client.get(f"{API}/nothing-{n}").status_code == 404
+    [tenant] = client.get("/__mock/conformance").json()["tenants"]
+    assert tenant["requests"] == 60
+    assert len(tenant["operations"]) == 21 and tenant["operations"]["(more)"]["calls"] == 40
+    kept = [item for fields in tenant["violations"].values() for items in fields.values() for item in items]
+    assert len(kept) == 21 and sum(item["count"] for item in kept) == tenant["violationCount"] == 60
+    [overflow] = tenant["violations"]["(more)"]["(more)"]
+    assert overflow["count"] == 40 and "only the first 20 are kept" in overflow["problem"]
