@@ -28,8 +28,8 @@ What it proves, for every operation:
   sees none of our links, consents and tasks;
 - with an admin token configured, the control API answers 401 to a missing, wrong or unicode
   X-Mock-Admin-Token;
-- garbage path parameters are a 400, 404 or 405 (or Starlette's 307 to the same path
-  without its trailing slash, when the garbage ends in "/");
+- garbage path parameters are a 400, 404 or 405 (never a redirect: a trailing "/" is an
+  unknown route);
 - the bank and hosted-link pages (not in the specs) survive garbage tickets, flows, tokens
   and institution codes, and never reflect markup unescaped.
 
