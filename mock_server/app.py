@@ -23,6 +23,7 @@ from .config import Settings
 from .errors import InvalidRequest, KlaviError, MethodNotAllowed, NotFound
 from .routing import check_handlers, error_response, spec_routes
 from .sandbox import Sandbox
+from .store import MemoryStore
 from .spec import load_spec
 from .webhooks.dispatcher import Dispatcher
 
@@ -47,9 +48,9 @@ class CommitBeforeResponding:
     """With a state file: what a request changed is written before its answer goes out, so
     an answer the client has seen survives a restart, kill -9 included."""
 
-    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+    def __init__(self, app: ASGIApp, store: MemoryStore) -> None:
         self.app = app
-        self.store = sandbox.store
+        self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,8 +75,9 @@ async def _tick(sandbox: Sandbox) -> None:
         await asyncio.sleep(TICK_SECONDS)
         try:
             sandbox.run_due()
-            sandbox.store.commit()
-            await asyncio.to_thread(sandbox.store.checkpoint)
+            if sandbox.store.durable:
+                sandbox.store.commit()
+                await asyncio.to_thread(sandbox.store.checkpoint)
         except Exception:  # a bug must not stop the clock
             log.exception("running due work failed")
 
@@ -144,7 +146,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(CrossOrigin)]
-        + ([Middleware(CommitBeforeResponding, sandbox=sandbox)] if settings.state_file else []),
+        + ([Middleware(CommitBeforeResponding, store=sandbox.store)] if sandbox.store.durable else []),
         exception_handlers={404: not_found, HTTPException: http_error, KlaviError: klavi_error, Exception: server_error},
     )
     # An id with a trailing slash (/consents/abc/) is an unknown route, answered 404 in

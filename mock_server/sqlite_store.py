@@ -46,6 +46,8 @@ TABLES: dict[type, str] = {
 
 
 class SqliteStore(MemoryStore):
+    durable = True
+
     def __init__(self, path: str | os.PathLike) -> None:
         super().__init__()
         self.path = Path(path)
@@ -61,11 +63,12 @@ class SqliteStore(MemoryStore):
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # see checkpoint()
             self._create_schema()
             self._load()
-        except (sqlite3.DatabaseError, ConfigError) as exc:
+        except sqlite3.DatabaseError as exc:
             self._release()
-            if isinstance(exc, ConfigError):
-                raise
             raise ConfigError(f"state file {self.path} cannot be used: {exc}") from exc
+        except ConfigError:
+            self._release()
+            raise
 
     def _create_schema(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -75,8 +78,7 @@ class SqliteStore(MemoryStore):
         with self._db:
             self._db.execute("BEGIN")
             for table in (*TABLES.values(), "meta"):
-                key = "key" if table == "meta" else "id"
-                self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({key} TEXT PRIMARY KEY, data TEXT NOT NULL)")
+                self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, data TEXT NOT NULL)")
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _load(self) -> None:
@@ -92,14 +94,16 @@ class SqliteStore(MemoryStore):
         gc.freeze()
 
     def _load_rows(self) -> None:
+        adders = {Link: self.add_link, Consent: self.add_consent, ReportRequest: self.add_report_request,
+                  Task: self.add_task, Delivery: self._add_stored_delivery}
         for cls, table in TABLES.items():
             for key, data in self._db.execute(f"SELECT id, data FROM {table} ORDER BY rowid"):
                 try:
-                    self._restore(from_record(cls, json.loads(data)))
+                    adders[cls](from_record(cls, json.loads(data)))
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:  # edited by hand, or torn
                     raise ConfigError(f"state file {self.path}: {table} row {key!r} cannot be read ({exc}); "
                                       "fix or delete that row, or start with another file") from None
-        for key, data in self._db.execute("SELECT key, data FROM meta"):
+        for key, data in self._db.execute("SELECT id, data FROM meta"):
             try:
                 self._meta[key] = json.loads(data)
             except ValueError as exc:
@@ -107,18 +111,9 @@ class SqliteStore(MemoryStore):
         resume_numbering(self.deliveries)
         self._dirty.clear()
 
-    def _restore(self, obj: Any) -> None:
-        if isinstance(obj, Link):
-            self.add_link(obj)
-        elif isinstance(obj, Consent):
-            self.add_consent(obj)
-        elif isinstance(obj, ReportRequest):
-            self.add_report_request(obj)
-        elif isinstance(obj, Task):
-            self.add_task(obj)
-        else:
-            obj.in_flight = False  # an attempt cut short by the stop: it goes again
-            self.add_delivery(obj)
+    def _add_stored_delivery(self, delivery: Delivery) -> None:
+        delivery.in_flight = False  # an attempt cut short by the stop: it goes again
+        self.add_delivery(delivery)
 
     # -- the store interface -----------------------------------------------------------
 
@@ -148,9 +143,8 @@ class SqliteStore(MemoryStore):
                     for table in TABLES.values():
                         self._db.execute(f"DELETE FROM {table}")
                 for table, values in rows.items():
-                    key = "key" if table == "meta" else "id"
                     self._db.executemany(
-                        f"INSERT INTO {table} ({key}, data) VALUES (?, ?) ON CONFLICT({key}) DO UPDATE SET data = excluded.data",
+                        f"INSERT INTO {table} (id, data) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data",
                         values)
         except sqlite3.Error:
             # Kept in memory and tried again at the next commit; the mock goes on serving.

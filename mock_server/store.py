@@ -18,6 +18,8 @@ from .webhooks.outbox import PENDING, Delivery
 
 
 class MemoryStore:
+    durable = False  # whether commit() and checkpoint() have anything to do
+
     def __init__(self) -> None:
         self.links: dict[str, Link] = {}
         self.consents: dict[str, Consent] = {}
