@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .admin import ADMIN_HANDLERS
-from .api import HANDLERS, NOT_SERVED
+from .api import ALIASES, HANDLERS, NOT_SERVED
 from .bank.routes import BankPages
 from .config import Settings
 from .errors import InvalidRequest, KlaviError, MethodNotAllowed, NotFound
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
     check_handlers("klavi.yaml", klavi, HANDLERS, NOT_SERVED)
     check_handlers("mock-admin.yaml", admin, ADMIN_HANDLERS, frozenset())
     routes = (
-        spec_routes(klavi, HANDLERS, NOT_SERVED, sandbox, record=True)
+        spec_routes(klavi, HANDLERS, NOT_SERVED, sandbox, record=True, aliases=ALIASES)
         + spec_routes(admin, ADMIN_HANDLERS, frozenset(), sandbox)
         + BankPages(sandbox).routes()
     )

@@ -24,12 +24,14 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
 
     try:
-        overrides = {"host": args.host, "port": args.port, "public_url": args.public_url,
-                     "admin_token": args.admin_token, "max_body_bytes": args.max_body_bytes,
-                     "state_file": args.state_file}
+        flags = {"host": args.host, "port": args.port, "public_url": args.public_url,
+                 "admin_token": args.admin_token, "max_body_bytes": args.max_body_bytes,
+                 "state_file": args.state_file, "strict_tax_ids": args.strict_tax_ids or None}
+        overrides = {}
         if args.config:
             from .config import load_config_file
             overrides.update(load_config_file(args.config))
+        overrides.update({k: v for k, v in flags.items() if v is not None})  # a flag wins over the file
         settings = settings_from_environment(**overrides)
         check_exposure(settings)
         app = create_app(settings)  # opens the state file, if any
@@ -102,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--state-file", metavar="FILE",
                        help="keep the state in this SQLite file, so it survives a restart (default: in memory); "
                             "also KLAVI_MOCK_STATE_FILE")
+    serve.add_argument("--strict-tax-ids", action="store_true",
+                       help="refuse CPFs and CNPJs with wrong check digits (default: accept them and report them as "
+                            "tolerated deviations); also strictTaxIds in the config file and KLAVI_MOCK_STRICT_TAX_IDS")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
     serve.set_defaults(run=_serve)

@@ -54,6 +54,7 @@ _FILE_SCHEMA = {
     "properties": {
         "tenants": {"type": "array", "minItems": 1, "items": _TENANT_SCHEMA},
         "tokenSecret": {"type": "string", "minLength": 16},
+        "strictTaxIds": {"type": "boolean"},
     },
 }
 
@@ -93,6 +94,9 @@ class Settings:
     admin_token: str | None = None
     # SQLite file the state is kept in, so it survives a restart. None: in memory only.
     state_file: str | None = None
+    # Refuse (400) CPFs and CNPJs whose check digits are wrong. Off by default: they are
+    # accepted and reported as tolerated deviations, since Klavi's own examples fail them.
+    strict_tax_ids: bool = False
 
 
 def _tenant(raw: Mapping[str, Any]) -> Tenant:
@@ -130,6 +134,8 @@ def parse_config(data: Any, where: str) -> dict[str, Any]:
         values["tenants"] = tenants
     if "tokenSecret" in data:
         values["token_secret"] = data["tokenSecret"]
+    if "strictTaxIds" in data:
+        values["strict_tax_ids"] = data["strictTaxIds"]
     return values
 
 
@@ -149,7 +155,8 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
 def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
     """KLAVI_MOCK_CONFIG (a file), KLAVI_MOCK_TENANTS (JSON list), KLAVI_MOCK_PUBLIC_URL,
     KLAVI_MOCK_TOKEN_SECRET, KLAVI_MOCK_ADMIN_TOKEN, KLAVI_MOCK_MAX_BODY_BYTES,
-    KLAVI_MOCK_STATE_FILE; explicit keyword overrides (from flags) win."""
+    KLAVI_MOCK_STATE_FILE, KLAVI_MOCK_STRICT_TAX_IDS (1/true); explicit keyword overrides
+    (from flags) win."""
     values: dict[str, Any] = {}
     if environ.get("KLAVI_MOCK_CONFIG"):
         values.update(load_config_file(environ["KLAVI_MOCK_CONFIG"]))
@@ -167,6 +174,11 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrid
         values["admin_token"] = environ["KLAVI_MOCK_ADMIN_TOKEN"]
     if environ.get("KLAVI_MOCK_STATE_FILE"):
         values["state_file"] = environ["KLAVI_MOCK_STATE_FILE"]
+    if environ.get("KLAVI_MOCK_STRICT_TAX_IDS"):
+        flag = environ["KLAVI_MOCK_STRICT_TAX_IDS"].strip().lower()
+        if flag not in ("1", "true", "yes", "0", "false", "no"):
+            raise ConfigError("KLAVI_MOCK_STRICT_TAX_IDS must be 1/true/yes or 0/false/no")
+        values["strict_tax_ids"] = flag in ("1", "true", "yes")
     if environ.get("KLAVI_MOCK_MAX_BODY_BYTES"):
         try:
             values["max_body_bytes"] = int(environ["KLAVI_MOCK_MAX_BODY_BYTES"])

@@ -81,8 +81,9 @@ class ConsentLifecycle:
     # -- the Klavi API -------------------------------------------------------------------
 
     def create(self, tenant: Tenant, link: Link, request: dict) -> Consent:
-        tax_id = request.get("personalTaxId") or request.get("businessTaxId")
-        person = "pf" if request.get("personalTaxId") else "pj"
+        # A company's consent may carry its representative's CPF too; the CNPJ says whose it is.
+        tax_id = request.get("businessTaxId") or request.get("personalTaxId")
+        person = "pj" if request.get("businessTaxId") else "pf"
         persona = self.personas.for_tax_id(tax_id)
         if persona.create == "limit":
             raise BusinessRuleError(4003, f"Invalid consent request: the number of consents for taxId {tax_id} exceeds the limit")

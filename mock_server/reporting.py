@@ -76,6 +76,7 @@ class ReportService:
         return request
 
     def _products(self, person: str, level: str, asked: list[str]) -> list[str]:
+        """The products asked for; ["all"] means those whose home level is this endpoint's."""
         endpoint = LEVEL_ENDPOINTS[(person, level)]
         if not asked:
             raise BusinessRuleError(4005, "body.products: must have at least 1 item (a product name, or \"all\")")
@@ -90,9 +91,8 @@ class ReportService:
             if product.person != person:
                 kind = "business (pj_)" if product.person == "pj" else "personal (pf_)"
                 raise BusinessRuleError(4002, f"body.products: {name} is a {kind} product; {endpoint} takes {person}_ products")
-            if product.level != level:
-                article = "an" if product.level == "institution" else "a"
-                raise BusinessRuleError(4002, f"body.products: {name} is {article} {product.level}-level product; request it from {LEVEL_ENDPOINTS[(person, product.level)]}")
+            # Any product at either level: the docs name no split, and Klavi support told a
+            # partner that pj_ products (categorized ones included) are institution-level.
         return list(dict.fromkeys(asked))
 
     def _scope(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> list[Consent]:
@@ -100,8 +100,8 @@ class ReportService:
         tax_id, code = body["taxId"], body.get("institutionCode")
         if code is not None and self.institutions.get(code) is None:
             raise BusinessRuleError(4004, f"body.institutionCode: {code!r} is not an institution of GET /links/institutions")
-        mine = [c for c in self.store.list_consents(tenant.app_id)
-                if (c.personal_tax_id if person == "pf" else c.business_tax_id) == tax_id]
+        # A company's consent that also names its representative's CPF is the company's.
+        mine = [c for c in self.store.list_consents(tenant.app_id) if c.person == person and c.tax_id == tax_id]
         if body.get("consentIds"):
             by_id = {c.id: c for c in mine}
             chosen = []

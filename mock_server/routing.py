@@ -39,6 +39,18 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Alias:
+    """A request real clients send that the spec does not have (e.g. DELETE
+    /consents/{consentId} without /revoke), served as one of the spec's operations and
+    reported as a tolerated deviation: one entry per alias, whatever the ids in the path."""
+
+    method: str
+    path: str  # the whole path template, e.g. /data/v1/consents/{consentId}
+    operation_id: str  # the operation that serves it
+    note: str  # what the conformance report says
+
+
+@dataclass(frozen=True)
 class Call:
     """Everything a handler needs, already authenticated and validated."""
 
@@ -156,18 +168,24 @@ class PathDispatcher:
     """The ASGI app behind one spec path: picks the operation by method."""
 
     def __init__(self, operations: list[Operation], handlers: Mapping[str, Handler],
-                 not_served: frozenset[str], sandbox: Sandbox, record: bool) -> None:
+                 not_served: frozenset[str], sandbox: Sandbox, record: bool,
+                 aliases: Mapping[str, tuple[Operation, str]] | None = None) -> None:
         self.operations = {op.method: op for op in operations}
+        self.aliases = dict(aliases or {})  # method -> (the operation serving it, its note)
         self.handlers = handlers
         self.not_served = not_served
         self.sandbox = sandbox
         self.record = record  # log each request in the conformance report (the Klavi API)
-        self.allow = ", ".join(sorted(self.operations))
+        # Allow names the documented methods only; an alias-only path names its own.
+        self.allow = ", ".join(sorted(self.operations or self.aliases))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         record = Record()
         operation = self.operations.get(request.method)
+        alias_note = None
+        if operation is None and request.method in self.aliases:
+            operation, alias_note = self.aliases[request.method]
         refused: list[str] = []
         try:
             if operation is None:
@@ -183,10 +201,11 @@ class PathDispatcher:
         if operation is not None and self.sandbox.settings.strict:
             self._check_response(operation, response)
         if self.record:
+            tolerated = (alias_note, *record.tolerated) if alias_note else record.tolerated
             self.sandbox.conformance.record(
                 record.app_id or self._token_owner(request),
                 operation.operation_id if operation else f"{request.method} {request.url.path}",
-                response.status_code, refused, record.tolerated)
+                response.status_code, refused, tolerated)
         await response(scope, receive, send)
 
     def _token_owner(self, request: Request) -> str | None:
@@ -204,7 +223,8 @@ class PathDispatcher:
             record.app_id = tenant.app_id
         body = await read_body(request, self.sandbox.settings.max_body_bytes) if operation.body_schema is not None else b""
         query = request.query_params if request.scope.get("query_string") else {}  # parsing nothing costs too
-        valid = validate_request(operation, request.path_params, query, request.headers, body)
+        valid = validate_request(operation, request.path_params, query, request.headers, body,
+                                 refuse_bad_check_digits=self.sandbox.settings.strict_tax_ids)
         record.tolerated = valid.tolerated
         if operation.operation_id in self.not_served:
             raise NotImplementedYet(
@@ -234,11 +254,16 @@ def _where(error: KlaviError) -> str:
 
 
 def spec_routes(spec: Spec, handlers: Mapping[str, Handler], not_served: frozenset[str], sandbox: Sandbox,
-                record: bool = False) -> list[Route]:
+                record: bool = False, aliases: tuple[Alias, ...] = ()) -> list[Route]:
     by_path: dict[str, list[Operation]] = {}
     for operation in spec.operations.values():
-        by_path.setdefault(operation.path, []).append(operation)
+        by_path.setdefault(spec.base_path + operation.path, []).append(operation)
+    aliased: dict[str, dict[str, tuple[Operation, str]]] = {}
+    for alias in aliases:
+        if alias.operation_id not in spec.operations:
+            raise SpecMismatch(f"alias {alias.method} {alias.path} names {alias.operation_id}, which the spec does not have")
+        aliased.setdefault(alias.path, {})[alias.method] = (spec.operations[alias.operation_id], alias.note)
     return [
-        Route(spec.base_path + path, PathDispatcher(ops, handlers, not_served, sandbox, record))
-        for path, ops in by_path.items()
+        Route(path, PathDispatcher(by_path.get(path, []), handlers, not_served, sandbox, record, aliased.get(path)))
+        for path in {**by_path, **aliased}
     ]

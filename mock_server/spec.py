@@ -55,6 +55,8 @@ class Operation:
     body_fields: frozenset[str]  # the top-level body fields the spec names (others are ignored)
     declared_statuses: frozenset[int]
     response_validators: dict[int, Draft202012Validator] = field(repr=False, compare=False)
+    # Where a CPF or CNPJ goes: (location, name, "cpf" | "cnpj"), for the check-digit rule.
+    tax_id_fields: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -113,6 +115,34 @@ def _property_names(schema: dict | None) -> set[str]:
     return names
 
 
+TAX_ID_FORMATS = ("cpf", "cnpj")
+
+
+def _tax_id_format(schema: Any) -> str | None:
+    """"cpf" or "cnpj" when the schema (or a branch of it) has that format."""
+    if not isinstance(schema, dict):
+        return None
+    if schema.get("format") in TAX_ID_FORMATS:
+        return schema["format"]
+    for key in ("allOf", "oneOf", "anyOf"):
+        for part in schema.get(key, []):
+            found = _tax_id_format(part)
+            if found:
+                return found
+    return None
+
+
+def _body_tax_ids(schema: Any) -> dict[str, str]:
+    """Top-level body properties that are tax ids, through allOf/oneOf/anyOf."""
+    if not isinstance(schema, dict):
+        return {}
+    found = {name: kind for name, sub in schema.get("properties", {}).items() if (kind := _tax_id_format(sub))}
+    for key in ("allOf", "oneOf", "anyOf"):
+        for part in schema.get(key, []):
+            found.update(_body_tax_ids(part))
+    return found
+
+
 def _operation(path: str, method: str, item: dict, op: dict, default_security: list) -> Operation:
     declared = {(p["name"], p["in"]): p for p in item.get("parameters", [])}
     declared.update({(p["name"], p["in"]): p for p in op.get("parameters", [])})
@@ -148,6 +178,9 @@ def _operation(path: str, method: str, item: dict, op: dict, default_security: l
         body_fields=frozenset(_property_names(body_schema)),
         declared_statuses=frozenset(int(s) for s in op.get("responses", {}) if s.isdigit()),
         response_validators=responses,
+        tax_id_fields=tuple(
+            [(p.location, p.name, kind) for p in parameters if (kind := _tax_id_format(p.schema))]
+            + [("body", name, kind) for name, kind in sorted(_body_tax_ids(body_schema).items())]),
     )
 
 

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
 from .errors import InvalidRequest, UnsupportedMediaType
-from .formats import FORMAT_HINTS
+from .formats import FORMAT_HINTS, check_digits_problem
 from .spec import Operation, Parameter
 
 MAX_REPORTED_PROBLEMS = 5
@@ -222,8 +222,11 @@ def validate_request(
     query: Mapping[str, str],
     headers: Mapping[str, str],
     raw_body: bytes,
+    refuse_bad_check_digits: bool = False,
 ) -> ValidRequest:
-    """Raise InvalidRequest naming every problem, or return the typed values."""
+    """Raise InvalidRequest naming every problem, or return the typed values. A CPF or
+    CNPJ with wrong check digits is a tolerated deviation, or a problem when
+    `refuse_bad_check_digits` (the strictTaxIds setting)."""
     if not operation.parameters and operation.body_validator is None and not query:
         return ValidRequest(path={}, query={}, body=None, tolerated=())  # nothing to check (GET /links/institutions)
     found: list[str] = []
@@ -253,4 +256,18 @@ def validate_request(
         elif operation.body_required:
             found.append("body: is required (a JSON object)")
     _raise(found)
-    return ValidRequest(path=path_values, query=query_values, body=body, tolerated=tuple(unknown_query + tolerated))
+    digits = _check_digit_notes(operation, path_values, query_values, body)
+    if refuse_bad_check_digits:
+        _raise([f"{note} (klavi-mock is set to refuse them: strictTaxIds)" for note in digits])
+    return ValidRequest(path=path_values, query=query_values, body=body,
+                        tolerated=tuple(unknown_query + tolerated + digits))
+
+
+def _check_digit_notes(operation: Operation, path: Mapping[str, Any], query: Mapping[str, Any], body: Any) -> list[str]:
+    values = {"path": path, "query": query, "body": body if isinstance(body, dict) else {}}
+    notes = []
+    for location, name, kind in operation.tax_id_fields:
+        problem = check_digits_problem(kind, values.get(location, {}).get(name))
+        if problem:
+            notes.append(f"{location}.{name}: {problem}")
+    return notes

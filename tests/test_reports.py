@@ -69,9 +69,6 @@ def test_business_user_level_reports_for_all_products(hooked, receiver):
     ("/personal/institution-data", {"institutionCode": "341", "products": []}, 4005, "at least 1 item"),
     ("/personal/institution-data", {"institutionCode": "341", "products": ["pf_unknown"]}, 4002, "'pf_unknown' is not a product"),
     ("/personal/institution-data", {"institutionCode": "341", "products": ["pj_loans"]}, 4002, "pj_loans is a business (pj_) product"),
-    ("/personal/institution-data", {"institutionCode": "341", "products": ["pf_categorized_checking_l3"]}, 4002,
-     "is a user-level product; request it from POST /personal/user-data"),
-    ("/personal/user-data", {"products": ["pf_loans"]}, 4002, "is an institution-level product"),
     ("/personal/user-data", {"products": ["all", "pf_categorized_checking_l2"]}, 4002, "\"all\" cannot be combined"),
     ("/personal/institution-data", {"institutionCode": "341", "products": ["pf_loans"],
                                     "productsCallbackURL": {"all": "http://a.example.com", "other": "http://b.example.com"}}, 4006, "'all' cannot"),
@@ -98,7 +95,7 @@ def test_a_consent_that_is_not_authorised_is_4001(hooked):
 
 
 def test_a_bad_tax_id_is_a_400(hooked):
-    response = ask(hooked, "/personal/user-data", taxId="12345678900", products=["all"])
+    response = ask(hooked, "/personal/user-data", taxId="1234567890", products=["all"])
     assert response.status_code == 400 and "body.taxId" in response.json()["message"]
 
 

@@ -1,6 +1,6 @@
 """The Klavi API's handlers, one per operationId of openapi/klavi.yaml."""
 
-from ..routing import Handler
+from ..routing import Alias, Handler
 from .auth import create_access_token, refresh_access_token
 from .consents import create_consent, get_consent, list_consents, revoke_consent
 from .institutions import get_institutions_status, list_institutions
@@ -30,3 +30,19 @@ HANDLERS: dict[str, Handler] = {
 # In the spec, not served yet: each answers 501 naming itself (after authentication and
 # validation, so clients still learn whether their request is right). Later work empties it.
 NOT_SERVED: frozenset[str] = frozenset()
+
+# Requests real clients send that Klavi's docs do not have (so they are not operations of
+# klavi.yaml): served as the documented operation and reported as tolerated deviations.
+_NO_V1 = "not in the spec (the seed guide's curl has no /v1); served as"
+ALIASES: tuple[Alias, ...] = (
+    # A client's recovery from the consent limit deletes consents this way.
+    Alias("DELETE", "/data/v1/consents/{consentId}", "revokeConsent",
+          "DELETE /consents/{consentId}: not in the spec; served as DELETE /consents/{consentId}/revoke"),
+    *(Alias("POST", f"/data/{person}/{level}-data", operation_id,
+            f"POST /data/{person}/{level}-data: {_NO_V1} POST /data/v1/{person}/{level}-data")
+      for person, level, operation_id in (
+          ("personal", "institution", "requestPersonalInstitutionReport"),
+          ("personal", "user", "requestPersonalUserReport"),
+          ("business", "institution", "requestBusinessInstitutionReport"),
+          ("business", "user", "requestBusinessUserReport"))),
+)

@@ -107,11 +107,12 @@ class BankPages:
         return (tenant.display_name if tenant else None) or app_id
 
     def _consent_context(self, request: Request, consent: Consent) -> dict:
-        masked = mask_cpf(consent.personal_tax_id) if consent.personal_tax_id else mask_cnpj(consent.business_tax_id)
+        company = consent.person == "pj"  # a company's consent may name its representative's CPF too
+        masked = mask_cnpj(consent.business_tax_id) if company else mask_cpf(consent.personal_tax_id)
         return {
             "institution": self._institution(request, consent.institution_code),
             "consent": {
-                "id": consent.id, "tax_id_masked": masked, "tax_id_label": "CPF" if consent.personal_tax_id else "CNPJ",
+                "id": consent.id, "tax_id_masked": masked, "tax_id_label": "CNPJ" if company else "CPF",
                 "requested_at": _date(consent.created_at),
                 "expires_label": "Prazo indeterminado" if consent.validity_period == 0 else f"{consent.validity_period} meses",
             },
@@ -222,7 +223,7 @@ class BankPages:
             "externalTrackId": f"whitelabel-{uuid.uuid4()}",
             "institutionCode": institution_code,
             "redirectURL": link.redirect_url or f"{self._base(request)}/link/done",
-            **({"personalTaxId": link.personal_tax_id} if link.personal_tax_id else {"businessTaxId": link.business_tax_id}),
+            **{name: value for name, value in (("personalTaxId", link.personal_tax_id), ("businessTaxId", link.business_tax_id)) if value},
         }
         try:
             consent = self.lifecycle.create(tenant, link, body)

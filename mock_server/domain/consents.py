@@ -100,12 +100,18 @@ class Consent:
 
     @property
     def tax_id(self) -> str:
-        return self.personal_tax_id or self.business_tax_id
+        """Whose data it is: the company's CNPJ when there is one (a company's consent may
+        also carry its representative's CPF), else the person's CPF."""
+        return self.business_tax_id or self.personal_tax_id
 
     @property
     def person(self) -> str:
         """"pf" (a person, CPF) or "pj" (a company, CNPJ)."""
-        return "pf" if self.personal_tax_id else "pj"
+        return "pj" if self.business_tax_id else "pf"
+
+    def redirect_usable(self, now: datetime) -> bool:
+        """Whether consentRedirectURL still opens the bank: pending, unused, within 60 s."""
+        return self.status in PENDING and not self.ticket_used and now <= self.redirect_expires_at()
 
     def redirect_expires_at(self) -> datetime:
         return self.created_at + REDIRECT_TTL

@@ -16,6 +16,17 @@ def _check_digit(values: list[int], weights: tuple[int, ...] | range) -> int:
     return 0 if remainder < 2 else 11 - remainder
 
 
+def is_well_formed_cpf(value: str) -> bool:
+    """11 digits, whatever the check digits say."""
+    return len(value) == 11 and value.isascii() and value.isdigit()
+
+
+def is_well_formed_cnpj(value: str) -> bool:
+    """12 characters of 0-9 or A-Z, then 2 digits, whatever the check digits say."""
+    return (len(value) == 14 and value.isascii() and value[12:].isdigit()
+            and all(c.isdigit() or "A" <= c <= "Z" for c in value[:12]))
+
+
 def is_valid_cpf(value: str) -> bool:
     """11 digits with both check digits right; the ten all-same-digit CPFs pass the
     arithmetic but are not real, so they are refused."""

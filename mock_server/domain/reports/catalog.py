@@ -1,9 +1,11 @@
 """The report product catalogue: 19 product kinds for people (pf_) and the same 19 for
 businesses (pj_), 38 products.
 
-Klavi's docs don't say which products are institution-level and which user-level; our
-choice: the raw products (checking_account .. funds) are institution-level, the six
-categorized_* products user-level.
+Klavi's docs say products have a level (institution or user) but not which is which, and
+production clients ask for categorized pj_ products at institution level. So every product
+is accepted at both levels; each has a home level only for what `["all"]` means at an
+endpoint (mock choice): the raw products (checking_account .. funds) at institution level,
+the six categorized_* products at user level.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class Product:
     person: str          # "pf" (CPF) or "pj" (CNPJ)
     suffix: str          # the name without the person prefix
     family: str          # the raw product whose data it reports: "checking_account" for categorized_checking_l3
-    level: str           # "institution" or "user": which report endpoint may ask for it
+    level: str           # "institution" or "user": its home level, what ["all"] at that level includes
     data_key: str        # where the data goes in the report body: "checkingAccounts"
     version: str         # productVersion
     permission: str      # the Klavi consent permission that must be granted
@@ -80,7 +82,7 @@ PRODUCTS: dict[str, Product] = _build()
 
 
 def products_for(person: str, level: str) -> list[str]:
-    """The product names a report endpoint accepts, e.g. ("pf", "institution")."""
+    """The products `["all"]` means at a report endpoint, e.g. ("pf", "institution")."""
     if person not in PERSONS or level not in LEVELS:
         raise ValueError(f"person must be one of {PERSONS} and level one of {LEVELS}")
     return [p.name for p in PRODUCTS.values() if p.person == person and p.level == level]
