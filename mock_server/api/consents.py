@@ -1,18 +1,16 @@
 """POST /consents, GET /consents, GET /consents/{consentId}, DELETE /consents/{consentId}/revoke."""
 
-from urllib.parse import urlencode
-
 from starlette.responses import JSONResponse, Response
 
 from ..clock import iso
 from ..routing import Call
-from .views import consent_view
+from .views import api_consent_view, redirect_url
 
 
 async def create_consent(call: Call) -> Response:
     link = call.sandbox.link_of(call.tenant, call.claims)
     consent = call.sandbox.consents.create(call.tenant, link, call.body)
-    redirect = f"{call.base_url}/bank/authorize?{urlencode({'ticket': consent.ticket})}"
+    redirect = redirect_url(call.base_url, consent)
     return JSONResponse({
         "consentId": consent.id,
         "consentRedirectURL": redirect,
@@ -28,11 +26,12 @@ async def list_consents(call: Call) -> Response:
         business_tax_id=call.query.get("businessTaxId") or None,
         link_id=call.query.get("linkId") or None,
     )
-    return JSONResponse([consent_view(c) for c in consents])
+    return JSONResponse([api_consent_view(c, call.sandbox, call.base_url) for c in consents])
 
 
 async def get_consent(call: Call) -> Response:
-    return JSONResponse(consent_view(call.sandbox.consents.get(call.tenant, call.path["consentId"])))
+    consent = call.sandbox.consents.get(call.tenant, call.path["consentId"])
+    return JSONResponse(api_consent_view(consent, call.sandbox, call.base_url))
 
 
 async def revoke_consent(call: Call) -> Response:

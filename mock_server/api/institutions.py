@@ -5,9 +5,7 @@ import json
 from starlette.responses import JSONResponse, Response
 
 from ..routing import Call
-
-def logo_url(base_url: str, code: str) -> str:
-    return f"{base_url}/assets/logos/{code}.svg"
+from .views import logo_url
 
 
 async def list_institutions(call: Call) -> Response:

@@ -60,6 +60,18 @@ def permissions_for(available_resources: tuple[str, ...]) -> list[str]:
     return [p for p in PERMISSION_ORDER if p in wanted]
 
 
+def granted_products(permissions_granted: list[str], available_resources: tuple[str, ...]) -> list[str]:
+    """The finer names clients read in a consent's `products`: the institution's resources
+    under each granted permission, e.g. CREDIT_OPERATIONS:LOANS -> CREDIT_OPERATIONS_LOANS;
+    a family with no sub-resources keeps its permission name (ACCOUNTS_ALL)."""
+    products = []
+    for resource in available_resources:
+        family, _, part = resource.partition(":")
+        if RESOURCE_PERMISSIONS.get(family) in permissions_granted:
+            products.append(f"{family}_{part}" if part else RESOURCE_PERMISSIONS[family])
+    return list(dict.fromkeys(products))
+
+
 def expiry_for(validity_months: int, created_at: datetime) -> datetime:
     """The end (23:59:59.999 UTC) of the day `validity_months` months after creation."""
     if validity_months == 0:
