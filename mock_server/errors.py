@@ -85,6 +85,15 @@ class Conflict(KlaviError):
     status = 409
 
 
+class TooManyRequests(KlaviError):
+    """429, with the seconds to wait in Retry-After."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
 class NotImplementedYet(KlaviError):
     status = 501
 

@@ -20,6 +20,7 @@ from .domain.links import Link
 from .domain.personas import Persona, PersonaCatalog
 from .errors import BusinessRuleError, Conflict, NotFound
 from .store import MemoryStore
+from .domain.throttle import Throttle
 from .timeline import Timeline
 
 # Why a consent was rejected or failed (Open Finance Brasil's rejection reason codes, plus
@@ -77,6 +78,7 @@ class ConsentLifecycle:
         self.personas = personas
         self.timeline = timeline
         self.on_change: Callable[[Consent], None] = lambda consent: None  # e.g. send its webhook
+        self.throttle = Throttle()  # the rate-limited persona's 429s
 
     # -- the Klavi API -------------------------------------------------------------------
 
@@ -85,6 +87,9 @@ class ConsentLifecycle:
         tax_id = request.get("businessTaxId") or request.get("personalTaxId")
         person = "pj" if request.get("businessTaxId") else "pf"
         persona = self.personas.for_tax_id(tax_id)
+        if persona.throttle_seconds:
+            self.throttle.check((tenant.app_id, tax_id), persona.throttle_seconds, self.clock.timestamp(),
+                                f"consents of taxId {tax_id}")
         if persona.create == "limit":
             raise BusinessRuleError(4003, f"Invalid consent request: the number of consents for taxId {tax_id} exceeds the limit")
         code = request["institutionCode"]

@@ -22,7 +22,8 @@ from .domain.consents import Consent
 from .domain.institutions import InstitutionCatalog
 from .domain.personas import PersonaCatalog
 from .domain.reports import PRODUCTS, ReportConsent, ReportLink, build_report, products_for
-from .errors import BusinessRuleError
+from .domain.throttle import Throttle
+from .errors import BusinessRuleError, Forbidden
 from .store import MemoryStore
 from .webhooks.service import Webhooks, callback_url
 
@@ -55,9 +56,11 @@ class ReportService:
         self.institutions = institutions
         self.personas = personas
         self.webhooks = webhooks
+        self.throttle = Throttle()  # the rate-limited persona's 429s
 
     def request(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> ReportRequest:
         """Check everything first (nothing is sent for a refused request), then send."""
+        self._persona_refusal(tenant, body["taxId"])
         products = self._products(person, level, body["products"])
         callbacks = normalize_products_callback(body.get("productsCallbackURL"), "body.productsCallbackURL")
         for key in callbacks or {}:
@@ -74,6 +77,17 @@ class ReportService:
         self.store.add_report_request(request)
         self._send(tenant, request, consents, newest_link.products_callback_url if newest_link else None)
         return request
+
+    def _persona_refusal(self, tenant: Tenant, tax_id: str) -> None:
+        """What a persona scripts for the request itself: 429, 403 or 4007."""
+        persona = self.personas.for_tax_id(tax_id)
+        if persona.throttle_seconds:
+            self.throttle.check((tenant.app_id, tax_id), persona.throttle_seconds, self.clock.timestamp(),
+                                f"report requests of taxId {tax_id}")
+        if persona.report_request == "forbidden":
+            raise Forbidden(f"this partner's accessToken has no permission for the data of taxId {tax_id}")
+        if persona.report_request == "fail":
+            raise BusinessRuleError(4007, f"Product request failed for taxId {tax_id}: the institution did not accept the data request")
 
     def _products(self, person: str, level: str, asked: list[str]) -> list[str]:
         """The products asked for; ["all"] means those whose home level is this endpoint's."""

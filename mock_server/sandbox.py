@@ -222,6 +222,8 @@ class Sandbox:
         self.store.reset()
         self.timeline.clear()
         self.conformance.reset()
+        self.consents.throttle.clear()
+        self.reports.throttle.clear()
 
 
 TOKEN_KINDS = {"accessToken": ACCESS, "linkToken": LINK}

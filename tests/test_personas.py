@@ -1,6 +1,8 @@
 """Every persona end to end over HTTP, personal and business, following the redirects as a
 client would (the curl style: decision=approve, then wherever the mock sends us)."""
 
+import json
+
 import pytest
 import yaml
 
@@ -136,7 +138,43 @@ def check_slow_report(klavi, client, created, page, left):
     assert log["product_generated_success"]["nextAttemptAt"] == report["nextAttemptAt"]
 
 
+def check_rate_limited(klavi, client, response, page, left):
+    assert response.status_code == 429 and response.headers["retry-after"] == "2"
+    assert response.json()["statusCode"] == 429 and "retry after 2 s" in response.json()["message"]
+    sent = json.loads(response.request.content)
+    field = "businessTaxId" if "businessTaxId" in sent else "personalTaxId"
+    tax_id = sent[field]
+    link_token = klavi.create_link()["linkToken"]
+    assert klavi.consent_request(link_token, **{"personalTaxId": None, field: tax_id}).status_code == 429  # too early
+    klavi.advance(2)  # the client waits Retry-After seconds
+    assert klavi.consent_request(link_token, **{"personalTaxId": None, field: tax_id}).status_code == 200
+
+
+def report_request(klavi, client, created):
+    consent = klavi.consent(created["consentId"])
+    assert consent["status"] == "AUTHORISED"
+    person, tax_id = ("personal", consent["personalTaxId"]) if consent["personalTaxId"] else ("business", consent["businessTaxId"])
+    prefix = "pf" if person == "personal" else "pj"
+    return client.post(f"{API}/{person}/institution-data", headers=bearer(klavi.access_token()),
+                       json={"taxId": tax_id, "institutionCode": "341", "products": [f"{prefix}_loans"]})
+
+
+def check_report_forbidden(klavi, client, created, page, left):
+    response = report_request(klavi, client, created)
+    assert response.status_code == 403 and response.json()["statusCode"] == 403
+    assert "no permission" in response.json()["message"]
+
+
+def check_product_request_fails(klavi, client, created, page, left):
+    response = report_request(klavi, client, created)
+    assert response.status_code == 416 and response.json()["statusCode"] == 4007
+    assert response.json()["error"] == "Product request failed"
+    assert not [d for d in client.get("/__mock/webhooks").json() if d["name"].endswith("_loans")]  # nothing sent
+
+
 PERSONA_CHECKS = {
+    "rate-limited": check_rate_limited, "report-forbidden": check_report_forbidden,
+    "product-request-fails": check_product_request_fails,
     "report-fails": check_report_fails, "partial-data": check_partial_data, "slow-report": check_slow_report,
     "bank-denies": check_bank_denies, "lgpd-declined": check_lgpd_declined, "bank-error": check_bank_error,
     "never-completes": check_never_completes, "expires-soon": check_expires_soon,

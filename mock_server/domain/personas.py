@@ -36,6 +36,11 @@ _SCHEMA = {
                 "type": "object", "required": ["action", "seconds"], "additionalProperties": False,
                 "properties": {"action": {"enum": ["expire", "revoke", "delete"]}, "seconds": {"type": "number", "minimum": 0}},
             },
+            "throttle": {
+                "type": "object", "required": ["retryAfterSeconds"], "additionalProperties": False,
+                "properties": {"retryAfterSeconds": {"type": "integer", "minimum": 1, "maximum": 3600}},
+            },
+            "reportRequest": {"enum": ["ok", "forbidden", "fail"]},
             "reports": {
                 "type": "object", "additionalProperties": False,
                 "properties": {
@@ -67,6 +72,8 @@ class Persona:
     report_error_code: int = 5001
     report_error_message: str = "Failed to generate the report"
     report_delay_seconds: float = 0
+    throttle_seconds: int | None = None  # 429 with Retry-After on POST /consents and report requests
+    report_request: str = "ok"  # ok | forbidden (403) | fail (416, code 4007)
     raw: dict[str, Any] | None = None  # as written in the fixture, for the control API
 
     def granted(self, requested: list[str], chosen: list[str] | None = None) -> list[str]:
@@ -115,5 +122,7 @@ def _persona(raw: dict[str, Any]) -> Persona:
         after_action=after.get("action"), after_seconds=after.get("seconds", 0),
         report_outcome=reports.get("outcome", "ok"), report_error_code=reports.get("code", 5001),
         report_error_message=reports.get("message", "Failed to generate the report"),
-        report_delay_seconds=reports.get("delaySeconds", 0), raw=raw,
+        report_delay_seconds=reports.get("delaySeconds", 0),
+        throttle_seconds=(raw.get("throttle") or {}).get("retryAfterSeconds"),
+        report_request=raw.get("reportRequest", "ok"), raw=raw,
     )
