@@ -150,11 +150,14 @@ class ReportService:
             "consentIds": request.consent_ids, "products": request.products,
         }, request.external_info, request_id=request.id)
         links = self._report_links(consents)
+        # A company's consent may name its representative's CPF: pj_ reports echo it as enquiryCpf.
+        representative = next((c.personal_tax_id for c in consents if c.person == "pj" and c.personal_tax_id), "")
         tenant_callbacks = normalize_products_callback(tenant.products_callback_url, "productsCallbackURL")
         for name in request.products:
             code, message = self._outcome(persona, name, consents)
             report = build_report(name, request_id=request.id, tax_id=request.tax_id, now=now, links=links,
-                                  external_info=request.external_info, code=code, message=message)
+                                  external_info=request.external_info, code=code, message=message,
+                                  representative_tax_id=representative)
             destination = callback_url(name, request.products_callback_url, link_callbacks, tenant_callbacks)
             self.webhooks.send_report(tenant.app_id, name, report, destination, later, request.id)
             if code >= 5000:

@@ -183,7 +183,8 @@ def test_documented_field_names_of_checking_l3_and_card_l3():
 
 def test_pj_reports_use_business_names_and_mostly_cnpj_counterparties():
     account = report("pj_checking_account")["checkingAccounts"][0]
-    assert "companyName" in account and "tradeName" in account and "civilName" not in account
+    assert "companyName" in account and "tradeName" in account
+    assert account["civilName"] == account["companyName"]  # the pf_ key too: one parser reads both
     parties = [t["partieCnpjCpf"] for t in account["transactionDetails"] if "partieCnpjCpf" in t]
     assert sum(len(p) == 14 for p in parties) > len(parties) / 2
     assert any(t["type"] == "FOLHA_PAGAMENTO" and t["creditDebitType"] == "DEBITO" for t in account["transactionDetails"])

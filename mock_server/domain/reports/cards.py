@@ -2,8 +2,8 @@
 
 Field names follow klavi-api.md §5.4: the card with `limit`, an `openStatement` (the bill
 still running) and `closedStatements` (the last bills). The categorized products add
-`isActive`, use `limits` (a list of OFB limit lines) instead of `limit`, and categorize
-each transaction. Extras beyond the doc, all OFB names: `creditCardAccountId`, `compeCode`,
+`isActive`, use `limits` instead of `limit` (the same object, as Klavi's categorized card
+examples show it), and categorize each transaction. Extras beyond the doc, all OFB names: `creditCardAccountId`, `compeCode`,
 `amount` on transactions, and `billId`/`isInstalment`/`payments`/`financeCharges` on bills.
 
 Purchases use OFB transactionType PAGAMENTO (paid with the card, A_VISTA or A_PRAZO); the
@@ -88,7 +88,7 @@ def _card(ctx: Context, rng: random.Random) -> dict[str, Any]:
     }
     if ctx.level:
         card["isActive"] = True
-        card["limits"] = [_limit_line(limit, used, profile.numbers[0])]
+        card["limits"] = _limit(limit, used)
     else:
         card["limit"] = _limit(limit, used)
     card["openStatement"] = _statement(ctx, open_cycle, closed=False)
@@ -256,17 +256,6 @@ def _limit(limit: Decimal, used: Decimal) -> dict[str, Any]:
         "limitAmount": {**money(limit), "limitAmountReason": ""},
         "usedAmount": money(used),
         "availableAmount": money(limit - used),
-    }
-
-
-def _limit_line(limit: Decimal, used: Decimal, number: str) -> dict[str, Any]:
-    """An OFB limit line: the total credit limit of the card, consolidated."""
-    return {
-        "creditLineLimitType": "LIMITE_CREDITO_TOTAL",
-        "consolidationType": "CONSOLIDADO",
-        "identificationNumber": number,
-        "lineName": "CREDITO_A_VISTA",
-        **_limit(limit, used),
     }
 
 

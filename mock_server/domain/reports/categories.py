@@ -25,7 +25,7 @@ from .common import window
 class Tag:
     category: tuple[str, str, str]   # category, subcategory, thirdCategory (Portuguese)
     counts: bool = True              # fAll
-    brand: str = ""                  # the merchant's brand, for card L3 ("Netflix")
+    brand: str = ""                  # the merchant's brand, for L3 ("Netflix")
 
 
 @dataclass
@@ -53,9 +53,9 @@ def _categorized(txn: Txn, level: int, today: date, card: bool) -> dict[str, Any
     if level == 3:
         data["thirdCategory"] = txn.tag.category[2]
         data.update(_flags(txn, today))
-        if card:
-            data["brand"] = txn.tag.brand          # §5.4: card L3 names the merchant brand
-        else:
+        # The merchant's brand: Klavi's card L3 (§5.4) and savings L3 examples show it.
+        data["brand"] = txn.tag.brand
+        if not card:
             data["settlementType"] = data["type"]  # §5.3: how it settled; we echo the OFB type
     return data
 

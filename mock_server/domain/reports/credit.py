@@ -191,3 +191,18 @@ def _payments(rng: random.Random, today: date, schedule: Schedule) -> dict[str, 
     return {"paidInstalments": schedule.paid,
             "contractOutstandingBalance": money(schedule.outstanding(today)),
             "releases": list(reversed(releases))}
+
+
+def summary(contract: dict[str, Any]) -> dict[str, Any]:
+    """What production clients read under the product's own key (report["pj_loans"]): the
+    contract's identity and what is still owed, as `outstandingBalance` and as
+    `balances.outstandingBalance` (clients read either)."""
+    outstanding = contract["payments"]["contractOutstandingBalance"]
+    return {
+        "contractId": contract["contractId"],
+        **{key: contract[key] for key in ("brandName", "bacenName", "compeCode", "companyCnpj")},
+        **{key: contract[key] for key in ("productName", "productType", "productSubType", "contractNumber",
+                                          "contractDate", "dueDate", "contractAmount", "nextInstalmentAmount")},
+        "outstandingBalance": outstanding,
+        "balances": {"outstandingBalance": outstanding},
+    }

@@ -14,6 +14,7 @@ product family) and dated from `now`'s date; even productReportId derives from
 from __future__ import annotations
 
 import copy
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -45,6 +46,14 @@ _BUILDERS: dict[str, Builder] = {
 }
 
 
+# Credit and investment reports also carry their items under a key named after the product
+# (report["pj_loans"], report["pf_funds"]), in the fields production clients read there.
+_SUMMARIES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    **{family: credit.summary for family in ("loans", "financing", "unarranged_account_overdraft", "invoice_financing")},
+    **{family: functools.partial(investments.summary, family) for family in investments.PRODUCT_TYPES},
+}
+
+
 @dataclass(frozen=True)
 class ReportConsent:
     consent_id: str
@@ -60,16 +69,19 @@ class ReportLink:
 
 
 def build_report(product_name: str, *, request_id: str, tax_id: str, now: datetime, links: list[ReportLink],
-                 external_info: dict | None, code: int = 200, message: str = "ok") -> dict:
+                 external_info: dict | None, code: int = 200, message: str = "ok",
+                 representative_tax_id: str = "") -> dict:
     """The body of one product webhook. A `code` of 5000 or more is a failed report: its
-    data key is an empty list. Otherwise `code` is echoed whatever the data (the caller
-    decides when to say 204)."""
+    data keys are empty lists. Otherwise `code` is echoed whatever the data (the caller
+    decides when to say 204). `representative_tax_id`: for a pj_ report, the CPF its
+    company consent named, if any (enquiryCpf)."""
     product = PRODUCTS.get(product_name)
     if product is None:
         raise ValueError(f"unknown product {product_name!r}")
     moment = _utc(now)
     data = {} if code >= 5000 else _data_by_institution(product, tax_id, moment, links)
-    return {
+    items = [item for items in data.values() for item in items]
+    body = {
         "code": code,
         "message": message,
         "requestId": request_id,
@@ -77,12 +89,17 @@ def build_report(product_name: str, *, request_id: str, tax_id: str, now: dateti
         "productVersion": product.version,
         "productReportId": report_id(request_id, product.name),
         "productReportTime": moment.strftime("%Y-%m-%dT%H:%M:%S"),
-        # Klavi documents enquiryCpf; for businesses we send the CNPJ as enquiryCnpj.
-        ("enquiryCpf" if product.person == "pf" else "enquiryCnpj"): tax_id,
+        # Klavi documents enquiryCpf; a pj_ report has it too (the representative's CPF, or
+        # ""), so a pf_ parser reads it, and the company's CNPJ as enquiryCnpj.
+        "enquiryCpf": tax_id if product.person == "pf" else representative_tax_id,
+        **({"enquiryCnpj": tax_id} if product.person == "pj" else {}),
         "links": [_link(link, product, data) for link in links],
-        product.data_key: [item for items in data.values() for item in items],
-        "externalInfo": copy.deepcopy(external_info) if external_info else {},
+        product.data_key: items,
     }
+    if product.family in _SUMMARIES:
+        body[product.name] = [_SUMMARIES[product.family](item) for item in items]
+    body["externalInfo"] = copy.deepcopy(external_info) if external_info else {}
+    return body
 
 
 def report_id(request_id: str, product_name: str) -> str:

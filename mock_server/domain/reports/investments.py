@@ -278,3 +278,40 @@ def _quantity(value: Decimal) -> str:
 
 def _newest_first(txns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(txns, key=lambda t: t["transactionDate"], reverse=True)
+
+
+# productType of each family under the product's own key (mock choice: OFB's family names).
+PRODUCT_TYPES = {
+    "bank_fixed_incomes": "RENDA_FIXA_BANCARIA",
+    "credit_fixed_incomes": "RENDA_FIXA_CREDITO",
+    "variable_incomes": "RENDA_VARIAVEL",
+    "treasure_titles": "TITULO_TESOURO_DIRETO",
+    "funds": "FUNDO_INVESTIMENTO",
+}
+
+
+def summary(family: str, position: dict[str, Any]) -> dict[str, Any]:
+    """What production clients read under the product's own key (report["pf_funds"]):
+    `balance` is the position's gross value today, `amount` what was paid for it."""
+    invested = cents(Decimal(position["quantity"]) * Decimal(position["purchaseUnitPrice"]["amount"]))
+    return {
+        "investmentId": position["investmentId"],
+        **{key: position[key] for key in ("brandName", "bacenName", "compeCode", "companyCnpj")},
+        "productName": _product_name(family, position),
+        "productType": PRODUCT_TYPES[family],
+        # The fund's ANBIMA category says more than its type (always FUNDO_INVESTIMENTO).
+        "subProductType": position["anbimaCategory"] if family == "funds" else position["investmentType"],
+        "balance": position["grossAmount"],
+        "amount": money(invested),
+        "quantity": position["quantity"],
+        "dueDate": position.get("dueDate"),  # None: funds and listed assets have none
+    }
+
+
+def _product_name(family: str, position: dict[str, Any]) -> str:
+    if family in ("treasure_titles", "funds"):
+        return position["name"]
+    if family == "variable_incomes":
+        return f"{position['ticker']} - {position['issuerName']}"
+    issuer = position.get("issuerName") or position["brandName"]
+    return f"{position['investmentType']} {issuer}"

@@ -44,7 +44,8 @@ def person_name(rng: random.Random) -> str:
 
 
 def holder_fields(person: str, tax_id: str) -> dict[str, str]:
-    """The account owner: civilName for a person, companyName/tradeName for a business.
+    """The account owner: civilName, for a business its legal name (pj_ reports have the pf_
+    keys, so one parser reads both), plus companyName/tradeName.
 
     Seeded from the tax id alone, so the same customer has the same name at every bank.
     """
@@ -52,12 +53,13 @@ def holder_fields(person: str, tax_id: str) -> dict[str, str]:
     if person == "pf":
         return {"civilName": person_name(rng)}
     company = rng.choice(load_seed()["companies"])
-    return {"companyName": company["name"], "tradeName": company["trade_name"]}
+    return {"civilName": company["name"], "companyName": company["name"], "tradeName": company["trade_name"]}
 
 
 def holder_name(person: str, tax_id: str) -> str:
+    """The name statements print: a person's civil name, a company's trade name."""
     fields = holder_fields(person, tax_id)
-    return fields.get("civilName") or fields["tradeName"]
+    return fields.get("tradeName") or fields["civilName"]
 
 
 def _bank_account(rng: random.Random, compe_code: str | None = None) -> tuple[str, str, str, str]:
