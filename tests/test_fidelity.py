@@ -329,3 +329,62 @@ def test_report_requests_of_the_rate_limited_persona_honour_retry_after(hooked, 
     klavi.advance(2)
     got = reports(receiver, klavi.http.post(f"{API}/personal/institution-data", json=body, headers=token), 1)
     assert got["pf_balance"]["links"][0]["consents"][0]["consentId"] == consent_id
+
+
+# -- 5. mock choices are marked, and the README lists them --------------------------------
+
+def _spec_nodes():
+    import yaml
+
+    from mock_server.resources import openapi_dir
+
+    document = yaml.safe_load((openapi_dir() / "klavi.yaml").read_text())
+    stack = [((), document)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            yield path, node
+            stack.extend(((*path, str(k)), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend(((*path, str(i)), v) for i, v in enumerate(node))
+
+
+def test_every_mock_choice_in_the_spec_is_marked():
+    unmarked = ["/".join(path) for path, node in _spec_nodes()
+                if path != ("info",) and "mock choice" in str(node.get("description", "")).lower()
+                and node.get("x-mock-choice") is not True]
+    assert unmarked == []
+
+
+def test_the_choices_the_issue_names_are_marked():
+    marked = {"/".join(path) for path, node in _spec_nodes() if node.get("x-mock-choice") is True}
+    for pointer in ("components/schemas/ProductRequestReceivedPayload", "components/schemas/ProductGeneratedSuccessPayload",
+                    "components/schemas/ProductGeneratedFailedPayload", "components/schemas/ConsentEventPayload/properties/reason",
+                    "components/schemas/LinkActionStatusPayload/properties/actionStatus",
+                    "paths//personal/institution-data/post", "paths//business/institution-data/post",
+                    "components/schemas/PfLoansReport", "components/schemas/PjFundsReport", "components/schemas/CreditContract"):
+        assert pointer in marked, pointer
+
+
+def test_the_readme_lists_every_marked_operation_and_schema():
+    from pathlib import Path
+
+    from mock_server.spec import load_spec
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    listed = readme.split("## Mock choices", 1)[1].split("\n## ", 1)[0]
+    operations = {(op.path, op.method.lower()): op.operation_id for op in load_spec("klavi.yaml").operations.values()}
+    missing = []
+    for path, node in _spec_nodes():
+        if node.get("x-mock-choice") is not True:
+            continue
+        if path[0] == "paths":
+            name = operations[(path[1], path[2])]
+        else:
+            name = path[2]
+            twin = "Pf" + name[2:] if name.startswith("Pj") and name.endswith("Report") else None
+            if twin and (twin in listed or "Pj…Report" in listed):
+                continue
+        if f"`{name}`" not in listed and name not in listed:
+            missing.append(name)
+    assert sorted(set(missing)) == []
