@@ -175,4 +175,4 @@ def test_an_empty_tax_id_filter_means_no_filter(klavi, client):
     assert response.status_code == 200 and [c["consentId"] for c in response.json()] == [consent_id]
     bad = client.get(f"{API}/consents", params={"businessTaxId": "123"}, headers=bearer(token))
     assert bad.status_code == 400
-    assert bad.json()["message"] == "query.businessTaxId: must be a CNPJ (14 characters, digits or A-Z in the first 12, valid check digits) or empty"
+    assert bad.json()["message"] == "query.businessTaxId: must be a CNPJ (14 characters, digits or A-Z in the first 12, then 2 digits) or empty"

@@ -44,10 +44,10 @@ def test_the_alphanumeric_cnpj_is_accepted(klavi):
 
 
 @pytest.mark.parametrize("body, status, message", [
-    ({"personalTaxId": "52998224724"}, 400, 'body.personalTaxId: "52998224724" is not 11 digits with valid check digits'),
+    ({"personalTaxId": "5299822472"}, 400, 'body.personalTaxId: "5299822472" is not 11 digits, no punctuation'),
     ({"personalTaxId": "529.982.247-25"}, 400, "body.personalTaxId"),
-    ({"personalTaxId": "11111111111"}, 400, "body.personalTaxId"),
-    ({"businessTaxId": "11222333000182"}, 400, "body.businessTaxId: \"11222333000182\" is not 14 characters"),
+    ({"personalTaxId": "5299822472a"}, 400, "body.personalTaxId"),
+    ({"businessTaxId": "1122233300018"}, 400, "body.businessTaxId: \"1122233300018\" is not 14 characters"),
     ({"redirectURL": "partner/return"}, 400, "body.redirectURL: \"partner/return\" is not an absolute http(s) URL"),
     ({"redirectURL": "ftp://x.example.com/"}, 400, "body.redirectURL"),
     ({"externalInfo": "trace-1"}, 400, "body.externalInfo: must be an object, not string"),
