@@ -181,7 +181,7 @@ def test_one_process_per_state_file(state_file):
 def test_a_file_that_is_not_a_state_file_is_refused(tmp_path):
     junk = tmp_path / "notes.txt"
     junk.write_text("not a database, just text that is long enough to have a header " * 10)
-    with pytest.raises(ConfigError, match="cannot be used: file is not a database"):
+    with pytest.raises(ConfigError, match="is not an SQLite database"):
         create_app(settings_on(str(junk)))
     with pytest.raises(ConfigError, match="cannot be opened"):
         create_app(settings_on(str(tmp_path / "no-such-dir" / "state.sqlite")))
