@@ -97,6 +97,9 @@ class OneUnitPerRequest:
         try:
             self.sandbox.store.commit()
         except StorageError as exc:
+            if not unit.changed_anything:  # the request itself changed nothing: its answer holds
+                log.warning("%s; trying again later", exc)
+                return None
             unit.rolled_back()
             log.error("%s; the request was answered 503 and nothing it did was kept", exc)
             return ServiceUnavailable(f"klavi-mock could not save this change ({exc.__cause__ or exc}); nothing was "

@@ -26,6 +26,10 @@ class Unit:
         self._after: list[Action] = []
         self._saved: set[int] = set()  # ids of objects whose state before the unit is kept
 
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self._undo or self._after)
+
     def on_rollback(self, undo: Action) -> None:
         self._undo.append(undo)
 
