@@ -57,6 +57,7 @@ class SqliteStore(MemoryStore):
         self._wipe = False
         self._lock = _lock(self.path)
         self._db = self._checkpoints = None
+        self._sidecars = [p for p in _sidecars(self.path) if not p.exists()]  # ours to remove if refused
         try:
             # Everything is checked and read on a read-only connection first: a file that
             # is refused is left exactly as it was.
@@ -73,11 +74,17 @@ class SqliteStore(MemoryStore):
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # see checkpoint()
             self._create_schema()
         except sqlite3.DatabaseError as exc:
-            self._release()
+            self._refuse()
             raise ConfigError(f"state file {self.path} cannot be used: {exc}") from exc
         except ConfigError:
-            self._release()
+            self._refuse()
             raise
+
+    def _refuse(self) -> None:
+        """Let go of a refused file, removing the -wal and -shm files opening it made."""
+        self._release()
+        for sidecar in self._sidecars:
+            sidecar.unlink(missing_ok=True)
 
     def _create_schema(self) -> None:
         with self._db:
@@ -194,6 +201,10 @@ class SqliteStore(MemoryStore):
             self._lock.close()
 
 
+def _sidecars(path: Path) -> list[Path]:
+    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -213,8 +224,9 @@ def _has_table(db: sqlite3.Connection, table: str) -> bool:
 
 def _check_schema(db: sqlite3.Connection, path: Path) -> None:
     """Refuse a damaged file, one of a newer klavi-mock, and one another program made."""
-    verdict = db.execute("PRAGMA quick_check").fetchone()[0]
-    if verdict != "ok":
+    findings = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+    if findings != ["ok"]:
+        verdict = " ".join("; ".join(findings).split())  # one line
         raise ConfigError(f"state file {path} is damaged (SQLite's quick_check: {verdict}); "
                           "restore it from a copy, or start with another file")
     version = db.execute("PRAGMA user_version").fetchone()[0]
