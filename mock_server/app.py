@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from . import unit_of_work
@@ -82,11 +82,11 @@ class OneUnitPerRequest:
 
         try:
             await self.app(scope, receive, send_committed)
-        except BaseException:
-            if unit.status is None:  # raised before answering: nothing it did is kept
-                unit.rolled_back()
-            raise
+        except ClientDisconnect:  # a normal event: one line, no traceback
+            log.info("%s %s: the client hung up before sending its whole request", scope["method"], scope["path"])
         finally:
+            if unit.status is None:  # raised, or ended without answering: nothing it did is kept
+                unit.rolled_back()
             unit_of_work.end(token)
 
     def _finish(self, unit: unit_of_work.Unit, status: int) -> ServiceUnavailable | None:

@@ -22,6 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .http_protocol import MAX_HEAD_BYTES, protocol_class
 
     try:
         overrides = {"host": args.host, "port": args.port, "public_url": args.public_url,
@@ -38,7 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     print(banner(settings, app.state.sandbox.store), flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                access_log=args.access_log, timeout_graceful_shutdown=5)
+                access_log=args.access_log, timeout_graceful_shutdown=5,
+                http=protocol_class(), h11_max_incomplete_event_size=MAX_HEAD_BYTES)
     return 0
 
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
@@ -181,6 +181,8 @@ class PathDispatcher:
             response = error_response(error)
             if error.status in CONTRACT_STATUSES:
                 refused = getattr(error, "problems", None) or [f"{_where(error)}: {error.message}"]
+        except ClientDisconnect:
+            raise  # the client hung up mid-body: nobody to answer (app.OneUnitPerRequest logs it)
         except Exception as exc:  # a bug in the mock: logged with its traceback, never sent
             log.exception("unhandled error in %s", operation.operation_id if operation else request.url.path)
             response = error_response(KlaviError(f"klavi-mock hit an internal error ({type(exc).__name__}); see its log"))
