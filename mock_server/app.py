@@ -11,7 +11,6 @@ from typing import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -26,23 +25,10 @@ from .routing import check_handlers, error_response, spec_routes
 from .sandbox import Sandbox
 from .store import StorageError
 from .spec import load_spec
+from .web_security import ControlApiGuard, CrossOrigin, PageSecurityHeaders
 from .webhooks.dispatcher import Dispatcher
 
 log = logging.getLogger("klavi_mock")
-
-class CrossOrigin:
-    """CORS for browser front ends (they call with the linkToken), and nothing at all for the
-    requests without an Origin header: back ends, tests, the bulk of the traffic."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.cors = CORSMiddleware(app, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and any(name == b"origin" for name, _ in scope["headers"]):
-            await self.cors(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
 
 
 class OneUnitPerRequest:
@@ -190,7 +176,8 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(CrossOrigin), Middleware(OneUnitPerRequest, sandbox=sandbox)],
+        middleware=[Middleware(ControlApiGuard, settings=settings), Middleware(CrossOrigin),
+                    Middleware(PageSecurityHeaders), Middleware(OneUnitPerRequest, sandbox=sandbox)],
         exception_handlers={404: not_found, HTTPException: http_error, KlaviError: klavi_error, Exception: server_error},
     )
     # An id with a trailing slash (/consents/abc/) is an unknown route, answered 404 in

@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from . import __version__
 from .config import ConfigError, Settings, check_exposure, settings_from_environment
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         overrides = {"host": args.host, "port": args.port, "public_url": args.public_url,
                      "admin_token": args.admin_token, "max_body_bytes": args.max_body_bytes,
-                     "state_file": args.state_file}
+                     "state_file": args.state_file, "allowed_hosts": tuple(args.allow_host) if args.allow_host else None}
         if args.config:
             from .config import load_config_file
             overrides.update(load_config_file(args.config))
@@ -92,7 +93,8 @@ def banner(settings: Settings, store: MemoryStore | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="klavi-mock", description="An offline, stateful mock of the Klavi Open Finance API.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"klavi-mock {__version__}")
+    commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the mock server")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
@@ -104,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--state-file", metavar="FILE",
                        help="keep the state in this SQLite file, so it survives a restart (default: in memory); "
                             "also KLAVI_MOCK_STATE_FILE")
+    serve.add_argument("--allow-host", action="append", metavar="NAME",
+                       help="a Host name the control API also answers to (repeatable; e.g. a docker-compose "
+                            "service name); also KLAVI_MOCK_ALLOW_HOSTS=name1,name2")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
     serve.set_defaults(run=_serve)
@@ -131,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                              help="exit 1 when a client broke the contract (for CI)")
     conformance.set_defaults(run=_conformance)
     args = parser.parse_args(argv)
+    if args.command is None:  # a bare `klavi-mock`
+        parser.print_help()
+        return 0
     return args.run(args)
 
 

@@ -19,6 +19,7 @@ from mock_server.config import Settings
 from mock_server.domain import reports
 from mock_server import reporting
 from mock_server.store import StorageError
+from mock_server.testing import wait_for
 
 from .conftest import API, PARTNER_RETURN, VALID_CNPJ, VALID_CPF, Klavi, bearer, query_of
 
@@ -85,6 +86,9 @@ class World:
         self.task_id = task.json()["taskId"]
         self.mfa_id = http.get(f"{API}/tasks/{self.task_id}/status", headers=bearer(self.link["linkToken"])).json()["mfaInfo"]["mfaId"]
         self.delivery = items(http.get("/__mock/webhooks").json())[0]["deliveryId"]
+        # Every webhook delivered, so nothing changes under the test but the test itself.
+        wait_for(lambda: all(d["status"] == "delivered" for d in items(http.get("/__mock/webhooks").json())),
+                 what="every delivery delivered")
 
 
 def report_body(world: World, tax_id: str = VALID_CPF) -> dict:
