@@ -7,8 +7,9 @@ from hypothesis import HealthCheck, settings
 
 from mock_server.app import create_app
 from mock_server.config import Settings
+from tests.conftest import TEST_HOSTS
 
-app = create_app(Settings(strict=True))
+app = create_app(Settings(strict=True, allowed_hosts=TEST_HOSTS))
 schema = schemathesis.openapi.from_asgi("/__mock/openapi/mock-admin.yaml", app)
 
 

@@ -14,11 +14,12 @@ from starlette.testclient import TestClient
 from mock_server.api import NOT_SERVED
 from mock_server.app import create_app
 from mock_server.config import Settings
+from tests.conftest import TEST_HOSTS
 from mock_server.contract.schemathesis_setup import SANDBOX_KEYS, klavi_auth, register_formats
 
 register_formats()
 
-app = create_app(Settings(strict=True))
+app = create_app(Settings(strict=True, allowed_hosts=TEST_HOSTS))
 client = TestClient(app)
 schema = schemathesis.openapi.from_asgi("/__mock/openapi/klavi.yaml", app).exclude(operation_id=sorted(NOT_SERVED))
 

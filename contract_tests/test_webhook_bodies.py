@@ -11,6 +11,7 @@ from mock_server.app import create_app
 from mock_server.config import Settings, Tenant
 from mock_server.domain.reports import products_for
 from mock_server.spec import load_spec
+from tests.conftest import TEST_HOSTS
 from tests.contract import webhook_problems
 
 KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
@@ -32,7 +33,7 @@ def journey(client, tax_field, tax_id, decision="approve"):
 def delivered_bodies():
     tenants = [Tenant(app_id="sandbox-app", access_key=KEYS["accessKey"], secret_key=KEYS["secretKey"]),
                Tenant(app_id="fi-app", access_key="fi-key", secret_key="fi-secret", for_fi=True)]
-    with TestClient(create_app(Settings(strict=True, tenants=tenants))) as client:
+    with TestClient(create_app(Settings(strict=True, tenants=tenants, allowed_hosts=TEST_HOSTS))) as client:
         personas = client.get("/__mock/personas").json()
         for persona in personas:
             for field in ("personalTaxId", "businessTaxId"):

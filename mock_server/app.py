@@ -11,58 +11,87 @@ from typing import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from . import unit_of_work
 from .admin import ADMIN_HANDLERS
 from .api import ALIASES, HANDLERS, NOT_SERVED
 from .bank.routes import BankPages
 from .config import Settings
-from .errors import InvalidRequest, KlaviError, MethodNotAllowed, NotFound
+from .errors import InvalidRequest, KlaviError, MethodNotAllowed, NotFound, ServiceUnavailable
 from .routing import check_handlers, error_response, spec_routes
 from .sandbox import Sandbox
-from .store import MemoryStore
+from .store import StorageError
 from .spec import load_spec
+from .web_security import ControlApiGuard, CrossOrigin, PageSecurityHeaders
 from .webhooks.dispatcher import Dispatcher
 
 log = logging.getLogger("klavi_mock")
 
-class CrossOrigin:
-    """CORS for browser front ends (they call with the linkToken), and nothing at all for the
-    requests without an Origin header: back ends, tests, the bulk of the traffic."""
 
-    def __init__(self, app: ASGIApp) -> None:
+class OneUnitPerRequest:
+    """Every request is one unit of work (`unit_of_work.py`). What it changed is committed
+    (written to a state file, its webhooks handed to the dispatcher) just before its answer
+    goes out, so an answer the client has seen survives a restart, kill -9 included; a
+    request that answers 5xx or raises is undone. A commit the state file refuses (a full
+    disk) undoes the request too, and the client gets a 503 saying why instead of its answer.
+
+    Due work on the clock runs first, outside the request's unit: a failed request cannot
+    undo what time did."""
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
         self.app = app
-        self.cors = CORSMiddleware(app, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and any(name == b"origin" for name, _ in scope["headers"]):
-            await self.cors(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-
-class CommitBeforeResponding:
-    """With a state file: what a request changed is written before its answer goes out, so
-    an answer the client has seen survives a restart, kill -9 included."""
-
-    def __init__(self, app: ASGIApp, store: MemoryStore) -> None:
-        self.app = app
-        self.store = store
+        self.sandbox = sandbox
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self.sandbox.run_due()
+        unit, token = unit_of_work.begin()
+        replaced = False
 
-        async def send_after_commit(message: Message) -> None:
+        async def send_committed(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the original answer, swapped for a 503
             if message["type"] == "http.response.start":
-                self.store.commit()
+                refusal = self._finish(unit, message["status"])
+                unit.status = message["status"] if refusal is None else refusal.status
+                if refusal is not None:
+                    replaced = True
+                    await error_response(refusal)(scope, receive, send)
+                    return
             await send(message)
 
-        await self.app(scope, receive, send_after_commit)
+        try:
+            await self.app(scope, receive, send_committed)
+        except ClientDisconnect:  # a normal event: one line, no traceback
+            log.info("%s %s: the client hung up before sending its whole request", scope["method"], scope["path"])
+        finally:
+            if unit.status is None:  # raised, or ended without answering: nothing it did is kept
+                unit.rolled_back()
+            unit_of_work.end(token)
+
+    def _finish(self, unit: unit_of_work.Unit, status: int) -> ServiceUnavailable | None:
+        """Commit the unit, or undo it; the error to answer instead, if the commit failed."""
+        if status >= 500:
+            unit.rolled_back()
+            return None
+        try:
+            self.sandbox.store.commit()
+        except StorageError as exc:
+            if not unit.changed_anything:  # the request itself changed nothing: its answer holds
+                log.warning("%s; trying again later", exc)
+                return None
+            unit.rolled_back()
+            log.error("%s; the request was answered 503 and nothing it did was kept", exc)
+            return ServiceUnavailable(f"klavi-mock could not save this change ({exc.__cause__ or exc}); nothing was "
+                                      "changed. Free disk space for the state file and send the request again")
+        unit.committed()
+        return None
 
 
 TICK_SECONDS = 1.0  # how often time-driven changes are looked for when no request comes
@@ -78,6 +107,8 @@ async def _tick(sandbox: Sandbox) -> None:
             if sandbox.store.durable:
                 sandbox.store.commit()
                 await asyncio.to_thread(sandbox.store.checkpoint)
+        except StorageError as exc:  # kept in memory, written by a later commit
+            log.warning("%s; trying again", exc)
         except Exception:  # a bug must not stop the clock
             log.exception("running due work failed")
 
@@ -145,8 +176,8 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(CrossOrigin)]
-        + ([Middleware(CommitBeforeResponding, store=sandbox.store)] if sandbox.store.durable else []),
+        middleware=[Middleware(ControlApiGuard, settings=settings), Middleware(CrossOrigin),
+                    Middleware(PageSecurityHeaders), Middleware(OneUnitPerRequest, sandbox=sandbox)],
         exception_handlers={404: not_found, HTTPException: http_error, KlaviError: klavi_error, Exception: server_error},
     )
     # An id with a trailing slash (/consents/abc/) is an unknown route, answered 404 in

@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from . import __version__
 from .config import ConfigError, Settings, check_exposure, settings_from_environment
 
 if TYPE_CHECKING:
@@ -22,11 +23,13 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .http_protocol import MAX_HEAD_BYTES, protocol_class
 
     try:
         flags = {"host": args.host, "port": args.port, "public_url": args.public_url,
                  "admin_token": args.admin_token, "max_body_bytes": args.max_body_bytes,
-                 "state_file": args.state_file, "strict_tax_ids": args.strict_tax_ids or None}
+                 "state_file": args.state_file, "allowed_hosts": tuple(args.allow_host) if args.allow_host else None,
+                 "strict_tax_ids": args.strict_tax_ids or None}
         overrides = {}
         if args.config:
             from .config import load_config_file
@@ -40,7 +43,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     print(banner(settings, app.state.sandbox.store), flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                access_log=args.access_log, timeout_graceful_shutdown=5)
+                access_log=args.access_log, timeout_graceful_shutdown=5,
+                http=protocol_class(), h11_max_incomplete_event_size=MAX_HEAD_BYTES)
     return 0
 
 
@@ -92,7 +96,8 @@ def banner(settings: Settings, store: MemoryStore | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="klavi-mock", description="An offline, stateful mock of the Klavi Open Finance API.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"klavi-mock {__version__}")
+    commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the mock server")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
@@ -104,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--state-file", metavar="FILE",
                        help="keep the state in this SQLite file, so it survives a restart (default: in memory); "
                             "also KLAVI_MOCK_STATE_FILE")
+    serve.add_argument("--allow-host", action="append", metavar="NAME",
+                       help="a Host name the control API also answers to (repeatable; e.g. a docker-compose "
+                            "service name); also KLAVI_MOCK_ALLOW_HOSTS=name1,name2")
     serve.add_argument("--strict-tax-ids", action="store_true",
                        help="refuse CPFs and CNPJs with wrong check digits (default: accept them and report them as "
                             "tolerated deviations); also strictTaxIds in the config file and KLAVI_MOCK_STRICT_TAX_IDS")
@@ -134,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
                              help="exit 1 when a client broke the contract (for CI)")
     conformance.set_defaults(run=_conformance)
     args = parser.parse_args(argv)
+    if args.command is None:  # a bare `klavi-mock`
+        parser.print_help()
+        return 0
     return args.run(args)
 
 

@@ -10,6 +10,8 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
+from . import unit_of_work
+
 
 class Clock:
     def __init__(self, wall: Callable[[], float] = time.time, offset: float = 0.0) -> None:
@@ -26,6 +28,7 @@ class Clock:
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         self.offset += seconds
+        unit_of_work.on_rollback(lambda: setattr(self, "offset", self.offset - seconds))
         return self.now()
 
 

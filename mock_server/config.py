@@ -22,6 +22,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Mapping
 
 import yaml
@@ -94,6 +95,9 @@ class Settings:
     admin_token: str | None = None
     # SQLite file the state is kept in, so it survives a restart. None: in memory only.
     state_file: str | None = None
+    # Host names the control API answers to besides loopback names, the bind address and
+    # the public URL's host (e.g. a docker-compose service name). See web_security.py.
+    allowed_hosts: tuple[str, ...] = ()
     # Refuse (400) CPFs and CNPJs whose check digits are wrong. Off by default: they are
     # accepted and reported as tolerated deviations, since Klavi's own examples fail them.
     strict_tax_ids: bool = False
@@ -184,8 +188,42 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrid
             values["max_body_bytes"] = int(environ["KLAVI_MOCK_MAX_BODY_BYTES"])
         except ValueError:
             raise ConfigError("KLAVI_MOCK_MAX_BODY_BYTES must be a number of bytes") from None
+    if environ.get("KLAVI_MOCK_ALLOW_HOSTS"):
+        values["allowed_hosts"] = tuple(h.strip() for h in environ["KLAVI_MOCK_ALLOW_HOSTS"].split(",") if h.strip())
+    if "KLAVI_MOCK_ADMIN_TOKEN" in environ and not environ["KLAVI_MOCK_ADMIN_TOKEN"].strip():
+        raise ConfigError("KLAVI_MOCK_ADMIN_TOKEN is set but empty; give a token, or unset it")
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+    settings = Settings(**values)
+    check_settings(settings)
+    return settings
+
+
+def is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse what cannot work, each in one line (the CLI exits 2 with it)."""
+    if not 1 <= settings.port <= 65535:
+        raise ConfigError(f"--port {settings.port}: a port is a number from 1 to 65535")
+    if settings.max_body_bytes < 1:
+        raise ConfigError(f"--max-body-bytes {settings.max_body_bytes}: give a number of bytes of at least 1 (default 1048576)")
+    if settings.admin_token is not None and not settings.admin_token.strip():
+        raise ConfigError("--admin-token is empty; give a token, or leave the flag out")
+    if settings.public_url is not None and not is_http_url(settings.public_url):
+        raise ConfigError(f"--public-url {settings.public_url!r} is not an http(s) URL, e.g. http://mock.internal:8080")
+    for tenant in settings.tenants:
+        urls = {"eventsUrl": tenant.events_url}
+        callbacks = tenant.products_callback_url
+        if isinstance(callbacks, dict):
+            urls.update({f"productsCallbackURL.{key}": url for key, url in callbacks.items()})
+        else:
+            urls["productsCallbackURL"] = callbacks
+        for where, url in urls.items():
+            if url is not None and not (isinstance(url, str) and is_http_url(url)):
+                raise ConfigError(f"tenant {tenant.app_id}: {where} {url!r} is not an http(s) URL, "
+                                  "e.g. http://127.0.0.1:9000/klavi/events")
 
 
 def is_loopback(host: str) -> bool:

@@ -98,6 +98,16 @@ class NotImplementedYet(KlaviError):
     status = 501
 
 
+class HeadersTooLarge(KlaviError):
+    status = 431
+
+
+class ServiceUnavailable(KlaviError):
+    """The mock cannot keep what the request changed (its state file cannot be written)."""
+
+    status = 503
+
+
 class BusinessRuleError(KlaviError):
     """HTTP 416 with one of Klavi's business codes (4001-4009)."""
 

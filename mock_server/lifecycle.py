@@ -151,8 +151,8 @@ class ConsentLifecycle:
             raise BankLinkError("unknown")
         if consent.ticket_used:
             raise BankLinkError("used", consent)
+        self.store.changing(consent)
         consent.ticket_used = True
-        self.store.changed(consent)
         if consent.status not in states.PENDING:
             raise BankLinkError("finished", consent)
         if self.clock.now() > consent.redirect_expires_at():
@@ -184,6 +184,7 @@ class ConsentLifecycle:
         granted = persona.granted(consent.permissions_apply, chosen)
         if not granted:
             return self._fail(consent, states.REJECTED, "CUSTOMER_MANUALLY_REJECTED")
+        self.store.changing(consent)
         consent.permissions_granted = granted
         self._move(consent, states.AWAITING_LGPD_AUTHORISATION)
         if persona.lgpd == "decline":
@@ -240,6 +241,7 @@ class ConsentLifecycle:
         consent = self.get(None, consent_id)
         target = FORCEABLE[status]
         if target == states.AUTHORISED and not consent.permissions_granted:
+            self.store.changing(consent)
             consent.permissions_granted = self.persona_of(consent).granted(consent.permissions_apply)
         self._move(consent, target, None if target == states.AUTHORISED else "FORCED")
         return consent
@@ -248,8 +250,8 @@ class ConsentLifecycle:
         consent = self.get(None, consent_id)
         if self.personas.get(persona_id) is None:
             raise NotFound(f"persona {persona_id!r} does not exist; see GET /__mock/personas")
+        self.store.changing(consent)
         consent.persona_id = persona_id
-        self.store.changed(consent)
         return consent
 
     def reschedule(self, consent: Consent) -> None:
@@ -262,13 +264,13 @@ class ConsentLifecycle:
 
     def _move(self, consent: Consent, status: str, reason: str | None = None) -> None:
         now = self.clock.now()
+        self.store.changing(consent)
         consent.move_to(status, now, reason)
         if status == states.AUTHORISED:
             persona = self.persona_of(consent)
             if persona.after_action == "expire":
                 consent.expires_at = now + timedelta(seconds=persona.after_seconds)
             self._schedule_after_authorisation(consent, authorised_at=now)
-        self.store.changed(consent)
         self.on_change(consent)
 
     def _schedule_after_authorisation(self, consent: Consent, authorised_at: datetime) -> None:

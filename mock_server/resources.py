@@ -1,7 +1,10 @@
-"""Where the contract and the fixtures live.
+"""Where every data file the package reads lives: the contract, the fixtures, the
+schemathesis settings and the web pages' templates and assets. No other module builds a
+path to the package's own files (tests/test_packaging.py checks it).
 
-In a source checkout they sit at the top of the repository; an installed wheel carries
-copies inside the package (see pyproject's force-include), so look there first.
+In a source checkout the contract, fixtures and schemathesis.toml sit at the top of the
+repository; an installed wheel carries copies inside the package (pyproject's
+force-include puts them in mock_server/_data/), so look there first.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ _PACKAGE = Path(__file__).resolve().parent
 
 def _find(name: str) -> Path:
     for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent / name):
-        if candidate.is_dir():
+        if candidate.exists():
             return candidate
-    raise FileNotFoundError(f"klavi-mock is missing its {name}/ folder (looked in {_PACKAGE})")
+    raise FileNotFoundError(f"klavi-mock is missing its {name} (looked in {_PACKAGE / '_data'} and {_PACKAGE.parent})")
 
 
 def openapi_dir() -> Path:
@@ -24,3 +27,12 @@ def openapi_dir() -> Path:
 
 def fixtures_dir() -> Path:
     return _find("fixtures")
+
+
+def schemathesis_config() -> Path:
+    return _find("schemathesis.toml")
+
+
+def package_dir(*parts: str) -> Path:
+    """A folder shipped inside the package itself, e.g. package_dir("bank", "templates")."""
+    return _PACKAGE.joinpath(*parts)

@@ -9,6 +9,7 @@ import secrets
 from datetime import datetime
 from typing import Callable
 
+from . import unit_of_work
 from .clock import Clock
 from .conformance import ConformanceLog
 from .config import Settings, Tenant
@@ -141,8 +142,8 @@ class Sandbox:
             raise BusinessRuleError(4001, f"task {task_id} is {task.status}; it is not waiting for MFA")
         if mfa_id != task.mfa_id:
             raise InvalidRequest(f"body.mfaId: {mfa_id} is not the pending MFA of task {task_id} ({task.mfa_id}); see GET /tasks/{task_id}/status")
+        self.store.changing(task)
         task.status = SUCCESS
-        self.store.changed(task)
         return task
 
     # -- webhooks ----------------------------------------------------------------------
@@ -197,8 +198,11 @@ class Sandbox:
         return tenant
 
     def _set_tenant(self, tenant: Tenant) -> Tenant:
+        before = self.tenants.get(tenant.app_id)
         self.tenants[tenant.app_id] = tenant
         self._tenants_by_key[tenant.access_key] = tenant
+        if before is not None:
+            unit_of_work.on_rollback(lambda: self._set_tenant(before))
         return tenant
 
     # -- time and control ------------------------------------------------------------

@@ -28,7 +28,8 @@ from .domain.links import Link
 from .domain.tasks import Task
 from .records import from_record, to_record
 from .reporting import ReportRequest
-from .store import MemoryStore
+from . import unit_of_work
+from .store import MemoryStore, StorageError
 from .webhooks.outbox import Delivery, resume_numbering
 
 try:
@@ -55,55 +56,69 @@ class SqliteStore(MemoryStore):
         self._dirty_meta: set[str] = set()
         self._wipe = False
         self._lock = _lock(self.path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._checkpoints = sqlite3.connect(self.path, check_same_thread=False)
+        self._db = self._checkpoints = None
+        self._sidecars = [p for p in _sidecars(self.path) if not p.exists()]  # ours to remove if refused
         try:
+            # Everything is checked and read on a read-only connection first: a file that
+            # is refused is left exactly as it was.
+            reader = _read_only(self.path)
+            try:
+                _check_schema(reader, self.path)
+                self._load(reader)
+            finally:
+                reader.close()
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._checkpoints = sqlite3.connect(self.path, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # see checkpoint()
             self._create_schema()
-            self._load()
         except sqlite3.DatabaseError as exc:
-            self._release()
+            self._refuse()
             raise ConfigError(f"state file {self.path} cannot be used: {exc}") from exc
         except ConfigError:
-            self._release()
+            self._refuse()
             raise
 
+    def _refuse(self) -> None:
+        """Let go of a refused file, removing the -wal and -shm files opening it made."""
+        self._release()
+        for sidecar in self._sidecars:
+            sidecar.unlink(missing_ok=True)
+
     def _create_schema(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise ConfigError(f"state file {self.path} was written by a newer klavi-mock (schema {version}); "
-                              "upgrade klavi-mock or use another file")
         with self._db:
             self._db.execute("BEGIN")
             for table in (*TABLES.values(), "meta"):
                 self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, data TEXT NOT NULL)")
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    def _load(self) -> None:
+    def _load(self, reader: sqlite3.Connection) -> None:
         # Hundreds of thousands of objects that live as long as the process: the cyclic
         # garbage collector would walk them over and over while they load, and later.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self._load_rows()
+            self._load_rows(reader)
         finally:
             if collecting:
                 gc.enable()
         gc.freeze()
 
-    def _load_rows(self) -> None:
+    def _load_rows(self, reader: sqlite3.Connection) -> None:
         adders = {Link: self.add_link, Consent: self.add_consent, ReportRequest: self.add_report_request,
                   Task: self.add_task, Delivery: self._add_stored_delivery}
         for cls, table in TABLES.items():
-            for key, data in self._db.execute(f"SELECT id, data FROM {table} ORDER BY rowid"):
+            if not _has_table(reader, table):
+                continue
+            for key, data in reader.execute(f"SELECT id, data FROM {table} ORDER BY rowid"):
                 try:
                     adders[cls](from_record(cls, json.loads(data)))
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:  # edited by hand, or torn
                     raise ConfigError(f"state file {self.path}: {table} row {key!r} cannot be read ({exc}); "
                                       "fix or delete that row, or start with another file") from None
-        for key, data in self._db.execute("SELECT id, data FROM meta"):
+        for key, data in reader.execute("SELECT id, data FROM meta") if _has_table(reader, "meta") else ():
             try:
                 self._meta[key] = json.loads(data)
             except ValueError as exc:
@@ -117,25 +132,34 @@ class SqliteStore(MemoryStore):
 
     # -- the store interface -----------------------------------------------------------
 
-    def changed(self, obj: Any) -> None:
+    def _mark(self, obj: Any) -> None:
         self._dirty[(TABLES[type(obj)], obj.id)] = obj
+
+    def _unmark(self, obj: Any) -> None:
+        self._dirty.pop((TABLES[type(obj)], obj.id), None)
 
     def set_meta(self, key: str, value: Any) -> None:
         super().set_meta(key, value)
         self._dirty_meta.add(key)
 
     def reset(self) -> None:
+        wiping = self._wipe
         super().reset()
         self._dirty.clear()
         self._wipe = True
+        unit_of_work.on_rollback(lambda: setattr(self, "_wipe", wiping))
 
     def commit(self) -> None:
+        """Write every change since the last commit in one transaction. If that fails (a
+        full disk), nothing is written, the changes stay to be written by a later commit,
+        and StorageError says why: a request then answers 503, never 200."""
         if not (self._dirty or self._dirty_meta or self._wipe):
             return
         rows: dict[str, list[tuple[str, str]]] = {}
         for (table, key), obj in self._dirty.items():
             rows.setdefault(table, []).append((key, json.dumps(to_record(obj), ensure_ascii=False)))
-        rows["meta"] = [(key, json.dumps(self._meta[key], ensure_ascii=False)) for key in self._dirty_meta]
+        rows["meta"] = [(key, json.dumps(self._meta[key], ensure_ascii=False)) for key in self._dirty_meta if key in self._meta]
+        gone_meta = [(key,) for key in self._dirty_meta if key not in self._meta]  # set, then undone
         try:
             with self._db:
                 self._db.execute("BEGIN")
@@ -146,10 +170,9 @@ class SqliteStore(MemoryStore):
                     self._db.executemany(
                         f"INSERT INTO {table} (id, data) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data",
                         values)
-        except sqlite3.Error:
-            # Kept in memory and tried again at the next commit; the mock goes on serving.
-            log.exception("could not write the state file %s", self.path)
-            return
+                self._db.executemany("DELETE FROM meta WHERE id = ?", gone_meta)
+        except sqlite3.Error as exc:
+            raise StorageError(f"could not write the state file {self.path}: {exc}") from exc
         self._dirty.clear()
         self._dirty_meta.clear()
         self._wipe = False
@@ -163,15 +186,67 @@ class SqliteStore(MemoryStore):
             log.exception("could not checkpoint the state file %s", self.path)
 
     def close(self) -> None:
-        self.commit()
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            self.commit()
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except (StorageError, sqlite3.Error) as exc:
+            log.error("the last changes could not be written at shutdown: %s", exc)
         self._release()
 
     def _release(self) -> None:
-        self._checkpoints.close()
-        self._db.close()
+        for connection in (self._checkpoints, self._db):
+            if connection is not None:
+                connection.close()
         if self._lock is not None:
             self._lock.close()
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write, on a file that is new or at least looks like SQLite."""
+    with open(path, "rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header and header != SQLITE_HEADER:
+        raise ConfigError(f"state file {path} is not an SQLite database (it starts with {header[:16]!r}); "
+                          "use another file, or delete this one if it is yours to lose")
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+
+
+def _has_table(db: sqlite3.Connection, table: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
+
+
+def _check_schema(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse a damaged file, one of a newer klavi-mock, and one another program made."""
+    findings = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+    if findings != ["ok"]:
+        verdict = " ".join("; ".join(findings).split())  # one line
+        raise ConfigError(f"state file {path} is damaged (SQLite's quick_check: {verdict}); "
+                          "restore it from a copy, or start with another file")
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise ConfigError(f"state file {path} was written by a newer klavi-mock (schema {version}); "
+                          "upgrade klavi-mock or use another file")
+    ours = {*TABLES.values(), "meta"}
+    tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if tables and version != SCHEMA_VERSION:
+        raise ConfigError(f"state file {path} belongs to another program (tables {', '.join(sorted(tables))}, "
+                          f"user_version {version}); klavi-mock only opens its own files")
+    for table in tables:
+        columns = [(row[1], row[2].upper()) for row in db.execute(f"PRAGMA table_info({_quoted(table)})")]
+        if table not in ours or columns != [("id", "TEXT"), ("data", "TEXT")]:
+            raise ConfigError(f"state file {path} has a table klavi-mock did not make ({table}: "
+                              f"{', '.join(name for name, _ in columns)}); klavi-mock only opens its own files")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _lock(path: Path):

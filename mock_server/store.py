@@ -1,20 +1,31 @@
 """The mock's state. In memory by default; everything a tenant owns is looked up through
 its tenant id, so one partner never sees another's links or consents.
 
-The interface a persistent store keeps too (`sqlite_store.SqliteStore`): whoever changes
-a stored object in place says so with `changed(obj)`, and `commit()` makes every change
-since the last commit durable in one step. The app commits before each response goes out,
-after each webhook attempt and after time-driven work; here both are no-ops.
+The interface a persistent store keeps too (`sqlite_store.SqliteStore`): whoever is about
+to change a stored object in place says so first with `changing(obj)`, and `commit()` makes
+every change since the last commit durable in one step. The app commits before each
+response goes out, after each webhook attempt and after time-driven work; here commit is a
+no-op.
+
+Inside a request's unit of work (`unit_of_work`), every change here can be undone: an
+added object is removed again, a changed one gets its old attributes back, and a delivery
+reaches the outbox only when the request commits.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, Callable
 
+from . import unit_of_work
 from .domain.consents import Consent
 from .domain.links import Link
 from .domain.tasks import Task
 from .webhooks.outbox import PENDING, Delivery
+
+
+class StorageError(Exception):
+    """A durable store could not write a commit (e.g. the disk is full)."""
 
 
 class MemoryStore:
@@ -36,8 +47,16 @@ class MemoryStore:
 
     # -- changes -------------------------------------------------------------------
 
-    def changed(self, obj: Any) -> None:
-        """`obj` (a stored link, consent, delivery, task...) was modified in place."""
+    def changing(self, obj: Any) -> None:
+        """`obj` (a stored link, consent, delivery, task...) is about to be modified in place."""
+        unit_of_work.save(obj)
+        self._mark(obj)
+
+    def _mark(self, obj: Any) -> None:
+        """`obj` is new or changed: a durable store writes it at the next commit."""
+
+    def _unmark(self, obj: Any) -> None:
+        """`obj` was added by a request that failed: a durable store must not write it."""
 
     def commit(self) -> None:
         """Make every change since the last commit durable (nothing to do in memory)."""
@@ -52,13 +71,16 @@ class MemoryStore:
         return self._meta.get(key)
 
     def set_meta(self, key: str, value: Any) -> None:
+        missing = object()
+        before = self._meta.get(key, missing)
         self._meta[key] = value
+        unit_of_work.on_rollback(lambda: self._meta.pop(key) if before is missing else self._meta.__setitem__(key, before))
 
     # -- links ---------------------------------------------------------------------
 
     def add_link(self, link: Link) -> None:
         self.links[link.id] = link
-        self.changed(link)
+        self._added(link, lambda: self.links.pop(link.id, None))
 
     def get_link(self, tenant_id: str | None, link_id: str) -> Link | None:
         """`tenant_id` None: any tenant's (the control API)."""
@@ -77,7 +99,16 @@ class MemoryStore:
         if consent.flow_token:
             self._by_flow[consent.flow_token] = consent.id
         self._by_tenant.setdefault(consent.tenant_id, []).append(consent)
-        self.changed(consent)
+        self._added(consent, lambda: self._remove_consent(consent))
+
+    def _remove_consent(self, consent: Consent) -> None:
+        self.consents.pop(consent.id, None)
+        self._track_ids.pop((consent.tenant_id, consent.external_track_id), None)
+        self._by_ticket.pop(consent.ticket, None)
+        self._by_flow.pop(consent.flow_token or "", None)
+        mine = self._by_tenant.get(consent.tenant_id, [])
+        if consent in mine:
+            mine.remove(consent)
 
     def get_consent(self, tenant_id: str | None, consent_id: str) -> Consent | None:
         """`tenant_id` None: any tenant's (the control API and the bank pages)."""
@@ -99,9 +130,10 @@ class MemoryStore:
         return self.consents.get(consent_id) if consent_id else None
 
     def start_flow(self, consent: Consent, flow_token: str) -> None:
+        self.changing(consent)
         consent.flow_token = flow_token
         self._by_flow[flow_token] = consent.id
-        self.changed(consent)
+        unit_of_work.on_rollback(lambda: self._by_flow.pop(flow_token, None))
 
     def list_consents(self, tenant_id: str | None = None) -> list[Consent]:
         return list(self.consents.values()) if tenant_id is None else list(self._by_tenant.get(tenant_id, ()))
@@ -110,33 +142,49 @@ class MemoryStore:
 
     def add_delivery(self, delivery: Delivery) -> None:
         self.deliveries[delivery.id] = delivery
+        self._added(delivery, lambda: self.deliveries.pop(delivery.id, None))
         self.queue(delivery)
 
     def queue(self, delivery: Delivery) -> None:
-        """A new or changed delivery: in the outbox while it is pending, out of it after."""
+        """A new or changed delivery: in the outbox while it is pending, out of it after.
+        Call `changing(delivery)` before changing it. In a request, this waits for the
+        request to succeed: a webhook is only owed for a change that was kept."""
+        unit_of_work.after_commit(lambda: self._queue_now(delivery))
+
+    def _queue_now(self, delivery: Delivery) -> None:
         if delivery.id not in self.deliveries:
             return  # forgotten by a reset while its attempt was under way
         if delivery.status == PENDING:
             self.outbox[delivery.id] = delivery
         else:
             self.outbox.pop(delivery.id, None)
-        self.changed(delivery)
+        self._mark(delivery)
 
     # -- report requests and Open Data tasks ------------------------------------------
 
     def add_report_request(self, request: Any) -> None:
         self.report_requests[request.id] = request
-        self.changed(request)
+        self._added(request, lambda: self.report_requests.pop(request.id, None))
 
     def add_task(self, task: Task) -> None:
         self.tasks[task.id] = task
-        self.changed(task)
+        self._added(task, lambda: self.tasks.pop(task.id, None))
+
+    def _added(self, obj: Any, remove: Callable[[], None]) -> None:
+        self._mark(obj)
+
+        def undo() -> None:
+            remove()
+            self._unmark(obj)
+
+        unit_of_work.on_rollback(undo)
 
     # -- control ---------------------------------------------------------------------
 
     def reset(self) -> None:
         """Forget links, consents, report requests, tasks and deliveries (not the meta values:
         the clock only moves forward)."""
+        self._keep_for_rollback()
         self.links.clear()
         self.consents.clear()
         self._track_ids.clear()
@@ -147,3 +195,16 @@ class MemoryStore:
         self.outbox.clear()
         self.report_requests.clear()
         self.tasks.clear()
+
+    def _keep_for_rollback(self) -> None:
+        """A reset in a request that then fails gives everything back."""
+        if unit_of_work.current() is None:
+            return
+        kept = {name: copy.copy(value) for name, value in vars(self).items() if isinstance(value, dict)}
+
+        def restore() -> None:
+            for name, value in kept.items():
+                getattr(self, name).clear()
+                getattr(self, name).update(value)
+
+        unit_of_work.on_rollback(restore)

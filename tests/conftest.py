@@ -18,6 +18,8 @@ SANDBOX_KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-
 VALID_CPF = "52998224725"
 VALID_CNPJ = "11222333000181"
 PARTNER_RETURN = "https://partner.example.com/return"
+# Starlette's TestClient addresses the app as "testserver": the control API must answer it.
+TEST_HOSTS = ("testserver",)
 _track_ids = itertools.count(1)
 
 
@@ -82,7 +84,7 @@ def query_of(url: str) -> dict[str, str]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(strict=True, token_secret="test-token-secret-32-characters!", tenants=[
+    return Settings(strict=True, allowed_hosts=TEST_HOSTS, token_secret="test-token-secret-32-characters!", tenants=[
         Tenant(app_id="sandbox-app", access_key="sandbox-access-key", secret_key="sandbox-secret-key"),
         Tenant(app_id="other-app", access_key="other-access-key", secret_key="other-secret-key"),
     ])

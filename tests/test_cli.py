@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from .servers import serve_process
 
@@ -55,3 +56,49 @@ def test_conformance_says_when_no_mock_answers():
     result = subprocess.run([sys.executable, "-m", "mock_server", "conformance", "--base-url", "http://127.0.0.1:9"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "cannot reach" in result.stderr
+
+
+def _serve_refused(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "mock_server", "serve", *args], capture_output=True, text=True,
+                          timeout=30, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--port", "99999"], "--port 99999: a port is a number from 1 to 65535"),
+    (["--port", "-1"], "--port -1: a port is a number from 1 to 65535"),
+    (["--max-body-bytes", "-5"], "--max-body-bytes -5: give a number of bytes of at least 1"),
+    (["--public-url", "not-a-url"], "--public-url 'not-a-url' is not an http(s) URL"),
+    (["--admin-token", ""], "--admin-token is empty"),
+])
+def test_serve_refuses_what_cannot_work_in_one_line(args, says):
+    result = _serve_refused(*args)
+    assert result.returncode == 2
+    assert result.stderr == f"klavi-mock: {result.stderr.removeprefix('klavi-mock: ')}" and says in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_config_webhook_url_that_is_not_a_url_is_refused(tmp_path):
+    config = tmp_path / "tenants.yaml"
+    config.write_text("tenants:\n  - {appId: acme, accessKey: a, secretKey: s, eventsUrl: not-a-url}\n")
+    result = _serve_refused("--config", str(config))
+    assert result.returncode == 2 and "tenant acme: eventsUrl 'not-a-url' is not an http(s) URL" in result.stderr
+    config.write_text("tenants:\n  - {appId: acme, accessKey: a, secretKey: s, productsCallbackURL: {all: 'ftp://x'}}\n")
+    result = _serve_refused("--config", str(config))
+    assert result.returncode == 2 and "productsCallbackURL.all 'ftp://x' is not an http(s) URL" in result.stderr
+
+
+def test_an_empty_admin_token_in_the_environment_is_refused():
+    result = _serve_refused(env={"KLAVI_MOCK_ADMIN_TOKEN": ""})
+    assert result.returncode == 2 and "KLAVI_MOCK_ADMIN_TOKEN is set but empty" in result.stderr
+
+
+def test_version_and_a_bare_command():
+    from mock_server import __version__
+
+    version = subprocess.run([sys.executable, "-m", "mock_server", "--version"], capture_output=True, text=True, timeout=30)
+    assert version.returncode == 0 and version.stdout.strip() == f"klavi-mock {__version__}"
+    assert __version__[0].isdigit()
+    bare = subprocess.run([sys.executable, "-m", "mock_server"], capture_output=True, text=True, timeout=30)
+    assert bare.returncode == 0 and "usage: klavi-mock" in bare.stdout and "serve" in bare.stdout and "check" in bare.stdout

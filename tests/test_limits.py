@@ -10,6 +10,7 @@ from mock_server.app import create_app
 from mock_server.config import ConfigError, Settings, check_exposure
 
 from .conftest import API, SANDBOX_KEYS, bearer
+from .servers import free_port
 
 
 def test_a_body_over_the_limit_is_413_in_klavis_shape(settings):
@@ -70,6 +71,6 @@ def test_listening_beyond_loopback_needs_a_token():
         check_exposure(Settings(host="0.0.0.0"))
     check_exposure(Settings(host="0.0.0.0", admin_token="t"))
     check_exposure(Settings(host="127.0.0.1"))
-    result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--host", "0.0.0.0", "--port", "0"],
+    result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--host", "0.0.0.0", "--port", str(free_port())],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "X-Mock-Admin-Token" in result.stderr

@@ -12,7 +12,7 @@ import httpx
 
 from mock_server.testing import Receiver, wait_for
 
-from .servers import serve_process
+from .servers import free_port, serve_process
 
 KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
 CPF = "52998224725"
@@ -114,7 +114,7 @@ def test_sigterm_without_a_state_file_is_bounded_too_and_says_what_is_lost(recei
 def test_a_second_process_on_the_same_state_file_is_refused(tmp_path):
     state = str(tmp_path / "state.sqlite")
     with serve_process("--state-file", state):
-        result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--port", "0", "--state-file", state],
+        result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--port", str(free_port()), "--state-file", state],
                                 capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert f"state file {state} is in use by another klavi-mock process" in result.stderr

@@ -18,7 +18,7 @@ from mock_server.config import ConfigError, Settings, Tenant
 from mock_server.testing import wait_for
 
 from .test_bank_flow import form_action
-from .conftest import API, PARTNER_RETURN, VALID_CPF, Klavi, bearer, query_of
+from .conftest import API, PARTNER_RETURN, TEST_HOSTS, VALID_CPF, Klavi, bearer, query_of
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def state_file(tmp_path):
 def settings_on(state_file: str, **extra) -> Settings:
     """No tokenSecret configured: the state file must keep the one tokens were signed with."""
     tenants = [Tenant(app_id="sandbox-app", access_key="sandbox-access-key", secret_key="sandbox-secret-key")]
-    return Settings(strict=True, state_file=state_file, tenants=tenants, **extra)
+    return Settings(strict=True, state_file=state_file, tenants=tenants, allowed_hosts=TEST_HOSTS, **extra)
 
 
 def serve(state_file: str, **extra) -> TestClient:
@@ -181,7 +181,7 @@ def test_one_process_per_state_file(state_file):
 def test_a_file_that_is_not_a_state_file_is_refused(tmp_path):
     junk = tmp_path / "notes.txt"
     junk.write_text("not a database, just text that is long enough to have a header " * 10)
-    with pytest.raises(ConfigError, match="cannot be used: file is not a database"):
+    with pytest.raises(ConfigError, match="is not an SQLite database"):
         create_app(settings_on(str(junk)))
     with pytest.raises(ConfigError, match="cannot be opened"):
         create_app(settings_on(str(tmp_path / "no-such-dir" / "state.sqlite")))

@@ -8,7 +8,7 @@ from mock_server import api
 from mock_server.app import create_app
 from mock_server.config import Settings
 
-from .conftest import API, SANDBOX_KEYS
+from .conftest import API, SANDBOX_KEYS, TEST_HOSTS
 
 
 async def token_without_expiry(call):
@@ -25,14 +25,14 @@ async def undeclared_status(call):
 ])
 def test_an_off_spec_response_fails_loudly(monkeypatch, handler, message):
     monkeypatch.setitem(api.HANDLERS, "createAccessToken", handler)
-    with TestClient(create_app(Settings(strict=True)), raise_server_exceptions=True) as client:
+    with TestClient(create_app(Settings(strict=True, allowed_hosts=TEST_HOSTS)), raise_server_exceptions=True) as client:
         with pytest.raises(AssertionError, match=message):
             client.post(f"{API}/auth", json=SANDBOX_KEYS)
 
 
 def test_outside_strict_mode_the_response_goes_out(monkeypatch):
     monkeypatch.setitem(api.HANDLERS, "createAccessToken", token_without_expiry)
-    with TestClient(create_app(Settings(strict=False))) as client:
+    with TestClient(create_app(Settings(strict=False, allowed_hosts=TEST_HOSTS))) as client:
         assert client.post(f"{API}/auth", json=SANDBOX_KEYS).json() == {"accessToken": "x"}
 
 
@@ -40,7 +40,7 @@ def test_a_bug_in_a_handler_is_a_klavi_shaped_500_without_traceback(monkeypatch)
     async def broken(call):
         raise KeyError("boom")
     monkeypatch.setitem(api.HANDLERS, "createAccessToken", broken)
-    with TestClient(create_app(Settings()), raise_server_exceptions=False) as client:
+    with TestClient(create_app(Settings(allowed_hosts=TEST_HOSTS)), raise_server_exceptions=False) as client:
         response = client.post(f"{API}/auth", json=SANDBOX_KEYS)
     assert response.status_code == 500
     assert response.json() == {"statusCode": 500, "error": "Internal Server Error",

@@ -14,7 +14,7 @@ from mock_server.webhooks.signing import encode_body, sign, verify_signature
 
 from mock_server.testing import Receiver, wait_for
 
-from .conftest import API, SANDBOX_KEYS
+from .conftest import API, SANDBOX_KEYS, TEST_HOSTS
 from .contract import assert_conforms
 
 SECRET = "sandbox-secret-key"
@@ -149,7 +149,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_retried(monkeypatch, setting
 
 def test_for_fi_partners_get_link_action_status(receiver):
     tenant = Tenant(app_id="bank-app", access_key="bank-key", secret_key="bank-secret", events_url=receiver.url("/events"), for_fi=True)
-    with TestClient(create_app(Settings(strict=True, tenants=[tenant])), follow_redirects=False) as client:
+    with TestClient(create_app(Settings(strict=True, tenants=[tenant], allowed_hosts=TEST_HOSTS)), follow_redirects=False) as client:
         from .conftest import Klavi
         klavi = Klavi(client)
         keys = {"accessKey": "bank-key", "secretKey": "bank-secret"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -23,12 +22,13 @@ from ..domain.consents import Consent
 from ..domain.taxid import mask_cnpj, mask_cpf
 from ..errors import KlaviError
 from ..lifecycle import BankLinkError, BankStep
+from ..resources import package_dir
 from ..routing import read_body, request_origin
 from ..sandbox import Sandbox
 from .logos import logo_svg
 from .permissions import permission_items
 
-_HERE = Path(__file__).resolve().parent
+_HERE = package_dir("bank")
 _templates = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(default=True))
 
 LINK_ERRORS = {
@@ -149,7 +149,6 @@ class BankPages:
 
     async def authorize(self, request: Request) -> Response:
         """consentRedirectURL: the bank's first page (or, with `decision`, the whole journey)."""
-        self.sandbox.run_due()
         form = await _form(request, self.sandbox.settings.max_body_bytes)
         try:
             step = self.lifecycle.open_redirect(_one(form, "ticket") or "")
@@ -163,7 +162,6 @@ class BankPages:
         return self._render_step(request, step)
 
     async def bank_decision(self, request: Request) -> Response:
-        self.sandbox.run_due()
         form = await _form(request, self.sandbox.settings.max_body_bytes)
         decision = _one(form, "decision")
         if decision not in ("approve", "deny"):
@@ -175,7 +173,6 @@ class BankPages:
         return self._render_step(request, step)
 
     async def lgpd(self, request: Request) -> Response:
-        self.sandbox.run_due()
         flow = request.path_params["flow"]
         try:
             if request.method == "GET":
@@ -193,7 +190,6 @@ class BankPages:
 
     async def hosted_link(self, request: Request) -> Response:
         """The WhiteLabel page behind linkURL: pick an institution, then on to its bank."""
-        self.sandbox.run_due()
         form = await _form(request, self.sandbox.settings.max_body_bytes)
         token = _one(form, "v") or ""
         try:

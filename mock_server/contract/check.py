@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import httpx
 
-from mock_server.resources import openapi_dir
+from mock_server.resources import openapi_dir, schemathesis_config
 
 API_PREFIX = "/data/v1"
 DEFAULT_ACCESS_KEY = "sandbox-access-key"
@@ -60,13 +60,11 @@ def spec_file() -> Path:
 
 
 def config_file() -> Path:
-    """The repository's schemathesis.toml: next to the package's data in a wheel
-    (mock_server/_data/), else at the top of a source checkout."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "_data" / "schemathesis.toml", package.parent / "schemathesis.toml"):
-        if candidate.is_file():
-            return candidate
-    raise UsageError(f"klavi-mock is missing its schemathesis.toml (looked in {package / '_data'} and {package.parent})")
+    """The repository's schemathesis.toml (inside the package's data in a wheel)."""
+    try:
+        return schemathesis_config()
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _spec() -> dict:

@@ -20,6 +20,8 @@ from ..clock import Clock
 from .outbox import EXCERPT, MAX_REDIRECTS, TIMEOUT, Attempt, Delivery, next_due, ready
 from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
+from ..store import StorageError
+
 if TYPE_CHECKING:
     from ..store import MemoryStore
 
@@ -115,8 +117,12 @@ class Dispatcher:
             log.exception("webhook attempt failed unexpectedly")
             error = f"{type(exc).__name__}: {exc}"
         latency = (time.perf_counter() - started) * 1000
+        self._store.changing(delivery)
         delivery.record(Attempt(len(delivery.attempts) + 1, started_at, url, status_code, round(latency, 1), error, excerpt),
                         self.clock.now())
         self._store.queue(delivery)
-        self._store.commit()
+        try:
+            self._store.commit()
+        except StorageError as exc:  # kept in memory, written by a later commit
+            log.warning("%s; trying again", exc)
         self.wake()

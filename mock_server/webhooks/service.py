@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
+from .. import unit_of_work
 from ..clock import Clock
 from ..config import Tenant
 from ..errors import NotFound
@@ -41,7 +42,7 @@ class Webhooks:
 
     def _add(self, delivery: Delivery) -> Delivery:
         self.store.add_delivery(delivery)
-        self.on_enqueue()
+        unit_of_work.after_commit(self.on_enqueue)
         return delivery
 
     def emit(self, app_id: str, name: str, payload: dict[str, Any], external_info: dict | None,
@@ -75,9 +76,10 @@ class Webhooks:
             destination = tenant.events_url if tenant else None
         else:
             destination = delivery.destination or callback_url(delivery.name, _as_map(tenant.products_callback_url) if tenant else None)
+        self.store.changing(delivery)
         delivery.redeliver(self.clock.now(), destination)
         self.store.queue(delivery)
-        self.on_enqueue()
+        unit_of_work.after_commit(self.on_enqueue)
         return delivery
 
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-
-def fixtures_dir() -> Path:
-    """Where the fixtures live; the one place to change if they move."""
-    return Path(__file__).resolve().parents[3] / "fixtures"
+from ...resources import fixtures_dir
 
 
 @lru_cache(maxsize=1)
