@@ -33,7 +33,7 @@ async def advance_clock(call: Call) -> Response:
 
 
 async def reset_state(call: Call) -> Response:
-    call.sandbox.reset()
+    call.sandbox.reset(rewind_clock=bool((call.body or {}).get("rewindClock")))
     return JSONResponse({"message": "ok"})
 
 

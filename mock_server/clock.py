@@ -1,7 +1,8 @@
 """The one source of "now" for the whole mock.
 
 Time runs like the wall clock plus an offset that only grows: advancing the clock is how
-tests expire tokens, links and consents without waiting.
+tests expire tokens, links and consents without waiting. Only a reset that forgets
+everything that depended on it may rewind it (`rewind`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ class Clock:
         self.offset += seconds
         unit_of_work.on_rollback(lambda: setattr(self, "offset", self.offset - seconds))
         return self.now()
+
+    def rewind(self) -> None:
+        """Back to the wall clock (a reset that forgot every link and consent)."""
+        before = self.offset
+        self.offset = 0.0
+        unit_of_work.on_rollback(lambda: setattr(self, "offset", before))
 
 
 def iso(moment: datetime) -> str:

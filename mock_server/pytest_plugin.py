@@ -52,7 +52,7 @@ class KlaviMock:
         return response.json()
 
     def reset(self) -> None:
-        self._admin("POST", "/reset")
+        self._admin("POST", "/reset", json={"rewindClock": True})  # each test starts on the wall clock
         self._admin("PUT", f"/tenants/{self.app_id}/webhooks",
                     json={"eventsUrl": self.receiver.url("/events"), "productsCallbackURL": {"all": self.receiver.url("/reports")}})
         self.receiver.received.clear()

@@ -222,12 +222,15 @@ class Sandbox:
         tenant = self._tenants_by_key.get(access_key)
         return tenant.app_id if tenant else None
 
-    def reset(self) -> None:
+    def reset(self, rewind_clock: bool = False) -> None:
         self.store.reset()
         self.timeline.clear()
         self.conformance.reset()
         self.consents.throttle.clear()
         self.reports.throttle.clear()
+        if rewind_clock:
+            self.clock.rewind()
+            self.store.set_meta("clock_offset", self.clock.offset)
 
 
 TOKEN_KINDS = {"accessToken": ACCESS, "linkToken": LINK}

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 
+import httpx
+
 
 @dataclass
 class Received:
     path: str
-    headers: dict[str, str]
+    headers: httpx.Headers  # case-insensitive: headers["X-Klavi-Signature"] and ["x-klavi-signature"]
     body: bytes
 
     def json(self) -> Any:
@@ -49,7 +51,7 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
-                    receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.received.append(Received(self.path, httpx.Headers(self.headers.items()), body))
                     script = receiver.scripts.get(self.path)
                     status = script.pop(0) if script else 200
                 if receiver.hang_seconds:

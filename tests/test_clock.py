@@ -35,3 +35,13 @@ def test_bad_advances_are_refused_and_leave_the_clock_alone(client, body, fragme
     assert response.status_code == 400
     assert fragment in response.json()["message"]
     assert client.get("/__mock/clock").json()["offsetSeconds"] == 0
+
+
+def test_reset_keeps_the_clock_unless_asked_to_rewind_it(client):
+    client.post("/__mock/clock/advance", json={"seconds": 366 * 86400})
+    assert client.post("/__mock/reset").status_code == 200
+    assert client.get("/__mock/clock").json()["offsetSeconds"] == 366 * 86400
+    assert client.post("/__mock/reset", json={"rewindClock": True}).status_code == 200
+    assert client.get("/__mock/clock").json()["offsetSeconds"] == 0
+    refused = client.post("/__mock/reset", json={"rewindClock": "yes"})
+    assert refused.status_code == 400 and "body.rewindClock" in refused.json()["message"]

@@ -41,13 +41,31 @@ def test_meant_to_send_a_bad_cpf(klavi_mock):
 
 def test_state_is_clean_for_each_test(klavi_mock):
     assert klavi_mock.conformance()["tenants"] == [] and klavi_mock.events() == []
+
+
+def test_the_clock_is_back_on_the_wall_clock_after_a_test_advanced_it(klavi_mock):
+    from datetime import datetime, timezone
+
+    mock_now = datetime.fromisoformat(klavi_mock.now().replace("Z", "+00:00"))
+    assert abs((mock_now - datetime.now(timezone.utc)).total_seconds()) < 60, mock_now
+
+
+def test_received_headers_read_as_the_readme_shows(klavi_mock):
+    from mock_server.webhooks.signing import verify_signature
+
+    access = login(klavi_mock)
+    httpx.post(f"{klavi_mock.api_url}/links", json={}, headers={"Authorization": f"Bearer {access}"})
+    klavi_mock.wait_for_event("link_created")
+    received = klavi_mock.receiver.at("/events")[0]
+    assert verify_signature(received.body, received.headers["X-Klavi-Signature"], klavi_mock.secret_key)
+    assert received.headers["x-klavi-signature"] == received.headers["X-Klavi-Signature"]
 '''
 
 
 def test_the_fixture_serves_the_mock_and_fails_tests_that_break_the_contract(pytester):
     pytester.makepyfile(test_partner=PARTNER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=5, failed=1)
     output = result.stdout.str()
     assert "test_a_client_sending_a_bad_cpf" in output and "KlaviContractViolation" in output
     assert "broke the Klavi API contract" in output

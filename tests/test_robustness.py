@@ -63,7 +63,7 @@ from urllib.parse import quote
 import httpx
 import jwt
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -468,7 +468,16 @@ def malformed_bodies(draw, op: Operation) -> tuple[str, bytes, str | None]:
     # syntax: JSON's near misses
     raw = draw(st.sampled_from([text.replace(b'"', b"'"), text.replace(b"}", b",}", 1), text.replace(b":", b"=", 1),
                                 b"{" + text[1:].replace(b'"', b"", 2), b"{,}", b"{\"a\" 1}", b"\xef\xbb\xbf\xef\xbb\xbf{}"]))
+    assume(not _is_json(raw))  # a near miss of an empty body ({}) can be no miss at all
     return kind, raw, None
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
 
 
 # Schema-valid values that mean something to the mock: personas' tax ids, real institutions
