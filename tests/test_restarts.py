@@ -6,9 +6,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
+import pytest
 
 from mock_server.testing import Receiver, wait_for
 
@@ -128,3 +130,58 @@ def _refused(base: str) -> bool:
     except httpx.TransportError:
         return False
     return False
+
+
+@pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
+def test_under_load_nothing_answered_is_lost_and_every_promised_webhook_goes_out(tmp_path, receiver, stop):
+    """Eight clients create links and consents as fast as they can; the process is stopped
+    in the middle. Every link and consent answered 200 is there after the restart, and the
+    link_created event of every such link reaches the receiver, before or after it."""
+    state = str(tmp_path / "state.sqlite")
+    answered_links: list[str] = []
+    answered_consents: list[str] = []
+    with serve_process("--state-file", state) as (base, process):
+        api = f"{base}/data/v1"
+        hooks = {"eventsUrl": receiver.url("/events")}
+        assert httpx.put(f"{base}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
+        access = httpx.post(f"{api}/auth", json=KEYS).json()["accessToken"]
+
+        def client(number: int) -> None:
+            with httpx.Client(timeout=5) as http:
+                for round_ in range(10_000):
+                    try:
+                        link = http.post(f"{api}/links", json={}, headers=bearer(access))
+                        if link.status_code != 200:
+                            return
+                        answered_links.append(link.json()["linkId"])
+                        consent = http.post(f"{api}/consents", headers=bearer(link.json()["linkToken"]), json={
+                            "externalTrackId": f"load-{number}-{round_}", "personalTaxId": CPF, "institutionCode": "341",
+                            "redirectURL": "https://partner.example.com/return"})
+                        if consent.status_code != 200:
+                            return
+                        answered_consents.append(consent.json()["consentId"])
+                    except httpx.TransportError:
+                        return  # the process went away mid-request: that one was never answered
+
+        clients = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+        for thread in clients:
+            thread.start()
+        wait_for(lambda: len(answered_consents) >= 150, timeout=60, what="load under way")
+        if stop == "kill -9":
+            process.kill()
+        else:
+            process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        for thread in clients:
+            thread.join(timeout=30)
+
+    with serve_process("--state-file", state) as (base, _):
+        kept_consents = {c["consentId"] for c in httpx.get(f"{base}/__mock/consents").json()}
+        kept_links = {link["linkId"] for link in httpx.get(f"{base}/__mock/links").json()}
+        assert set(answered_consents) <= kept_consents, f"{len(set(answered_consents) - kept_consents)} answered consents lost"
+        assert set(answered_links) <= kept_links, f"{len(set(answered_links) - kept_links)} answered links lost"
+
+        def announced() -> set[str]:
+            return {e["payload"]["linkId"] for e in receiver.events("/events") if e["eventName"] == "link_created"}
+
+        wait_for(lambda: set(answered_links) <= announced(), timeout=60, what="every answered link's link_created")
