@@ -72,9 +72,9 @@ def test_business_errors_carry_the_business_code(klavi, client):
 
 def test_the_link_token_dies_with_the_link_after_1800_seconds(klavi, client):
     link_token = klavi.create_link()["linkToken"]
-    klavi.advance(1799)
+    klavi.advance(1790)  # 10 s of wall-clock margin on a loaded machine
     assert client.get(f"{API}/links/institutions", headers=bearer(link_token)).status_code == 200
-    klavi.advance(1)
+    klavi.advance(10)
     response = client.get(f"{API}/links/institutions", headers=bearer(link_token))
     assert response.status_code == 401
     assert "linkToken expired" in response.json()["message"] and "POST /links" in response.json()["message"]
