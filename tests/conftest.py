@@ -78,6 +78,19 @@ class Klavi:
         return response, None
 
 
+def authorise(klavi: Klavi, link_token: str | None = None, **consent) -> str:
+    """A consent approved at the bank and at the LGPD step; its id."""
+    created = klavi.create_consent(link_token, **consent)
+    _, left = klavi.follow(created["consentRedirectURL"] + "&decision=approve")
+    assert "error" not in left
+    return created["consentId"]
+
+
+def ask(klavi: Klavi, path: str, **body):
+    """POST `body` to an API path with a fresh accessToken."""
+    return klavi.http.post(f"{API}{path}", json=body, headers=bearer(klavi.access_token()))
+
+
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 

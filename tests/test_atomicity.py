@@ -21,7 +21,7 @@ from mock_server import reporting
 from mock_server.store import StorageError
 from mock_server.testing import wait_for
 
-from .conftest import API, PARTNER_RETURN, VALID_CNPJ, VALID_CPF, Klavi, bearer, query_of
+from .conftest import API, VALID_CNPJ, VALID_CPF, Klavi, bearer
 
 
 class Injected(RuntimeError):

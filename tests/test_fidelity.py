@@ -18,7 +18,7 @@ from mock_server.domain.reports import PRODUCTS, ReportConsent, ReportLink, buil
 from mock_server.domain.taxid import make_cnpj, make_cpf
 from mock_server.testing import wait_for
 
-from .conftest import API, SANDBOX_KEYS, VALID_CNPJ, VALID_CPF, Klavi, bearer
+from .conftest import API, SANDBOX_KEYS, VALID_CNPJ, VALID_CPF, Klavi, ask, authorise, bearer
 from .contract import assert_conforms
 from .servers import serve_process
 
@@ -27,16 +27,6 @@ CHECK_DIGITS = "check digits invalid: a real bank will not find this customer"
 CREDIT = ("loans", "financing", "unarranged_account_overdraft", "invoice_financing")
 INVESTMENTS = ("bank_fixed_incomes", "credit_fixed_incomes", "variable_incomes", "treasure_titles", "funds")
 
-
-def authorise(klavi, link_token=None, **consent) -> str:
-    created = klavi.create_consent(link_token, **consent)
-    _, left = klavi.follow(created["consentRedirectURL"] + "&decision=approve")
-    assert "error" not in left
-    return created["consentId"]
-
-
-def ask(klavi, path, **body):
-    return klavi.http.post(f"{API}{path}", json=body, headers=bearer(klavi.access_token()))
 
 
 def reports(receiver, response, count):

@@ -25,11 +25,11 @@ from mock_server.domain.reports import PRODUCTS, products_for
 from mock_server.testing import Receiver, wait_for
 from mock_server.webhooks.signing import verify_signature
 
+from .conftest import SANDBOX_KEYS, VALID_CNPJ, VALID_CPF, bearer
 from .servers import free_port, running
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
-CPF, CNPJ = "52998224725", "11222333000181"
+CPF, CNPJ = VALID_CPF, VALID_CNPJ
 
 
 def _run(*command: str | Path, cwd: Path | None = None, timeout: float = 600) -> str:
@@ -87,19 +87,15 @@ def test_the_installed_package_runs_from_site_packages_not_the_tree(installed, t
     assert _run(installed / "klavi-mock", "--version", cwd=tmp_path).startswith("klavi-mock ")
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _flow(base: str, receiver: Receiver, person: str) -> None:
     """auth -> link -> institutions -> consent -> the bank -> every report of that person."""
     api = f"{base}/data/v1"
     tax_field, tax_id = ("personalTaxId", CPF) if person == "pf" else ("businessTaxId", CNPJ)
-    access = httpx.post(f"{api}/auth", json=KEYS).json()["accessToken"]
-    link = httpx.post(f"{api}/links", json={tax_field: tax_id}, headers=_bearer(access)).json()
-    institutions = httpx.get(f"{api}/links/institutions", headers=_bearer(link["linkToken"]))
+    access = httpx.post(f"{api}/auth", json=SANDBOX_KEYS).json()["accessToken"]
+    link = httpx.post(f"{api}/links", json={tax_field: tax_id}, headers=bearer(access)).json()
+    institutions = httpx.get(f"{api}/links/institutions", headers=bearer(link["linkToken"]))
     assert institutions.status_code == 200 and institutions.json()
-    consent = httpx.post(f"{api}/consents", headers=_bearer(link["linkToken"]), json={
+    consent = httpx.post(f"{api}/consents", headers=bearer(link["linkToken"]), json={
         "externalTrackId": f"installed-{person}", tax_field: tax_id, "institutionCode": "341",
         "redirectURL": "https://partner.example.com/return"})
     assert consent.status_code == 200, consent.text
@@ -107,7 +103,7 @@ def _flow(base: str, receiver: Receiver, person: str) -> None:
     assert back.status_code == 302 and "consent_id=" in back.headers["location"], back.text[:300]
     endpoint = "personal" if person == "pf" else "business"
     for level, extra in (("institution", {"institutionCode": "341"}), ("user", {})):
-        response = httpx.post(f"{api}/{endpoint}/{level}-data", headers=_bearer(access),
+        response = httpx.post(f"{api}/{endpoint}/{level}-data", headers=bearer(access),
                               json={"taxId": tax_id, "products": ["all"], **extra})
         assert response.status_code == 200, f"{endpoint}/{level}-data: {response.status_code} {response.text}"
 
@@ -130,7 +126,7 @@ def test_the_installed_serve_runs_the_whole_flow_and_sends_every_report(installe
             events = {e["eventName"] for e in receiver.events("/events")}
             assert {"link_created", "consent_authorised", "product_request_received", "product_generated_success"} <= events
             for delivery in receiver.received:
-                assert verify_signature(delivery.body, delivery.headers["X-Klavi-Signature"], KEYS["secretKey"])
+                assert verify_signature(delivery.body, delivery.headers["X-Klavi-Signature"], SANDBOX_KEYS["secretKey"])
             # Nothing answered 5xx: the conformance report has every request the flow made.
             report = httpx.get(f"{base}/__mock/conformance").json()
             statuses = {s for t in report["tenants"] for op in t["operations"].values() for s in op["statuses"]}

@@ -5,23 +5,12 @@ import pytest
 
 from mock_server.webhooks.signing import verify_signature
 
-from .conftest import API, VALID_CNPJ, VALID_CPF, bearer
+from .conftest import VALID_CNPJ, VALID_CPF, ask, authorise
 from mock_server.testing import wait_for
 
 from .contract import assert_conforms
 
 SECRET = "sandbox-secret-key"
-
-
-def authorised(klavi, link_token=None, **consent):
-    created = klavi.create_consent(link_token, **consent)
-    _, left = klavi.follow(created["consentRedirectURL"] + "&decision=approve")
-    assert "error" not in left
-    return created["consentId"]
-
-
-def ask(klavi, path, **body):
-    return klavi.http.post(f"{API}{path}", json=body, headers=bearer(klavi.access_token()))
 
 
 def reports_of(receiver, request_id, path="/reports"):
@@ -33,7 +22,7 @@ def events_of(receiver, request_id):
 
 
 def test_an_institution_report_arrives_signed_and_on_spec(hooked, client, receiver):
-    consent_id = authorised(hooked)
+    consent_id = authorise(hooked)
     response = ask(hooked, "/personal/institution-data", taxId=VALID_CPF, institutionCode="341",
                    products=["pf_checking_account", "pf_credit_card"], externalInfo={"order": "o-1"})
     assert response.status_code == 200
@@ -53,7 +42,7 @@ def test_an_institution_report_arrives_signed_and_on_spec(hooked, client, receiv
 
 
 def test_business_user_level_reports_for_all_products(hooked, receiver):
-    authorised(hooked, personalTaxId=None, businessTaxId=VALID_CNPJ)
+    authorise(hooked, personalTaxId=None, businessTaxId=VALID_CNPJ)
     response = ask(hooked, "/business/user-data", taxId=VALID_CNPJ, products=["all"])
     request_id = response.json()["requestId"]
     received = wait_for(lambda: len(reports_of(receiver, request_id)) == 6 and reports_of(receiver, request_id))
@@ -79,7 +68,7 @@ def test_business_user_level_reports_for_all_products(hooked, receiver):
     ("/personal/user-data", {"products": ["all"], "consentIds": ["nope"]}, 4001, "consent nope does not exist"),
 ])
 def test_report_rules_answer_416_with_the_business_code(hooked, receiver, path, body, code, fragment):
-    authorised(hooked)
+    authorise(hooked)
     response = ask(hooked, path, taxId=VALID_CPF, **body)
     assert response.status_code == 416, response.text
     assert response.json()["statusCode"] == code
@@ -100,8 +89,8 @@ def test_a_bad_tax_id_is_a_400(hooked):
 
 
 def test_institution_reports_use_the_most_recent_consent_by_default(hooked, receiver):
-    older = authorised(hooked)
-    newer = authorised(hooked)
+    older = authorise(hooked)
+    newer = authorise(hooked)
     request_id = ask(hooked, "/personal/institution-data", taxId=VALID_CPF, institutionCode="341", products=["pf_balance"]).json()["requestId"]
     [report] = wait_for(lambda: reports_of(receiver, request_id))
     assert [c["consentId"] for link in report.json()["links"] for c in link["consents"]] == [newer]
@@ -113,8 +102,8 @@ def test_institution_reports_use_the_most_recent_consent_by_default(hooked, rece
 
 def test_user_reports_cover_every_consent_and_link_scope_narrows(hooked, receiver):
     first_link = hooked.create_link()
-    a = authorised(hooked, first_link["linkToken"], institutionCode="341")
-    b = authorised(hooked, institutionCode="260")
+    a = authorise(hooked, first_link["linkToken"], institutionCode="341")
+    b = authorise(hooked, institutionCode="260")
     request_id = ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["pf_categorized_checking_l2"]).json()["requestId"]
     [report] = wait_for(lambda: reports_of(receiver, request_id))
     assert {c["consentId"] for link in report.json()["links"] for c in link["consents"]} == {a, b}
@@ -126,7 +115,7 @@ def test_user_reports_cover_every_consent_and_link_scope_narrows(hooked, receive
 
 
 def test_reports_hold_only_what_the_consent_granted(hooked, receiver):
-    authorised(hooked, personalTaxId="00000000787")  # partial-permissions: registration and accounts only
+    authorise(hooked, personalTaxId="00000000787")  # partial-permissions: registration and accounts only
     request_id = ask(hooked, "/personal/institution-data", taxId="00000000787", institutionCode="341",
                      products=["pf_checking_account", "pf_credit_card"]).json()["requestId"]
     reports = {r.json()["productName"]: r.json() for r in wait_for(lambda: len(reports_of(receiver, request_id)) == 2 and reports_of(receiver, request_id))}
@@ -138,7 +127,7 @@ def test_reports_hold_only_what_the_consent_granted(hooked, receiver):
 
 def test_callback_urls_follow_klavis_priority(hooked, client, receiver):
     link = hooked.create_link(productsCallbackURL={"pf_balance": receiver.url("/link-balance"), "other": receiver.url("/link-other")})
-    authorised(hooked, link["linkToken"])
+    authorise(hooked, link["linkToken"])
     request_id = ask(hooked, "/personal/institution-data", taxId=VALID_CPF, institutionCode="341",
                      products=["pf_balance", "pf_loans", "pf_funds"],
                      productsCallbackURL={"pf_funds": receiver.url("/request-funds")}).json()["requestId"]
@@ -150,14 +139,14 @@ def test_callback_urls_follow_klavis_priority(hooked, client, receiver):
 
 
 def test_a_plain_string_and_the_url_spelling_are_accepted(hooked, receiver):
-    authorised(hooked)
+    authorise(hooked)
     request_id = ask(hooked, "/personal/institution-data", taxId=VALID_CPF, institutionCode="341", products=["pf_loans"],
                      productsCallbackUrl=receiver.url("/spelt")).json()["requestId"]
     wait_for(lambda: reports_of(receiver, request_id, "/spelt"))
 
 
 def test_report_fails_persona(hooked, receiver):
-    authorised(hooked, personalTaxId="00000001082")
+    authorise(hooked, personalTaxId="00000001082")
     request_id = ask(hooked, "/personal/institution-data", taxId="00000001082", institutionCode="341", products=["pf_checking_account"]).json()["requestId"]
     [report] = wait_for(lambda: reports_of(receiver, request_id))
     assert_conforms(report)
@@ -168,7 +157,7 @@ def test_report_fails_persona(hooked, receiver):
 
 
 def test_partial_data_persona(hooked, receiver):
-    authorised(hooked, personalTaxId=None, businessTaxId="00000011000171")
+    authorise(hooked, personalTaxId=None, businessTaxId="00000011000171")
     request_id = ask(hooked, "/business/institution-data", taxId="00000011000171", institutionCode="341", products=["pj_checking_account"]).json()["requestId"]
     [report] = wait_for(lambda: reports_of(receiver, request_id))
     assert report.json()["code"] == 204 and report.json()["checkingAccounts"]
@@ -177,7 +166,7 @@ def test_partial_data_persona(hooked, receiver):
 
 
 def test_slow_report_persona_waits_for_the_clock(hooked, client, receiver):
-    authorised(hooked, personalTaxId="00000001244")
+    authorise(hooked, personalTaxId="00000001244")
     request_id = ask(hooked, "/personal/institution-data", taxId="00000001244", institutionCode="341", products=["pf_loans"]).json()["requestId"]
     wait_for(lambda: events_of(receiver, request_id), what="product_request_received")
     pending = client.get("/__mock/webhooks", params={"requestId": request_id, "kind": "report"}).json()
@@ -188,7 +177,7 @@ def test_slow_report_persona_waits_for_the_clock(hooked, client, receiver):
 
 
 def test_reports_with_nowhere_to_go_are_kept_for_redelivery(klavi, client, receiver):
-    authorised(klavi)
+    authorise(klavi)
     request_id = ask(klavi, "/personal/institution-data", taxId=VALID_CPF, institutionCode="341", products=["pf_loans"]).json()["requestId"]
     [report] = client.get("/__mock/webhooks", params={"requestId": request_id, "kind": "report"}).json()
     assert report["status"] == "undeliverable"

@@ -14,14 +14,10 @@ import sys
 import httpx
 import pytest
 
+from .conftest import SANDBOX_KEYS, VALID_CPF, bearer
 from .servers import free_port, serve_process
 
-KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
-CPF = "52998224725"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+CPF = VALID_CPF
 
 
 def digest(path) -> str:
@@ -42,7 +38,7 @@ def create_consent(api: str, link_token: str, track_id: str) -> httpx.Response:
 
 def fill(base: str, consents: int) -> None:
     api = f"{base}/data/v1"
-    access = httpx.post(f"{api}/auth", json=KEYS).json()["accessToken"]
+    access = httpx.post(f"{api}/auth", json=SANDBOX_KEYS).json()["accessToken"]
     link = httpx.post(f"{api}/links", json={"externalInfo": {"filler": "x" * 500}}, headers=bearer(access)).json()
     for number in range(consents):
         assert create_consent(api, link["linkToken"], f"fill-{number}").status_code == 200
@@ -124,7 +120,7 @@ def test_a_full_disk_answers_503_never_200_and_loses_nothing_answered(small_disk
     answered: list[str] = []
     with serve_process("--state-file", str(state)) as (base, process):
         api = f"{base}/data/v1"
-        access = httpx.post(f"{api}/auth", json=KEYS).json()["accessToken"]
+        access = httpx.post(f"{api}/auth", json=SANDBOX_KEYS).json()["accessToken"]
         link = httpx.post(f"{api}/links", json={"externalInfo": {"big": "y" * 2000}}, headers=bearer(access)).json()
         # Fill the disk but for a little room, then create consents until it is full.
         free = shutil.disk_usage(small_disk).free

@@ -13,9 +13,8 @@ import httpx
 
 from mock_server.http_protocol import MAX_HEAD_BYTES, MAX_HEADERS
 
+from .conftest import SANDBOX_KEYS
 from .servers import serve_process
-
-KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
 
 
 def _address(base: str) -> tuple[str, int]:
@@ -46,7 +45,7 @@ def test_a_client_hanging_up_mid_body_is_one_quiet_line(tmp_path):
                              b"Content-Length: 10000\r\n\r\n" + b'{"accessKey": "' + b"x" * 100)
             time.sleep(0.02)
         # Still serving, and its state unharmed.
-        assert httpx.post(f"{base}/data/v1/auth", json=KEYS).status_code == 200
+        assert httpx.post(f"{base}/data/v1/auth", json=SANDBOX_KEYS).status_code == 200
         time.sleep(0.3)
         process.terminate()
         output = process.communicate(timeout=10)[0]
@@ -62,7 +61,7 @@ def test_an_oversized_header_gets_431_and_other_clients_are_served():
         def other_client() -> None:
             with httpx.Client(timeout=10) as client:
                 for _ in range(30):
-                    answered.append(client.post(f"{base}/data/v1/auth", json=KEYS).status_code)
+                    answered.append(client.post(f"{base}/data/v1/auth", json=SANDBOX_KEYS).status_code)
 
         others = threading.Thread(target=other_client)
         others.start()
@@ -100,4 +99,4 @@ def test_too_many_headers_get_431_in_klavis_shape():
         assert str(MAX_HEADERS) in body["message"]
         # A normal request with a few dozen headers still goes through.
         many = {f"X-H{n}": "v" for n in range(40)}
-        assert httpx.post(f"{base}/data/v1/auth", json=KEYS, headers=many).status_code == 200
+        assert httpx.post(f"{base}/data/v1/auth", json=SANDBOX_KEYS, headers=many).status_code == 200
