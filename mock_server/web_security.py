@@ -111,13 +111,14 @@ class ControlApiGuard:
 
 
 class PageSecurityHeaders:
-    """Every HTML answer gets the page policy; JSON and assets go untouched."""
+    """Every HTML answer gets the page policy; JSON and assets go untouched (the Klavi API's
+    answers are not even looked at: that is the hot path)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(API_PREFIX):  # the API answers JSON only
             await self.app(scope, receive, send)
             return
 
