@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 from starlette.responses import FileResponse, JSONResponse, Response
 
@@ -62,7 +63,7 @@ def _delivery(delivery: Delivery) -> dict:
         "deliveryId": delivery.id, "appId": delivery.tenant_id, "kind": delivery.kind, "name": delivery.name,
         "status": delivery.status, "destination": delivery.destination, "createdAt": iso(delivery.created_at),
         "nextAttemptAt": iso(delivery.next_attempt_at), "retriesLeft": delivery.retries_left,
-        "requestId": delivery.request_id, "body": json.loads(delivery.body),
+        "requestId": delivery.request_id, "orderingKey": delivery.ordering_key, "body": json.loads(delivery.body),
         "attempts": [
             {"number": a.number, "at": iso(a.at), "url": a.url, "statusCode": a.status_code, "latencyMs": a.latency_ms,
              "error": a.error, "responseExcerpt": a.response_excerpt}
@@ -71,12 +72,27 @@ def _delivery(delivery: Delivery) -> dict:
     }
 
 
+DELIVERY_FILTERS = {"appId": "tenant_id", "kind": "kind", "name": "name", "status": "status",
+                    "requestId": "request_id", "orderingKey": "ordering_key"}
+
+
+def _matcher(values: dict, leave_out: str = "") -> Callable[[Delivery], bool]:
+    filters = [(attr, values[key]) for key, attr in DELIVERY_FILTERS.items() if key in values and key != leave_out]
+    return lambda delivery: all(getattr(delivery, attr) == value for attr, value in filters)
+
+
 async def list_webhook_deliveries(call: Call) -> Response:
-    wanted = {"appId": "tenant_id", "kind": "kind", "name": "name", "status": "status", "requestId": "request_id"}
-    filters = {attr: call.query[key] for key, attr in wanted.items() if key in call.query}
-    deliveries = [d for d in reversed(call.sandbox.store.deliveries.values())
-                  if all(getattr(d, attr) == value for attr, value in filters.items())]
-    return JSONResponse([_delivery(d) for d in deliveries])
+    log = call.sandbox.store.deliveries
+    cursor = call.query.get("cursor")
+    items, next_seq = log.page(_matcher(call.query), call.query.get("limit", 100), int(cursor[1:]) if cursor else None)
+    return JSONResponse({"items": [_delivery(d) for d in items], "nextCursor": f"c{next_seq}" if next_seq else None,
+                         "counts": log.counts(_matcher(call.query, leave_out="status"))})
+
+
+async def redeliver_webhooks(call: Call) -> Response:
+    redelivered = call.sandbox.webhooks.redeliver_all(_matcher(call.body))
+    stuck = sum(1 for d in redelivered if d.status == "undeliverable")
+    return JSONResponse({"redelivered": len(redelivered) - stuck, "undeliverable": stuck})
 
 
 async def get_webhook_delivery(call: Call) -> Response:
@@ -199,6 +215,7 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "listWebhookDeliveries": list_webhook_deliveries,
     "getWebhookDelivery": get_webhook_delivery,
     "redeliverWebhook": redeliver_webhook,
+    "redeliverWebhooks": redeliver_webhooks,
     "fireWebhookEvent": fire_webhook_event,
     "verifyWebhookSignature": verify_webhook_signature,
     "createTask": create_task,

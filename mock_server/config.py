@@ -56,6 +56,8 @@ _FILE_SCHEMA = {
         "tenants": {"type": "array", "minItems": 1, "items": _TENANT_SCHEMA},
         "tokenSecret": {"type": "string", "minLength": 16},
         "strictTaxIds": {"type": "boolean"},
+        "webhookConcurrency": {"type": "integer", "minimum": 1, "maximum": 64},
+        "webhookRetention": {"type": "integer", "minimum": 0},
     },
 }
 
@@ -101,6 +103,13 @@ class Settings:
     # Refuse (400) CPFs and CNPJs whose check digits are wrong. Off by default: they are
     # accepted and reported as tolerated deviations, since Klavi's own examples fail them.
     strict_tax_ids: bool = False
+    # Attempts under way at once to one webhook URL. Deliveries with the same ordering key
+    # (one consent, one link, one report request) always go one at a time, in order; 1
+    # sends everything to a URL one at a time, in creation order (strict per-URL order).
+    webhook_concurrency: int = 8
+    # Delivered deliveries kept in the log (with their bodies); older delivered ones are
+    # forgotten. Pending, failed and undeliverable ones are always kept.
+    webhook_retention: int = 5000
 
 
 def _tenant(raw: Mapping[str, Any]) -> Tenant:
@@ -140,6 +149,9 @@ def parse_config(data: Any, where: str) -> dict[str, Any]:
         values["token_secret"] = data["tokenSecret"]
     if "strictTaxIds" in data:
         values["strict_tax_ids"] = data["strictTaxIds"]
+    for key, attribute in (("webhookConcurrency", "webhook_concurrency"), ("webhookRetention", "webhook_retention")):
+        if key in data:
+            values[attribute] = data[key]
     return values
 
 
@@ -159,8 +171,8 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
 def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
     """KLAVI_MOCK_CONFIG (a file), KLAVI_MOCK_TENANTS (JSON list), KLAVI_MOCK_PUBLIC_URL,
     KLAVI_MOCK_TOKEN_SECRET, KLAVI_MOCK_ADMIN_TOKEN, KLAVI_MOCK_MAX_BODY_BYTES,
-    KLAVI_MOCK_STATE_FILE, KLAVI_MOCK_STRICT_TAX_IDS (1/true); explicit keyword overrides
-    (from flags) win."""
+    KLAVI_MOCK_STATE_FILE, KLAVI_MOCK_STRICT_TAX_IDS (1/true), KLAVI_MOCK_WEBHOOK_CONCURRENCY,
+    KLAVI_MOCK_WEBHOOK_RETENTION; explicit keyword overrides (from flags) win."""
     values: dict[str, Any] = {}
     if environ.get("KLAVI_MOCK_CONFIG"):
         values.update(load_config_file(environ["KLAVI_MOCK_CONFIG"]))
@@ -183,11 +195,14 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrid
         if flag not in ("1", "true", "yes", "0", "false", "no"):
             raise ConfigError("KLAVI_MOCK_STRICT_TAX_IDS must be 1/true/yes or 0/false/no")
         values["strict_tax_ids"] = flag in ("1", "true", "yes")
-    if environ.get("KLAVI_MOCK_MAX_BODY_BYTES"):
-        try:
-            values["max_body_bytes"] = int(environ["KLAVI_MOCK_MAX_BODY_BYTES"])
-        except ValueError:
-            raise ConfigError("KLAVI_MOCK_MAX_BODY_BYTES must be a number of bytes") from None
+    for name, attribute, what in (("KLAVI_MOCK_MAX_BODY_BYTES", "max_body_bytes", "a number of bytes"),
+                                  ("KLAVI_MOCK_WEBHOOK_CONCURRENCY", "webhook_concurrency", "a whole number"),
+                                  ("KLAVI_MOCK_WEBHOOK_RETENTION", "webhook_retention", "a whole number")):
+        if environ.get(name):
+            try:
+                values[attribute] = int(environ[name])
+            except ValueError:
+                raise ConfigError(f"{name} must be {what}") from None
     if environ.get("KLAVI_MOCK_ALLOW_HOSTS"):
         values["allowed_hosts"] = tuple(h.strip() for h in environ["KLAVI_MOCK_ALLOW_HOSTS"].split(",") if h.strip())
     if "KLAVI_MOCK_ADMIN_TOKEN" in environ and not environ["KLAVI_MOCK_ADMIN_TOKEN"].strip():
@@ -209,6 +224,10 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(f"--port {settings.port}: a port is a number from 1 to 65535")
     if settings.max_body_bytes < 1:
         raise ConfigError(f"--max-body-bytes {settings.max_body_bytes}: give a number of bytes of at least 1 (default 1048576)")
+    if not 1 <= settings.webhook_concurrency <= 64:
+        raise ConfigError(f"--webhook-concurrency {settings.webhook_concurrency}: give 1 (strict per-URL order) to 64 (default 8)")
+    if settings.webhook_retention < 0:
+        raise ConfigError(f"--webhook-retention {settings.webhook_retention}: give a number of deliveries, 0 or more (default 5000)")
     if settings.admin_token is not None and not settings.admin_token.strip():
         raise ConfigError("--admin-token is empty; give a token, or leave the flag out")
     if settings.public_url is not None and not is_http_url(settings.public_url):

@@ -31,11 +31,12 @@ from .webhooks.service import Webhooks
 
 
 def open_store(settings: Settings) -> MemoryStore:
+    webhooks = {"webhook_concurrency": settings.webhook_concurrency, "webhook_retention": settings.webhook_retention}
     if settings.state_file is None:
-        return MemoryStore()
+        return MemoryStore(**webhooks)
     from .sqlite_store import SqliteStore  # only for --state-file
 
-    return SqliteStore(settings.state_file)
+    return SqliteStore(settings.state_file, **webhooks)
 
 
 class Sandbox:
@@ -108,7 +109,8 @@ class Sandbox:
         link = new_link(tenant.app_id, request, self.clock.now(), self.institutions)
         token = self.tokens.issue_link(tenant.app_id, link.id, link.expires_at)
         self.store.add_link(link)
-        self.webhooks.emit(tenant.app_id, "link_created", link_created_payload(link), link.external_info)
+        self.webhooks.emit(tenant.app_id, "link_created", link_created_payload(link), link.external_info,
+                           ordering_key=f"link:{link.id}")
         return link, token
 
     def link_of(self, tenant: Tenant, claims: TokenClaims) -> Link:
@@ -160,13 +162,15 @@ class Sandbox:
         if tenant.for_fi:
             name, payload = "link_action_status", {**payload, "institutionCode": consent.institution_code, "actionStatus": name}
         link = self.store.get_link(consent.tenant_id, consent.link_id)
-        self.webhooks.emit(tenant.app_id, name, payload, link.external_info if link else {})
+        self.webhooks.emit(tenant.app_id, name, payload, link.external_info if link else {},
+                           ordering_key=f"consent:{consent.id}")
 
     def fire_event(self, name: str, *, app_id: str | None = None, consent_id: str | None = None,
                    link_id: str | None = None, payload: dict | None = None, external_info: dict | None = None):
         """Send any API event now (control API): its payload from a consent, a link, or given."""
-        link = None
+        link, key = None, None
         if consent_id is not None:
+            key = f"consent:{consent_id}"
             consent = self.consents.get(None, consent_id)
             app_id = app_id or consent.tenant_id
             link = self.store.get_link(consent.tenant_id, consent.link_id)
@@ -175,6 +179,7 @@ class Sandbox:
                 if name == "link_action_status":
                     payload.update(institutionCode=consent.institution_code, actionStatus=CONSENT_EVENTS.get(consent.status, consent.status.lower()))
         elif link_id is not None:
+            key = f"link:{link_id}"
             link = self.store.get_link(None, link_id)
             if link is None:
                 raise NotFound(f"link {link_id} not found")
@@ -186,7 +191,7 @@ class Sandbox:
         if app_id not in self.tenants:
             raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
         info = external_info if external_info is not None else (link.external_info if link else {})
-        return self.webhooks.emit(app_id, name, payload, info)
+        return self.webhooks.emit(app_id, name, payload, info, ordering_key=key)
 
     def configure_webhooks(self, app_id: str, events_url: str | None, products_callback_url: str | dict | None) -> Tenant:
         if app_id not in self.tenants:

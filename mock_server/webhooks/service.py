@@ -46,19 +46,24 @@ class Webhooks:
         return delivery
 
     def emit(self, app_id: str, name: str, payload: dict[str, Any], external_info: dict | None,
-             not_before: datetime | None = None, request_id: str | None = None) -> Delivery:
+             not_before: datetime | None = None, request_id: str | None = None,
+             ordering_key: str | None = None) -> Delivery:
+        """`ordering_key`: what the event is about (`consent:<id>`, `link:<id>`); a report
+        request's events are keyed by it (`request:<id>`)."""
         now = self.clock.now()
         tenant = self.tenant(app_id)
         body = encode_body([envelope(app_id, name, payload, external_info, now)])
         return self._add(new_delivery(tenant_id=app_id, kind="event", name=name, body=body,
                                       destination=tenant.events_url if tenant else None,
-                                      now=now, not_before=not_before, request_id=request_id))
+                                      now=now, not_before=not_before, request_id=request_id,
+                                      ordering_key=ordering_key or (f"request:{request_id}" if request_id else None)))
 
-    def send_report(self, app_id: str, product: str, report: dict[str, Any], destination: str | None,
+    def send_report(self, app_id: str, product: str, body: bytes, destination: str | None,
                     not_before: datetime | None, request_id: str) -> Delivery:
-        return self._add(new_delivery(tenant_id=app_id, kind="report", name=product, body=encode_body(report),
+        """`body`: the report, encoded (`signing.encode_body`)."""
+        return self._add(new_delivery(tenant_id=app_id, kind="report", name=product, body=body,
                                       destination=destination, now=self.clock.now(), not_before=not_before,
-                                      request_id=request_id))
+                                      request_id=request_id, ordering_key=f"request:{request_id}"))
 
     def get(self, delivery_id: str) -> Delivery:
         delivery = self.store.deliveries.get(delivery_id)
@@ -70,7 +75,13 @@ class Webhooks:
         """Send again (a failed, undeliverable or even delivered one), with fresh retries.
         An event goes to the tenant's current eventsUrl; a report keeps its URL, or takes
         the tenant's productsCallbackURL if it had none."""
-        delivery = self.get(delivery_id)
+        return self._redeliver(self.get(delivery_id))
+
+    def redeliver_all(self, matches: Callable[[Delivery], bool]) -> list[Delivery]:
+        """Send again every delivery that `matches`, oldest first."""
+        return [self._redeliver(d) for d in list(self.store.deliveries.values()) if matches(d)]
+
+    def _redeliver(self, delivery: Delivery) -> Delivery:
         tenant = self.tenant(delivery.tenant_id)
         if delivery.kind == "event":
             destination = tenant.events_url if tenant else None
