@@ -43,6 +43,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"klavi-mock: {exc}", file=sys.stderr)
         return 2
     print(banner(settings, app.state.sandbox.store), flush=True)
+    # Reports are built on worker threads; a short GIL switch interval gives the event loop
+    # the GIL back within half a millisecond, so other requests are not held behind them.
+    sys.setswitchinterval(0.0005)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
                 access_log=args.access_log, timeout_graceful_shutdown=5,
                 http=protocol_class(), h11_max_incomplete_event_size=MAX_HEAD_BYTES)

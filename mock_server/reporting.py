@@ -10,7 +10,9 @@ institution-level reports use the most recent consent and user-level reports all
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +35,9 @@ LEVEL_ENDPOINTS = {
     ("pf", "institution"): "POST /personal/institution-data", ("pf", "user"): "POST /personal/user-data",
     ("pj", "institution"): "POST /business/institution-data", ("pj", "user"): "POST /business/user-data",
 }
+
+# One thread builds every report: with more, they would outnumber the event loop for the GIL.
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="klavi-mock-reports")
 
 
 @dataclass
@@ -79,7 +84,8 @@ class ReportService:
             external_info=body.get("externalInfo") or (newest_link.external_info if newest_link else {}),
         )
         persona = self.personas.for_tax_id(request.tax_id)
-        reports = await asyncio.to_thread(self._build_reports, request, persona, consents)
+        reports = await asyncio.get_running_loop().run_in_executor(
+            _BUILDER, functools.partial(self._build_reports, request, persona, consents))
         self.store.add_report_request(request)
         self._send(tenant, request, persona, reports, newest_link.products_callback_url if newest_link else None)
         return request
