@@ -16,8 +16,11 @@ from .lifecycle import REASONS
 from .resources import openapi_dir
 from .routing import Call, Handler
 from .spec import load_spec
+from .webhooks.chaos import Chaos
 from .webhooks.outbox import Delivery
 from .webhooks.signing import sign, verify_signature
+
+NO_CHAOS = Chaos()
 
 
 def _clock(call: Call) -> dict:
@@ -63,7 +66,8 @@ def _delivery(delivery: Delivery) -> dict:
         "deliveryId": delivery.id, "appId": delivery.tenant_id, "kind": delivery.kind, "name": delivery.name,
         "status": delivery.status, "destination": delivery.destination, "createdAt": iso(delivery.created_at),
         "nextAttemptAt": iso(delivery.next_attempt_at), "retriesLeft": delivery.retries_left,
-        "requestId": delivery.request_id, "orderingKey": delivery.ordering_key, "body": json.loads(delivery.body),
+        "requestId": delivery.request_id, "orderingKey": delivery.ordering_key, "chaos": delivery.chaos,
+        "body": json.loads(delivery.body),
         "attempts": [
             {"number": a.number, "at": iso(a.at), "url": a.url, "statusCode": a.status_code, "latencyMs": a.latency_ms,
              "error": a.error, "responseExcerpt": a.response_excerpt}
@@ -101,6 +105,20 @@ async def get_webhook_delivery(call: Call) -> Response:
 
 async def redeliver_webhook(call: Call) -> Response:
     return JSONResponse(_delivery(call.sandbox.webhooks.redeliver(call.path["deliveryId"])))
+
+
+async def get_webhook_chaos(call: Call) -> Response:
+    if call.path["appId"] not in call.sandbox.tenants:
+        raise NotFound(f"no tenant with appId {call.path['appId']!r}; see GET /__mock/tenants")
+    return JSONResponse(call.sandbox.webhooks.chaos.get(call.path["appId"], NO_CHAOS).describe())
+
+
+async def set_webhook_chaos(call: Call) -> Response:
+    return JSONResponse(call.sandbox.set_webhook_chaos(call.path["appId"], call.body).describe())
+
+
+async def clear_webhook_chaos(call: Call) -> Response:
+    return JSONResponse(call.sandbox.set_webhook_chaos(call.path["appId"], None).describe())
 
 
 async def fire_webhook_event(call: Call) -> Response:
@@ -216,6 +234,9 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "getWebhookDelivery": get_webhook_delivery,
     "redeliverWebhook": redeliver_webhook,
     "redeliverWebhooks": redeliver_webhooks,
+    "getWebhookChaos": get_webhook_chaos,
+    "setWebhookChaos": set_webhook_chaos,
+    "clearWebhookChaos": clear_webhook_chaos,
     "fireWebhookEvent": fire_webhook_event,
     "verifyWebhookSignature": verify_webhook_signature,
     "createTask": create_task,

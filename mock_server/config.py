@@ -14,6 +14,7 @@ A config file (YAML or JSON) looks like:
         productsCallbackURL: http://127.0.0.1:9000/reports  # optional
         forFi: false                                       # optional
         displayName: ACME Crédito                          # optional, shown on the bank pages
+        webhookChaos: {duplicate: 0.2, seed: 7}            # optional, see webhooks/chaos.py
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from typing import Any, Mapping
 
 import yaml
 from jsonschema import Draft202012Validator
+
+from .webhooks.chaos import SCHEMA as CHAOS_SCHEMA
 
 DEFAULT_TENANT = {
     "appId": "sandbox-app",
@@ -47,6 +50,7 @@ _TENANT_SCHEMA = {
         "productsCallbackURL": {"type": ["string", "object", "null"]},
         "forFi": {"type": "boolean"},
         "displayName": {"type": "string", "maxLength": 80},
+        "webhookChaos": CHAOS_SCHEMA,
     },
 }
 _FILE_SCHEMA = {
@@ -75,6 +79,7 @@ class Tenant:
     products_callback_url: str | dict | None = None
     for_fi: bool = False
     display_name: str | None = None  # the partner's name on the bank and LGPD pages
+    webhook_chaos: dict | None = None  # what its webhooks suffer (webhooks/chaos.py); the control API can change it
 
 
 @dataclass
@@ -121,6 +126,7 @@ def _tenant(raw: Mapping[str, Any]) -> Tenant:
         products_callback_url=raw.get("productsCallbackURL"),
         for_fi=raw.get("forFi", False),
         display_name=raw.get("displayName"),
+        webhook_chaos=raw.get("webhookChaos"),
     )
 
 

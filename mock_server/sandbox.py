@@ -75,6 +75,12 @@ class Sandbox:
         for app_id, hooks in (self.store.get_meta("tenant_webhooks") or {}).items():
             if app_id in self.tenants:
                 self._set_tenant(dataclasses.replace(self.tenants[app_id], **hooks))
+        for tenant in self.settings.tenants:
+            if tenant.webhook_chaos:
+                self.webhooks.set_chaos(tenant.app_id, tenant.webhook_chaos)
+        for app_id, chaos in (self.store.get_meta("tenant_chaos") or {}).items():
+            if app_id in self.tenants:
+                self.webhooks.set_chaos(app_id, chaos)
         for consent in self.store.list_consents():
             self.consents.reschedule(consent)
         self.store.commit()
@@ -202,6 +208,14 @@ class Sandbox:
         self.store.set_meta("tenant_webhooks", {**(self.store.get_meta("tenant_webhooks") or {}), app_id: hooks})
         return tenant
 
+    def set_webhook_chaos(self, app_id: str, settings: dict | None):
+        """A tenant's webhook chaos (None: none); kept in a state file like its URLs."""
+        if app_id not in self.tenants:
+            raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
+        chaos = self.webhooks.set_chaos(app_id, settings)
+        self.store.set_meta("tenant_chaos", {**(self.store.get_meta("tenant_chaos") or {}), app_id: settings or {}})
+        return chaos
+
     def _set_tenant(self, tenant: Tenant) -> Tenant:
         before = self.tenants.get(tenant.app_id)
         self.tenants[tenant.app_id] = tenant
@@ -233,6 +247,8 @@ class Sandbox:
         self.conformance.reset()
         self.consents.throttle.clear()
         self.reports.throttle.clear()
+        self.webhooks.clear_chaos()
+        self.store.set_meta("tenant_chaos", {})
         if rewind_clock:
             self.clock.rewind()
             self.store.set_meta("clock_offset", self.clock.offset)

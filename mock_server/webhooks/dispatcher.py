@@ -96,9 +96,11 @@ class Dispatcher:
         secret = self._secret_for(delivery.tenant_id) or ""
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(delivery.body, secret),
-            TIMESTAMP_HEADER: str(int(self.clock.timestamp())),
+            SIGNATURE_HEADER: sign(delivery.body, secret + "-not-the-secret" if "badSignature" in delivery.chaos else secret),
+            TIMESTAMP_HEADER: str(int(self.clock.timestamp()) - delivery.chaos.get("staleTimestamp", 0)),
         }
+        if "missingSignature" in delivery.chaos:
+            del headers[SIGNATURE_HEADER]
         started_at, started = self.clock.now(), time.perf_counter()
         status_code, error, excerpt = None, None, ""
         try:

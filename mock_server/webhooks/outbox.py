@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Any, Iterable
 
 MAX_RETRIES = 5  # after the first attempt: six attempts in all
 FIRST_BACKOFF = 0.25  # seconds, doubled after each failed attempt
@@ -56,6 +56,7 @@ class Delivery:
     next_attempt_at: datetime
     request_id: str | None = None
     ordering_key: str | None = None  # same key, same URL: one at a time, in creation order
+    chaos: dict[str, Any] = field(default_factory=dict)  # what the tenant's webhook chaos did to it (chaos.py)
     status: str = PENDING
     attempts: list[Attempt] = field(default_factory=list)
     retries_left: int = MAX_RETRIES
