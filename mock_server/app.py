@@ -27,6 +27,7 @@ from .store import StorageError
 from .spec import load_spec
 from .web_security import ControlApiGuard, CrossOrigin, PageSecurityHeaders
 from .webhooks.dispatcher import Dispatcher
+from .whitelabel.pages import HostedPages
 
 log = logging.getLogger("klavi_mock")
 
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         spec_routes(klavi, HANDLERS, NOT_SERVED, sandbox, record=True, aliases=ALIASES)
         + spec_routes(admin, ADMIN_HANDLERS, frozenset(), sandbox)
         + BankPages(sandbox).routes()
+        + HostedPages(sandbox).routes()
     )
     known_routes = sorted(
         {f"{op.method} {spec.base_path}{op.path}" for spec in (klavi, admin) for op in spec.operations.values()},

@@ -82,7 +82,7 @@ class ConsentLifecycle:
 
     # -- the Klavi API -------------------------------------------------------------------
 
-    def create(self, tenant: Tenant, link: Link, request: dict) -> Consent:
+    def create(self, tenant: Tenant, link: Link, request: dict, hosted: bool = False) -> Consent:
         # A company's consent may carry its representative's CPF too; the CNPJ says whose it is.
         tax_id = request.get("businessTaxId") or request.get("personalTaxId")
         person = "pj" if request.get("businessTaxId") else "pf"
@@ -109,7 +109,7 @@ class ConsentLifecycle:
         consent = new_consent(
             tenant_id=tenant.app_id, link_id=link.id, request=request,
             permissions=permissions_for(institution.available_resources),
-            persona_id=persona.id, now=self.clock.now(),
+            persona_id=persona.id, now=self.clock.now(), hosted=hosted,
         )
         self.store.add_consent(consent)
         self.timeline.schedule(consent.authorisation_deadline(), "authorisation_window", consent.id)
@@ -198,8 +198,9 @@ class ConsentLifecycle:
         self._move(consent, states.AUTHORISED)
         return BankStep(consent, return_url=self.return_url(consent))
 
-    def return_url(self, consent: Consent, reason: str | None = None) -> str:
-        """The partner's redirectURL with Klavi's query parameters added."""
+    def return_url(self, consent: Consent, reason: str | None = None, to: str | None = None) -> str:
+        """The consent's redirectURL (or `to`: the link's, at the end of a hosted journey)
+        with Klavi's query parameters added."""
         link = self.store.get_link(consent.tenant_id, consent.link_id)
         params = {
             "link_id": consent.link_id,
@@ -210,7 +211,7 @@ class ConsentLifecycle:
         if reason is not None:
             params["error"] = REDIRECT_ERRORS.get(reason, "consent_rejected")
             params["error_description"] = REASONS[reason]
-        parts = urlsplit(consent.redirect_url)
+        parts = urlsplit(to or consent.redirect_url)
         query = urlencode(parse_qsl(parts.query, keep_blank_values=True) + list(params.items()))
         return urlunsplit(parts._replace(query=query))
 

@@ -196,7 +196,7 @@ class PathDispatcher:
                 )
             response = await self._handle(request, operation, record)
         except KlaviError as error:
-            response = error_response(error)
+            response = self._error_response(request, operation, error)
             if error.status in CONTRACT_STATUSES:
                 refused = getattr(error, "problems", None) or [f"{_where(error)}: {error.message}"]
         except ClientDisconnect:
@@ -221,6 +221,12 @@ class PathDispatcher:
                     unit.status if unit and unit.status else response.status_code, refused, tolerated)
 
         await response(scope, receive, send_and_record)
+
+    def _error_response(self, request: Request, operation: Operation | None, error: KlaviError) -> Response:
+        """Klavi's JSON error, or the page of a handler that answers people (its `error_page`)."""
+        page = getattr(self.handlers.get(operation.operation_id), "error_page", None) if operation else None
+        rendered = page(request, self.sandbox, error) if page else None
+        return rendered if rendered is not None else error_response(error)
 
     def _token_owner(self, request: Request) -> str | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -254,8 +260,8 @@ class PathDispatcher:
         if response.status_code not in operation.declared_statuses:
             raise AssertionError(f"{operation.operation_id} answered {response.status_code}, which the spec does not declare")
         validator = operation.response_validators.get(response.status_code)
-        if validator is None:  # not a JSON response
-            return
+        if validator is None or not response.headers.get("content-type", "").startswith("application/json"):
+            return  # not a JSON response (a page for a browser, a redirect)
         found = problems(validator, json.loads(response.body), "response")
         if found:
             raise AssertionError(f"{operation.operation_id} answered {response.status_code} off-spec: {'; '.join(found)}")

@@ -28,6 +28,7 @@ from .store import MemoryStore
 from .timeline import Timeline
 from .webhooks.events import CONSENT_EVENTS, consent_payload, link_created_payload
 from .webhooks.service import Webhooks
+from .whitelabel.tracking import TrackingLog
 
 
 def open_store(settings: Settings) -> MemoryStore:
@@ -57,6 +58,7 @@ class Sandbox:
         self.wake_dispatcher: Callable[[], None] = lambda: None
         self.webhooks.on_enqueue = lambda: self.wake_dispatcher()
         self.conformance = ConformanceLog()
+        self.tracking = TrackingLog()  # the hosted pages' web tracking events
         self.reports = ReportService(self.store, self.clock, self.institutions, self.personas, self.webhooks)
         self._resume()
 
@@ -245,6 +247,7 @@ class Sandbox:
         self.store.reset()
         self.timeline.clear()
         self.conformance.reset()
+        self.tracking.clear()
         self.consents.throttle.clear()
         self.reports.throttle.clear()
         self.webhooks.clear_chaos()

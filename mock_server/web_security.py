@@ -24,6 +24,8 @@ from .errors import Forbidden
 from .routing import error_response
 
 API_PREFIX = "/data/"
+# The one API path a person opens in a browser (Basic WhiteLabel): its error pages are pages.
+BROWSER_API_PREFIX = "/data/v1/basic-links/"
 CONTROL_PREFIX = "/__mock"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -118,7 +120,8 @@ class PageSecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(API_PREFIX):  # the API answers JSON only
+        path = scope["path"] if scope["type"] == "http" else ""
+        if not path or (path.startswith(API_PREFIX) and not path.startswith(BROWSER_API_PREFIX)):  # the API answers JSON
             await self.app(scope, receive, send)
             return
 

@@ -163,7 +163,7 @@ def test_final_states_stay_final(klavi, client):
 def test_business_consents_walk_the_same_journey(klavi):
     created = klavi.create_consent(personalTaxId=None, businessTaxId=VALID_CNPJ)
     bank = klavi.http.get(created["consentRedirectURL"])
-    assert "CNPJ" in bank.text and "11.222.333/0001-81" in bank.text
+    assert "CNPJ" in bank.text and "**.222.333/0001-**" in bank.text and "11222333000181" not in bank.text
     klavi.follow(form_action(bank.text), "POST", {"decision": "approve", "permissions": ["ACCOUNTS_ALL"], "lgpd": "accept"})
 
 

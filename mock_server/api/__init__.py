@@ -2,6 +2,7 @@
 
 from ..routing import Alias, Handler
 from .auth import create_access_token, refresh_access_token
+from .basic_links import open_basic_link
 from .consents import create_consent, get_consent, list_consents, revoke_consent
 from .institutions import get_institutions_status, list_institutions
 from .links import create_link
@@ -13,6 +14,7 @@ HANDLERS: dict[str, Handler] = {
     "createAccessToken": create_access_token,
     "refreshAccessToken": refresh_access_token,
     "createLink": create_link,
+    "openBasicLink": open_basic_link,
     "listInstitutions": list_institutions,
     "getInstitutionsStatus": get_institutions_status,
     "createConsent": create_consent,

@@ -1,5 +1,6 @@
-"""The mock's own web pages: the fake bank, Klavi's LGPD screen, the hosted link page, and
-their assets. Everything is served here; nothing comes from a CDN.
+"""The mock's fake bank and Klavi's LGPD screen, and the pages' assets. Everything is served
+here; nothing comes from a CDN. The hosted link journey (linkURL, Basic WhiteLabel, its
+result page) is in `whitelabel/pages.py`.
 
 Non-interactive use (curl, CI): add `decision=approve|deny` (and optionally `lgpd=accept|
 decline`, `permissions=A,B`) to the consentRedirectURL, as query parameters or a form post,
@@ -8,11 +9,8 @@ and the mock answers with the redirect to the partner straight away.
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -20,16 +18,14 @@ from starlette.staticfiles import StaticFiles
 
 from ..domain.consents import Consent
 from ..domain.taxid import mask_cnpj, mask_cpf
-from ..errors import KlaviError
 from ..lifecycle import BankLinkError, BankStep
-from ..resources import package_dir
-from ..routing import read_body, request_origin
+from ..routing import read_body
 from ..sandbox import Sandbox
+from ..whitelabel import app2app
+from ..whitelabel.tracking import event, institution_payload
 from .logos import logo_svg
 from .permissions import permission_items
-
-_HERE = package_dir("bank")
-_templates = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(default=True))
+from .rendering import STATIC_DIR, PageRenderer, date_label
 
 LINK_ERRORS = {
     "unknown": (404, "Link inválido", "Este endereço de autorização não existe ou foi digitado incorretamente."),
@@ -51,11 +47,7 @@ STATUS_LABELS = {
 }
 
 
-def _date(moment: datetime) -> str:
-    return moment.strftime("%d/%m/%Y %H:%M UTC")
-
-
-async def _form(request: Request, limit: int) -> dict[str, list[str]]:
+async def read_form(request: Request, limit: int) -> dict[str, list[str]]:
     """Query parameters and an urlencoded form body, merged (the body wins)."""
     values: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
@@ -68,7 +60,7 @@ async def _form(request: Request, limit: int) -> dict[str, list[str]]:
     return values
 
 
-def _one(form: dict[str, list[str]], key: str) -> str | None:
+def one(form: dict[str, list[str]], key: str) -> str | None:
     return form[key][-1] if form.get(key) else None
 
 
@@ -79,63 +71,74 @@ def _permissions(form: dict[str, list[str]]) -> list[str] | None:
     return [p.strip() for value in form["permissions"] for p in value.split(",") if p.strip()]
 
 
+def masked_tax_id(consent_or_link) -> tuple[str, str]:
+    """("CNPJ", "**.222.333/0001-**") or ("CPF", "***.982.247-**"): a company's (a consent
+    may name its representative's CPF too, the CNPJ says whose it is) or a person's."""
+    if consent_or_link.business_tax_id:
+        return "CNPJ", mask_cnpj(consent_or_link.business_tax_id)
+    return "CPF", mask_cpf(consent_or_link.personal_tax_id)
+
+
 class BankPages:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.lifecycle = sandbox.consents
-
-    def _base(self, request: Request) -> str:
-        return self.sandbox.settings.public_url or request_origin(request)
-
-    def _institution(self, request: Request, code: str) -> dict:
-        institution = self.sandbox.institutions.get(code)
-        return {"code": code, "name": institution.name, "color": institution.brand_color,
-                "logo_url": f"{self._base(request)}/assets/logos/{code}.svg"}
-
-    def _page(self, name: str, request: Request, status: int = 200, **context) -> HTMLResponse:
-        html = _templates.get_template(name).render(static_url=f"{self._base(request)}/assets", **context)
-        return HTMLResponse(html, status_code=status)
-
-    def _message(self, request: Request, status: int, title: str, message: str, tone: str = "error",
-                 consent: Consent | None = None, detail: str | None = None) -> HTMLResponse:
-        institution = self._institution(request, consent.institution_code) if consent else None
-        return self._page("message.html", request, status, title=title, message=message, tone=tone,
-                          detail=detail, institution=institution)
-
-    def _partner_name(self, app_id: str) -> str:
-        tenant = self.sandbox.tenants.get(app_id)
-        return (tenant.display_name if tenant else None) or app_id
+        self.render = PageRenderer(sandbox)
 
     def _consent_context(self, request: Request, consent: Consent) -> dict:
-        company = consent.person == "pj"  # a company's consent may name its representative's CPF too
-        masked = mask_cnpj(consent.business_tax_id) if company else mask_cpf(consent.personal_tax_id)
+        label, masked = masked_tax_id(consent)
         return {
-            "institution": self._institution(request, consent.institution_code),
+            "institution": self.render.institution(request, consent.institution_code),
             "consent": {
-                "id": consent.id, "tax_id_masked": masked, "tax_id_label": "CNPJ" if company else "CPF",
-                "requested_at": _date(consent.created_at),
+                "id": consent.id, "tax_id_masked": masked, "tax_id_label": label,
+                "requested_at": date_label(consent.created_at),
                 "expires_label": "Prazo indeterminado" if consent.validity_period == 0 else f"{consent.validity_period} meses",
             },
-            "partner_name": self._partner_name(consent.tenant_id),
+            "partner_name": self.render.partner_name(consent.tenant_id),
         }
+
+    def _back(self, consent: Consent | None) -> dict:
+        """Where an error page sends the user: the hosted journey's result page, or the
+        partner's redirectURL; with no consent, the browser's previous page."""
+        if consent is None:
+            return {}
+        if consent.hosted:
+            return {"back_url": consent.redirect_url, "back_label": "Voltar à Klavi"}
+        return {"back_url": consent.redirect_url, "back_label": f"Voltar para {self.render.partner_name(consent.tenant_id)}"}
 
     def _render_step(self, request: Request, step: BankStep) -> Response:
         consent = step.consent
         if step.return_url is not None:
-            return RedirectResponse(step.return_url, status_code=302)  # back to the partner
-        flow = f"{self._base(request)}/bank/flow/{consent.flow_token}"
+            return RedirectResponse(step.return_url, status_code=302)  # back to the partner (or Klavi's result page)
+        flow = f"{self.render.base(request)}/bank/flow/{consent.flow_token}"
         if step.page == "waiting":
-            return self._message(request, 200, "Aguardando confirmação",
-                                 "Confirme a solicitação no aplicativo do seu banco para continuar.",
-                                 tone="info", consent=consent,
-                                 detail="Se a confirmação não chegar em 60 minutos, a solicitação é cancelada.")
+            return self.render.message(request, 200, "Aguardando confirmação",
+                                       "Confirme a solicitação no aplicativo do seu banco para continuar.",
+                                       tone="info", institution_code=consent.institution_code,
+                                       detail="Se a confirmação não chegar em 60 minutos, a solicitação é cancelada.")
         if step.page == "lgpd":
             return RedirectResponse(f"{flow}/lgpd", status_code=303)
         persona = self.lifecycle.persona_of(consent)
         offered = persona.granted(consent.permissions_apply)
         permissions = [{**item, "checked": item["code"] in offered} for item in permission_items(consent.permissions_apply)]
-        return self._page("bank_authorise.html", request, permissions=permissions, action_url=f"{flow}/bank",
-                          **self._consent_context(request, consent))
+        return self.render.page("bank_authorise.html", request, permissions=permissions, action_url=f"{flow}/bank",
+                                **self._consent_context(request, consent))
+
+    def _app2app(self, request: Request, step: BankStep) -> str | None:
+        """A hosted journey whose link names an app: leaving the institution, the user goes
+        back to the app, which opens Klavi's next page (LGPD, or the result) in its WebView."""
+        consent = step.consent
+        if not consent.hosted or (step.page != "lgpd" and step.return_url is None):
+            return None
+        link = self.sandbox.store.get_link(consent.tenant_id, consent.link_id)
+        if link is None:
+            return None
+        next_page = step.return_url or f"{self.render.base(request)}/bank/flow/{consent.flow_token}/lgpd"
+        return app2app.app_return_url(link, next_page)
+
+    def _leave_bank(self, request: Request, step: BankStep) -> Response:
+        app_url = self._app2app(request, step)
+        return RedirectResponse(app_url, status_code=302) if app_url else self._render_step(request, step)
 
     def _link_error(self, request: Request, error: BankLinkError) -> HTMLResponse:
         status, title, message = LINK_ERRORS[error.reason]
@@ -143,97 +146,69 @@ class BankPages:
         if error.consent:
             state = error.consent.status
             detail = f"Situação do consentimento: {STATUS_LABELS.get(state, state)} ({state})"
-        return self._message(request, status, title, message, consent=error.consent, detail=detail)
+        return self.render.message(request, status, title, message, detail=detail,
+                                   institution_code=error.consent.institution_code if error.consent else None,
+                                   **self._back(error.consent))
+
+    def _tracking(self, consent: Consent, page: str, events: list[dict]) -> dict:
+        """Record the events a page emits and hand them to it (see whitelabel/tracking.py)."""
+        self.sandbox.tracking.record(consent.tenant_id, consent.link_id, page, events, self.sandbox.clock.now())
+        return {"page": page, "events": events}
 
     # -- routes -----------------------------------------------------------------------
 
     async def authorize(self, request: Request) -> Response:
         """consentRedirectURL: the bank's first page (or, with `decision`, the whole journey)."""
-        form = await _form(request, self.sandbox.settings.max_body_bytes)
+        form = await read_form(request, self.sandbox.settings.max_body_bytes)
         try:
-            step = self.lifecycle.open_redirect(_one(form, "ticket") or "")
-            decision = _one(form, "decision")
+            step = self.lifecycle.open_redirect(one(form, "ticket") or "")
+            decision = one(form, "decision")
             if step.page == "bank" and decision in ("approve", "deny"):
                 step = self.lifecycle.decide_at_bank(step.consent.flow_token, decision == "approve", _permissions(form))
-                if step.page == "lgpd":
-                    step = self.lifecycle.decide_lgpd(step.consent.flow_token, _one(form, "lgpd") != "decline")
+                if step.page == "lgpd" and self._app2app(request, step) is None:
+                    step = self.lifecycle.decide_lgpd(step.consent.flow_token, one(form, "lgpd") != "decline")
         except BankLinkError as error:
             return self._link_error(request, error)
-        return self._render_step(request, step)
+        return self._leave_bank(request, step)
 
     async def bank_decision(self, request: Request) -> Response:
-        form = await _form(request, self.sandbox.settings.max_body_bytes)
-        decision = _one(form, "decision")
+        form = await read_form(request, self.sandbox.settings.max_body_bytes)
+        decision = one(form, "decision")
         if decision not in ("approve", "deny"):
-            return self._message(request, 400, "Escolha inválida", "Envie decision=approve ou decision=deny.")
+            return self.render.message(request, 400, "Escolha inválida", "Escolha Autorizar ou Recusar para continuar.",
+                                       detail="Send decision=approve or decision=deny.")
         try:
             step = self.lifecycle.decide_at_bank(request.path_params["flow"], decision == "approve", _permissions(form) or [])
         except BankLinkError as error:
             return self._link_error(request, error)
-        return self._render_step(request, step)
+        return self._leave_bank(request, step)
 
     async def lgpd(self, request: Request) -> Response:
+        """Klavi's LGPD page: in the mock, also the hosted journey's "data confirmation"."""
         flow = request.path_params["flow"]
         try:
             if request.method == "GET":
                 consent = self.lifecycle.flow(flow, "AWAITING_LGPD_AUTHORISATION")
-                return self._page("lgpd.html", request, action_url=f"{self._base(request)}/bank/flow/{flow}/lgpd",
-                                  permissions=permission_items(consent.permissions_granted),
-                                  **self._consent_context(request, consent))
-            decision = _one(await _form(request, self.sandbox.settings.max_body_bytes), "decision")
+                institution = self.sandbox.institutions.get(consent.institution_code)
+                tracking = self._tracking(consent, "data_confirmation", [event("page_view", page="data_confirmation")])
+                return self.render.page("lgpd.html", request, action_url=f"{self.render.base(request)}/bank/flow/{flow}/lgpd",
+                                        permissions=permission_items(consent.permissions_granted), tracking=tracking,
+                                        tracking_payload=institution_payload(institution),
+                                        **self._consent_context(request, consent))
+            decision = one(await read_form(request, self.sandbox.settings.max_body_bytes), "decision")
             if decision not in ("accept", "decline"):
-                return self._message(request, 400, "Escolha inválida", "Envie decision=accept ou decision=decline.")
+                return self.render.message(request, 400, "Escolha inválida", "Escolha Aceitar ou Recusar para continuar.",
+                                           detail="Send decision=accept or decision=decline.",
+                                           back_url=f"{self.render.base(request)}/bank/flow/{flow}/lgpd")
+            consent = self.lifecycle.flow(flow, "AWAITING_LGPD_AUTHORISATION")
+            institution = self.sandbox.institutions.get(consent.institution_code)
+            name = "data_confirmation_continue_click" if decision == "accept" else "data_confirmation_exit_click"
+            payload = institution_payload(institution) if decision == "accept" else {}
+            self._tracking(consent, "data_confirmation", [event(name, **payload)])
             step = self.lifecycle.decide_lgpd(flow, decision == "accept")
         except BankLinkError as error:
             return self._link_error(request, error)
         return self._render_step(request, step)
-
-    async def hosted_link(self, request: Request) -> Response:
-        """The WhiteLabel page behind linkURL: pick an institution, then on to its bank."""
-        form = await _form(request, self.sandbox.settings.max_body_bytes)
-        token = _one(form, "v") or ""
-        try:
-            tenant, claims = self.sandbox.authenticate(token, ("link",), "the link page")
-        except KlaviError as error:
-            return self._message(request, 401, "Link inválido ou expirado", error.message)
-        link = self.sandbox.link_of(tenant, claims)
-        base = self._base(request)
-        if request.method == "POST":
-            return self._start_consent(request, tenant, link, _one(form, "institutionCode") or "")
-        institutions = [
-            {"institutionCode": i.code, "name": i.name, "logo_url": f"{base}/assets/logos/{i.code}.svg",
-             "isOutage": i.is_outage, "institutionType": i.institution_type, "isBeta": i.api_fields.get("isBeta", False)}
-            for i in self.sandbox.institutions.all() if i.institution_type == 1
-        ]
-        tax_id = link.personal_tax_id or link.business_tax_id
-        masked = (mask_cpf(tax_id) if link.personal_tax_id else mask_cnpj(tax_id)) if tax_id else None
-        return self._page("link.html", request, link={"id": link.id, "tax_id_masked": masked, "expires_at": _date(link.expires_at)},
-                          institutions=institutions, action_url=f"{base}/link?{urlencode({'v': token})}",
-                          partner_name=self._partner_name(tenant.app_id), query=_one(form, "q"))
-
-    def _start_consent(self, request: Request, tenant, link, institution_code: str) -> Response:
-        if not (link.personal_tax_id or link.business_tax_id):
-            return self._message(request, 400, "CPF ou CNPJ ausente",
-                                 "Este link foi criado sem personalTaxId nem businessTaxId; crie o link com um deles para usar a página hospedada.")
-        body = {
-            "externalTrackId": f"whitelabel-{uuid.uuid4()}",
-            "institutionCode": institution_code,
-            "redirectURL": link.redirect_url or f"{self._base(request)}/link/done",
-            **{name: value for name, value in (("personalTaxId", link.personal_tax_id), ("businessTaxId", link.business_tax_id)) if value},
-        }
-        try:
-            consent = self.lifecycle.create(tenant, link, body)
-        except KlaviError as error:
-            return self._message(request, 400, "Não foi possível continuar", error.message)
-        return RedirectResponse(f"{self._base(request)}/bank/authorize?{urlencode({'ticket': consent.ticket})}", status_code=303)
-
-    async def link_done(self, request: Request) -> Response:
-        """Where the hosted flow ends when the link has no redirectURL of its own."""
-        error = request.query_params.get("error")
-        if error:
-            return self._message(request, 200, "Compartilhamento não concluído",
-                                 request.query_params.get("error_description", error))
-        return self._message(request, 200, "Conta conectada", "Seus dados foram compartilhados com sucesso.", tone="success")
 
     async def logo(self, request: Request) -> Response:
         institution = self.sandbox.institutions.get(request.path_params["code"])
@@ -247,8 +222,6 @@ class BankPages:
             Route("/bank/authorize", self.authorize, methods=["GET", "POST"]),
             Route("/bank/flow/{flow}/bank", self.bank_decision, methods=["POST"]),
             Route("/bank/flow/{flow}/lgpd", self.lgpd, methods=["GET", "POST"]),
-            Route("/link", self.hosted_link, methods=["GET", "POST"]),
-            Route("/link/done", self.link_done, methods=["GET"]),
             Route("/assets/logos/{code}.svg", self.logo, methods=["GET"]),
-            Mount("/assets", StaticFiles(directory=_HERE / "static"), name="assets"),
+            Mount("/assets", StaticFiles(directory=STATIC_DIR), name="assets"),
         ]

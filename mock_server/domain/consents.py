@@ -109,6 +109,9 @@ class Consent:
     ticket: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     ticket_used: bool = False
     flow_token: str | None = None
+    # Started on the hosted link page (WhiteLabel), not through POST /consents: its
+    # redirectURL is Klavi's result page, and App2App applies when leaving the bank.
+    hosted: bool = False
 
     @property
     def tax_id(self) -> str:
@@ -142,7 +145,7 @@ class Consent:
 
 
 def new_consent(*, tenant_id: str, link_id: str, request: dict, permissions: list[str],
-                persona_id: str, now: datetime) -> Consent:
+                persona_id: str, now: datetime, hosted: bool = False) -> Consent:
     validity = request.get("validityPeriod", 12)
     return Consent(
         id=str(uuid.uuid4()),
@@ -162,4 +165,5 @@ def new_consent(*, tenant_id: str, link_id: str, request: dict, permissions: lis
         email=request.get("email"),
         client_metadata=request.get("clientMetadata") or {},
         validity_period=validity,
+        hosted=hosted,
     )

@@ -84,4 +84,6 @@ def mask_cpf(cpf: str) -> str:
 
 
 def mask_cnpj(cnpj: str) -> str:
-    return f"{cnpj[:2]}.{cnpj[2:5]}.{cnpj[5:8]}/{cnpj[8:12]}-{cnpj[12:]}"
+    """The same way, as the CPF is: the first two characters and the check digits hidden,
+    **.222.333/0001-**."""
+    return f"**.{cnpj[2:5]}.{cnpj[5:8]}/{cnpj[8:12]}-**"

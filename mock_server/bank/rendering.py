@@ -1,0 +1,54 @@
+"""How the mock's pages are rendered: one Jinja2 environment over bank/templates, the
+mock's own address for the URLs a page carries, and the shared pieces (an institution's
+header, the partner's name, the generic message page)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from ..resources import package_dir
+from ..routing import request_origin
+from ..sandbox import Sandbox
+
+STATIC_DIR = package_dir("bank") / "static"
+_templates = Environment(loader=FileSystemLoader(package_dir("bank") / "templates"),
+                         autoescape=select_autoescape(default=True))
+
+
+def date_label(moment: datetime) -> str:
+    return moment.strftime("%d/%m/%Y %H:%M UTC")
+
+
+class PageRenderer:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def base(self, request: Request) -> str:
+        return self.sandbox.settings.public_url or request_origin(request)
+
+    def institution(self, request: Request, code: str) -> dict:
+        institution = self.sandbox.institutions.get(code)
+        return {"code": code, "name": institution.name, "color": institution.brand_color,
+                "logo_url": f"{self.base(request)}/assets/logos/{code}.svg"}
+
+    def partner_name(self, app_id: str) -> str:
+        tenant = self.sandbox.tenants.get(app_id)
+        return (tenant.display_name if tenant else None) or app_id
+
+    def page(self, name: str, request: Request, status: int = 200, **context) -> HTMLResponse:
+        html = _templates.get_template(name).render(static_url=f"{self.base(request)}/assets", **context)
+        return HTMLResponse(html, status_code=status)
+
+    def message(self, request: Request, status: int, title: str, message: str, tone: str = "error",
+                institution_code: str | None = None, detail: str | None = None,
+                back_url: str | None = None, back_label: str | None = None, **context) -> HTMLResponse:
+        """A page that ends a step. Error pages always offer a way back: `back_url`, or the
+        browser's history when no better place is known."""
+        institution = self.institution(request, institution_code) if institution_code else None
+        return self.page("message.html", request, status, title=title, message=message, tone=tone,
+                         detail=detail, institution=institution, back_url=back_url,
+                         back_label=back_label or "Voltar", **context)

@@ -1,0 +1,45 @@
+/* Web tracking events of the hosted pages (docs.klavi.ai/connect/web-tracking-events):
+   each {eventName, payload} goes to the window that opened this one (a popup), to the parent
+   of a frame, and to a React Native WebView bridge when there is one. The page's own events
+   (page_view, authorise_success...) are in #klavi-tracking; clicks on [data-track] elements
+   add theirs; page_duration goes when the page is left. */
+(function () {
+  var holder = document.getElementById("klavi-tracking");
+  if (!holder) return;
+  var page = holder.getAttribute("data-page");
+  var started = Date.now();
+  var durationSent = false;
+
+  function emit(eventName, payload) {
+    var message = { eventName: eventName, payload: payload || {} };
+    var targets = [];
+    if (window.opener && window.opener !== window) targets.push(window.opener);
+    if (window.parent && window.parent !== window) targets.push(window.parent);
+    targets.forEach(function (target) {
+      try { target.postMessage(message, "*"); } catch (e) { /* a closed opener */ }
+    });
+    if (window.ReactNativeWebView && window.ReactNativeWebView.postMessage) {
+      window.ReactNativeWebView.postMessage(JSON.stringify(message));
+    }
+  }
+
+  var events = [];
+  try { events = JSON.parse(holder.getAttribute("data-events") || "[]"); } catch (e) { events = []; }
+  events.forEach(function (e) { emit(e.eventName, e.payload); });
+
+  document.addEventListener("click", function (ev) {
+    var el = ev.target.closest ? ev.target.closest("[data-track]") : null;
+    if (!el || el.disabled) return;
+    var payload = {};
+    try { payload = JSON.parse(el.getAttribute("data-track-payload") || "{}"); } catch (e) { payload = {}; }
+    emit(el.getAttribute("data-track"), payload);
+  }, true);
+
+  function leave() {
+    if (durationSent) return;
+    durationSent = true;
+    emit("page_duration", { page: page, durationMs: Date.now() - started });
+  }
+  window.addEventListener("pagehide", leave);
+  document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") leave(); });
+})();

@@ -1,0 +1,271 @@
+"""The hosted journey's pages (WhiteLabel): the link page behind linkURL (identify with a
+CPF or CNPJ when the link has none, pick an institution), Klavi's result page after the
+bank, and the way back to the partner. Each page records and emits its tracking events."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import urlencode, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ..bank.rendering import PageRenderer, date_label
+from ..bank.routes import masked_tax_id, one, read_form
+from ..config import Tenant
+from ..domain import consents as states
+from ..domain.consents import Consent
+from ..domain.links import Link
+from ..domain.taxid import is_valid_cnpj, is_valid_cpf
+from ..errors import BusinessRuleError, KlaviError, TooManyRequests
+from ..lifecycle import REASONS, REDIRECT_ERRORS
+from ..sandbox import Sandbox
+from .tracking import event, institution_payload
+
+_PUNCTUATION = re.compile(r"[\s./-]")
+
+# What the user reads when starting the consent fails; the English detail goes below it.
+_START_ERRORS = {
+    4003: "O limite de compartilhamentos para este documento foi atingido. Encerre um compartilhamento antigo e tente de novo.",
+    4004: "Esta instituição não está disponível para você agora. Escolha outra instituição.",
+}
+
+_FAILURES = {
+    "CUSTOMER_MANUALLY_REJECTED": "O pedido foi recusado na instituição. Nenhum dado foi compartilhado.",
+    "LGPD_DECLINED": "Você não autorizou o envio dos dados. Nenhum dado foi compartilhado.",
+    "CONSENT_TECHNICAL_ISSUE": "A instituição teve um problema ao autorizar. Tente de novo em alguns minutos.",
+    "REDIRECT_URL_EXPIRED": "O tempo para abrir a instituição acabou. Comece de novo.",
+    "CONSENT_EXPIRED": "O pedido não foi concluído a tempo. Comece de novo.",
+}
+
+
+def identify(value: str) -> tuple[str | None, str | None]:
+    """What the user typed: ("personal_tax_id" | "business_tax_id", digits), or (None, the
+    problem in Portuguese). Check digits are checked: a real bank would not find the user."""
+    raw = _PUNCTUATION.sub("", value).upper()
+    if len(raw) == 11 and raw.isdigit():
+        return ("personal_tax_id", raw) if is_valid_cpf(raw) else (None, "CPF inválido: confira os números digitados.")
+    if len(raw) == 14:
+        return ("business_tax_id", raw) if is_valid_cnpj(raw) else (None, "CNPJ inválido: confira os caracteres digitados.")
+    return None, "Informe um CPF (11 dígitos) ou um CNPJ (14 caracteres)."
+
+
+class HostedPages:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.render = PageRenderer(sandbox)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _open(self, request: Request, token: str) -> tuple[Tenant, Link] | Response:
+        try:
+            tenant, claims = self.sandbox.authenticate(token, ("link",), "the link page")
+        except KlaviError as error:
+            return self.render.message(request, 401, "Link inválido ou expirado",
+                                       "Este link de conexão não é válido ou já expirou. Volte ao site ou aplicativo "
+                                       "de onde você veio e comece de novo.", detail=error.message)
+        return tenant, self.sandbox.link_of(tenant, claims)
+
+    def _here(self, request: Request, token: str, path: str = "/link", **extra: str) -> str:
+        return f"{self.render.base(request)}{path}?{urlencode({'v': token, **extra})}"
+
+    def _tracking(self, link: Link, page: str, events: list[dict]) -> dict:
+        self.sandbox.tracking.record(link.tenant_id, link.id, page, events, self.sandbox.clock.now())
+        return {"page": page, "events": events}
+
+    def _consent_of(self, request: Request, tenant: Tenant, link: Link, token: str) -> Consent | Response:
+        consent = self.sandbox.store.get_consent(tenant.app_id, request.query_params.get("consent_id", ""))
+        if consent is None or consent.link_id != link.id:
+            return self.render.message(request, 404, "Resultado não encontrado",
+                                       "Não encontramos este compartilhamento. Volte à lista de instituições.",
+                                       detail="consent_id is missing or is not a consent of this link",
+                                       back_url=self._here(request, token), back_label="Voltar à lista de instituições")
+        return consent
+
+    # -- the link page ---------------------------------------------------------------
+
+    async def hosted_link(self, request: Request) -> Response:
+        """linkURL: identify (when the link has no tax id), then pick an institution."""
+        form = await read_form(request, self.sandbox.settings.max_body_bytes)
+        token = one(form, "v") or ""
+        opened = self._open(request, token)
+        if isinstance(opened, Response):
+            return opened
+        tenant, link = opened
+        if request.method == "POST" and "taxId" in form:
+            return self._identify(request, link, token, one(form, "taxId") or "")
+        if request.method == "POST":
+            return self._start_consent(request, tenant, link, token, one(form, "institutionCode") or "")
+        return self._link_page(request, link, token, query=one(form, "q"))
+
+    def _link_page(self, request: Request, link: Link, token: str, query: str | None = None,
+                   tax_error: str | None = None, tax_value: str = "", status: int = 200) -> Response:
+        base = self.render.base(request)
+        needs_tax_id = not (link.personal_tax_id or link.business_tax_id)
+        page = "landing" if needs_tax_id else "institution_list"
+        events = [event("app_loaded")] if self.sandbox.tracking.first_visit(link.id) else []
+        events.append(event("page_view", page=page))
+        institutions, preselected, preselect_note, label, masked = [], None, None, None, None
+        if not needs_tax_id:
+            if query:
+                events.append(event("institution_list_search", key=query))
+            label, masked = masked_tax_id(link)
+            person = "pj" if link.business_tax_id else "pf"
+            usable = [i for i in self.sandbox.institutions.all() if i.institution_type == 1 and i.serves(person)]
+            institutions = [
+                {"institutionCode": i.code, "name": i.name, "logo_url": f"{base}/assets/logos/{i.code}.svg",
+                 "isOutage": i.is_outage, "institutionType": i.institution_type, "isBeta": i.api_fields.get("isBeta", False)}
+                for i in usable]
+            if link.institution_code:
+                chosen = next((i for i in institutions if i["institutionCode"] == link.institution_code), None)
+                if chosen and not chosen["isOutage"]:
+                    preselected = chosen
+                else:
+                    named = self.sandbox.institutions.get(link.institution_code)
+                    preselect_note = (f"{named.name if named else link.institution_code} não está disponível para este "
+                                      f"{label} agora. Escolha outra instituição.")
+        return self.render.page(
+            "link.html", request, status,
+            link={"id": link.id, "tax_id_masked": masked, "tax_id_label": label, "expires_at": date_label(link.expires_at),
+                  "needs_tax_id": needs_tax_id},
+            institutions=institutions, preselected=preselected, preselect_note=preselect_note,
+            tax_error=tax_error, tax_value=tax_value, action_url=self._here(request, token),
+            partner_name=self.render.partner_name(link.tenant_id), query=query,
+            tracking=self._tracking(link, page, events))
+
+    def _identify(self, request: Request, link: Link, token: str, typed: str) -> Response:
+        if link.personal_tax_id or link.business_tax_id:  # already known: nothing to change
+            return RedirectResponse(self._here(request, token), status_code=303)
+        field, value = identify(typed)
+        if field is None:
+            return self._link_page(request, link, token, tax_error=value, tax_value=typed[:32], status=400)
+        self.sandbox.store.changing(link)
+        setattr(link, field, value)
+        self._tracking(link, "landing", [event("landing_continue_click")])
+        return RedirectResponse(self._here(request, token), status_code=303)
+
+    def _start_consent(self, request: Request, tenant: Tenant, link: Link, token: str, code: str) -> Response:
+        if not (link.personal_tax_id or link.business_tax_id):
+            return self._link_page(request, link, token, tax_error="Informe seu CPF ou CNPJ para continuar.", status=400)
+        institution = self.sandbox.institutions.get(code)
+        if institution is not None:
+            self._tracking(link, "institution_list", [event("institution_click", **institution_payload(institution))])
+        body = {
+            "externalTrackId": f"whitelabel-{uuid.uuid4()}",
+            "institutionCode": code,
+            "redirectURL": self._here(request, token, "/link/result"),  # Klavi's result page first
+            **{name: value for name, value in (("personalTaxId", link.personal_tax_id), ("businessTaxId", link.business_tax_id)) if value},
+        }
+        try:
+            consent = self.sandbox.consents.create(tenant, link, body, hosted=True)
+        except KlaviError as error:
+            if isinstance(error, TooManyRequests):
+                message = "Muitas tentativas seguidas. Aguarde alguns segundos e tente de novo."
+            elif isinstance(error, BusinessRuleError):
+                message = _START_ERRORS.get(error.code, "Não foi possível iniciar o compartilhamento.")
+            else:
+                message = "Não foi possível iniciar o compartilhamento."
+            return self.render.message(request, 400, "Não foi possível continuar", message, detail=error.message,
+                                       back_url=self._here(request, token), back_label="Escolher outra instituição")
+        return RedirectResponse(f"{self.render.base(request)}/bank/authorize?{urlencode({'ticket': consent.ticket})}", status_code=303)
+
+    # -- after the bank --------------------------------------------------------------
+
+    async def result(self, request: Request) -> Response:
+        """Klavi's result page: the consent's outcome, then back to the partner."""
+        token = request.query_params.get("v", "")
+        opened = self._open(request, token)
+        if isinstance(opened, Response):
+            return opened
+        tenant, link = opened
+        consent = self._consent_of(request, tenant, link, token)
+        if isinstance(consent, Response):
+            return consent
+        institution = self.sandbox.institutions.get(consent.institution_code)
+        finish_url = self._here(request, token, "/link/finish", consent_id=consent.id)
+        if consent.status not in (states.AUTHORISED, states.REJECTED, states.ERROR):
+            return self.render.message(request, 200, "Aguardando a instituição",
+                                       "O compartilhamento ainda não foi concluído na instituição.", tone="info",
+                                       detail=f"consent status {consent.status}", back_url=self._here(request, token),
+                                       back_label="Voltar à lista de instituições")
+        success = consent.status == states.AUTHORISED
+        payload = institution_payload(institution, with_type=True)
+        if not success:
+            reason = consent.status_reason or ""
+            payload |= {"error": REDIRECT_ERRORS.get(reason, "consent_rejected"), "errorDescription": REASONS.get(reason, "")}
+        tracking = self._tracking(link, "result", [event("page_view", page="result"),
+                                                  event("authorise_success" if success else "authorise_fail", **payload)])
+        return self.render.page(
+            "result.html", request, success=success, tracking=tracking,
+            institution=self.render.institution(request, consent.institution_code),
+            partner_name=self.render.partner_name(link.tenant_id),
+            message=None if success else _FAILURES.get(consent.status_reason or "", "O compartilhamento não foi concluído."),
+            detail=None if success else f"{consent.status} ({consent.status_reason}): {REASONS.get(consent.status_reason or '', '')}",
+            finish_url=finish_url, more_url=self._here(request, token, "/link/finish", consent_id=consent.id, action="more"),
+            list_url=self._here(request, token), tracking_payload=institution_payload(institution))
+
+    async def finish(self, request: Request) -> Response:
+        """The result page's buttons: back to the partner's redirectURL (link-level
+        parameters: link_id, external_info, and error, error_description on failure), or
+        another institution."""
+        token = request.query_params.get("v", "")
+        opened = self._open(request, token)
+        if isinstance(opened, Response):
+            return opened
+        tenant, link = opened
+        consent = self._consent_of(request, tenant, link, token)
+        if isinstance(consent, Response):
+            return consent
+        success = consent.status == states.AUTHORISED
+        institution = institution_payload(self.sandbox.institutions.get(consent.institution_code))
+        if request.query_params.get("action") == "more":
+            if success:
+                self._tracking(link, "result", [event("authorise_success_connect_more_click", **institution)])
+            return RedirectResponse(self._here(request, token), status_code=303)
+        if success:
+            self._tracking(link, "result", [event("authorise_success_finish_click", **institution)])
+        reason = None if success else (consent.status_reason or "CUSTOMER_MANUALLY_REJECTED")
+        if link.redirect_url:
+            return RedirectResponse(self.sandbox.consents.return_url(consent, reason, to=link.redirect_url), status_code=302)
+        if success:
+            return self.render.message(request, 200, "Pronto", "Seus dados foram compartilhados. Você já pode voltar ao aplicativo.",
+                                       tone="success")
+        return self.render.message(request, 200, "Compartilhamento não concluído", "Nenhum dado foi compartilhado.",
+                                   tone="info", back_url=self._here(request, token), back_label="Tentar outra instituição")
+
+    def routes(self) -> list:
+        return [
+            Route("/link", self.hosted_link, methods=["GET", "POST"]),
+            Route("/link/result", self.result, methods=["GET"]),
+            Route("/link/finish", self.finish, methods=["GET"]),
+        ]
+
+
+# -- the Basic WhiteLabel URL's error page ---------------------------------------------
+
+_BASIC_LINK_ERRORS = {
+    400: "O endereço deste link tem um dado inválido. Avise quem enviou o link.",
+    404: "Este link não pertence a nenhum parceiro da Klavi. Confira o endereço ou avise quem enviou o link.",
+    416: "Este link indica uma instituição que não existe. Avise quem enviou o link.",
+}
+
+
+def wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def basic_link_error_page(request: Request, sandbox: Sandbox, error: KlaviError) -> Response | None:
+    """A browser gets a Portuguese page (the developer detail below it); a client that asks
+    for JSON gets Klavi's error shape (None: the dispatcher renders it)."""
+    if wants_json(request):
+        return None
+    back = request.query_params.get("redirect_url", "")
+    parts = urlsplit(back)
+    usable = parts.scheme in ("http", "https") and bool(parts.netloc) and not back.startswith(("http:///", "https:///"))
+    return PageRenderer(sandbox).message(
+        request, error.status, "Não foi possível abrir o link",
+        _BASIC_LINK_ERRORS.get(error.status, "Não foi possível abrir este link agora. Tente de novo em instantes."),
+        detail=error.message, **({"back_url": back, "back_label": "Voltar ao site de origem"} if usable else {}))
