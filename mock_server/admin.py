@@ -196,6 +196,11 @@ async def set_consent_persona(call: Call) -> Response:
     return JSONResponse(_consent_state(consent, call))
 
 
+async def list_tracking_events(call: Call) -> Response:
+    return JSONResponse(call.sandbox.tracking.list(call.query.get("appId"), call.query.get("linkId"),
+                                                   call.query.get("eventName")))
+
+
 async def create_task(call: Call) -> Response:
     body = call.body
     task = call.sandbox.create_task(body["linkId"], body["institutionCode"], body["status"], body.get("code"),
@@ -240,6 +245,7 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "fireWebhookEvent": fire_webhook_event,
     "verifyWebhookSignature": verify_webhook_signature,
     "createTask": create_task,
+    "listTrackingEvents": list_tracking_events,
     "getConformance": get_conformance,
     "resetConformance": reset_conformance,
     "getContract": get_contract,

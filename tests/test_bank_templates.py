@@ -248,9 +248,13 @@ def test_link_page_script_is_only_an_enhancement(env):
     # Served by the mock, never inline: the pages' Content-Security-Policy allows only 'self'.
     assert f'<script src="{STATIC_URL}/link-filter.js" defer></script>' in html
     assert html.count("<script") == 1
-    # every other page works with no script at all
-    for page in ("bank_authorise.html", "lgpd.html", "message.html"):
+    # every other page works with no script at all; an error page that knows no better way
+    # back offers the browser's previous page through back.js
+    for page in ("bank_authorise.html", "lgpd.html"):
         assert "<script" not in render(env, page)
+    assert "<script" not in render(env, "message.html", back_url=f"{BASE}/link")
+    assert render(env, "message.html").count("<script") == 1 and "/back.js" in render(env, "message.html")
+    assert "<script" not in render(env, "message.html", tone="success")
 
 
 # ---------------------------------------------------------------- every page
@@ -259,7 +263,7 @@ def test_link_page_script_is_only_an_enhancement(env):
 def test_no_external_assets(env, page):
     html = render(env, page)
     assert f"{STATIC_URL}/bank.css" in html
-    allowed = {STATIC_URL + "/bank.css", STATIC_URL + "/link-filter.js", LOGO_URL, ACTION_URL, f"{BASE}/lgpd/9f1c2d",
+    allowed = {STATIC_URL + "/bank.css", STATIC_URL + "/link-filter.js", STATIC_URL + "/back.js", LOGO_URL, ACTION_URL, f"{BASE}/lgpd/9f1c2d",
                f"{BASE}/link/85a3af9f/institution"} | {f"{BASE}/assets/logos/{c}.svg" for c in ("260", "746", "389")}
     rest = html
     for url in sorted(allowed, key=len, reverse=True):
@@ -271,7 +275,7 @@ def test_no_external_assets(env, page):
         for attr in ("src", "href", "action"):
             value = attrs.get(attr)
             if value is not None:
-                assert value in allowed or value in ("#conteudo", "?", "", "data:,"), (tag, attr, value)
+                assert value in allowed or value in ("#conteudo", "#", "?", "", "data:,"), (tag, attr, value)
 
 
 def test_the_stylesheet_is_self_contained():

@@ -25,7 +25,10 @@ def test_picking_an_institution_starts_the_consent_and_the_bank(klavi, client):
     link = klavi.create_link(personalTaxId=VALID_CPF, redirectURL="https://partner.example.com/done")
     chosen = klavi.http.post(link["linkURL"], data={"institutionCode": "260"})
     assert chosen.status_code == 303 and "/bank/authorize?ticket=" in chosen.headers["location"]
-    _, left = klavi.follow(chosen.headers["location"] + "&decision=approve")
+    result, left = klavi.follow(chosen.headers["location"] + "&decision=approve")
+    assert left is None and "Conta conectada" in result.text  # Klavi's result page, then Concluir
+    finish = re.search(r'href="([^"]+/link/finish\?[^"]+)"', result.text).group(1).replace("&amp;", "&")
+    left = klavi.http.get(finish).headers["location"]
     query = query_of(left)
     assert left.startswith("https://partner.example.com/done?") and query["link_id"] == link["linkId"]
     [consent] = client.get("/__mock/consents").json()
@@ -47,10 +50,10 @@ def test_an_expired_or_forged_link_is_refused(klavi):
     assert page.status_code == 401 and "expired" in page.text
 
 
-def test_a_link_without_a_tax_id_says_so(klavi):
+def test_a_link_without_a_tax_id_asks_for_it(klavi):
     link = klavi.create_link()
     response = klavi.http.post(link["linkURL"], data={"institutionCode": "341"})
-    assert response.status_code == 400 and "personalTaxId" in response.text
+    assert response.status_code == 400 and "Informe seu CPF ou CNPJ" in response.text and 'name="taxId"' in response.text
 
 
 def test_logos_and_css_are_served(klavi):
