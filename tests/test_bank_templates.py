@@ -455,3 +455,63 @@ def test_every_fixture_institution_renders(env, fixture_entries):
                                                              entry["institutionCode"])))
         assert f"--brand: {entry['brandColor']}" in html
         ET.fromstring(logo_svg(entry["name"], entry["brandColor"]))
+
+
+# ---------------------------------------------------------------- hosted journey additions
+
+def result_context(success: bool = True, **overrides) -> dict:
+    base = {"static_url": STATIC_URL, "partner_name": "Crediloja", "success": success, "institution": institution(),
+            "message": None if success else "O pedido foi recusado na instituição.",
+            "detail": None if success else "REJECTED (CUSTOMER_MANUALLY_REJECTED)",
+            "finish_url": f"{BASE}/link/finish?v=t&consent_id=c", "more_url": f"{BASE}/link/finish?v=t&consent_id=c&action=more",
+            "list_url": f"{BASE}/link?v=t", "tracking_payload": {"institutionCode": "341", "institutionName": "Itaú"},
+            "tracking": {"page": "result", "events": [{"eventName": "authorise_success", "payload": {"institutionCode": "341"}}]}}
+    return base | overrides
+
+
+def test_result_page_offers_finish_and_another_account(env):
+    doc = Elements(env.get_template("result.html").render(**result_context()))
+    links = {a["href"]: a for a in doc.find("a") if a.get("href", "").startswith(BASE)}
+    assert set(links) == {f"{BASE}/link/finish?v=t&consent_id=c", f"{BASE}/link/finish?v=t&consent_id=c&action=more"}
+    assert links[f"{BASE}/link/finish?v=t&consent_id=c"]["data-track"] == "authorise_success_finish_click"
+    assert "Conta conectada" in doc.plain_text and "Concluir" in doc.plain_text and "Conectar outra conta" in doc.plain_text
+    [holder] = doc.find("div", id="klavi-tracking")
+    assert holder["data-page"] == "result" and '"authorise_success"' in holder["data-events"]
+
+
+def test_result_page_after_a_failure_leads_back(env):
+    doc = Elements(env.get_template("result.html").render(**result_context(False)))
+    assert "Compartilhamento não concluído" in doc.plain_text and "Tentar outra instituição" in doc.plain_text
+    assert "Detalhes para o desenvolvedor" in doc.plain_text and "CUSTOMER_MANUALLY_REJECTED" in doc.plain_text
+    assert {a["href"] for a in doc.find("a")} >= {f"{BASE}/link?v=t", f"{BASE}/link/finish?v=t&consent_id=c"}
+
+
+def test_result_page_escapes_and_keeps_the_tracking_json_intact(env):
+    evil_events = [{"eventName": "institution_list_search", "payload": {"key": EVIL + "'"}}]
+    html = env.get_template("result.html").render(**result_context(
+        False, partner_name=EVIL, message=EVIL, detail=EVIL, institution=institution(name=EVIL),
+        tracking={"page": "result", "events": evil_events}))
+    assert "<script>alert" not in html and "<img src=x" not in html
+    [holder] = Elements(html).find("div", id="klavi-tracking")
+    import json
+
+    assert json.loads(holder["data-events"]) == evil_events  # the attribute survives a quote in the data
+
+
+def test_link_page_asks_for_a_tax_id_when_the_link_has_none(env):
+    ctx = context("link.html")
+    ctx["link"] = {**ctx["link"], "tax_id_masked": None, "needs_tax_id": True}
+    html = env.get_template("link.html").render(**ctx, tax_error="CPF inválido: confira os números digitados.", tax_value="123")
+    doc = Elements(html)
+    [field] = doc.find("input", name="taxId")
+    assert field["aria-invalid"] == "true" and field["value"] == "123" and doc.find("label", **{"for": field["id"]})
+    assert doc.find("button", name="institutionCode") == [] and "link-filter.js" not in html
+    assert "CPF inválido" in doc.plain_text
+
+
+def test_link_page_offers_the_preselected_institution_first(env):
+    ctx = context("link.html")
+    html = env.get_template("link.html").render(**ctx, preselected=ctx["institutions"][1])
+    buttons = Elements(html).find("button", name="institutionCode")
+    assert buttons[0]["value"] == "260" and "data-preselected" in buttons[0]
+    assert "Continuar com Nubank" in html

@@ -19,6 +19,11 @@ def test_search_works_without_javascript(klavi):
     link = klavi.create_link(personalTaxId=VALID_CPF)
     page = klavi.http.get(link["linkURL"] + "&q=nubank")
     assert "Nubank" in page.text and 'value="341"' not in page.text
+    token = query_of(link["linkURL"])["v"]
+    # The GET search form replaces the query: it carries the token, and so does "ver todas".
+    assert f'<input type="hidden" name="v" value="{token}">' in page.text
+    assert klavi.http.get("/link", params={"v": token, "q": "itau"}).status_code == 200
+    assert re.search(r'href="\?v=[^"]+">ver todas', page.text)
 
 
 def test_picking_an_institution_starts_the_consent_and_the_bank(klavi, client):

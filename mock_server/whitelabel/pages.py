@@ -132,7 +132,7 @@ class HostedPages:
                   "needs_tax_id": needs_tax_id},
             institutions=institutions, preselected=preselected, preselect_note=preselect_note,
             tax_error=tax_error, tax_value=tax_value, action_url=self._here(request, token),
-            partner_name=self.render.partner_name(link.tenant_id), query=query,
+            partner_name=self.render.partner_name(link.tenant_id), query=query, token=token,
             tracking=self._tracking(link, page, events))
 
     def _identify(self, request: Request, link: Link, token: str, typed: str) -> Response:
