@@ -43,7 +43,9 @@ async def reset_state(call: Call) -> Response:
 
 def _tenant(tenant) -> dict:
     return {"appId": tenant.app_id, "accessKey": tenant.access_key, "secretKey": tenant.secret_key,
-            "eventsUrl": tenant.events_url, "productsCallbackURL": tenant.products_callback_url, "forFi": tenant.for_fi}
+            "eventsUrl": tenant.events_url, "productsCallbackURL": tenant.products_callback_url, "forFi": tenant.for_fi,
+            "reportDelivery": tenant.report_delivery,
+            "activatedProducts": list(tenant.activated_products) if tenant.activated_products is not None else None}
 
 
 async def list_tenants(call: Call) -> Response:
@@ -59,6 +61,17 @@ async def set_tenant_webhooks(call: Call) -> Response:
         body.get("productsCallbackURL", current.products_callback_url if current else None),
     )
     return JSONResponse(_tenant(tenant))
+
+
+async def set_tenant_products(call: Call) -> Response:
+    body = call.body or {}
+    every = "activatedProducts" in body and body["activatedProducts"] is None
+    tenant = call.sandbox.configure_products(call.path["appId"], body.get("reportDelivery"), body.get("activatedProducts"), every)
+    return JSONResponse(_tenant(tenant))
+
+
+async def get_report(call: Call) -> Response:
+    return JSONResponse(call.sandbox.reports.report(call.path["productReportId"]))
 
 
 def _delivery(delivery: Delivery) -> dict:
@@ -230,6 +243,8 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "forceConsentStatus": force_consent_status,
     "setConsentPersona": set_consent_persona,
     "setTenantWebhooks": set_tenant_webhooks,
+    "setTenantProducts": set_tenant_products,
+    "getReport": get_report,
     "listWebhookDeliveries": list_webhook_deliveries,
     "getWebhookDelivery": get_webhook_delivery,
     "redeliverWebhook": redeliver_webhook,
