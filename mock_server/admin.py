@@ -45,7 +45,8 @@ def _tenant(tenant) -> dict:
     return {"appId": tenant.app_id, "accessKey": tenant.access_key, "secretKey": tenant.secret_key,
             "eventsUrl": tenant.events_url, "productsCallbackURL": tenant.products_callback_url, "forFi": tenant.for_fi,
             "reportDelivery": tenant.report_delivery,
-            "activatedProducts": list(tenant.activated_products) if tenant.activated_products is not None else None}
+            "activatedProducts": list(tenant.activated_products) if tenant.activated_products is not None else None,
+            "encryptSensitiveFields": tenant.encrypt_sensitive_fields}
 
 
 async def list_tenants(call: Call) -> Response:
@@ -63,11 +64,15 @@ async def set_tenant_webhooks(call: Call) -> Response:
     return JSONResponse(_tenant(tenant))
 
 
-async def set_tenant_products(call: Call) -> Response:
-    body = call.body or {}
-    every = "activatedProducts" in body and body["activatedProducts"] is None
-    tenant = call.sandbox.configure_products(call.path["appId"], body.get("reportDelivery"), body.get("activatedProducts"), every)
-    return JSONResponse(_tenant(tenant))
+REPORT_SETTINGS = {"reportDelivery": "report_delivery", "activatedProducts": "activated_products",
+                   "encryptSensitiveFields": "encrypt_sensitive_fields"}
+
+
+async def set_tenant_reports(call: Call) -> Response:
+    changes = {attr: call.body[key] for key, attr in REPORT_SETTINGS.items() if key in call.body}
+    if changes.get("activated_products") is not None:
+        changes["activated_products"] = tuple(changes["activated_products"])
+    return JSONResponse(_tenant(call.sandbox.configure_reports(call.path["appId"], changes)))
 
 
 async def get_report(call: Call) -> Response:
@@ -243,7 +248,7 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "forceConsentStatus": force_consent_status,
     "setConsentPersona": set_consent_persona,
     "setTenantWebhooks": set_tenant_webhooks,
-    "setTenantProducts": set_tenant_products,
+    "setTenantReports": set_tenant_reports,
     "getReport": get_report,
     "listWebhookDeliveries": list_webhook_deliveries,
     "getWebhookDelivery": get_webhook_delivery,
