@@ -98,21 +98,29 @@ DELIVERY_FILTERS = {"appId": "tenant_id", "kind": "kind", "name": "name", "statu
                     "requestId": "request_id", "orderingKey": "ordering_key"}
 
 
-def _matcher(values: dict, leave_out: str = "") -> Callable[[Delivery], bool]:
+def _matcher(values: dict, leave_out: str = "") -> Callable[[Delivery], bool] | None:
+    """A test of the filters in `values` (None when there are none: everything matches)."""
     filters = [(attr, values[key]) for key, attr in DELIVERY_FILTERS.items() if key in values and key != leave_out]
+    if not filters:
+        return None
     return lambda delivery: all(getattr(delivery, attr) == value for attr, value in filters)
+
+
+def _everything(delivery: Delivery) -> bool:
+    return True
 
 
 async def list_webhook_deliveries(call: Call) -> Response:
     log = call.sandbox.store.deliveries
     cursor = call.query.get("cursor")
-    items, next_seq = log.page(_matcher(call.query), call.query.get("limit", 100), int(cursor[1:]) if cursor else None)
+    items, next_seq = log.page(_matcher(call.query) or _everything, call.query.get("limit", 100),
+                               int(cursor[1:]) if cursor else None)
     return JSONResponse({"items": [_delivery(d) for d in items], "nextCursor": f"c{next_seq}" if next_seq else None,
                          "counts": log.counts(_matcher(call.query, leave_out="status"))})
 
 
 async def redeliver_webhooks(call: Call) -> Response:
-    redelivered = call.sandbox.webhooks.redeliver_all(_matcher(call.body))
+    redelivered = call.sandbox.webhooks.redeliver_all(_matcher(call.body) or _everything)
     stuck = sum(1 for d in redelivered if d.status == "undeliverable")
     return JSONResponse({"redelivered": len(redelivered) - stuck, "undeliverable": stuck})
 
