@@ -15,6 +15,9 @@ A config file (YAML or JSON) looks like:
         forFi: false                                       # optional
         displayName: ACME Crédito                          # optional, shown on the bank pages
         webhookChaos: {duplicate: 0.2, seed: 7}            # optional, see webhooks/chaos.py
+        reportDelivery: automatic                          # optional: on-request (default), automatic, manual
+        activatedProducts: [pf_checking_account, pf_credit_card]  # optional; default every product
+        encryptSensitiveFields: true                       # optional: "CPF encoded" reports
 """
 
 from __future__ import annotations
@@ -29,7 +32,14 @@ from typing import Any, Mapping
 import yaml
 from jsonschema import Draft202012Validator
 
+from .domain.reports import PRODUCTS
 from .webhooks.chaos import SCHEMA as CHAOS_SCHEMA
+
+# How reports reach the partner. on-request: when it asks (POST /personal/... and the
+# others). automatic: pushed when a consent becomes AUTHORISED, with no request. manual:
+# generated then too, events sent, the report bodies kept for download (Klavi's Console;
+# here GET /__mock/reports/{productReportId}).
+REPORT_DELIVERY = ("on-request", "automatic", "manual")
 
 DEFAULT_TENANT = {
     "appId": "sandbox-app",
@@ -51,6 +61,9 @@ _TENANT_SCHEMA = {
         "forFi": {"type": "boolean"},
         "displayName": {"type": "string", "maxLength": 80},
         "webhookChaos": CHAOS_SCHEMA,
+        "reportDelivery": {"enum": list(REPORT_DELIVERY)},
+        "activatedProducts": {"type": "array", "items": {"enum": sorted(PRODUCTS)}, "uniqueItems": True},
+        "encryptSensitiveFields": {"type": "boolean"},
     },
 }
 _FILE_SCHEMA = {
@@ -80,6 +93,9 @@ class Tenant:
     for_fi: bool = False
     display_name: str | None = None  # the partner's name on the bank and LGPD pages
     webhook_chaos: dict | None = None  # what its webhooks suffer (webhooks/chaos.py); the control API can change it
+    report_delivery: str = "on-request"  # one of REPORT_DELIVERY
+    activated_products: tuple[str, ...] | None = None  # the products chosen at onboarding; None: every one
+    encrypt_sensitive_fields: bool = False  # reports in the "CPF encoded" variant (domain/encryption.py)
 
 
 @dataclass
@@ -127,6 +143,9 @@ def _tenant(raw: Mapping[str, Any]) -> Tenant:
         for_fi=raw.get("forFi", False),
         display_name=raw.get("displayName"),
         webhook_chaos=raw.get("webhookChaos"),
+        report_delivery=raw.get("reportDelivery", "on-request"),
+        activated_products=tuple(raw["activatedProducts"]) if raw.get("activatedProducts") is not None else None,
+        encrypt_sensitive_fields=raw.get("encryptSensitiveFields", False),
     )
 
 

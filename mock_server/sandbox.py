@@ -3,18 +3,20 @@ HTTP handlers call. It speaks in domain terms (tenants, links, tokens), never HT
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hmac
+import logging
 import secrets
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Coroutine
 
 from . import unit_of_work
 from .clock import Clock
 from .conformance import ConformanceLog
 from .config import Settings, Tenant
 from .domain.callbacks import normalize_products_callback
-from .domain.consents import Consent
+from .domain.consents import AUTHORISED, Consent
 from .domain.institutions import InstitutionCatalog
 from .domain.links import Link, new_link
 from .domain.personas import PersonaCatalog
@@ -24,11 +26,13 @@ from .errors import BusinessRuleError, InvalidRequest, NotFound, Unauthorized
 from .lifecycle import REASONS, ConsentLifecycle
 from .reporting import ReportService
 from .resources import fixtures_dir
-from .store import MemoryStore
+from .store import MemoryStore, StorageError
 from .timeline import Timeline
 from .webhooks.events import CONSENT_EVENTS, consent_payload, link_created_payload
 from .webhooks.service import Webhooks
 from .whitelabel.tracking import TrackingLog
+
+log = logging.getLogger("klavi_mock")
 
 
 def open_store(settings: Settings) -> MemoryStore:
@@ -60,6 +64,7 @@ class Sandbox:
         self.conformance = ConformanceLog()
         self.tracking = TrackingLog()  # the hosted pages' web tracking events
         self.reports = ReportService(self.store, self.clock, self.institutions, self.personas, self.webhooks)
+        self._background: set[asyncio.Task] = set()  # work started by requests, still running
         self._resume()
 
     def _token_secret(self) -> str:
@@ -74,9 +79,10 @@ class Sandbox:
         """Pick up what a state file holds: the clock's offset, webhook settings changed
         through the control API, and the jobs the stored consents have ahead of them."""
         self.clock.offset = max(self.clock.offset, self.store.get_meta("clock_offset") or 0.0)
-        for app_id, hooks in (self.store.get_meta("tenant_webhooks") or {}).items():
-            if app_id in self.tenants:
-                self._set_tenant(dataclasses.replace(self.tenants[app_id], **hooks))
+        for key in ("tenant_webhooks", "tenant_reports"):
+            for app_id, values in (self.store.get_meta(key) or {}).items():
+                if app_id in self.tenants:
+                    self._set_tenant(dataclasses.replace(self.tenants[app_id], **values))
         for tenant in self.settings.tenants:
             if tenant.webhook_chaos:
                 self.webhooks.set_chaos(tenant.app_id, tenant.webhook_chaos)
@@ -172,6 +178,25 @@ class Sandbox:
         link = self.store.get_link(consent.tenant_id, consent.link_id)
         self.webhooks.emit(tenant.app_id, name, payload, link.external_info if link else {},
                            ordering_key=f"consent:{consent.id}")
+        if consent.status == AUTHORISED and tenant.report_delivery != "on-request":
+            unit_of_work.after_commit(lambda: self._in_background(self.reports.deliver_on_authorisation(tenant, consent)))
+
+    def _in_background(self, work: Coroutine) -> None:
+        """Run `work` on the event loop, after the request that started it, on its own: it
+        applies and commits its changes itself (automatic report delivery)."""
+        async def run() -> None:
+            unit_of_work.detach()
+            try:
+                await work
+                self.store.commit()
+            except StorageError as exc:  # kept in memory, written by a later commit
+                log.warning("%s; trying again", exc)
+            except Exception:  # never a silent loss: the log says why the reports did not go
+                log.exception("automatic report delivery failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def fire_event(self, name: str, *, app_id: str | None = None, consent_id: str | None = None,
                    link_id: str | None = None, payload: dict | None = None, external_info: dict | None = None):
@@ -208,6 +233,17 @@ class Sandbox:
         hooks = {"events_url": events_url, "products_callback_url": callbacks}
         tenant = self._set_tenant(dataclasses.replace(self.tenants[app_id], **hooks))
         self.store.set_meta("tenant_webhooks", {**(self.store.get_meta("tenant_webhooks") or {}), app_id: hooks})
+        return tenant
+
+    def configure_reports(self, app_id: str, changes: dict) -> Tenant:
+        """A tenant's report settings: `report_delivery`, `activated_products` (None: every
+        product), `encrypt_sensitive_fields`; those not in `changes` keep their value."""
+        if app_id not in self.tenants:
+            raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
+        tenant = self._set_tenant(dataclasses.replace(self.tenants[app_id], **changes))
+        kept = {"report_delivery": tenant.report_delivery, "encrypt_sensitive_fields": tenant.encrypt_sensitive_fields,
+                "activated_products": None if tenant.activated_products is None else list(tenant.activated_products)}
+        self.store.set_meta("tenant_reports", {**(self.store.get_meta("tenant_reports") or {}), app_id: kept})
         return tenant
 
     def set_webhook_chaos(self, app_id: str, settings: dict | None):

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from . import unit_of_work
 from .domain.consents import Consent
 from .domain.links import Link
+from .domain.reports import report_id
 from .domain.tasks import Task
 from .webhooks.log import DeliveryLog
 from .webhooks.outbox import DELIVERED, Delivery
@@ -47,6 +48,7 @@ class MemoryStore:
         self.webhook_retention = webhook_retention  # delivered deliveries kept in the log
         self._delivered: deque[str] = deque()  # ids of delivered ones, oldest first (some since redelivered)
         self.report_requests: dict = {}  # requestId -> reporting.ReportRequest
+        self._report_ids: dict[str, str] = {}  # productReportId -> requestId
         self.tasks: dict[str, Task] = {}  # Open Data tasks
         self._meta: dict[str, Any] = {}  # small named values: the clock's offset, the token secret...
 
@@ -160,6 +162,7 @@ class MemoryStore:
         if delivery.id not in self.deliveries:
             return  # forgotten by a reset while its attempt was under way
         self.outbox.put(delivery)
+        self.deliveries.recount(delivery)
         self._mark(delivery)
         self._retain(delivery)
 
@@ -167,6 +170,7 @@ class MemoryStore:
         """The dispatcher recorded an attempt on `delivery` (outside any request)."""
         self.outbox.finished(delivery)
         if delivery.id in self.deliveries:
+            self.deliveries.recount(delivery)
             self._mark(delivery)
             self._retain(delivery)
 
@@ -189,7 +193,22 @@ class MemoryStore:
 
     def add_report_request(self, request: Any) -> None:
         self.report_requests[request.id] = request
-        self._added(request, lambda: self.report_requests.pop(request.id, None))
+        ids = [report_id(request.id, product) for product in request.products]
+        self._report_ids.update(dict.fromkeys(ids, request.id))
+
+        def remove() -> None:
+            self.report_requests.pop(request.id, None)
+            for key in ids:
+                self._report_ids.pop(key, None)
+
+        self._added(request, remove)
+
+    def report_of(self, product_report_id: str) -> tuple[Any, str] | None:
+        """The report request a productReportId belongs to, and its product."""
+        request = self.report_requests.get(self._report_ids.get(product_report_id, ""))
+        if request is None:
+            return None
+        return request, next(p for p in request.products if report_id(request.id, p) == product_report_id)
 
     def add_task(self, task: Task) -> None:
         self.tasks[task.id] = task
@@ -220,6 +239,7 @@ class MemoryStore:
         self.outbox.clear()
         self._delivered.clear()
         self.report_requests.clear()
+        self._report_ids.clear()
         self.tasks.clear()
 
     def _keep_for_rollback(self) -> None:
