@@ -93,6 +93,7 @@ def report_body(world: World, tax_id: str = VALID_CPF) -> dict:
 # operationId -> the request that performs it, given the world.
 API_CALLS = {
     "createLink": lambda w: w.http.post(f"{API}/links", json={"personalTaxId": VALID_CPF}, headers=bearer(w.access)),
+    "openBasicLink": lambda w: w.http.get(f"{API}/basic-links/sandbox-app?personal_tax_id={VALID_CPF}"),
     "createConsent": lambda w: w.klavi.consent_request(w.link["linkToken"]),
     "revokeConsent": lambda w: w.http.delete(f"{API}/consents/{w.authorised}/revoke", headers=bearer(w.access)),
     "requestPersonalInstitutionReport": lambda w: w.http.post(
@@ -121,6 +122,7 @@ BANK_CALLS = {
     "open the consentRedirectURL and approve": ("open_redirect", lambda w: w.http.get(w.pending["consentRedirectURL"] + "&decision=approve")),
     "approve at the bank": ("decide_at_bank", lambda w: w.http.get(w.pending["consentRedirectURL"] + "&decision=approve")),
     "accept the LGPD consent": ("decide_lgpd", lambda w: w.http.get(w.pending["consentRedirectURL"] + "&decision=approve")),
+    "pick an institution on the hosted link page": ("create", lambda w: w.http.post(w.link["linkURL"], data={"institutionCode": "341"})),
 }
 
 
