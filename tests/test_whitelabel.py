@@ -334,3 +334,41 @@ def test_identification_and_connect_more_are_tracked(klavi, client):
 def test_the_control_api_validates_its_filters(client):
     response = client.get("/__mock/tracking-events", params={"eventName": "x" * 65})
     assert response.status_code == 400 and "eventName" in response.json()["message"]
+
+
+def test_leaving_without_choosing_goes_back_to_the_partner(klavi, client):
+    link = klavi.create_link(personalTaxId=VALID_CPF, redirectURL=PARTNER, externalInfo={"order": "7"})
+    page = klavi.http.get(link["linkURL"])
+    exit_url = unescape(re.search(r'href="([^"]+action=exit[^"]*)" data-track="institution_list_exit_click"', page.text).group(1))
+    back = klavi.http.get(exit_url)
+    assert back.status_code == 302 and back.headers["location"].startswith(PARTNER + "?")
+    query = query_of(back.headers["location"])
+    assert query["link_id"] == link["linkId"] and json.loads(query["external_info"]) == {"order": "7"}
+    assert query["error"] == "user_cancelled" and query["error_description"]
+    assert events(client, linkId=link["linkId"])[-1] == "institution_list_exit_click"
+    without = klavi.create_link()  # no redirectURL, no tax id: the landing's exit, a last page with a way back
+    landing = klavi.http.get(without["linkURL"])
+    exit_url = unescape(re.search(r'href="([^"]+action=exit[^"]*)" data-track="landing_exit_click"', landing.text).group(1))
+    last = klavi.http.get(exit_url)
+    assert last.status_code == 200 and "Você saiu" in last.text and "Voltar e conectar uma conta" in last.text
+
+
+def test_the_typed_tax_id_and_the_hosted_consent_survive_a_restart(settings, tmp_path):
+    from starlette.testclient import TestClient
+
+    from mock_server.app import create_app
+
+    from .conftest import Klavi
+
+    settings.state_file = str(tmp_path / "state.sqlite")
+    with TestClient(create_app(settings), follow_redirects=False) as http:
+        klavi = Klavi(http)
+        link = klavi.create_link(appLink="https://app.partner.example.com/k", appRedirectURLKey="next")
+        assert klavi.http.post(link["linkURL"], data={"taxId": VALID_CNPJ}).status_code == 303
+        bank = choose(klavi, link["linkURL"])
+    with TestClient(create_app(settings), follow_redirects=False) as http:
+        klavi = Klavi(http)
+        [stored] = http.get("/__mock/links").json()
+        assert stored["businessTaxId"] == VALID_CNPJ
+        left = klavi.http.get(bank + "&decision=approve")  # still a hosted consent: App2App applies
+        assert left.status_code == 302 and left.headers["location"].startswith("https://app.partner.example.com/k?next=")

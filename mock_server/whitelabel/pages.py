@@ -4,6 +4,7 @@ bank, and the way back to the partner. Each page records and emits its tracking 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from urllib.parse import urlencode, urlsplit
@@ -22,6 +23,7 @@ from ..domain.taxid import is_valid_cnpj, is_valid_cpf
 from ..errors import BusinessRuleError, KlaviError, TooManyRequests
 from ..lifecycle import REASONS, REDIRECT_ERRORS
 from ..sandbox import Sandbox
+from .app2app import with_query
 from .tracking import event, institution_payload
 
 _PUNCTUATION = re.compile(r"[\s./-]")
@@ -133,6 +135,7 @@ class HostedPages:
             institutions=institutions, preselected=preselected, preselect_note=preselect_note,
             tax_error=tax_error, tax_value=tax_value, action_url=self._here(request, token),
             partner_name=self.render.partner_name(link.tenant_id), query=query, token=token,
+            exit_url=self._here(request, token, "/link/finish", action="exit"),
             tracking=self._tracking(link, page, events))
 
     def _identify(self, request: Request, link: Link, token: str, typed: str) -> Response:
@@ -215,6 +218,8 @@ class HostedPages:
         if isinstance(opened, Response):
             return opened
         tenant, link = opened
+        if request.query_params.get("action") == "exit":
+            return self._exit(request, link, token)
         consent = self._consent_of(request, tenant, link, token)
         if isinstance(consent, Response):
             return consent
@@ -234,6 +239,18 @@ class HostedPages:
                                        tone="success")
         return self.render.message(request, 200, "Compartilhamento não concluído", "Nenhum dado foi compartilhado.",
                                    tone="info", back_url=self._here(request, token), back_label="Tentar outra instituição")
+
+    def _exit(self, request: Request, link: Link, token: str) -> Response:
+        """"Sair" on the link page: back to the partner before choosing an institution, with
+        the link-level failure parameters. **Mock choice**: `error=user_cancelled`."""
+        page = "landing" if not (link.personal_tax_id or link.business_tax_id) else "institution_list"
+        self._tracking(link, page, [event(f"{page}_exit_click")])
+        if not link.redirect_url:
+            return self.render.message(request, 200, "Você saiu", "Nenhum dado foi compartilhado. Você já pode fechar esta janela.",
+                                       tone="info", back_url=self._here(request, token), back_label="Voltar e conectar uma conta")
+        params = {"link_id": link.id, "external_info": json.dumps(link.external_info, separators=(",", ":"), ensure_ascii=False),
+                  "error": "user_cancelled", "error_description": "The user left the journey without choosing an institution."}
+        return RedirectResponse(with_query(link.redirect_url, params), status_code=302)
 
     def routes(self) -> list:
         return [
