@@ -100,6 +100,18 @@ class KlaviMock:
     def deny(self, consent_redirect_url: str) -> str:
         return self._journey(consent_redirect_url, "decision=deny")
 
+    def basic_link_url(self, **query: str) -> str:
+        """The tenant's Basic WhiteLabel URL (personal_tax_id=..., redirect_url=...)."""
+        from urllib.parse import urlencode
+
+        return f"{self.api_url}/basic-links/{self.app_id}" + (f"?{urlencode(query)}" if query else "")
+
+    def tracking_events(self, link_id: str | None = None, name: str | None = None) -> list[dict]:
+        """The web tracking events the hosted pages emitted, oldest first (the server's view:
+        all but page_duration)."""
+        filters = {k: v for k, v in (("linkId", link_id), ("eventName", name)) if v}
+        return self._admin("GET", "/tracking-events", params=filters)
+
     # -- webhooks ----------------------------------------------------------------------
 
     def events(self, name: str | None = None) -> list[dict]:

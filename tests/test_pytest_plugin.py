@@ -27,6 +27,14 @@ def test_a_conforming_client(klavi_mock):
     assert klavi_mock.consent(consent["consentId"])["status"] == "EXPIRED"
 
 
+def test_a_hosted_journey_and_its_tracking_events(klavi_mock):
+    opened = httpx.get(klavi_mock.basic_link_url(personal_tax_id="52998224725"), follow_redirects=True)
+    assert opened.status_code == 200 and "Escolha sua instituição" in opened.text
+    [first, view] = klavi_mock.tracking_events()
+    assert (first["eventName"], view["eventName"]) == ("app_loaded", "page_view")
+    assert klavi_mock.tracking_events(link_id=first["linkId"], name="page_view") == [view]
+
+
 def test_a_client_sending_a_bad_cpf(klavi_mock):
     access = login(klavi_mock)
     httpx.post(f"{klavi_mock.api_url}/links", json={"personalTaxId": "123"}, headers={"Authorization": f"Bearer {access}"})
@@ -65,7 +73,7 @@ def test_received_headers_read_as_the_readme_shows(klavi_mock):
 def test_the_fixture_serves_the_mock_and_fails_tests_that_break_the_contract(pytester):
     pytester.makepyfile(test_partner=PARTNER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=5, failed=1)
+    result.assert_outcomes(passed=6, failed=1)
     output = result.stdout.str()
     assert "test_a_client_sending_a_bad_cpf" in output and "KlaviContractViolation" in output
     assert "broke the Klavi API contract" in output
