@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from ..domain.taxid import mask_cnpj, mask_cpf
 from ..resources import package_dir
 from ..routing import request_origin
 from ..sandbox import Sandbox
@@ -21,6 +22,14 @@ _templates = Environment(loader=FileSystemLoader(package_dir("bank") / "template
 
 def date_label(moment: datetime) -> str:
     return moment.strftime("%d/%m/%Y %H:%M UTC")
+
+
+def masked_tax_id(consent_or_link) -> tuple[str, str]:
+    """("CNPJ", "**.222.333/0001-**") or ("CPF", "***.982.247-**"): a company's (a consent
+    may name its representative's CPF too, the CNPJ says whose it is) or a person's."""
+    if consent_or_link.business_tax_id:
+        return "CNPJ", mask_cnpj(consent_or_link.business_tax_id)
+    return "CPF", mask_cpf(consent_or_link.personal_tax_id)
 
 
 class PageRenderer:

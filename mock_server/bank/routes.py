@@ -9,23 +9,20 @@ and the mock answers with the redirect to the partner straight away.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..domain.consents import Consent
-from ..domain.taxid import mask_cnpj, mask_cpf
 from ..lifecycle import BankLinkError, BankStep
-from ..routing import read_body
 from ..sandbox import Sandbox
 from ..whitelabel import app2app
 from ..whitelabel.tracking import event, institution_payload
 from .logos import logo_svg
+from .forms import one, read_form
 from .permissions import permission_items
-from .rendering import STATIC_DIR, PageRenderer, date_label
+from .rendering import STATIC_DIR, PageRenderer, date_label, masked_tax_id
 
 LINK_ERRORS = {
     "unknown": (404, "Link inválido", "Este endereço de autorização não existe ou foi digitado incorretamente."),
@@ -47,36 +44,11 @@ STATUS_LABELS = {
 }
 
 
-async def read_form(request: Request, limit: int) -> dict[str, list[str]]:
-    """Query parameters and an urlencoded form body, merged (the body wins)."""
-    values: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        values.setdefault(key, []).append(value)
-    if request.method == "POST":
-        body: dict[str, list[str]] = {}
-        for key, value in parse_qsl((await read_body(request, limit)).decode("utf-8", "replace"), keep_blank_values=True):
-            body.setdefault(key, []).append(value)
-        values.update(body)
-    return values
-
-
-def one(form: dict[str, list[str]], key: str) -> str | None:
-    return form[key][-1] if form.get(key) else None
-
-
 def _permissions(form: dict[str, list[str]]) -> list[str] | None:
     """`permissions` as repeated fields (checkboxes) or one comma-separated value (curl)."""
     if "permissions" not in form:
         return None
     return [p.strip() for value in form["permissions"] for p in value.split(",") if p.strip()]
-
-
-def masked_tax_id(consent_or_link) -> tuple[str, str]:
-    """("CNPJ", "**.222.333/0001-**") or ("CPF", "***.982.247-**"): a company's (a consent
-    may name its representative's CPF too, the CNPJ says whose it is) or a person's."""
-    if consent_or_link.business_tax_id:
-        return "CNPJ", mask_cnpj(consent_or_link.business_tax_id)
-    return "CPF", mask_cpf(consent_or_link.personal_tax_id)
 
 
 class BankPages:

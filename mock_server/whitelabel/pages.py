@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..bank.rendering import PageRenderer, date_label
-from ..bank.routes import masked_tax_id, one, read_form
+from ..bank.forms import one, read_form
+from ..bank.rendering import PageRenderer, date_label, masked_tax_id
 from ..config import Tenant
 from ..domain import consents as states
 from ..domain.consents import Consent
