@@ -122,7 +122,7 @@ BANK_CALLS = {
     "open the consentRedirectURL and approve": ("open_redirect", lambda w: w.http.get(w.pending["consentRedirectURL"] + "&decision=approve")),
     "approve at the bank": ("decide_at_bank", lambda w: w.http.get(w.pending["consentRedirectURL"] + "&decision=approve")),
     "accept the LGPD consent": ("decide_lgpd", lambda w: w.http.get(w.pending["consentRedirectURL"] + "&decision=approve")),
-    "pick an institution on the hosted link page": ("create", lambda w: w.http.post(w.link["linkURL"], data={"institutionCode": "341"})),
+    "pick an institution on the hosted link page": ("create", lambda w: w.http.post(w.link["linkURL"], data={"institutionCode": "341", "confirm": "1"})),
 }
 
 

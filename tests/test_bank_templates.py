@@ -30,7 +30,7 @@ LOGO_URL = f"{BASE}/assets/logos/341.svg"
 CPF = "52998224725"
 EVIL = '<script>alert("x")</script>"><img src=x onerror=alert(1)>'
 
-PAGES = ("bank_authorise.html", "lgpd.html", "message.html", "link.html")
+PAGES = ("bank_authorise.html", "lgpd.html", "message.html", "link.html", "confirm.html", "result.html")
 
 
 # ---------------------------------------------------------------- helpers
@@ -71,6 +71,15 @@ def context(page: str, **overrides) -> dict:
     elif page == "message.html":
         base = {"static_url": STATIC_URL, "title": "Link expirado ou já utilizado",
                 "message": "Este link não é mais válido.", "detail": "consent_redirect_expired", "tone": "error"}
+    elif page == "confirm.html":
+        base |= {"institution": institution(), "tax_id_label": "CPF", "tax_id_masked": mask_cpf(CPF),
+                 "permissions": permission_items(["REGISTRATION_ALL", "ACCOUNTS_ALL"]), "validity": "12 meses",
+                 "action_url": f"{BASE}/link/85a3af9f/institution", "back_url": ACTION_URL, "exit_url": f"{BASE}/lgpd/9f1c2d",
+                 "tracking_payload": {"institutionCode": "341", "institutionName": "Itaú"}}
+    elif page == "result.html":
+        base |= {"success": True, "institution": institution(), "message": None, "detail": None,
+                 "finish_url": ACTION_URL, "more_url": f"{BASE}/lgpd/9f1c2d", "list_url": f"{BASE}/link/85a3af9f/institution",
+                 "tracking_payload": {"institutionCode": "341", "institutionName": "Itaú"}}
     elif page == "link.html":
         base |= {"link": {"id": "85a3af9f-e8ab-4be8-86dd-6138e9f2474c", "tax_id_masked": mask_cpf(CPF),
                           "expires_at": "08/12/2023 09:49"},
@@ -308,6 +317,13 @@ def test_malicious_values_are_escaped(env, page):
                       "permissions": [{"code": EVIL, "label": EVIL, "description": EVIL}]}
     elif page == "message.html":
         overrides = {"title": EVIL, "message": EVIL, "detail": EVIL, "institution": evil_institution}
+    elif page == "confirm.html":
+        overrides |= {"institution": evil_institution, "tax_id_masked": EVIL,
+                      "permissions": [{"code": EVIL, "label": EVIL, "description": EVIL}],
+                      "tracking_payload": {"institutionCode": EVIL, "institutionName": EVIL}}
+    elif page == "result.html":
+        overrides |= {"institution": evil_institution, "success": False, "message": EVIL, "detail": EVIL,
+                      "tracking_payload": {"institutionCode": EVIL, "institutionName": EVIL}}
     elif page == "link.html":
         ctx = context(page)
         overrides |= {"institutions": [dict(ctx["institutions"][0], name=EVIL, institutionCode=EVIL)],

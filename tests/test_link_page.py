@@ -28,7 +28,10 @@ def test_search_works_without_javascript(klavi):
 
 def test_picking_an_institution_starts_the_consent_and_the_bank(klavi, client):
     link = klavi.create_link(personalTaxId=VALID_CPF, redirectURL="https://partner.example.com/done")
-    chosen = klavi.http.post(link["linkURL"], data={"institutionCode": "260"})
+    picked = klavi.http.post(link["linkURL"], data={"institutionCode": "260"})
+    assert picked.status_code == 303 and "/link/confirm?" in picked.headers["location"]  # Klavi's data confirmation
+    assert "Confirme o compartilhamento" in klavi.http.get(picked.headers["location"]).text
+    chosen = klavi.http.post(link["linkURL"], data={"institutionCode": "260", "confirm": "1"})
     assert chosen.status_code == 303 and "/bank/authorize?ticket=" in chosen.headers["location"]
     result, left = klavi.follow(chosen.headers["location"] + "&decision=approve")
     assert left is None and "Conta conectada" in result.text  # Klavi's result page, then Concluir
@@ -42,7 +45,7 @@ def test_picking_an_institution_starts_the_consent_and_the_bank(klavi, client):
 
 def test_without_a_redirect_url_the_journey_ends_on_the_mocks_page(klavi):
     link = klavi.create_link(personalTaxId=VALID_CPF)
-    chosen = klavi.http.post(link["linkURL"], data={"institutionCode": "341"})
+    chosen = klavi.http.post(link["linkURL"], data={"institutionCode": "341", "confirm": "1"})
     response, left = klavi.follow(chosen.headers["location"] + "&decision=approve")
     assert left is None and response.status_code == 200 and "Conta conectada" in response.text
 

@@ -11,6 +11,7 @@ import contextlib
 import http.server
 import json
 import os
+import re
 import threading
 from typing import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -157,6 +158,9 @@ def test_basic_whitelabel_journey_posts_tracking_events_to_the_opener(page: Page
     assert popup.locator('button[value="197"]').count() == 0  # Stone serves companies only
 
     popup.locator('button[name="institutionCode"][value="260"]').click()
+    popup.get_by_role("heading", name=re.compile("Confirme o compartilhamento")).wait_for()
+    popup.get_by_text("O que é o prazo?").click()
+    popup.get_by_role("button", name="Continuar").click()
     popup.get_by_role("button", name="Autorizar").click()
     popup.get_by_role("button", name="Aceitar").click()
     popup.get_by_role("heading", name="Conta conectada").wait_for()
@@ -170,7 +174,8 @@ def test_basic_whitelabel_journey_posts_tracking_events_to_the_opener(page: Page
     events = received(page, mock_url)
     names = [e["eventName"] for e in events]
     for name in ("app_loaded", "page_view", "landing_continue_click", "institution_click", "page_duration",
-                 "data_confirmation_continue_click", "authorise_success", "authorise_success_finish_click"):
+                 "data_confirmation_validity_click", "data_confirmation_continue_click", "authorise_success",
+                 "authorise_success_finish_click"):
         assert name in names, (name, names)
     assert names[0] == "app_loaded" and names.index("institution_click") < names.index("authorise_success")
     click = next(e for e in events if e["eventName"] == "institution_click")
@@ -215,6 +220,7 @@ def test_app2app_returns_to_the_app_which_opens_the_rest_in_its_webview(page: Pa
                        appLink=f"{partner_url}/app", appRedirectURLKey="klaviUrl")
     page.goto(link["linkURL"])
     page.locator('button[name="institutionCode"][value="341"]').click()
+    page.get_by_role("button", name="Continuar").click()
     page.get_by_role("button", name="Autorizar").click()
     page.wait_for_url(lambda url: url.startswith(f"{partner_url}/app?"))
     webview_url = parse_qs(urlsplit(page.url).query)["klaviUrl"][0]

@@ -41,10 +41,20 @@ def events(client, **filters) -> list[str]:
     return [e["eventName"] for e in response.json()]
 
 
-def choose(klavi, link_url: str, code: str = "341"):
+def confirm_page(klavi, link_url: str, code: str = "341"):
+    """Pick an institution on the list: Klavi's data confirmation page."""
     chosen = klavi.http.post(link_url, data={"institutionCode": code})
-    assert chosen.status_code == 303, chosen.text
-    return chosen.headers["location"]
+    assert chosen.status_code == 303 and urlsplit(chosen.headers["location"]).path == "/link/confirm", chosen.text
+    return klavi.http.get(chosen.headers["location"])
+
+
+def choose(klavi, link_url: str, code: str = "341"):
+    """Pick an institution and Continuar on the data confirmation page: the bank's URL."""
+    page = confirm_page(klavi, link_url, code)
+    assert page.status_code == 200 and "Continuar" in page.text, page.text
+    continued = klavi.http.post(link_url, data={"institutionCode": code, "confirm": "1"})
+    assert continued.status_code == 303 and "/bank/authorize?ticket=" in continued.headers["location"], continued.text
+    return continued.headers["location"]
 
 
 def approve_at_bank(klavi, bank_url: str):
@@ -190,11 +200,14 @@ def test_the_links_institution_is_preselected(klavi):
 def test_an_institution_that_cannot_take_the_consent_is_a_page_with_a_way_back(klavi):
     link = klavi.create_link(personalTaxId=VALID_CPF)
     for code in ("746", "197"):  # in outage; for companies only (a crafted post: neither is offered)
-        refused = klavi.http.post(link["linkURL"], data={"institutionCode": code})
+        refused = confirm_page(klavi, link["linkURL"], code)
         assert refused.status_code == 400 and "Não foi possível continuar" in refused.text
         assert "Esta instituição não está disponível para você agora" in refused.text
         assert "Detalhes para o desenvolvedor" in refused.text and "Escolher outra instituição" in refused.text
         assert unescape(re.search(r'class="btn btn--primary" href="([^"]+)"', refused.text).group(1)) == link["linkURL"]
+        # and Continuar posted anyway (a crafted request): the same refusal
+        forced = klavi.http.post(link["linkURL"], data={"institutionCode": code, "confirm": "1"})
+        assert forced.status_code == 400 and "Esta instituição não está disponível para você agora" in forced.text
 
 
 def test_a_refusal_at_the_bank_ends_on_the_result_page_with_a_way_back(klavi, client):
@@ -291,7 +304,7 @@ def test_the_journey_records_its_tracking_events(klavi, client):
     bank = choose(klavi, link["linkURL"], "260")
     lgpd_url = approve_at_bank(klavi, bank).headers["location"]
     lgpd = klavi.http.get(lgpd_url)
-    assert tracking_of(lgpd.text) == [{"eventName": "page_view", "payload": {"page": "data_confirmation"}}]
+    assert tracking_of(lgpd.text) == [{"eventName": "page_view", "payload": {"page": "lgpd"}}]
     result = result_page(klavi, klavi.http.post(lgpd_url, data={"decision": "accept"}).headers["location"])
     assert tracking_of(result.text)[1] == {"eventName": "authorise_success", "payload": {
         "institutionCode": "260", "institutionName": "Nubank", "institutionType": 1}}
@@ -299,8 +312,10 @@ def test_the_journey_records_its_tracking_events(klavi, client):
 
     assert events(client, linkId=link["linkId"]) == [
         "app_loaded", "page_view", "page_view", "institution_list_search", "institution_click",
-        "page_view", "data_confirmation_continue_click", "page_view", "authorise_success",
+        "page_view", "data_confirmation_continue_click", "page_view", "page_view", "authorise_success",
         "authorise_success_finish_click"]
+    pages = [e["payload"].get("page") for e in client.get("/__mock/tracking-events").json() if e["eventName"] == "page_view"]
+    assert pages == ["institution_list", "institution_list", "data_confirmation", "lgpd", "result"]
     [click] = client.get("/__mock/tracking-events", params={"eventName": "institution_click"}).json()
     assert click["payload"] == {"institutionCode": "260", "institutionName": "Nubank"}
     assert click["appId"] == "sandbox-app" and click["page"] == "institution_list" and click["recordedAt"].endswith("Z")
@@ -372,3 +387,17 @@ def test_the_typed_tax_id_and_the_hosted_consent_survive_a_restart(settings, tmp
         assert stored["businessTaxId"] == VALID_CNPJ
         left = klavi.http.get(bank + "&decision=approve")  # still a hosted consent: App2App applies
         assert left.status_code == 302 and left.headers["location"].startswith("https://app.partner.example.com/k?next=")
+
+
+def test_the_data_confirmation_page_shows_what_is_asked_and_leads_back(klavi, client):
+    link = klavi.create_link(personalTaxId=VALID_CPF, redirectURL=PARTNER)
+    page = confirm_page(klavi, link["linkURL"], "260")
+    assert "Confirme o compartilhamento" in page.text and "Nubank" in page.text and "12 meses" in page.text
+    assert "Dados cadastrais" in page.text and "***.982.247-**" in page.text
+    assert tracking_of(page.text) == [{"eventName": "page_view", "payload": {"page": "data_confirmation"}}]
+    back = unescape(re.search(r'href="([^"]+)" data-track="data_confirmation_back_click"', page.text).group(1))
+    assert "Escolha sua instituição" in klavi.http.get(back).text
+    exit_url = unescape(re.search(r'href="([^"]+)" data-track="data_confirmation_exit_click"', page.text).group(1))
+    assert query_of(klavi.http.get(exit_url).headers["location"])["error"] == "user_cancelled"
+    assert events(client, linkId=link["linkId"])[-3:] == ["data_confirmation_back_click", "page_view", "data_confirmation_exit_click"]
+    assert client.get("/__mock/consents").json() == []  # no consent until Continuar

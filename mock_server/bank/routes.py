@@ -18,7 +18,7 @@ from ..domain.consents import Consent
 from ..lifecycle import BankLinkError, BankStep
 from ..sandbox import Sandbox
 from ..whitelabel import app2app
-from ..whitelabel.tracking import event, institution_payload
+from ..whitelabel.tracking import event
 from .logos import logo_svg
 from .forms import one, read_form
 from .permissions import permission_items
@@ -156,27 +156,20 @@ class BankPages:
         return self._leave_bank(request, step)
 
     async def lgpd(self, request: Request) -> Response:
-        """Klavi's LGPD page: in the mock, also the hosted journey's "data confirmation"."""
+        """Klavi's LGPD page, after the institution."""
         flow = request.path_params["flow"]
         try:
             if request.method == "GET":
                 consent = self.lifecycle.flow(flow, "AWAITING_LGPD_AUTHORISATION")
-                institution = self.sandbox.institutions.get(consent.institution_code)
-                tracking = self._tracking(consent, "data_confirmation", [event("page_view", page="data_confirmation")])
+                tracking = self._tracking(consent, "lgpd", [event("page_view", page="lgpd")])
                 return self.render.page("lgpd.html", request, action_url=f"{self.render.base(request)}/bank/flow/{flow}/lgpd",
                                         permissions=permission_items(consent.permissions_granted), tracking=tracking,
-                                        tracking_payload=institution_payload(institution),
                                         **self._consent_context(request, consent))
             decision = one(await read_form(request, self.sandbox.settings.max_body_bytes), "decision")
             if decision not in ("accept", "decline"):
                 return self.render.message(request, 400, "Escolha inválida", "Escolha Aceitar ou Recusar para continuar.",
                                            detail="Send decision=accept or decision=decline.",
                                            back_url=f"{self.render.base(request)}/bank/flow/{flow}/lgpd")
-            consent = self.lifecycle.flow(flow, "AWAITING_LGPD_AUTHORISATION")
-            institution = self.sandbox.institutions.get(consent.institution_code)
-            name = "data_confirmation_continue_click" if decision == "accept" else "data_confirmation_exit_click"
-            payload = institution_payload(institution) if decision == "accept" else {}
-            self._tracking(consent, "data_confirmation", [event(name, **payload)])
             step = self.lifecycle.decide_lgpd(flow, decision == "accept")
         except BankLinkError as error:
             return self._link_error(request, error)

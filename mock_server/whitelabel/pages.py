@@ -1,6 +1,6 @@
 """The hosted journey's pages (WhiteLabel): the link page behind linkURL (identify with a
-CPF or CNPJ when the link has none, pick an institution), Klavi's result page after the
-bank, and the way back to the partner. Each page records and emits its tracking events."""
+CPF or CNPJ when the link has none, pick an institution), Klavi's data confirmation page,
+then (after the bank and the LGPD step) Klavi's result page and the way back to the partner. Each page records and emits its tracking events."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ..bank.forms import one, read_form
+from ..bank.permissions import permission_items
 from ..bank.rendering import PageRenderer, date_label, masked_tax_id
 from ..config import Tenant
 from ..domain import consents as states
-from ..domain.consents import Consent
+from ..domain.consents import Consent, permissions_for
 from ..domain.links import Link
 from ..domain.taxid import is_valid_cnpj, is_valid_cpf
 from ..errors import BusinessRuleError, KlaviError, TooManyRequests
@@ -98,8 +99,13 @@ class HostedPages:
         tenant, link = opened
         if request.method == "POST" and "taxId" in form:
             return self._identify(request, link, token, one(form, "taxId") or "")
-        if request.method == "POST":
+        if request.method == "POST" and one(form, "confirm"):
             return self._start_consent(request, tenant, link, token, one(form, "institutionCode") or "")
+        if request.method == "POST":
+            return self._pick(request, link, token, one(form, "institutionCode") or "")
+        back_from = one(form, "back")  # "Voltar" on the data confirmation page
+        if back_from and (institution := self.sandbox.institutions.get(back_from)) is not None:
+            self._tracking(link, "data_confirmation", [event("data_confirmation_back_click", **institution_payload(institution))])
         return self._link_page(request, link, token, query=one(form, "q"))
 
     def _link_page(self, request: Request, link: Link, token: str, query: str | None = None,
@@ -149,12 +155,55 @@ class HostedPages:
         self._tracking(link, "landing", [event("landing_continue_click")])
         return RedirectResponse(self._here(request, token), status_code=303)
 
-    def _start_consent(self, request: Request, tenant: Tenant, link: Link, token: str, code: str) -> Response:
+    def _pick(self, request: Request, link: Link, token: str, code: str) -> Response:
+        """An institution picked on the list: on to the data confirmation page."""
         if not (link.personal_tax_id or link.business_tax_id):
             return self._link_page(request, link, token, tax_error="Informe seu CPF ou CNPJ para continuar.", status=400)
         institution = self.sandbox.institutions.get(code)
         if institution is not None:
             self._tracking(link, "institution_list", [event("institution_click", **institution_payload(institution))])
+        return RedirectResponse(self._here(request, token, "/link/confirm", institutionCode=code), status_code=303)
+
+    async def confirm(self, request: Request) -> Response:
+        """Klavi's data confirmation page: the institution, the data asked for and for how
+        long, before the user goes to the institution (Continuar) or back to the list."""
+        token = request.query_params.get("v", "")
+        opened = self._open(request, token)
+        if isinstance(opened, Response):
+            return opened
+        tenant, link = opened
+        code = request.query_params.get("institutionCode", "")
+        institution = self.sandbox.institutions.get(code)
+        person = "pj" if link.business_tax_id else "pf"
+        problem = None
+        if not (link.personal_tax_id or link.business_tax_id):
+            return RedirectResponse(self._here(request, token), status_code=303)
+        if institution is None:
+            problem = f"institutionCode {code!r} is not an institution of GET /links/institutions"
+        elif institution.institution_type != 1 or not institution.serves(person) or institution.is_outage:
+            problem = (f"{institution.name} ({code}) cannot take this consent: institutionType {institution.institution_type}, "
+                       f"businessType {institution.business_type}, isOutage {str(institution.is_outage).lower()}")
+        if problem:
+            return self.render.message(request, 400, "Não foi possível continuar", _START_ERRORS[4004], detail=problem,
+                                       back_url=self._here(request, token), back_label="Escolher outra instituição")
+        label, masked = masked_tax_id(link)
+        payload = institution_payload(institution)
+        tracking = self._tracking(link, "data_confirmation", [event("page_view", page="data_confirmation")])
+        return self.render.page(
+            "confirm.html", request, institution=self.render.institution(request, code),
+            tax_id_label=label, tax_id_masked=masked, partner_name=self.render.partner_name(link.tenant_id),
+            permissions=permission_items(permissions_for(institution.available_resources)), validity="12 meses",
+            action_url=self._here(request, token), back_url=self._here(request, token, back=code),
+            exit_url=self._here(request, token, "/link/finish", action="exit", page="data_confirmation"),
+            tracking=tracking, tracking_payload=payload)
+
+    def _start_consent(self, request: Request, tenant: Tenant, link: Link, token: str, code: str) -> Response:
+        """Continuar on the data confirmation page: the consent, then the institution."""
+        if not (link.personal_tax_id or link.business_tax_id):
+            return self._link_page(request, link, token, tax_error="Informe seu CPF ou CNPJ para continuar.", status=400)
+        institution = self.sandbox.institutions.get(code)
+        if institution is not None:
+            self._tracking(link, "data_confirmation", [event("data_confirmation_continue_click", **institution_payload(institution))])
         body = {
             "externalTrackId": f"whitelabel-{uuid.uuid4()}",
             "institutionCode": code,
@@ -244,6 +293,8 @@ class HostedPages:
         """"Sair" on the link page: back to the partner before choosing an institution, with
         the link-level failure parameters. **Mock choice**: `error=user_cancelled`."""
         page = "landing" if not (link.personal_tax_id or link.business_tax_id) else "institution_list"
+        if request.query_params.get("page") == "data_confirmation":
+            page = "data_confirmation"
         self._tracking(link, page, [event(f"{page}_exit_click")])
         if not link.redirect_url:
             return self.render.message(request, 200, "Você saiu", "Nenhum dado foi compartilhado. Você já pode fechar esta janela.",
@@ -255,6 +306,7 @@ class HostedPages:
     def routes(self) -> list:
         return [
             Route("/link", self.hosted_link, methods=["GET", "POST"]),
+            Route("/link/confirm", self.confirm, methods=["GET"]),
             Route("/link/result", self.result, methods=["GET"]),
             Route("/link/finish", self.finish, methods=["GET"]),
         ]
