@@ -333,7 +333,7 @@ def basic_link_error_page(request: Request, sandbox: Sandbox, error: KlaviError)
         return None
     back = request.query_params.get("redirect_url", "")
     parts = urlsplit(back)
-    usable = parts.scheme in ("http", "https") and bool(parts.netloc) and not back.startswith(("http:///", "https:///"))
+    usable = parts.scheme in ("http", "https") and bool(parts.hostname)
     return PageRenderer(sandbox).message(
         request, error.status, "Não foi possível abrir o link",
         _BASIC_LINK_ERRORS.get(error.status, "Não foi possível abrir este link agora. Tente de novo em instantes."),
