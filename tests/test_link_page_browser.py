@@ -229,3 +229,20 @@ def test_app2app_returns_to_the_app_which_opens_the_rest_in_its_webview(page: Pa
     page.get_by_role("heading", name="Conta conectada").wait_for()
     page.get_by_role("link", name="Concluir").click()
     page.wait_for_url(lambda url: url.startswith(f"{partner_url}/klavi/back?"))
+
+
+def test_a_react_native_webview_gets_the_events_as_json_strings(browser: Browser, api: httpx.Client):
+    context = browser.new_context(locale="pt-BR")
+    context.set_default_timeout(TIMEOUT_MS)
+    # What react-native-webview injects: a bridge object whose postMessage takes a string.
+    context.add_init_script("window.ReactNativeWebView = {postMessage: function (m) {"
+                            " (window.__bridge = window.__bridge || []).push(m); }};")
+    try:
+        page = context.new_page()
+        page.goto(create_link(api, personalTaxId=VALID_CPF)["linkURL"])
+        page.wait_for_function("() => (window.__bridge || []).length >= 2")
+        sent = [json.loads(m) for m in page.evaluate("window.__bridge")]
+        assert sent[:2] == [{"eventName": "app_loaded", "payload": {}},
+                            {"eventName": "page_view", "payload": {"page": "institution_list"}}]
+    finally:
+        context.close()

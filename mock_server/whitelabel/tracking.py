@@ -1,9 +1,9 @@
 """Web tracking events (docs.klavi.ai/connect/web-tracking-events): `{eventName, payload}`
 emitted by the hosted pages as the user moves through them.
 
-The pages post each event to the window that opened them (a popup's `window.opener`), to
-the parent of a frame, and to a React Native WebView bridge when there is one (the static
-`tracking.js`). Klavi's docs don't say how events reach the partner: this is the mock's
+The pages post each event to the window that opened them (a popup's `window.opener`) and to
+a React Native WebView bridge when there is one (the static `tracking.js`); no other site
+may frame them. Klavi's docs don't say how events reach the partner: this is the mock's
 choice. The events the server can see (a page served, a button that submits) are also kept
 here, per link, so a test without a browser can read them (`GET /__mock/tracking-events`).
 """

@@ -1,6 +1,7 @@
 /* Web tracking events of the hosted pages (docs.klavi.ai/connect/web-tracking-events):
-   each {eventName, payload} goes to the window that opened this one (a popup), to the parent
-   of a frame, and to a React Native WebView bridge when there is one. The page's own events
+   each {eventName, payload} goes to the window that opened this one (a popup) and to a React
+   Native WebView bridge when there is one. (No other site may frame the pages: their policy
+   says frame-ancestors 'none'.) The page's own events
    (page_view, authorise_success...) are in #klavi-tracking; clicks on [data-track] elements
    add theirs; page_duration goes when the page is left. */
 (function () {
@@ -14,7 +15,6 @@
     var message = { eventName: eventName, payload: payload || {} };
     var targets = [];
     if (window.opener && window.opener !== window) targets.push(window.opener);
-    if (window.parent && window.parent !== window) targets.push(window.parent);
     targets.forEach(function (target) {
       try { target.postMessage(message, "*"); } catch (e) { /* a closed opener */ }
     });
