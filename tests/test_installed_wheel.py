@@ -74,7 +74,9 @@ def test_a_wheel_built_from_the_sdist_has_the_same_files(built):
     for data in ("mock_server/_data/openapi/klavi.yaml", "mock_server/_data/openapi/mock-admin.yaml",
                  "mock_server/_data/fixtures/institutions.yaml", "mock_server/_data/fixtures/personas.yaml",
                  "mock_server/_data/fixtures/reports/seed.yaml", "mock_server/_data/schemathesis.toml",
-                 "mock_server/bank/static/bank.css", "mock_server/bank/templates/base.html"):
+                 "mock_server/bank/static/bank.css", "mock_server/bank/templates/base.html",
+                 "mock_server/bank/static/tracking.js", "mock_server/bank/templates/result.html",
+                 "mock_server/whitelabel/pages.py"):
         assert data in names, f"the wheel lacks {data}"
     with tarfile.open(built["sdist"]) as sdist:
         assert any(name.endswith("/LICENSE") for name in sdist.getnames()), "the sdist lacks the LICENSE"
@@ -127,6 +129,10 @@ def test_the_installed_serve_runs_the_whole_flow_and_sends_every_report(installe
             assert {"link_created", "consent_authorised", "product_request_received", "product_generated_success"} <= events
             for delivery in receiver.received:
                 assert verify_signature(delivery.body, delivery.headers["X-Klavi-Signature"], SANDBOX_KEYS["secretKey"])
+            # The hosted journey from the wheel: Basic WhiteLabel -> the link page, and its script.
+            hosted = httpx.get(f"{base}/data/v1/basic-links/sandbox-app?personal_tax_id=52998224725", follow_redirects=True)
+            assert hosted.status_code == 200 and "Escolha sua instituição" in hosted.text
+            assert httpx.get(f"{base}/assets/tracking.js").status_code == 200
             # Nothing answered 5xx: the conformance report has every request the flow made.
             report = httpx.get(f"{base}/__mock/conformance").json()
             statuses = {s for t in report["tenants"] for op in t["operations"].values() for s in op["statuses"]}
