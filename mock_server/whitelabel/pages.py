@@ -202,6 +202,11 @@ class HostedPages:
         if not (link.personal_tax_id or link.business_tax_id):
             return self._link_page(request, link, token, tax_error="Informe seu CPF ou CNPJ para continuar.", status=400)
         institution = self.sandbox.institutions.get(code)
+        if institution is not None and institution.institution_type != 1:  # Open Data: a login through tasks, API only
+            return self.render.message(request, 400, "Não foi possível continuar", _START_ERRORS[4004],
+                                       detail=f"{institution.name} ({code}) is an Open Data institution (institutionType 2); "
+                                              "the hosted page offers Open Finance institutions only",
+                                       back_url=self._here(request, token), back_label="Escolher outra instituição")
         if institution is not None:
             self._tracking(link, "data_confirmation", [event("data_confirmation_continue_click", **institution_payload(institution))])
         body = {
