@@ -401,3 +401,13 @@ def test_the_data_confirmation_page_shows_what_is_asked_and_leads_back(klavi, cl
     assert query_of(klavi.http.get(exit_url).headers["location"])["error"] == "user_cancelled"
     assert events(client, linkId=link["linkId"])[-3:] == ["data_confirmation_back_click", "page_view", "data_confirmation_exit_click"]
     assert client.get("/__mock/consents").json() == []  # no consent until Continuar
+
+
+def test_waiting_for_the_bank_app_leads_back_to_klavi(klavi):
+    link = klavi.create_link(personalTaxId="00000000434")  # persona never-completes
+    waiting = klavi.http.get(choose(klavi, link["linkURL"]))
+    assert waiting.status_code == 200 and "Aguardando confirmação" in waiting.text and "Voltar à Klavi" in waiting.text
+    back = unescape(re.search(r'class="btn btn--primary" href="([^"]+)"', waiting.text).group(1))
+    pending = klavi.http.get(back)
+    assert urlsplit(back).path == "/link/result" and "Aguardando a instituição" in pending.text
+    assert "Voltar à lista de instituições" in pending.text

@@ -87,7 +87,8 @@ class BankPages:
             return self.render.message(request, 200, "Aguardando confirmação",
                                        "Confirme a solicitação no aplicativo do seu banco para continuar.",
                                        tone="info", institution_code=consent.institution_code,
-                                       detail="Se a confirmação não chegar em 60 minutos, a solicitação é cancelada.")
+                                       detail="Se a confirmação não chegar em 60 minutos, a solicitação é cancelada.",
+                                       **self._back(consent))
         if step.page == "lgpd":
             return RedirectResponse(f"{flow}/lgpd", status_code=303)
         persona = self.lifecycle.persona_of(consent)
