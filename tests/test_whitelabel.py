@@ -411,3 +411,13 @@ def test_waiting_for_the_bank_app_leads_back_to_klavi(klavi):
     pending = klavi.http.get(back)
     assert urlsplit(back).path == "/link/result" and "Aguardando a instituição" in pending.text
     assert "Voltar à lista de instituições" in pending.text
+
+
+def test_a_used_bank_link_of_a_hosted_journey_leads_back_to_klavis_result_page(klavi):
+    link = klavi.create_link(personalTaxId=VALID_CPF)
+    bank = choose(klavi, link["linkURL"])
+    klavi.http.get(bank + "&decision=approve")
+    used = klavi.http.get(bank)
+    assert used.status_code == 410 and "Voltar à Klavi" in used.text
+    back = unescape(re.search(r'class="btn btn--primary" href="([^"]+)"', used.text).group(1))
+    assert "Conta conectada" in klavi.http.get(back).text

@@ -74,8 +74,8 @@ class BankPages:
         partner's redirectURL; with no consent, the browser's previous page."""
         if consent is None:
             return {}
-        if consent.hosted:
-            return {"back_url": consent.redirect_url, "back_label": "Voltar à Klavi"}
+        if consent.hosted:  # the result page (its redirectURL) needs to know which consent
+            return {"back_url": app2app.with_query(consent.redirect_url, {"consent_id": consent.id}), "back_label": "Voltar à Klavi"}
         return {"back_url": consent.redirect_url, "back_label": f"Voltar para {self.render.partner_name(consent.tenant_id)}"}
 
     def _render_step(self, request: Request, step: BankStep) -> Response:
