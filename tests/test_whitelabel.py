@@ -134,6 +134,8 @@ def test_a_bad_query_is_a_portuguese_page_with_the_developer_detail(klavi, query
 def test_a_bad_query_offers_the_partners_page_as_the_way_back(klavi):
     response = basic_link(klavi, personal_tax_id="123", redirect_url=PARTNER)
     assert response.status_code == 400 and f'href="{PARTNER}"' in response.text and "Voltar ao site de origem" in response.text
+    broken = basic_link(klavi, redirect_url="http://[::1")  # not even parseable: the browser's history, no 500
+    assert broken.status_code == 400 and "data-history-back" in broken.text
 
 
 def test_a_client_asking_for_json_gets_klavis_error(klavi):

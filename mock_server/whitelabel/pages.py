@@ -1,13 +1,14 @@
 """The hosted journey's pages (WhiteLabel): the link page behind linkURL (identify with a
 CPF or CNPJ when the link has none, pick an institution), Klavi's data confirmation page,
-then (after the bank and the LGPD step) Klavi's result page and the way back to the partner. Each page records and emits its tracking events."""
+then (after the bank and the LGPD step) Klavi's result page and the way back to the
+partner. Each page records and emits its tracking events."""
 
 from __future__ import annotations
 
 import json
 import re
 import uuid
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -315,31 +316,3 @@ class HostedPages:
             Route("/link/result", self.result, methods=["GET"]),
             Route("/link/finish", self.finish, methods=["GET"]),
         ]
-
-
-# -- the Basic WhiteLabel URL's error page ---------------------------------------------
-
-_BASIC_LINK_ERRORS = {
-    400: "O endereço deste link tem um dado inválido. Avise quem enviou o link.",
-    404: "Este link não pertence a nenhum parceiro da Klavi. Confira o endereço ou avise quem enviou o link.",
-    416: "Este link indica uma instituição que não existe. Avise quem enviou o link.",
-}
-
-
-def wants_json(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
-
-
-def basic_link_error_page(request: Request, sandbox: Sandbox, error: KlaviError) -> Response | None:
-    """A browser gets a Portuguese page (the developer detail below it); a client that asks
-    for JSON gets Klavi's error shape (None: the dispatcher renders it)."""
-    if wants_json(request):
-        return None
-    back = request.query_params.get("redirect_url", "")
-    parts = urlsplit(back)
-    usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-    return PageRenderer(sandbox).message(
-        request, error.status, "Não foi possível abrir o link",
-        _BASIC_LINK_ERRORS.get(error.status, "Não foi possível abrir este link agora. Tente de novo em instantes."),
-        detail=error.message, **({"back_url": back, "back_label": "Voltar ao site de origem"} if usable else {}))
