@@ -318,6 +318,9 @@ def test_the_journey_records_its_tracking_events(klavi, client):
         "authorise_success_finish_click"]
     pages = [e["payload"].get("page") for e in client.get("/__mock/tracking-events").json() if e["eventName"] == "page_view"]
     assert pages == ["institution_list", "institution_list", "data_confirmation", "lgpd", "result"]
+    # postMessage goes to any opener ("*"): the events carry no tax id
+    assert VALID_CPF not in json.dumps(client.get("/__mock/tracking-events").json())
+    assert "982" not in json.dumps([tracking_of(p.text) for p in (first, again, lgpd, result)])
     [click] = client.get("/__mock/tracking-events", params={"eventName": "institution_click"}).json()
     assert click["payload"] == {"institutionCode": "260", "institutionName": "Nubank"}
     assert click["appId"] == "sandbox-app" and click["page"] == "institution_list" and click["recordedAt"].endswith("Z")
