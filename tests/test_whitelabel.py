@@ -426,3 +426,16 @@ def test_a_used_bank_link_of_a_hosted_journey_leads_back_to_klavis_result_page(k
     assert used.status_code == 410 and "Voltar à Klavi" in used.text
     back = unescape(re.search(r'class="btn btn--primary" href="([^"]+)"', used.text).group(1))
     assert "Conta conectada" in klavi.http.get(back).text
+
+
+def test_finishing_while_the_bank_waits_shows_the_wait_and_a_later_revocation_stays_a_success(klavi, client):
+    link = klavi.create_link(personalTaxId="00000000434", redirectURL=PARTNER)  # never-completes
+    klavi.http.get(choose(klavi, link["linkURL"]))
+    [consent] = client.get("/__mock/consents").json()
+    token = query_of(link["linkURL"])["v"]
+    early = klavi.http.get(f"/link/finish?v={token}&consent_id={consent['consentId']}")
+    assert early.status_code == 303 and urlsplit(early.headers["location"]).path == "/link/result"
+    assert client.post(f"/__mock/consents/{consent['consentId']}/force", json={"status": "AUTHORISED"}).status_code == 200
+    assert client.post(f"/__mock/consents/{consent['consentId']}/force", json={"status": "REVOKED"}).status_code == 200
+    result = klavi.http.get(early.headers["location"])
+    assert "Conta conectada" in result.text  # the journey's outcome: the user did connect

@@ -45,6 +45,11 @@ _FAILURES = {
 }
 
 
+# The journey's outcome: authorised (whatever happened to the consent since), or failed.
+_AUTHORISED_ONCE = (states.AUTHORISED, states.EXPIRED, states.REVOKED, states.DELETED_BY_USER)
+_FAILED = (states.REJECTED, states.ERROR)
+
+
 def identify(value: str) -> tuple[str | None, str | None]:
     """What the user typed: ("personal_tax_id" | "business_tax_id", digits), or (None, the
     problem in Portuguese). Check digits are checked: a real bank would not find the user."""
@@ -243,12 +248,12 @@ class HostedPages:
             return consent
         institution = self.sandbox.institutions.get(consent.institution_code)
         finish_url = self._here(request, token, "/link/finish", consent_id=consent.id)
-        if consent.status not in (states.AUTHORISED, states.REJECTED, states.ERROR):
+        if consent.status not in _AUTHORISED_ONCE + _FAILED:
             return self.render.message(request, 200, "Aguardando a instituição",
                                        "O compartilhamento ainda não foi concluído na instituição.", tone="info",
                                        detail=f"consent status {consent.status}", back_url=self._here(request, token),
                                        back_label="Voltar à lista de instituições")
-        success = consent.status == states.AUTHORISED
+        success = consent.status in _AUTHORISED_ONCE
         payload = institution_payload(institution, with_type=True)
         if not success:
             reason = consent.status_reason or ""
@@ -278,7 +283,9 @@ class HostedPages:
         consent = self._consent_of(request, tenant, link, token)
         if isinstance(consent, Response):
             return consent
-        success = consent.status == states.AUTHORISED
+        if consent.status not in _AUTHORISED_ONCE + _FAILED:  # still at the institution: its result page says so
+            return RedirectResponse(self._here(request, token, "/link/result", consent_id=consent.id), status_code=303)
+        success = consent.status in _AUTHORISED_ONCE
         institution = institution_payload(self.sandbox.institutions.get(consent.institution_code))
         if request.query_params.get("action") == "more":
             if success:
@@ -286,7 +293,7 @@ class HostedPages:
             return RedirectResponse(self._here(request, token), status_code=303)
         if success:
             self._tracking(link, "result", [event("authorise_success_finish_click", **institution)])
-        reason = None if success else (consent.status_reason or "CUSTOMER_MANUALLY_REJECTED")
+        reason = None if success else (consent.status_reason or "FORCED")
         if link.redirect_url:
             return RedirectResponse(self.sandbox.consents.return_url(consent, reason, to=link.redirect_url), status_code=302)
         if success:
