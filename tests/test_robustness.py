@@ -30,8 +30,9 @@ What it proves, for every operation:
   X-Mock-Admin-Token;
 - garbage path parameters are a 400, 404 or 405 (never a redirect: a trailing "/" is an
   unknown route);
-- the bank and hosted-link pages (not in the specs) survive garbage tickets, flows, tokens
-  and institution codes, and never reflect markup unescaped.
+- the bank and hosted-link pages (not in the specs) survive garbage tickets, flows, tokens,
+  tax ids, consent ids and institution codes, and never reflect markup unescaped; the Basic
+  WhiteLabel URL, opened in a browser, answers its refusals as pages too.
 
 And for every response of every test: status < 500; no traceback in the body; a 4xx in the
 JSON API is Klavi's error shape `{"statusCode", "error", "message"}` with `statusCode` equal to
@@ -58,7 +59,7 @@ import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Iterator
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import jwt
@@ -196,7 +197,8 @@ class Mock:
         if self.last is None:
             self.last = self.snapshot()
         response = self.http.request(method, url, headers=headers or {}, content=content)
-        assert_robust(response, pages=pages)
+        # The Basic WhiteLabel URL is opened in a browser: its refusals are pages too.
+        assert_robust(response, pages=pages or urlsplit(str(response.request.url)).path.startswith("/data/v1/basic-links/"))
         after = self.snapshot()
         if 400 <= response.status_code < 500:
             changed = sorted(k for k in after if after[k] != self.last[k])
@@ -937,7 +939,13 @@ def test_the_bank_and_link_pages_survive_garbage(mock):
         st.tuples(st.sampled_from(["GET", "POST"]), st.builds(lambda v, q: "/link?" + query(v=v, q=q), nasty_text, nasty_text)),
         st.tuples(st.just("POST"), st.builds(lambda c: "/link?" + query(v=world.link_token) + "|" + query(institutionCode=c), nasty_text)),
         st.tuples(st.just("GET"), st.builds(lambda q: "/link?" + query(v=world.link_token, q=q), nasty_text)),
-        st.tuples(st.just("GET"), st.builds(lambda e, d: "/link/done?" + query(error=e, error_description=d), nasty_text, nasty_text)),
+        st.tuples(st.just("POST"), st.builds(lambda t: "/link?" + query(v=world.link_token) + "|" + query(taxId=t), nasty_text)),
+        st.tuples(st.just("POST"), st.builds(lambda c: "/link?" + query(v=world.link_token) + "|" + query(institutionCode=c, confirm="1"), nasty_text)),
+        st.tuples(st.just("GET"), st.builds(lambda b: "/link?" + query(v=world.link_token, back=b), nasty_text)),
+        st.tuples(st.just("GET"), st.builds(lambda v, c: "/link/confirm?" + query(v=v, institutionCode=c), st.one_of(nasty_text, st.just(world.link_token)), nasty_text)),
+        st.tuples(st.just("GET"), st.builds(lambda v, c: "/link/result?" + query(v=v, consent_id=c), st.one_of(nasty_text, st.just(world.link_token)), st.one_of(nasty_text, st.just(world.consent_id)))),
+        st.tuples(st.just("GET"), st.builds(lambda c, a: "/link/finish?" + query(v=world.link_token, consent_id=c, action=a), st.one_of(nasty_text, st.just(world.consent_id)), st.one_of(nasty_text, st.sampled_from(["more", "exit", ""])))),
+        st.tuples(st.just("GET"), st.builds(lambda q: "/data/v1/basic-links/sandbox-app?" + query(personal_tax_id=q, redirect_url=q), nasty_text)),
         st.tuples(st.just("GET"), st.builds(lambda c: f"/assets/logos/{encode(c)}.svg", nasty_text)),
     )
 
