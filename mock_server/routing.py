@@ -240,6 +240,8 @@ class PathDispatcher:
             kinds = tuple(TOKEN_KINDS[name] for name in operation.security)
             tenant, claims = self.sandbox.authenticate(_bearer(request, operation), kinds, operation.label)
             record.app_id = tenant.app_id
+        elif request.path_params.get("appId") in self.sandbox.tenants:  # Basic WhiteLabel: the partner is in the path
+            record.app_id = request.path_params["appId"]
         body = await read_body(request, self.sandbox.settings.max_body_bytes) if operation.body_schema is not None else b""
         query = request.query_params if request.scope.get("query_string") else {}  # parsing nothing costs too
         valid = validate_request(operation, request.path_params, query, request.headers, body,

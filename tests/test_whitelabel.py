@@ -154,6 +154,12 @@ def test_unknown_app_and_institution(klavi, client):
     assert client.get("/__mock/links").json() == []  # nothing was created
 
 
+def test_a_refused_basic_link_is_in_the_partners_conformance_report(klavi, client):
+    assert basic_link(klavi, personal_tax_id="123").status_code == 400
+    [tenant] = [t for t in client.get("/__mock/conformance").json()["tenants"] if t["appId"] == "sandbox-app"]
+    assert "query.personal_tax_id" in json.dumps(tenant["violations"]["openBasicLink"])
+
+
 def test_wrong_check_digits_are_tolerated_as_on_post_links(klavi, client):
     response = basic_link(klavi, personal_tax_id="52998224700")
     assert response.status_code == 302
