@@ -221,6 +221,10 @@ class Mock:
         for app_id in ("sandbox-app", "other-app"):  # deliveries go nowhere: no state changes behind our back
             response = self.admin("PUT", f"/tenants/{app_id}/webhooks", json={"eventsUrl": None, "productsCallbackURL": None})
             assert response.status_code == 200, response.text
+            # Tenant settings outlive a reset, and the fuzzer changes them: back to the defaults.
+            response = self.admin("PUT", f"/tenants/{app_id}/reports", json={
+                "reportDelivery": "on-request", "activatedProducts": None, "encryptSensitiveFields": False})
+            assert response.status_code == 200, response.text
         access = http.post("/data/v1/auth", json=SANDBOX_KEYS).json()["accessToken"]
         other_access = http.post("/data/v1/auth", json=OTHER_KEYS).json()["accessToken"]
         link = http.post("/data/v1/links", json={"personalTaxId": VALID_CPF}, headers=bearer(access)).json()
