@@ -286,6 +286,19 @@ class Sandbox:
         self.store.set_meta("tenant_chaos", {**(self.store.get_meta("tenant_chaos") or {}), app_id: settings or {}})
         return chaos
 
+    def _configured_test_settings(self) -> None:
+        """Back to what the configuration says: each tenant's report settings and webhook
+        chaos (a reset starts the next test clean; the webhook URLs stay as they are)."""
+        self.webhooks.clear_chaos()
+        for configured in self.settings.tenants:
+            self._set_tenant(dataclasses.replace(
+                self.tenants[configured.app_id], report_delivery=configured.report_delivery,
+                activated_products=configured.activated_products, encrypt_sensitive_fields=configured.encrypt_sensitive_fields))
+            if configured.webhook_chaos:
+                self.webhooks.set_chaos(configured.app_id, configured.webhook_chaos)
+        self.store.set_meta("tenant_chaos", {})
+        self.store.set_meta("tenant_reports", {})
+
     def _set_tenant(self, tenant: Tenant) -> Tenant:
         before = self.tenants.get(tenant.app_id)
         self.tenants[tenant.app_id] = tenant
@@ -317,8 +330,7 @@ class Sandbox:
         self.conformance.reset()
         self.consents.throttle.clear()
         self.reports.throttle.clear()
-        self.webhooks.clear_chaos()
-        self.store.set_meta("tenant_chaos", {})
+        self._configured_test_settings()
         if rewind_clock:
             self.clock.rewind()
             self.store.set_meta("clock_offset", self.clock.offset)
