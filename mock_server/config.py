@@ -14,6 +14,8 @@ A config file (YAML or JSON) looks like:
         productsCallbackURL: http://127.0.0.1:9000/reports  # optional
         forFi: false                                       # optional
         displayName: ACME Crédito                          # optional, shown on the bank pages
+    faults:                                                # optional: fault rules (README, "Faults on demand")
+      - {operationId: createConsent, status: 429, retryAfterSeconds: 2, times: 1}
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ _FILE_SCHEMA = {
         "tenants": {"type": "array", "minItems": 1, "items": _TENANT_SCHEMA},
         "tokenSecret": {"type": "string", "minLength": 16},
         "strictTaxIds": {"type": "boolean"},
+        "faults": {"type": "array", "maxItems": 100, "items": {"type": "object"}},  # each checked by faults.parse_rule
     },
 }
 
@@ -101,6 +104,8 @@ class Settings:
     # Refuse (400) CPFs and CNPJs whose check digits are wrong. Off by default: they are
     # accepted and reported as tolerated deviations, since Klavi's own examples fail them.
     strict_tax_ids: bool = False
+    # Fault rules from the config file (as written; mock_server/faults/rules.py checks them).
+    faults: tuple[dict, ...] = ()
 
 
 def _tenant(raw: Mapping[str, Any]) -> Tenant:
@@ -140,7 +145,20 @@ def parse_config(data: Any, where: str) -> dict[str, Any]:
         values["token_secret"] = data["tokenSecret"]
     if "strictTaxIds" in data:
         values["strict_tax_ids"] = data["strictTaxIds"]
+    if "faults" in data:
+        values["faults"] = _fault_rules(data["faults"], where)
     return values
+
+
+def _fault_rules(rules: list, where: str) -> tuple[dict, ...]:
+    from .faults import RuleError, parse_rule
+
+    for number, raw in enumerate(rules):
+        try:
+            parse_rule(raw, f"faults[{number}]", source="config")
+        except RuleError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return tuple(rules)
 
 
 def load_config_file(path: str | os.PathLike) -> dict[str, Any]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .webhooks.outbox import Delivery
+
+if TYPE_CHECKING:
+    from .faults.reactions import ReactionLog
 
 UNAUTHENTICATED = "(unauthenticated)"
 # Distinct deviations, and operations (an unknown path counts as one), kept one by one per
@@ -67,12 +70,18 @@ class ConformanceLog:
     def reset(self) -> None:
         self.tenants.clear()
 
-    def report(self, operations: list[str], deliveries: Iterable[Delivery], app_id: str | None = None) -> dict[str, Any]:
+    def report(self, operations: list[str], deliveries: Iterable[Delivery], app_id: str | None = None,
+               faults: ReactionLog | None = None) -> dict[str, Any]:
         webhooks: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
         for delivery in deliveries:
             webhooks[delivery.tenant_id][delivery.name][delivery.status] += 1
-        names = sorted(set(self.tenants) | set(webhooks)) if app_id is None else [app_id]
-        return {"tenants": [self._tenant_report(name, operations, webhooks.get(name, {})) for name in names]}
+        faulted = set(faults.names()) if faults is not None else set()
+        names = sorted(set(self.tenants) | set(webhooks) | faulted) if app_id is None else [app_id]
+        tenants = [self._tenant_report(name, operations, webhooks.get(name, {})) for name in names]
+        if faults is not None:  # each injected fault and how the client reacted (mock_server/faults)
+            for tenant in tenants:
+                tenant["faults"] = faults.report(tenant["appId"])
+        return {"tenants": tenants}
 
     def _tenant_report(self, app_id: str, operations: list[str], webhooks: dict[str, Counter]) -> dict[str, Any]:
         log = self.tenants.get(app_id, TenantLog())
@@ -116,6 +125,18 @@ def render_text(report: dict[str, Any]) -> str:
                     for item in items:
                         mark = "~" if item["tolerated"] else "✗"
                         lines.append(f"      {mark} {item['problem']}  (×{item['count']})")
+        if tenant.get("faults", {}).get("injected"):
+            faults = tenant["faults"]
+            lines.append(f"  faults injected: {faults['injected']} (retried {faults['retried']}, gave up {faults['gaveUp']}, "
+                         f"waiting {faults['waiting']}, Retry-After ignored {faults['retryAfterIgnored']}):")
+            for item in faults["items"][-20:]:
+                reaction = item["reaction"]
+                after = f" after {reaction['retriedAfterSeconds']} s" if reaction["retriedAfterSeconds"] is not None else ""
+                notes = [note for flag, note in ((reaction["honouredRetryAfter"], "Retry-After"),
+                                                 (reaction["reauthenticated"], "new token")) if flag is not None]
+                marks = "".join(f", {'honoured' if reaction['honouredRetryAfter'] else 'ignored'} {n}" if n == "Retry-After"
+                                else f", {'got' if reaction['reauthenticated'] else 'no'} {n}" for n in notes)
+                lines.append(f"    #{item['number']} {item['operationId']:<34} {item['action']:<22} {reaction['outcome']}{after}{marks}")
         if tenant["webhooks"]:
             lines.append("  webhooks (sent / acknowledged / failed / pending / undeliverable):")
             for name, data in tenant["webhooks"].items():
