@@ -106,6 +106,17 @@ class ConformanceLog:
         }
 
 
+def _reaction(reaction: dict[str, Any]) -> str:
+    words = [reaction["outcome"]]
+    if reaction["retriedAfterSeconds"] is not None:
+        words.append(f"after {reaction['retriedAfterSeconds']} s")
+    if reaction["honouredRetryAfter"] is not None:
+        words.append("honoured Retry-After" if reaction["honouredRetryAfter"] else "ignored Retry-After")
+    if reaction["reauthenticated"] is not None:
+        words.append("with a new token" if reaction["reauthenticated"] else "without a new token")
+    return ", ".join(words)
+
+
 def render_text(report: dict[str, Any]) -> str:
     """The conformance report for humans (klavi-mock conformance)."""
     lines: list[str] = []
@@ -130,13 +141,7 @@ def render_text(report: dict[str, Any]) -> str:
             lines.append(f"  faults injected: {faults['injected']} (retried {faults['retried']}, gave up {faults['gaveUp']}, "
                          f"waiting {faults['waiting']}, Retry-After ignored {faults['retryAfterIgnored']}):")
             for item in faults["items"][-20:]:
-                reaction = item["reaction"]
-                after = f" after {reaction['retriedAfterSeconds']} s" if reaction["retriedAfterSeconds"] is not None else ""
-                notes = [note for flag, note in ((reaction["honouredRetryAfter"], "Retry-After"),
-                                                 (reaction["reauthenticated"], "new token")) if flag is not None]
-                marks = "".join(f", {'honoured' if reaction['honouredRetryAfter'] else 'ignored'} {n}" if n == "Retry-After"
-                                else f", {'got' if reaction['reauthenticated'] else 'no'} {n}" for n in notes)
-                lines.append(f"    #{item['number']} {item['operationId']:<34} {item['action']:<22} {reaction['outcome']}{after}{marks}")
+                lines.append(f"    #{item['number']} {item['operationId']:<34} {item['action']:<22} {_reaction(item['reaction'])}")
         if tenant["webhooks"]:
             lines.append("  webhooks (sent / acknowledged / failed / pending / undeliverable):")
             for name, data in tenant["webhooks"].items():
