@@ -82,12 +82,22 @@ class HangUp:
         self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _drain(receive)
         if self.seconds:
             try:
                 await asyncio.wait_for(_client_left(receive), self.seconds)
             except asyncio.TimeoutError:
                 pass
         self.hang_up()
+
+
+async def _drain(receive: Receive) -> None:
+    """Read the request body the handler never read: closing a socket with unread bytes
+    makes the kernel reset the connection (the client sees ECONNRESET, not a clean close)."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
 
 
 async def _client_left(receive: Receive) -> None:
@@ -106,6 +116,7 @@ class Truncated:
         self.hang_up = hang_up
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _drain(receive)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())]})
         await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True})
