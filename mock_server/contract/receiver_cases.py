@@ -116,11 +116,14 @@ def build_cases(secret: str, app_id: str = "sandbox-app") -> list[Case]:
              for name in events]
     cases += [Case(f"report {name}", "report", ACK, (_signed(report_body(name, link, consent, request_id, now), secret),))
               for name in products if name in PRODUCTS]
-    sample = encode_body([envelope(app_id, "consent_revoked", event_payload("consent_revoked", link, consent, request_id), {}, now)])
+    def sample() -> bytes:  # each invalid case has its own eventId: none looks like a duplicate of another
+        return encode_body([envelope(app_id, "consent_revoked", event_payload("consent_revoked", link, consent, request_id), {}, now)])
+
+    spoofed, unsigned = sample(), sample()
     duplicate = _signed([envelope(app_id, "link_created", link_created_payload(link), {}, now)], secret)
     cases += [
-        Case("bad signature", "signature", REFUSE, (Post(sample, _headers(sample, secret, signature=sign(sample, secret + "-wrong"))),)),
-        Case("missing signature", "signature", REFUSE, (Post(sample, _headers(sample, None)),)),
+        Case("bad signature", "signature", REFUSE, (Post(spoofed, _headers(spoofed, secret, signature=sign(spoofed, secret + "-wrong"))),)),
+        Case("missing signature", "signature", REFUSE, (Post(unsigned, _headers(unsigned, None)),)),
         Case("duplicate eventId", "duplicate", STAY_2XX, (duplicate, duplicate)),
         Case("empty body", "empty", ANSWER, (Post(b"", _headers(b"", secret)),)),
         Case("stale timestamp", "timestamp", REFUSE + " or at least not crash",
