@@ -85,6 +85,8 @@ async def _post(client: httpx.AsyncClient, url: str, post: Post) -> _Answer:
         status, error = None, "no answer within the timeout"
     except httpx.TransportError as exc:
         status, error = None, f"{type(exc).__name__}: {exc or 'no answer'}"
+    except (httpx.InvalidURL, ValueError) as exc:  # e.g. a host name IDNA refuses
+        status, error = None, f"not a URL httpx can send to ({exc})"
     return _Answer(status, round((time.perf_counter() - started) * 1000, 1), error)
 
 
