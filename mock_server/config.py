@@ -14,6 +14,10 @@ A config file (YAML or JSON) looks like:
         productsCallbackURL: http://127.0.0.1:9000/reports  # optional
         forFi: false                                       # optional
         displayName: ACME Crédito                          # optional, shown on the bank pages
+        webhookChaos: {duplicate: 0.2, seed: 7}            # optional, see webhooks/chaos.py
+        reportDelivery: automatic                          # optional: on-request (default), automatic, manual
+        activatedProducts: [pf_checking_account, pf_credit_card]  # optional; default every product
+        encryptSensitiveFields: true                       # optional: "CPF encoded" reports
     faults:                                                # optional: fault rules (README, "Faults on demand")
       - {operationId: createConsent, status: 429, retryAfterSeconds: 2, times: 1}
 """
@@ -29,6 +33,15 @@ from typing import Any, Mapping
 
 import yaml
 from jsonschema import Draft202012Validator
+
+from .domain.reports import PRODUCTS
+from .webhooks.chaos import SCHEMA as CHAOS_SCHEMA
+
+# How reports reach the partner. on-request: when it asks (POST /personal/... and the
+# others). automatic: pushed when a consent becomes AUTHORISED, with no request. manual:
+# generated then too, events sent, the report bodies kept for download (Klavi's Console;
+# here GET /__mock/reports/{productReportId}).
+REPORT_DELIVERY = ("on-request", "automatic", "manual")
 
 DEFAULT_TENANT = {
     "appId": "sandbox-app",
@@ -49,6 +62,10 @@ _TENANT_SCHEMA = {
         "productsCallbackURL": {"type": ["string", "object", "null"]},
         "forFi": {"type": "boolean"},
         "displayName": {"type": "string", "maxLength": 80},
+        "webhookChaos": CHAOS_SCHEMA,
+        "reportDelivery": {"enum": list(REPORT_DELIVERY)},
+        "activatedProducts": {"type": "array", "items": {"enum": sorted(PRODUCTS)}, "uniqueItems": True},
+        "encryptSensitiveFields": {"type": "boolean"},
     },
 }
 _FILE_SCHEMA = {
@@ -59,6 +76,8 @@ _FILE_SCHEMA = {
         "tokenSecret": {"type": "string", "minLength": 16},
         "strictTaxIds": {"type": "boolean"},
         "faults": {"type": "array", "maxItems": 100, "items": {"type": "object"}},  # each checked by faults.parse_rule
+        "webhookConcurrency": {"type": "integer", "minimum": 1, "maximum": 64},
+        "webhookRetention": {"type": "integer", "minimum": 0},
     },
 }
 
@@ -76,6 +95,10 @@ class Tenant:
     products_callback_url: str | dict | None = None
     for_fi: bool = False
     display_name: str | None = None  # the partner's name on the bank and LGPD pages
+    webhook_chaos: dict | None = None  # what its webhooks suffer (webhooks/chaos.py); the control API can change it
+    report_delivery: str = "on-request"  # one of REPORT_DELIVERY
+    activated_products: tuple[str, ...] | None = None  # the products chosen at onboarding; None: every one
+    encrypt_sensitive_fields: bool = False  # reports in the "CPF encoded" variant (domain/encryption.py)
 
 
 @dataclass
@@ -106,6 +129,13 @@ class Settings:
     strict_tax_ids: bool = False
     # Fault rules from the config file (as written; mock_server/faults/rules.py checks them).
     faults: tuple[dict, ...] = ()
+    # Attempts under way at once to one webhook URL. Deliveries with the same ordering key
+    # (one consent, one link, one report request) always go one at a time, in order; 1
+    # sends everything to a URL one at a time, in creation order (strict per-URL order).
+    webhook_concurrency: int = 8
+    # Delivered deliveries kept in the log (with their bodies); older delivered ones are
+    # forgotten. Pending, failed and undeliverable ones are always kept.
+    webhook_retention: int = 5000
 
 
 def _tenant(raw: Mapping[str, Any]) -> Tenant:
@@ -117,6 +147,10 @@ def _tenant(raw: Mapping[str, Any]) -> Tenant:
         products_callback_url=raw.get("productsCallbackURL"),
         for_fi=raw.get("forFi", False),
         display_name=raw.get("displayName"),
+        webhook_chaos=raw.get("webhookChaos"),
+        report_delivery=raw.get("reportDelivery", "on-request"),
+        activated_products=tuple(raw["activatedProducts"]) if raw.get("activatedProducts") is not None else None,
+        encrypt_sensitive_fields=raw.get("encryptSensitiveFields", False),
     )
 
 
@@ -147,6 +181,9 @@ def parse_config(data: Any, where: str) -> dict[str, Any]:
         values["strict_tax_ids"] = data["strictTaxIds"]
     if "faults" in data:
         values["faults"] = _fault_rules(data["faults"], where)
+    for key, attribute in (("webhookConcurrency", "webhook_concurrency"), ("webhookRetention", "webhook_retention")):
+        if key in data:
+            values[attribute] = data[key]
     return values
 
 
@@ -177,8 +214,8 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
 def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
     """KLAVI_MOCK_CONFIG (a file), KLAVI_MOCK_TENANTS (JSON list), KLAVI_MOCK_PUBLIC_URL,
     KLAVI_MOCK_TOKEN_SECRET, KLAVI_MOCK_ADMIN_TOKEN, KLAVI_MOCK_MAX_BODY_BYTES,
-    KLAVI_MOCK_STATE_FILE, KLAVI_MOCK_STRICT_TAX_IDS (1/true); explicit keyword overrides
-    (from flags) win."""
+    KLAVI_MOCK_STATE_FILE, KLAVI_MOCK_STRICT_TAX_IDS (1/true), KLAVI_MOCK_WEBHOOK_CONCURRENCY,
+    KLAVI_MOCK_WEBHOOK_RETENTION; explicit keyword overrides (from flags) win."""
     values: dict[str, Any] = {}
     if environ.get("KLAVI_MOCK_CONFIG"):
         values.update(load_config_file(environ["KLAVI_MOCK_CONFIG"]))
@@ -201,11 +238,14 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrid
         if flag not in ("1", "true", "yes", "0", "false", "no"):
             raise ConfigError("KLAVI_MOCK_STRICT_TAX_IDS must be 1/true/yes or 0/false/no")
         values["strict_tax_ids"] = flag in ("1", "true", "yes")
-    if environ.get("KLAVI_MOCK_MAX_BODY_BYTES"):
-        try:
-            values["max_body_bytes"] = int(environ["KLAVI_MOCK_MAX_BODY_BYTES"])
-        except ValueError:
-            raise ConfigError("KLAVI_MOCK_MAX_BODY_BYTES must be a number of bytes") from None
+    for name, attribute, what in (("KLAVI_MOCK_MAX_BODY_BYTES", "max_body_bytes", "a number of bytes"),
+                                  ("KLAVI_MOCK_WEBHOOK_CONCURRENCY", "webhook_concurrency", "a whole number"),
+                                  ("KLAVI_MOCK_WEBHOOK_RETENTION", "webhook_retention", "a whole number")):
+        if environ.get(name):
+            try:
+                values[attribute] = int(environ[name])
+            except ValueError:
+                raise ConfigError(f"{name} must be {what}") from None
     if environ.get("KLAVI_MOCK_ALLOW_HOSTS"):
         values["allowed_hosts"] = tuple(h.strip() for h in environ["KLAVI_MOCK_ALLOW_HOSTS"].split(",") if h.strip())
     if "KLAVI_MOCK_ADMIN_TOKEN" in environ and not environ["KLAVI_MOCK_ADMIN_TOKEN"].strip():
@@ -227,6 +267,10 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(f"--port {settings.port}: a port is a number from 1 to 65535")
     if settings.max_body_bytes < 1:
         raise ConfigError(f"--max-body-bytes {settings.max_body_bytes}: give a number of bytes of at least 1 (default 1048576)")
+    if not 1 <= settings.webhook_concurrency <= 64:
+        raise ConfigError(f"--webhook-concurrency {settings.webhook_concurrency}: give 1 (strict per-URL order) to 64 (default 8)")
+    if settings.webhook_retention < 0:
+        raise ConfigError(f"--webhook-retention {settings.webhook_retention}: give a number of deliveries, 0 or more (default 5000)")
     if settings.admin_token is not None and not settings.admin_token.strip():
         raise ConfigError("--admin-token is empty; give a token, or leave the flag out")
     if settings.public_url is not None and not is_http_url(settings.public_url):
