@@ -222,6 +222,19 @@ def test_a_faulted_request_changes_no_state(client, hooked, rule):
     assert len(client.get("/__mock/links").json()) == 1
 
 
+def test_a_faulted_revoke_leaves_the_consent_authorised(client, klavi):
+    from tests.conftest import authorise
+
+    consent_id = authorise(klavi)
+    add(client, operationId="revokeConsent", status=503, retryAfterSeconds=5)
+    response = client.delete(f"{API}/consents/{consent_id}/revoke", headers=bearer(klavi.access_token()))
+    assert response.status_code == 503
+    assert client.get(f"/__mock/consents/{consent_id}").json()["status"] == "AUTHORISED"
+    client.delete("/__mock/faults")
+    assert client.delete(f"{API}/consents/{consent_id}/revoke", headers=bearer(klavi.access_token())).status_code == 200
+    assert client.get(f"/__mock/consents/{consent_id}").json()["status"] == "REVOKED"
+
+
 def test_reset_removes_api_rules_and_restores_the_configured_ones():
     settings = Settings(strict=True, allowed_hosts=TEST_HOSTS,
                         **parse_config({"faults": [{"operationId": "createLink", "status": 500, "times": 1}]}, "test"))

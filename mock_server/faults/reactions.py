@@ -82,7 +82,7 @@ class ReactionLog:
         self.now = now
         self.tenants: dict[str, deque[InjectedFault]] = defaultdict(lambda: deque(maxlen=MAX_KEPT))
         self._pending: dict[tuple[str | None, str], deque[InjectedFault]] = defaultdict(lambda: deque(maxlen=MAX_PENDING))
-        self._awaiting_token: dict[str, list[InjectedFault]] = defaultdict(list)
+        self._awaiting_token: dict[str, deque[InjectedFault]] = defaultdict(lambda: deque(maxlen=MAX_PENDING))
         self._count = 0
 
     def injected(self, rule: FaultRule, app_id: str | None, operation_id: str, method: str, path: str,
@@ -99,6 +99,8 @@ class ReactionLog:
 
     def observed(self, app_id: str | None, operation_id: str, status: int, at: float) -> None:
         """A request answered normally (not faulted); `at` is when it arrived."""
+        if not self._pending and not self._awaiting_token:  # every request passes here: usually nothing to do
+            return
         self._follow(app_id, operation_id, at, status)
         if operation_id in AUTH_OPERATIONS and app_id in self._awaiting_token:
             for fault in self._awaiting_token.pop(app_id):
