@@ -247,15 +247,15 @@ async def run_receiver_check(call: Call) -> Response:
     from .contract.receiver import check_receiver  # httpx and the report builders, only when asked
 
     body = call.body
+    app_id = body.get("appId") or next(iter(call.sandbox.tenants))
     secret = body.get("secret")
     if secret is None:
-        app_id = body.get("appId") or next(iter(call.sandbox.tenants))
         tenant = call.sandbox.tenants.get(app_id)
         if tenant is None:
             raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
         secret = tenant.secret_key
     result = await check_receiver(body["url"], secret, timeout=body.get("timeoutSeconds", 10),
-                                  require_signatures=body.get("requireSignatures", False))
+                                  require_signatures=body.get("requireSignatures", False), app_id=app_id)
     return JSONResponse(result.view())
 
 

@@ -4,7 +4,7 @@
     klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PATH]
                      [--max-examples N] [--workers N] [--include OPERATION_ID ...]
     klavi-mock conformance [--base-url http://127.0.0.1:8080] [--app-id APP] [--fail-on-violations]
-    klavi-mock check-receiver --url URL --secret S [--junit-xml FILE] [--timeout 10] [--require-signatures]
+    klavi-mock check-receiver --url URL --secret S [--junit-xml FILE] [--timeout 10] [--app-id APP] [--require-signatures]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _check(args: argparse.Namespace) -> int:
 def _check_receiver(args: argparse.Namespace) -> int:
     from .contract.receiver import run_check_receiver
 
-    return run_check_receiver(args.url, args.secret, args.junit_xml, args.timeout, args.require_signatures)
+    return run_check_receiver(args.url, args.secret, args.junit_xml, args.timeout, args.require_signatures, args.app_id)
 
 
 def _conformance(args: argparse.Namespace) -> int:
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     receiver.add_argument("--secret", required=True, help="the partner's secretKey, which signs every delivery")
     receiver.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report (one test case per case)")
     receiver.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10, as Klavi)")
+    receiver.add_argument("--app-id", default="sandbox-app", help="the partnerAppId the events carry (default sandbox-app)")
     receiver.add_argument("--require-signatures", action="store_true",
                           help="fail (not warn) when a bad or missing signature is accepted")
     receiver.set_defaults(run=_check_receiver)

@@ -154,6 +154,8 @@ def test_bad_arguments_exit_2(capsys, args):
 def test_the_control_api_runs_the_same_check_with_a_tenants_secret(client):
     with receiver(well_behaved=True) as url:
         response = client.post("/__mock/receiver-checks", json={"url": url, "appId": "sandbox-app"})
+        wrong_tenant = client.post("/__mock/receiver-checks", json={"url": url, "appId": "other-app"}).json()
+    assert wrong_tenant["counts"]["fail"] > 0  # signed with other-app's secretKey: the receiver refuses
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["passed"] is True and result["reachable"] is True and result["counts"]["fail"] == 0
@@ -168,3 +170,13 @@ def test_the_control_api_reports_failures_and_an_unreachable_receiver(client):
     assert nobody["reachable"] is False and nobody["passed"] is False
     unknown = client.post("/__mock/receiver-checks", json={"url": "http://127.0.0.1:1/", "appId": "nobody"})
     assert unknown.status_code == 404
+
+
+def test_events_carry_the_partner_app_id_and_a_valid_signature():
+    from mock_server.webhooks.signing import verify_signature
+
+    for case in build_cases(SECRET, "acme"):
+        if case.group == "event":
+            post = case.posts[0]
+            assert json.loads(post.body)[0]["partnerAppId"] == "acme"
+            assert verify_signature(post.body, post.headers["X-Klavi-Signature"], SECRET)

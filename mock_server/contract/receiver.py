@@ -161,7 +161,8 @@ def render_table(check: ReceiverCheck) -> str:
         lines.append(f"klavi-mock check-receiver: could not run: {check.url} gave no HTTP answer "
                      f"({check.results[0].error}) (exit code 2)")
     else:
-        lines.append(f"klavi-mock check-receiver: {check.count('pass')} passed, {check.count('warn')} warnings, "
+        warnings = check.count("warn")
+        lines.append(f"klavi-mock check-receiver: {check.count('pass')} passed, {warnings} warning{'' if warnings == 1 else 's'}, "
                      f"{check.count('fail')} failed (exit code {check.exit_code})")
     return "\n".join(lines)
 
@@ -186,7 +187,7 @@ def junit_xml(check: ReceiverCheck) -> ET.ElementTree:
 
 
 def run_check_receiver(url: str, secret: str, junit_path: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                       require_signatures: bool = False) -> int:
+                       require_signatures: bool = False, app_id: str = "sandbox-app") -> int:
     """The command: prints the table, writes the JUnit XML; returns the exit code."""
     parsed = httpx.URL(url) if "://" in url else None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
@@ -196,7 +197,7 @@ def run_check_receiver(url: str, secret: str, junit_path: str | None = None, tim
     if not 0 < timeout <= 60:
         print(f"klavi-mock check-receiver: --timeout should be between 0 and 60 seconds, not {timeout:g}", file=sys.stderr)
         return 2
-    check = asyncio.run(check_receiver(url, secret, timeout=timeout, require_signatures=require_signatures))
+    check = asyncio.run(check_receiver(url, secret, timeout=timeout, require_signatures=require_signatures, app_id=app_id))
     print(render_table(check), flush=True)
     if junit_path is not None:
         path = Path(junit_path)
