@@ -219,12 +219,14 @@ class PathDispatcher:
             # before the body: no client can see the answer before the report has it.
             if self.record and message["type"] == "http.response.start":
                 unit = unit_of_work.current()
-                app_id, status = record.app_id or self._token_owner(request), unit.status if unit and unit.status else response.status_code
                 self.sandbox.conformance.record(
-                    app_id, operation.operation_id if operation else f"{request.method} {request.url.path}",
-                    status, refused, tolerated)
-                if operation is not None and record.fault is None:  # a follow-up to an earlier fault?
-                    self.sandbox.faults.reactions.observed(app_id, operation.operation_id, status, arrived)
+                    record.app_id or self._token_owner(request),
+                    operation.operation_id if operation else f"{request.method} {request.url.path}",
+                    unit.status if unit and unit.status else response.status_code, refused, tolerated)
+                if operation is not None and record.fault is None and self.sandbox.faults.reactions.waiting:
+                    self.sandbox.faults.reactions.observed(  # a follow-up to an earlier fault
+                        record.app_id or self._token_owner(request), operation.operation_id,
+                        unit.status if unit and unit.status else response.status_code, arrived)
 
         await response(scope, receive, send_and_record)
 

@@ -97,10 +97,13 @@ class ReactionLog:
             self._awaiting_token[app_id].append(fault)
         return fault
 
+    @property
+    def waiting(self) -> bool:
+        """Whether any injected fault still waits for its follow-up (cheap: asked per request)."""
+        return bool(self._pending or self._awaiting_token)
+
     def observed(self, app_id: str | None, operation_id: str, status: int, at: float) -> None:
         """A request answered normally (not faulted); `at` is when it arrived."""
-        if not self._pending and not self._awaiting_token:  # every request passes here: usually nothing to do
-            return
         self._follow(app_id, operation_id, at, status)
         if operation_id in AUTH_OPERATIONS and app_id in self._awaiting_token:
             for fault in self._awaiting_token.pop(app_id):
