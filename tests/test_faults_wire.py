@@ -114,6 +114,15 @@ def test_a_delay_before_a_status(http):
     assert item["action"] == "delay 300 ms + status 503"
 
 
+def test_a_delay_only_fault_is_reported_as_answered(http):
+    access = token(http)
+    add(http, operationId="createLink", delayMs=100, times=1)
+    assert create_link(http, access).status_code == 200
+    [item] = reactions(http)
+    assert item["status"] is None and item["reaction"]["outcome"] == "answered"
+    assert len(http.get("/__mock/links").json()) == 1  # a delay changes nothing about the answer
+
+
 def test_429_over_the_wire_and_a_client_that_honours_retry_after(http):
     access = token(http)
     add(http, operationId="createLink", status=429, retryAfterSeconds=1, times=1)

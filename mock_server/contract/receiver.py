@@ -83,7 +83,7 @@ async def _post(client: httpx.AsyncClient, url: str, post: Post) -> _Answer:
         status, error = response.status_code, None
     except httpx.TimeoutException:
         status, error = None, "no answer within the timeout"
-    except httpx.TransportError as exc:
+    except httpx.RequestError as exc:  # refused, reset, too many redirects...
         status, error = None, f"{type(exc).__name__}: {exc or 'no answer'}"
     except (httpx.InvalidURL, ValueError) as exc:  # e.g. a host name IDNA refuses
         status, error = None, f"not a URL httpx can send to ({exc})"
@@ -132,7 +132,8 @@ async def check_receiver(url: str, secret: str, *, timeout: float = DEFAULT_TIME
     cases = build_cases(secret, app_id)
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    # Redirects are followed as the mock's dispatcher follows them (3 at most).
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, max_redirects=3, trust_env=False) as client:
         first = await _run_case(client, url, cases[0], require_signatures)
         if first.status is None:  # nobody there: the other cases would only say so again
             return ReceiverCheck(url, reachable=False, results=[first])

@@ -44,6 +44,8 @@ class InjectedFault:
         window = self.rule.give_up_seconds
         if self.next_at is not None and self.next_at - self.at <= window:
             return "retried"
+        if self.rule.status is None and self.rule.fault is None:
+            return "answered"  # a delay only: the request was answered normally
         return "gaveUp" if now - self.at > window else "waiting"
 
     def view(self, now: float) -> dict[str, Any]:
@@ -130,6 +132,7 @@ class ReactionLog:
             "retried": outcomes.count("retried"),
             "gaveUp": outcomes.count("gaveUp"),
             "waiting": outcomes.count("waiting"),
+            "answered": outcomes.count("answered"),
             "retryAfterIgnored": sum(1 for item in items if item["reaction"]["honouredRetryAfter"] is False),
             "items": items,
         }
