@@ -180,3 +180,27 @@ def test_events_carry_the_partner_app_id_and_a_valid_signature():
             post = case.posts[0]
             assert json.loads(post.body)[0]["partnerAppId"] == "acme"
             assert verify_signature(post.body, post.headers["X-Klavi-Signature"], SECRET)
+
+
+def test_a_receiver_that_redirects_forever_is_reported_not_raised(client):
+    class Loop(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.send_response(307)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Loop)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        response = client.post("/__mock/receiver-checks",
+                               json={"url": f"http://127.0.0.1:{server.server_address[1]}/hook", "secret": SECRET})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.status_code == 200
+    [case] = response.json()["cases"]
+    assert response.json()["reachable"] is False and "TooManyRedirects" in case["error"]
