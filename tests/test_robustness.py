@@ -135,7 +135,8 @@ def message(response) -> str:
 
 @dataclass
 class World:
-    """Real ids in a fresh state: tokens of both tenants, a link, a consent, a task, a delivery."""
+    """Real ids in a fresh state: tokens of both tenants, a link, a consent, a task, a delivery,
+    a report."""
 
     access: str
     link_id: str
@@ -145,10 +146,11 @@ class World:
     delivery_id: str
     other_access: str
     other_link_token: str
+    report_id: str
 
     def path_values(self) -> dict[str, str]:
         return {"consentId": self.consent_id, "taskId": self.task_id, "deliveryId": self.delivery_id,
-                "appId": "sandbox-app", "name": "klavi.yaml"}
+                "appId": "sandbox-app", "name": "klavi.yaml", "productReportId": self.report_id}
 
     def token(self, scheme: str, other: bool = False) -> str:
         if scheme == "accessToken":
@@ -229,12 +231,21 @@ class Mock:
         open_data = next(i["institutionCode"] for i in institutions if i["institutionType"] == 2)
         task = self.admin("POST", "/tasks", json={"linkId": link["linkId"], "institutionCode": open_data, "status": "needMFA"})
         assert task.status_code == 200, task.text
-        deliveries = self.admin("GET", "/webhooks").json()
+        reported = http.post("/data/v1/consents", headers=bearer(link["linkToken"]), json={
+            "externalTrackId": "robustness-2", "personalTaxId": VALID_CPF, "institutionCode": "341",
+            "redirectURL": PARTNER_RETURN}).json()["consentId"]
+        assert self.admin("POST", f"/consents/{reported}/force", json={"status": "AUTHORISED"}).status_code == 200
+        asked = http.post("/data/v1/personal/user-data", headers=bearer(access),
+                          json={"taxId": VALID_CPF, "products": ["pf_checking_account"], "consentIds": [reported]})
+        assert asked.status_code == 200, asked.text
+        deliveries = self.admin("GET", "/webhooks").json()["items"]
+        report = next(d for d in deliveries if d["name"] == "product_generated_success")
         self.last = self.snapshot()
         return World(access=access, link_id=link["linkId"], link_token=link["linkToken"],
                      consent_id=consent.json()["consentId"], task_id=task.json()["taskId"],
                      delivery_id=deliveries[0]["deliveryId"], other_access=other_access,
-                     other_link_token=other_link["linkToken"])
+                     other_link_token=other_link["linkToken"],
+                     report_id=report["body"][0]["payload"]["productReportId"])
 
 
 def bearer(token: str) -> dict[str, str]:
