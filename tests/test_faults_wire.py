@@ -143,3 +143,31 @@ def test_a_faulted_post_auth_followed_by_a_retry(http):
     tenants = {t["appId"]: t for t in http.get("/__mock/conformance").json()["tenants"]}
     [item] = tenants["(unauthenticated)"]["faults"]["items"]
     assert item["reaction"]["outcome"] == "retried"
+
+
+def test_klavi_mock_serve_takes_fault_rules_from_its_config_file(tmp_path):
+    from tests.servers import serve_process
+
+    config = tmp_path / "mock.yaml"
+    config.write_text("faults:\n  - {operationId: createLink, fault: drop, times: 1}\n"
+                      "  - {operationId: createLink, status: 4003, message: consents exceed the limit}\n")
+    with serve_process("--config", str(config)) as (base, _):
+        with httpx.Client(base_url=base, timeout=10) as http:
+            assert [rule["faultId"] for rule in http.get("/__mock/faults").json()] == ["config-1", "config-2"]
+            access = token(http)
+            with pytest.raises(httpx.RemoteProtocolError):
+                create_link(http, access)
+            refused = create_link(http, access)
+            assert refused.status_code == 416 and refused.json() == {
+                "statusCode": 4003, "error": "Invalid consent request", "message": "consents exceed the limit"}
+
+
+def test_klavi_mock_serve_refuses_a_bad_rule_in_its_config_file(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "mock.yaml"
+    config.write_text("faults:\n  - {operationId: createLink, fault: explode}\n")
+    result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--config", str(config), "--port", "1"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "faults[0].fault" in result.stderr
