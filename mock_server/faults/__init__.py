@@ -6,7 +6,8 @@ client under test reacted.
 - `rules.py`: what a rule is (match, trigger, action) and its validation. No HTTP.
 - `book.py`: the rules in force, which one a request trips, and the reactions log.
 - `reactions.py`: each injected fault and what the same tenant did next.
-- `wire.py`: how each action is put on the wire (the only module here that speaks ASGI).
+- `wire.py`: how each action is put on the wire (ASGI), and `control.py`: the
+  /__mock/faults handlers. The three above know no HTTP.
 """
 
 from .book import FaultBook, Injection

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Callable
 
 from starlette.responses import JSONResponse, Response
@@ -21,6 +22,8 @@ from ..errors import BUSINESS_ERRORS, BusinessRuleError, KlaviError, NotImplemen
 from ..http_protocol import HANG_UP
 from .book import Injection
 from .rules import FaultRule
+
+log = logging.getLogger("klavi_mock")
 
 _REASONS = {
     401: "the access token is not accepted",
@@ -50,7 +53,9 @@ def status_error(rule: FaultRule) -> KlaviError:
 async def answer(injection: Injection, scope: Scope) -> Response | None:
     """After the rule's delay, what to answer instead of the handler; None: the handler
     answers (a delay-only rule)."""
-    rule = injection.rule
+    rule, entry = injection.rule, injection.entry
+    # In the server's log too: a dropped or unanswered request has no access-log line.
+    log.info("fault rule %s: %s on %s %s", rule.id, rule.action, entry.method, entry.path)
     if rule.delay_ms:
         await asyncio.sleep(rule.delay_ms / 1000)
     if rule.status is not None:
