@@ -338,3 +338,19 @@ def test_the_conformance_text_lists_the_faults(client, klavi):
     create_link(client, token)
     text = render_text(client.get("/__mock/conformance").json())
     assert "faults injected: 1" in text and "ignored Retry-After" in text
+
+
+@pytest.mark.parametrize("rule, status, business_code, action", [
+    ({"status": 4007}, 416, 4007, "status 4007"),
+    ({"status": 502}, 502, None, "status 502"),
+    ({"fault": "malformed"}, 200, None, "malformed"),
+    ({"delayMs": 10, "status": 504}, 504, None, "delay 10 ms + status 504"),
+])
+def test_each_fault_is_in_the_report_as_it_was_sent(client, klavi, rule, status, business_code, action):
+    token = klavi.access_token()
+    created = add(client, operationId="createLink", times=1, **rule)
+    create_link(client, token)
+    [item] = faults_of(client)["items"]
+    assert item["faultId"] == created["faultId"] and item["action"] == action
+    assert item["status"] == status
+    assert item["businessCode"] == business_code and item["path"] == "/data/v1/links" and item["method"] == "POST"

@@ -91,6 +91,8 @@ def test_truncate_sends_less_than_its_content_length(http):
             response.read()
     assert declared > 0
     assert http.get("/__mock/links").json() == []
+    [item] = reactions(http)
+    assert item["action"] == "truncate" and item["status"] == 200 and item["reaction"]["outcome"] == "waiting"
 
 
 def test_malformed_over_the_wire_is_not_json(http):

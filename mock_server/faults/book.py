@@ -31,7 +31,7 @@ class Injection:
     def describe(self) -> dict[str, Any]:
         """What the request journal keeps of it (routing.Record.fault)."""
         rule = self.rule
-        return {"faultId": rule.id, "name": rule.name, "action": rule.action, "status": rule.http_status,
+        return {"faultId": rule.id, "name": rule.name, "action": rule.action, "status": rule.sent_status,
                 "businessCode": rule.status if rule.http_status == 416 else None,
                 "retryAfterSeconds": rule.retry_after, "delayMs": rule.delay_ms, "fault": rule.fault}
 

@@ -61,7 +61,7 @@ class InjectedFault:
         return {
             "number": self.number, "faultId": rule.id, **({"name": rule.name} if rule.name else {}),
             "operationId": self.operation_id, "method": self.method, "path": self.path,
-            "action": rule.action, "status": rule.http_status, "businessCode": rule.status if rule.http_status == 416 else None,
+            "action": rule.action, "status": rule.sent_status, "businessCode": rule.status if rule.http_status == 416 else None,
             "retryAfterSeconds": rule.retry_after, "at": _iso(self.at),
             "reaction": {
                 "outcome": outcome,

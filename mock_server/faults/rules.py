@@ -105,6 +105,14 @@ class FaultRule:
         return 416 if self.status in BUSINESS_ERRORS else self.status
 
     @property
+    def sent_status(self) -> int | None:
+        """The status line the client gets: None when it gets none (drop, timeout) or the
+        handler's (a delay only)."""
+        if self.fault in ("malformed", "truncate"):
+            return 200
+        return self.http_status
+
+    @property
     def action(self) -> str:
         """The action in a few words, for the reports: "status 429", "drop", "delay 200 ms"."""
         parts = [f"delay {self.delay_ms} ms"] if self.delay_ms else []
