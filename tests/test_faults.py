@@ -354,3 +354,15 @@ def test_each_fault_is_in_the_report_as_it_was_sent(client, klavi, rule, status,
     assert item["faultId"] == created["faultId"] and item["action"] == action
     assert item["status"] == status
     assert item["businessCode"] == business_code and item["path"] == "/data/v1/links" and item["method"] == "POST"
+
+
+def test_a_request_that_arrived_before_the_fault_is_not_its_follow_up():
+    from mock_server.faults.reactions import ReactionLog
+    from mock_server.faults.rules import parse_rule
+
+    log = ReactionLog(now=lambda: 100.0)
+    fault = log.injected(parse_rule({"status": 500}), "acme", "createLink", "POST", "/data/v1/links", at=10.0)
+    log.observed("acme", "createLink", 200, at=9.5)  # sent before, answered after (concurrent)
+    assert fault.next_at is None
+    log.observed("acme", "createLink", 200, at=12.0)
+    assert fault.next_at == 12.0 and fault.view(100.0)["reaction"]["retriedAfterSeconds"] == 2.0

@@ -115,10 +115,18 @@ class ReactionLog:
         # A fault on POST /auth is not tied to a tenant yet (no token): the tenant's next
         # POST /auth follows it up too.
         for key in {(app_id, operation_id), (None, operation_id)}:
-            pending = self._pending.pop(key, None)
-            for fault in pending or ():
+            pending = self._pending.get(key)
+            if not pending:
+                continue
+            # A request that arrived before the fault (answered later, concurrently) is not its follow-up.
+            later = [fault for fault in pending if fault.at > at]
+            for fault in pending:
                 if fault.at <= at:
                     fault.next_at, fault.next_status = at, status
+            if later:
+                self._pending[key] = deque(later, maxlen=MAX_PENDING)
+            else:
+                del self._pending[key]
 
     def names(self) -> list[str]:
         return list(self.tenants)
