@@ -158,6 +158,7 @@ class KlaviMock:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "klavi_mock_allow_violations: the test means to send requests the Klavi spec refuses")
+    config.addinivalue_line("markers", "klavi_mock_fault(**rule): a fault rule (as POST /__mock/faults takes it) for the whole test")
 
 
 @pytest.fixture(scope="session")
@@ -180,6 +181,8 @@ def klavi_mock(_klavi_mock_session: KlaviMock, request: pytest.FixtureRequest) -
     """A running klavi-mock with clean state; see KlaviMock for what it offers."""
     mock = _klavi_mock_session
     mock.reset()
+    for marker in request.node.iter_markers("klavi_mock_fault"):
+        mock._admin("POST", "/faults", json=marker.kwargs)
     mock.allow_violations = request.node.get_closest_marker("klavi_mock_allow_violations") is not None
     return mock
 

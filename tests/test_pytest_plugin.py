@@ -108,6 +108,12 @@ def test_rules_end_with_the_test(klavi_mock):
     httpx.post(f"{klavi_mock.base_url}/__mock/faults", json={"status": 500})
 
 
+@pytest.mark.klavi_mock_fault(operationId="createLink", status=503, retryAfterSeconds=4)
+def test_a_fault_for_the_whole_test(klavi_mock):
+    response = create_link(klavi_mock, login(klavi_mock))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "4"
+
+
 def test_so_the_next_test_has_none(klavi_mock):
     assert httpx.get(f"{klavi_mock.base_url}/__mock/faults").json() == []
     assert klavi_mock.fault_reactions() == []
@@ -117,4 +123,4 @@ def test_so_the_next_test_has_none(klavi_mock):
 def test_the_fixture_injects_faults(pytester):
     pytester.makepyfile(test_partner_faults=FAULT_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
