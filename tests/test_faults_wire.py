@@ -77,7 +77,7 @@ def test_a_client_that_times_out_first_sees_a_read_timeout(http):
     assert create_link(http, access).status_code == 200
     [item] = reactions(http)
     assert item["action"] == "timeout" and item["reaction"]["retried"] is True
-    assert item["reaction"]["retriedAfterSeconds"] >= 0.25  # the client waited its 0.3 s read timeout
+    assert item["reaction"]["retriedAfterSeconds"] >= 0  # counted from when the client hung up: it retried at once
 
 
 def test_truncate_sends_less_than_its_content_length(http):
@@ -102,6 +102,15 @@ def test_malformed_over_the_wire_is_not_json(http):
     assert response.status_code == 200
     with pytest.raises(ValueError):
         response.json()
+
+
+def test_retry_after_is_counted_from_the_answer_not_from_the_delay_before_it(http):
+    access = token(http)
+    add(http, operationId="createLink", delayMs=1200, status=429, retryAfterSeconds=1, times=1)
+    assert create_link(http, access).status_code == 429
+    assert create_link(http, access).status_code == 200  # at once: Retry-After ignored, though 1.2 s passed since the request
+    [item] = reactions(http)
+    assert item["reaction"]["honouredRetryAfter"] is False  # counted from the arrival, it would look honoured
 
 
 def test_a_delay_before_a_status(http):

@@ -1,9 +1,10 @@
 """How the client under test reacted to each injected fault.
 
-For every faulted request the log keeps the tenant, the operation and the wall-clock time
-it arrived; the next request of the same tenant to the same operation (faulted again or
-not) is its follow-up. From that: did the client retry within the rule's giveUpSeconds,
-how soon, did it wait at least the Retry-After it was given, and, after a 401 or 403, did
+For every faulted request the log keeps the tenant, the operation, when it arrived and when
+the mock was done with it (answer sent, connection closed); the next request of the same
+tenant to the same operation (faulted again or not) is its follow-up. From that: did the
+client retry within the rule's giveUpSeconds, how soon after the failure (what a backoff
+counts from), did it wait at least the Retry-After it was given, and, after a 401 or 403, did
 it ask for a new token (POST /auth or /auth/refresh) before retrying.
 
 Times are the wall clock (`time.time()`), not the mock's clock: a client's backoff sleeps
@@ -35,22 +36,31 @@ class InjectedFault:
     operation_id: str
     method: str
     path: str
-    at: float
+    at: float  # when the rule fired (the request had just arrived)
+    ended_at: float | None = None  # when the mock was done with it: answer sent, or connection closed
     next_at: float | None = None
     next_status: int | str | None = None  # the follow-up's status, or "faulted" when it was faulted too
     reauthenticated_at: float | None = None
 
+    def end(self, at: float | None = None) -> None:
+        self.ended_at = time.time() if at is None else at
+
+    @property
+    def since(self) -> float:
+        """What a client's backoff counts from: the end of the faulted exchange."""
+        return self.ended_at if self.ended_at is not None else self.at
+
     def outcome(self, now: float) -> str:
         window = self.rule.give_up_seconds
-        if self.next_at is not None and self.next_at - self.at <= window:
+        if self.next_at is not None and self.next_at - self.since <= window:
             return "retried"
         if self.rule.status is None and self.rule.fault is None:
             return "answered"  # a delay only: the request was answered normally
-        return "gaveUp" if now - self.at > window else "waiting"
+        return "gaveUp" if now - self.since > window else "waiting"
 
     def view(self, now: float) -> dict[str, Any]:
         rule, outcome = self.rule, self.outcome(now)
-        after = round(self.next_at - self.at, 3) if self.next_at is not None else None
+        after = round(max(self.next_at - self.since, 0.0), 3) if self.next_at is not None else None
         honoured = None
         if rule.retry_after is not None and after is not None:
             honoured = after >= rule.retry_after

@@ -58,6 +58,7 @@ async def answer(injection: Injection, scope: Scope) -> Response | None:
     log.info("fault rule %s: %s on %s %s", rule.id, rule.action, entry.method, entry.path)
     if rule.delay_ms:
         await asyncio.sleep(rule.delay_ms / 1000)
+    entry.end()  # for an answer, now (its bytes go out next); a hang-up ends it again when it closes
     if rule.status is not None:
         error = status_error(rule)
         return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
@@ -71,9 +72,14 @@ async def answer(injection: Injection, scope: Scope) -> Response | None:
         error = NotImplementedYet(f"the {rule.fault} fault (rule {rule.id}) needs klavi-mock's own server "
                                   "(klavi-mock serve, or the pytest plugin): this one cannot close the connection")
         return JSONResponse(error.body(), status_code=error.status)
+
+    def close() -> None:
+        hang_up()
+        entry.end()
+
     if rule.fault == "truncate":
-        return Truncated(rule, hang_up)
-    return HangUp(hang_up, rule.timeout_seconds if rule.fault == "timeout" else 0.0)
+        return Truncated(rule, close)
+    return HangUp(close, rule.timeout_seconds if rule.fault == "timeout" else 0.0)
 
 
 class HangUp:
