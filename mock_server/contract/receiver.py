@@ -90,34 +90,39 @@ async def _post(client: httpx.AsyncClient, url: str, post: Post) -> _Answer:
     return _Answer(status, round((time.perf_counter() - started) * 1000, 1), error)
 
 
+def _is_2xx(status: int | None) -> bool:
+    return status is not None and 200 <= status < 300
+
+
 def _judge(case: Case, answers: list[_Answer], require_signatures: bool) -> tuple[str, str]:
+    """(verdict, why) for what the receiver answered to the case's posts."""
     last = answers[-1]
-    if last.status is None and case.expectation != REFUSE:
-        return "fail", f"no HTTP answer ({last.error})"
     status = last.status
-    ok, crashed = status is not None and 200 <= status < 300, status is not None and status >= 500
+    if status is None:  # no HTTP answer: whatever the case, the receiver did not cope
+        return "fail", f"no HTTP answer ({last.error})"
+    crashed = status >= 500
     if case.expectation == ACK:
-        return ("pass", f"acknowledged with {status}") if ok else ("fail", f"answered {status}: Klavi retries anything but a 2xx")
+        return ("pass", f"acknowledged with {status}") if _is_2xx(status) else (
+            "fail", f"answered {status}: Klavi retries anything but a 2xx")
     if case.expectation == STAY_2XX:
         first = answers[0].status
-        if not (first is not None and 200 <= first < 300):
+        if not _is_2xx(first):
             return "fail", f"the first delivery was answered {first}"
-        return ("pass", f"both acknowledged ({first}, {status})") if ok else (
+        return ("pass", f"both acknowledged ({first}, {status})") if _is_2xx(status) else (
             "fail", f"the duplicate was answered {status}: a receiver deduplicates on eventId and still answers 2xx")
     if case.expectation == ANSWER:
-        if ok:
+        if _is_2xx(status):
             return "pass", f"answered {status}"
         return ("fail", f"answered {status}: an empty body crashed it") if crashed else ("warn", f"answered {status}, not 2xx")
     if case.group == "signature":
-        if status is None:
-            return "fail", f"no HTTP answer ({last.error})"
-        if ok:
+        if _is_2xx(status):
             return ("fail" if require_signatures else "warn"), f"accepted it ({status}): the receiver does not check X-Klavi-Signature"
         return ("warn", f"refused it, but with a server error ({status})") if crashed else ("pass", f"refused with {status}")
-    # the stale timestamp
-    if status is None or crashed:
-        return "fail", f"crashed ({status or last.error})"
-    return ("warn", f"accepted a delivery an hour old ({status}): replays are not refused") if ok else ("pass", f"refused with {status}")
+    # the stale timestamp: refused, or at least not a crash
+    if crashed:
+        return "fail", f"crashed ({status})"
+    return ("warn", f"accepted a delivery an hour old ({status}): replays are not refused") if _is_2xx(status) else (
+        "pass", f"refused with {status}")
 
 
 async def _run_case(client: httpx.AsyncClient, url: str, case: Case, require_signatures: bool) -> CaseResult:
