@@ -53,7 +53,11 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender went away mid-body (killed): not a delivery
+                    self.close_connection = True
+                    return
                 with receiver._lock:
                     script = receiver.scripts.get(self.path)
                     status = script.pop(0) if script else 200
