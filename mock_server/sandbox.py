@@ -23,6 +23,7 @@ from .domain.personas import PersonaCatalog
 from .domain.tasks import FAIL, NEED_MFA, SUCCESS, Task, login_task, new_task
 from .domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
 from .errors import BusinessRuleError, InvalidRequest, NotFound, Unauthorized
+from .faults import FaultBook
 from .lifecycle import REASONS, ConsentLifecycle
 from .reporting import ReportService
 from .resources import fixtures_dir
@@ -61,6 +62,7 @@ class Sandbox:
         self.wake_dispatcher: Callable[[], None] = lambda: None
         self.webhooks.on_enqueue = lambda: self.wake_dispatcher()
         self.conformance = ConformanceLog()
+        self.faults = FaultBook(settings.faults)  # the fault rules (mock_server/faults/)
         self.reports = ReportService(self.store, self.clock, self.institutions, self.personas, self.webhooks)
         self._background: set[asyncio.Task] = set()  # work started by requests, still running
         self._resume()
@@ -328,6 +330,7 @@ class Sandbox:
         self.store.reset()
         self.timeline.clear()
         self.conformance.reset()
+        self.faults.reset()
         self.consents.throttle.clear()
         self.reports.throttle.clear()
         self._configured_test_settings()
