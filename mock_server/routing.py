@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -24,6 +25,7 @@ from . import unit_of_work
 from .config import Tenant
 from .domain.tokens import TokenClaims
 from .errors import KlaviError, MethodNotAllowed, NotImplementedYet, PayloadTooLarge, Unauthorized
+from .faults import wire as faults_wire
 from .sandbox import TOKEN_KINDS, Sandbox
 from .spec import Operation, Spec
 from .validation import problems, validate_request
@@ -37,6 +39,7 @@ class Record:
 
     app_id: str | None = None  # whose client sent it, once known
     tolerated: tuple[str, ...] = ()  # deviations accepted anyway
+    fault: dict | None = None  # the fault rule that fired on it (faults.Injection.describe), if any
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,7 @@ class PathDispatcher:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        arrived = time.time()  # wall clock: what a client's backoff is measured in (faults/reactions.py)
         record = Record()
         operation = self.operations.get(request.method)
         alias_note = None
@@ -204,7 +208,7 @@ class PathDispatcher:
         except Exception as exc:  # a bug in the mock: logged with its traceback, never sent
             log.exception("unhandled error in %s", operation.operation_id if operation else request.url.path)
             response = error_response(KlaviError(f"klavi-mock hit an internal error ({type(exc).__name__}); see its log"))
-        if operation is not None and self.sandbox.settings.strict:
+        if operation is not None and self.sandbox.settings.strict and record.fault is None:
             self._check_response(operation, response)
 
         tolerated = (alias_note, *record.tolerated) if alias_note else record.tolerated
@@ -219,6 +223,10 @@ class PathDispatcher:
                     record.app_id or self._token_owner(request),
                     operation.operation_id if operation else f"{request.method} {request.url.path}",
                     unit.status if unit and unit.status else response.status_code, refused, tolerated)
+                if operation is not None and record.fault is None and self.sandbox.faults.reactions.waiting:
+                    self.sandbox.faults.reactions.observed(  # a follow-up to an earlier fault
+                        record.app_id or self._token_owner(request), operation.operation_id,
+                        unit.status if unit and unit.status else response.status_code, arrived)
 
         await response(scope, receive, send_and_record)
 
@@ -242,6 +250,13 @@ class PathDispatcher:
             record.app_id = tenant.app_id
         elif request.path_params.get("appId") in self.sandbox.tenants:  # Basic WhiteLabel: the partner is in the path
             record.app_id = request.path_params["appId"]
+        if self.record:  # the Klavi API (never the control API): a fault rule may answer instead
+            injection = self.sandbox.faults.intercept(record.app_id, operation.operation_id, request.method, request.url.path)
+            if injection is not None:
+                record.fault = injection.describe()
+                faulted = await faults_wire.answer(injection, request.scope)
+                if faulted is not None:
+                    return faulted  # type: ignore[return-value]  (an ASGI app; the handler never runs)
         body = await read_body(request, self.sandbox.settings.max_body_bytes) if operation.body_schema is not None else b""
         query = request.query_params if request.scope.get("query_string") else {}  # parsing nothing costs too
         valid = validate_request(operation, request.path_params, query, request.headers, body,

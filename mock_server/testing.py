@@ -144,7 +144,12 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", timeout: float = 10.0) ->
     """Serve an ASGI app with uvicorn on a free port in a background thread; yields its URL."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False))
+    from .http_protocol import protocol_class
+
+    # klavi-mock's own protocol, as `klavi-mock serve` uses: the fault rules' drop, timeout
+    # and truncate need it to close the connection.
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False,
+                                           http=protocol_class()))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
