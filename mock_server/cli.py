@@ -29,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
         flags = {"host": args.host, "port": args.port, "public_url": args.public_url,
                  "admin_token": args.admin_token, "max_body_bytes": args.max_body_bytes,
                  "state_file": args.state_file, "allowed_hosts": tuple(args.allow_host) if args.allow_host else None,
-                 "strict_tax_ids": args.strict_tax_ids or None}
+                 "strict_tax_ids": args.strict_tax_ids or None, "journal_size": args.journal_size}
         overrides = {}
         if args.config:
             from .config import load_config_file
@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--strict-tax-ids", action="store_true",
                        help="refuse CPFs and CNPJs with wrong check digits (default: accept them and report them as "
                             "tolerated deviations); also strictTaxIds in the config file and KLAVI_MOCK_STRICT_TAX_IDS")
+    serve.add_argument("--journal-size", type=int, metavar="N",
+                       help="how many Klavi API requests the request journal keeps (default 1000); also KLAVI_MOCK_JOURNAL_SIZE")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
     serve.set_defaults(run=_serve)

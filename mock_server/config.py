@@ -56,6 +56,7 @@ _FILE_SCHEMA = {
         "tenants": {"type": "array", "minItems": 1, "items": _TENANT_SCHEMA},
         "tokenSecret": {"type": "string", "minLength": 16},
         "strictTaxIds": {"type": "boolean"},
+        "journalSize": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
     },
 }
 
@@ -101,6 +102,9 @@ class Settings:
     # Refuse (400) CPFs and CNPJs whose check digits are wrong. Off by default: they are
     # accepted and reported as tolerated deviations, since Klavi's own examples fail them.
     strict_tax_ids: bool = False
+    # How many Klavi API requests the request journal keeps (GET /__mock/requests); the
+    # oldest go first.
+    journal_size: int = 1000
 
 
 def _tenant(raw: Mapping[str, Any]) -> Tenant:
@@ -140,6 +144,8 @@ def parse_config(data: Any, where: str) -> dict[str, Any]:
         values["token_secret"] = data["tokenSecret"]
     if "strictTaxIds" in data:
         values["strict_tax_ids"] = data["strictTaxIds"]
+    if "journalSize" in data:
+        values["journal_size"] = data["journalSize"]
     return values
 
 
@@ -159,7 +165,7 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
 def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
     """KLAVI_MOCK_CONFIG (a file), KLAVI_MOCK_TENANTS (JSON list), KLAVI_MOCK_PUBLIC_URL,
     KLAVI_MOCK_TOKEN_SECRET, KLAVI_MOCK_ADMIN_TOKEN, KLAVI_MOCK_MAX_BODY_BYTES,
-    KLAVI_MOCK_STATE_FILE, KLAVI_MOCK_STRICT_TAX_IDS (1/true); explicit keyword overrides
+    KLAVI_MOCK_STATE_FILE, KLAVI_MOCK_STRICT_TAX_IDS (1/true), KLAVI_MOCK_JOURNAL_SIZE; explicit keyword overrides
     (from flags) win."""
     values: dict[str, Any] = {}
     if environ.get("KLAVI_MOCK_CONFIG"):
@@ -188,6 +194,11 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrid
             values["max_body_bytes"] = int(environ["KLAVI_MOCK_MAX_BODY_BYTES"])
         except ValueError:
             raise ConfigError("KLAVI_MOCK_MAX_BODY_BYTES must be a number of bytes") from None
+    if environ.get("KLAVI_MOCK_JOURNAL_SIZE"):
+        try:
+            values["journal_size"] = int(environ["KLAVI_MOCK_JOURNAL_SIZE"])
+        except ValueError:
+            raise ConfigError("KLAVI_MOCK_JOURNAL_SIZE must be a number of requests") from None
     if environ.get("KLAVI_MOCK_ALLOW_HOSTS"):
         values["allowed_hosts"] = tuple(h.strip() for h in environ["KLAVI_MOCK_ALLOW_HOSTS"].split(",") if h.strip())
     if "KLAVI_MOCK_ADMIN_TOKEN" in environ and not environ["KLAVI_MOCK_ADMIN_TOKEN"].strip():
@@ -209,6 +220,8 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(f"--port {settings.port}: a port is a number from 1 to 65535")
     if settings.max_body_bytes < 1:
         raise ConfigError(f"--max-body-bytes {settings.max_body_bytes}: give a number of bytes of at least 1 (default 1048576)")
+    if not 1 <= settings.journal_size <= 1_000_000:
+        raise ConfigError(f"--journal-size {settings.journal_size}: give a number of requests from 1 to 1000000 (default 1000)")
     if settings.admin_token is not None and not settings.admin_token.strip():
         raise ConfigError("--admin-token is empty; give a token, or leave the flag out")
     if settings.public_url is not None and not is_http_url(settings.public_url):

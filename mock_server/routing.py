@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -23,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 from . import unit_of_work
 from .config import Tenant
 from .domain.tokens import TokenClaims
+from .journal.recording import journal_exchange
 from .errors import KlaviError, MethodNotAllowed, NotImplementedYet, PayloadTooLarge, Unauthorized
 from .sandbox import TOKEN_KINDS, Sandbox
 from .spec import Operation, Spec
@@ -37,6 +39,11 @@ class Record:
 
     app_id: str | None = None  # whose client sent it, once known
     tolerated: tuple[str, ...] = ()  # deviations accepted anyway
+    # For the request journal (mock_server/journal): the body read, the token's claims, and
+    # what a fault layer did to the request (free-form, shown as the entry's `fault`).
+    body: bytes = b""
+    claims: TokenClaims | None = None
+    fault: Any = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,7 @@ class PathDispatcher:
         self.allow = ", ".join(sorted(self.operations or self.aliases))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         request = Request(scope, receive)
         record = Record()
         operation = self.operations.get(request.method)
@@ -215,10 +223,11 @@ class PathDispatcher:
             # before the body: no client can see the answer before the report has it.
             if self.record and message["type"] == "http.response.start":
                 unit = unit_of_work.current()
-                self.sandbox.conformance.record(
-                    record.app_id or self._token_owner(request),
-                    operation.operation_id if operation else f"{request.method} {request.url.path}",
-                    unit.status if unit and unit.status else response.status_code, refused, tolerated)
+                record.app_id = record.app_id or self._token_owner(request)
+                operation_id = operation.operation_id if operation else f"{request.method} {request.url.path}"
+                status = unit.status if unit and unit.status else response.status_code
+                self.sandbox.conformance.record(record.app_id, operation_id, status, refused, tolerated)
+                journal_exchange(self.sandbox, request, operation_id, status, response, record, started)
 
         await response(scope, receive, send_and_record)
 
@@ -233,8 +242,9 @@ class PathDispatcher:
         elif operation.security:
             kinds = tuple(TOKEN_KINDS[name] for name in operation.security)
             tenant, claims = self.sandbox.authenticate(_bearer(request, operation), kinds, operation.label)
-            record.app_id = tenant.app_id
+            record.app_id, record.claims = tenant.app_id, claims
         body = await read_body(request, self.sandbox.settings.max_body_bytes) if operation.body_schema is not None else b""
+        record.body = body
         query = request.query_params if request.scope.get("query_string") else {}  # parsing nothing costs too
         valid = validate_request(operation, request.path_params, query, request.headers, body,
                                  refuse_bad_check_digits=self.sandbox.settings.strict_tax_ids)

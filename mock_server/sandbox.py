@@ -21,7 +21,8 @@ from .domain.personas import PersonaCatalog
 from .domain.tasks import NEED_MFA, SUCCESS, Task, new_task
 from .domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
 from .errors import BusinessRuleError, InvalidRequest, NotFound, Unauthorized
-from .lifecycle import REASONS, ConsentLifecycle
+from .journal import RequestJournal
+from .lifecycle import REASONS, ConsentLifecycle, FellDue
 from .reporting import ReportService
 from .resources import fixtures_dir
 from .store import MemoryStore
@@ -56,6 +57,7 @@ class Sandbox:
         self.wake_dispatcher: Callable[[], None] = lambda: None
         self.webhooks.on_enqueue = lambda: self.wake_dispatcher()
         self.conformance = ConformanceLog()
+        self.journal = RequestJournal(settings.journal_size)
         self.reports = ReportService(self.store, self.clock, self.institutions, self.personas, self.webhooks)
         self._resume()
 
@@ -207,16 +209,17 @@ class Sandbox:
 
     # -- time and control ------------------------------------------------------------
 
-    def run_due(self) -> None:
+    def run_due(self) -> list[FellDue]:
         """Carry out whatever the clock has made due (cheap when nothing is)."""
-        self.consents.run_due()
+        return self.consents.run_due()
 
-    def advance_clock(self, seconds: float) -> datetime:
+    def advance_clock(self, seconds: float) -> tuple[datetime, list[FellDue]]:
+        """The new time and the consent jobs that ran because of the move."""
         now = self.clock.advance(seconds)
         self.store.set_meta("clock_offset", self.clock.offset)
-        self.run_due()
+        ran = self.run_due()
         self.wake_dispatcher()  # retries that fell due go now
-        return now
+        return now, ran
 
     def tenant_id_for_key(self, access_key: str) -> str | None:
         tenant = self._tenants_by_key.get(access_key)
@@ -226,6 +229,7 @@ class Sandbox:
         self.store.reset()
         self.timeline.clear()
         self.conformance.reset()
+        self.journal.clear()
         self.consents.throttle.clear()
         self.reports.throttle.clear()
         if rewind_clock:

@@ -1,0 +1,32 @@
+"""Turning one handled request (the dispatcher's Record) into a journal entry."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .masking import mask_body, mask_headers
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from ..routing import Record
+    from ..sandbox import Sandbox
+
+
+def journal_exchange(sandbox: Sandbox, request: Request, operation_id: str, status: int, response: Response,
+                     record: Record, started: float) -> None:
+    claims = record.claims
+    auth: dict[str, Any] | None = None
+    if claims is not None:
+        auth = {"kind": claims.kind, "appId": claims.tenant_id, "linkId": claims.link_id}
+    sandbox.journal.add(
+        at=sandbox.clock.now(), method=request.method, path=request.url.path,
+        query=request.scope.get("query_string", b"").decode("latin-1"),
+        app_id=record.app_id, operation_id=operation_id, status=status,
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        request_headers=mask_headers(request.headers), request_body=mask_body(record.body),
+        response_body=mask_body(getattr(response, "body", b"") or b""),
+        auth=auth, fault=record.fault, tolerated=tuple(record.tolerated),
+    )
