@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from . import unit_of_work
 from .admin import ADMIN_HANDLERS
+from .ui.routes import CockpitPages
 from .api import ALIASES, HANDLERS, NOT_SERVED
 from .bank.routes import BankPages
 from .config import Settings
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         spec_routes(klavi, HANDLERS, NOT_SERVED, sandbox, record=True, aliases=ALIASES)
         + spec_routes(admin, ADMIN_HANDLERS, frozenset(), sandbox)
         + BankPages(sandbox).routes()
+        + CockpitPages(sandbox).routes()
     )
     known_routes = sorted(
         {f"{op.method} {spec.base_path}{op.path}" for spec in (klavi, admin) for op in spec.operations.values()},
