@@ -129,7 +129,7 @@ class CockpitPages:
         next_url = None
         if page["nextCursor"]:
             next_url = f"{UI}/requests?" + urlencode({**{k: v for k, v in filters.items() if v}, "cursor": page["nextCursor"]})
-        return self._render("requests.html", request, page=page, filters=filters, next_url=next_url,
+        return self._render("requests.html", request, journal=page, filters=filters, next_url=next_url,
                             origin=self.sandbox.settings.public_url or request_origin(request),
                             operations=sorted(load_spec("klavi.yaml").operations))
 
