@@ -164,3 +164,11 @@ def test_journal_size_setting_is_checked():
     with pytest.raises(ConfigError, match="KLAVI_MOCK_JOURNAL_SIZE"):
         settings_from_environment({"KLAVI_MOCK_JOURNAL_SIZE": "many"})
     assert parse_config({"journalSize": 20}, "file") == {"journal_size": 20}
+
+
+def test_secrets_nested_in_a_body_are_masked(klavi, client):
+    token = klavi.access_token()
+    klavi.create_link(token, externalInfo={"order": "o-1", "password": "hunter2", "deep": [{"apiKey": "k-123"}]})
+    entry = journal(client, operationId="createLink")["items"][0]
+    assert entry["requestBody"]["externalInfo"] == {"order": "o-1", "password": "***", "deep": [{"apiKey": "***"}]}
+    assert "hunter2" not in json.dumps(journal(client)) and "k-123" not in json.dumps(journal(client))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .masking import mask_body, mask_headers
+from .masking import mask_headers, mask_raw
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -26,7 +26,7 @@ def journal_exchange(sandbox: Sandbox, request: Request, operation_id: str, stat
         query=request.scope.get("query_string", b"").decode("latin-1"),
         app_id=record.app_id, operation_id=operation_id, status=status,
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
-        request_headers=mask_headers(request.headers), request_body=mask_body(record.body),
-        response_body=mask_body(getattr(response, "body", b"") or b""),
+        request_headers=mask_headers(request.headers), request_body=mask_raw(record.body),
+        response_body=mask_raw(getattr(response, "body", b"") or b""),
         auth=auth, fault=record.fault, tolerated=tuple(record.tolerated),
     )

@@ -34,8 +34,8 @@ class JournalEntry:
     status: int
     latency_ms: float
     request_headers: dict[str, str]
-    request_body: Any
-    response_body: Any
+    request_body: bytes  # masked (masking.mask_raw); decoded when shown
+    response_body: bytes
     # The kind of bearer token the request carried, and whose ("accessToken"/"linkToken",
     # app id, link id): enough to mint an equivalent one for a replay, and no secret.
     auth: dict[str, str | None] | None = None

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from ..clock import iso
 from ..domain.tokens import ACCESS, LINK
 from ..errors import InvalidRequest, NotFound
-from ..journal.masking import MASK
+from ..journal.masking import MASK, decoded
 from ..journal.ring import JournalEntry, replaying
 from ..lifecycle import FellDue
 from ..routing import Call, Handler
@@ -48,8 +48,8 @@ def entry_view(entry: JournalEntry) -> dict[str, Any]:
     return {
         "journalId": entry.id, "at": iso(entry.at), "method": entry.method, "path": entry.path,
         "query": entry.query, "appId": entry.app_id, "operationId": entry.operation_id, "status": entry.status,
-        "latencyMs": entry.latency_ms, "requestHeaders": entry.request_headers, "requestBody": entry.request_body,
-        "responseBody": entry.response_body, "fault": entry.fault, "replayOf": entry.replay_of,
+        "latencyMs": entry.latency_ms, "requestHeaders": entry.request_headers, "requestBody": decoded(entry.request_body),
+        "responseBody": decoded(entry.response_body), "fault": entry.fault, "replayOf": entry.replay_of,
     }
 
 
@@ -113,13 +113,11 @@ def _replay_headers(sandbox: Sandbox, entry: JournalEntry) -> dict[str, str]:
 
 
 def _replay_body(sandbox: Sandbox, entry: JournalEntry) -> bytes:
-    body = entry.request_body
-    if body is None:
-        return b""
+    body = decoded(entry.request_body)
     if isinstance(body, dict) and entry.app_id in sandbox.tenants and body.get("secretKey") == MASK:
         tenant = sandbox.tenants[entry.app_id]  # POST /auth: the tenant's own keys again
-        body = {**body, "accessKey": tenant.access_key, "secretKey": tenant.secret_key}
-    return (json.dumps(body, ensure_ascii=False) if not isinstance(body, str) else body).encode("utf-8")
+        return json.dumps({**body, "accessKey": tenant.access_key, "secretKey": tenant.secret_key}).encode("utf-8")
+    return entry.request_body
 
 
 async def replay_request(call: Call) -> Response:
