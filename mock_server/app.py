@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from . import unit_of_work
 from .admin import ADMIN_HANDLERS
+from .journal.recording import journal_unrouted
 from .ui.routes import CockpitPages
 from .api import ALIASES, HANDLERS, NOT_SERVED
 from .bank.routes import BankPages
@@ -135,10 +136,12 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         in_api = request.url.path.startswith(klavi.base_path + "/")
         listed = [r for r in known_routes if not in_api or klavi.base_path in r]
         error = NotFound(f"no route {request.method} {request.url.path}; the routes are: {', '.join(listed)}")
+        response = error_response(error)
         if in_api:  # a client calling a path the spec does not have
             sandbox.conformance.record(None, f"{request.method} {request.url.path}", 404,
                                        [f"path: {request.url.path} is not in the spec"])
-        return error_response(error)
+            journal_unrouted(sandbox, request, response)
+        return response
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -172,3 +172,12 @@ def test_secrets_nested_in_a_body_are_masked(klavi, client):
     entry = journal(client, operationId="createLink")["items"][0]
     assert entry["requestBody"]["externalInfo"] == {"order": "o-1", "password": "***", "deep": [{"apiKey": "***"}]}
     assert "hunter2" not in json.dumps(journal(client)) and "k-123" not in json.dumps(journal(client))
+
+
+def test_a_path_the_spec_does_not_have_is_journaled(client):
+    assert client.get(f"{API}/no-such-thing").status_code == 404
+    entry = journal(client)["items"][0]
+    assert entry["path"] == f"{API}/no-such-thing" and entry["status"] == 404
+    assert entry["operationId"] == f"GET {API}/no-such-thing"
+    replay = client.post(f"/__mock/requests/{entry['journalId']}/replay")
+    assert replay.status_code == 200 and replay.json()["replayOf"] == entry["journalId"]

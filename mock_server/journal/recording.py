@@ -30,3 +30,11 @@ def journal_exchange(sandbox: Sandbox, request: Request, operation_id: str, stat
         response_body=mask_raw(getattr(response, "body", b"") or b""),
         auth=auth, fault=record.fault, tolerated=tuple(record.tolerated),
     )
+
+
+def journal_unrouted(sandbox: Sandbox, request: Request, response: Response) -> None:
+    """A request to a path of the Klavi API that the spec does not have (answered 404)."""
+    from ..routing import Record  # routing imports this module
+
+    journal_exchange(sandbox, request, f"{request.method} {request.url.path}", response.status_code, response,
+                     Record(), time.perf_counter())

@@ -134,7 +134,7 @@ async def replay_request(call: Call) -> Response:
                                  headers=_replay_headers(sandbox, entry), content=_replay_body(sandbox, entry))
     finally:
         replaying.reset(token)
-    if len(holder) < 2:  # answered outside the dispatchers (an unknown path): nothing journaled
+    if len(holder) < 2:  # answered before reaching the API (e.g. a path outside /data/v1): nothing journaled
         raise NotFound(f"the replay of {entry.id} was not journaled")
     return JSONResponse(entry_view(holder[1]))
 
