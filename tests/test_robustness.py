@@ -145,10 +145,11 @@ class World:
     delivery_id: str
     other_access: str
     other_link_token: str
+    journal_id: str
 
     def path_values(self) -> dict[str, str]:
         return {"consentId": self.consent_id, "taskId": self.task_id, "deliveryId": self.delivery_id,
-                "appId": "sandbox-app", "name": "klavi.yaml"}
+                "appId": "sandbox-app", "name": "klavi.yaml", "journalId": self.journal_id}
 
     def token(self, scheme: str, other: bool = False) -> str:
         if scheme == "accessToken":
@@ -230,11 +231,12 @@ class Mock:
         task = self.admin("POST", "/tasks", json={"linkId": link["linkId"], "institutionCode": open_data, "status": "needMFA"})
         assert task.status_code == 200, task.text
         deliveries = self.admin("GET", "/webhooks").json()
+        journaled = self.admin("GET", "/requests", params={"operationId": "listInstitutions"}).json()["items"]
         self.last = self.snapshot()
         return World(access=access, link_id=link["linkId"], link_token=link["linkToken"],
                      consent_id=consent.json()["consentId"], task_id=task.json()["taskId"],
                      delivery_id=deliveries[0]["deliveryId"], other_access=other_access,
-                     other_link_token=other_link["linkToken"])
+                     other_link_token=other_link["linkToken"], journal_id=journaled[0]["journalId"])
 
 
 def bearer(token: str) -> dict[str, str]:
