@@ -260,9 +260,12 @@ async def _drive(label: str, clients: int, max_flows: int, duration: float, flow
 
 
 async def run_mock_flows(base: str, clients: int, max_flows: int, duration: float, run_tag: str,
-                         webhook_timeout: float = 30.0) -> FlowResult:
-    receiver = AsyncReceiver()
-    await receiver.start()
+                         webhook_timeout: float = 30.0, receiver: AsyncReceiver | None = None) -> FlowResult:
+    """`receiver`: one the caller started and stops (to see the webhooks still owed after)."""
+    owned = receiver is None
+    receiver = receiver or AsyncReceiver()
+    if owned:
+        await receiver.start()
     try:
         await configure_webhooks(base, receiver)
         api = f"{base}/data/v1"
@@ -275,7 +278,8 @@ async def run_mock_flows(base: str, clients: int, max_flows: int, duration: floa
         result.received = dict(receiver.counts)
         return result
     finally:
-        await receiver.stop()
+        if owned:
+            await receiver.stop()
 
 
 async def run_bare_flows(url: str, clients: int, max_flows: int, duration: float,

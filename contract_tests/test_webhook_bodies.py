@@ -11,6 +11,7 @@ from mock_server.app import create_app
 from mock_server.config import Settings, Tenant
 from mock_server.domain.reports import products_for
 from mock_server.spec import load_spec
+from mock_server.testing import delivery_log
 from tests.conftest import TEST_HOSTS
 from tests.contract import webhook_problems
 
@@ -54,7 +55,7 @@ def delivered_bodies():
             "externalTrackId": "fi-1", "personalTaxId": "52998224725", "institutionCode": "341",
             "redirectURL": "https://partner.example.com/back"}).json()
         client.get(created["consentRedirectURL"] + "&decision=approve", follow_redirects=False)
-        yield client.get("/__mock/webhooks").json()
+        yield delivery_log(client)
 
 
 def test_every_kind_of_delivery_was_produced(delivered_bodies):

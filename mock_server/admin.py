@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 from starlette.responses import FileResponse, JSONResponse, Response
 
@@ -16,8 +17,11 @@ from .resources import openapi_dir
 from .routing import Call, Handler
 from .spec import load_spec
 from .ui.control import COCKPIT_HANDLERS, fell_due
+from .webhooks.chaos import Chaos
 from .webhooks.outbox import Delivery
 from .webhooks.signing import sign, verify_signature
+
+NO_CHAOS = Chaos()
 
 
 def _clock(call: Call) -> dict:
@@ -41,7 +45,9 @@ async def reset_state(call: Call) -> Response:
 
 def _tenant(tenant) -> dict:
     return {"appId": tenant.app_id, "accessKey": tenant.access_key, "secretKey": tenant.secret_key,
-            "eventsUrl": tenant.events_url, "productsCallbackURL": tenant.products_callback_url, "forFi": tenant.for_fi}
+            "eventsUrl": tenant.events_url, "productsCallbackURL": tenant.products_callback_url, "forFi": tenant.for_fi,
+            "reportDelivery": tenant.report_delivery,
+            "activatedProducts": list(tenant.activated_products) if tenant.activated_products is not None else None}
 
 
 async def list_tenants(call: Call) -> Response:
@@ -59,12 +65,24 @@ async def set_tenant_webhooks(call: Call) -> Response:
     return JSONResponse(_tenant(tenant))
 
 
+async def set_tenant_products(call: Call) -> Response:
+    body = call.body or {}
+    every = "activatedProducts" in body and body["activatedProducts"] is None
+    tenant = call.sandbox.configure_products(call.path["appId"], body.get("reportDelivery"), body.get("activatedProducts"), every)
+    return JSONResponse(_tenant(tenant))
+
+
+async def get_report(call: Call) -> Response:
+    return JSONResponse(call.sandbox.reports.report(call.path["productReportId"]))
+
+
 def _delivery(delivery: Delivery) -> dict:
     return {
         "deliveryId": delivery.id, "appId": delivery.tenant_id, "kind": delivery.kind, "name": delivery.name,
         "status": delivery.status, "destination": delivery.destination, "createdAt": iso(delivery.created_at),
         "nextAttemptAt": iso(delivery.next_attempt_at), "retriesLeft": delivery.retries_left,
-        "requestId": delivery.request_id, "body": json.loads(delivery.body),
+        "requestId": delivery.request_id, "orderingKey": delivery.ordering_key, "chaos": delivery.chaos,
+        "body": json.loads(delivery.body),
         "attempts": [
             {"number": a.number, "at": iso(a.at), "url": a.url, "statusCode": a.status_code, "latencyMs": a.latency_ms,
              "error": a.error, "responseExcerpt": a.response_excerpt}
@@ -73,12 +91,27 @@ def _delivery(delivery: Delivery) -> dict:
     }
 
 
+DELIVERY_FILTERS = {"appId": "tenant_id", "kind": "kind", "name": "name", "status": "status",
+                    "requestId": "request_id", "orderingKey": "ordering_key"}
+
+
+def _matcher(values: dict, leave_out: str = "") -> Callable[[Delivery], bool]:
+    filters = [(attr, values[key]) for key, attr in DELIVERY_FILTERS.items() if key in values and key != leave_out]
+    return lambda delivery: all(getattr(delivery, attr) == value for attr, value in filters)
+
+
 async def list_webhook_deliveries(call: Call) -> Response:
-    wanted = {"appId": "tenant_id", "kind": "kind", "name": "name", "status": "status", "requestId": "request_id"}
-    filters = {attr: call.query[key] for key, attr in wanted.items() if key in call.query}
-    deliveries = [d for d in reversed(call.sandbox.store.deliveries.values())
-                  if all(getattr(d, attr) == value for attr, value in filters.items())]
-    return JSONResponse([_delivery(d) for d in deliveries])
+    log = call.sandbox.store.deliveries
+    cursor = call.query.get("cursor")
+    items, next_seq = log.page(_matcher(call.query), call.query.get("limit", 100), int(cursor[1:]) if cursor else None)
+    return JSONResponse({"items": [_delivery(d) for d in items], "nextCursor": f"c{next_seq}" if next_seq else None,
+                         "counts": log.counts(_matcher(call.query, leave_out="status"))})
+
+
+async def redeliver_webhooks(call: Call) -> Response:
+    redelivered = call.sandbox.webhooks.redeliver_all(_matcher(call.body))
+    stuck = sum(1 for d in redelivered if d.status == "undeliverable")
+    return JSONResponse({"redelivered": len(redelivered) - stuck, "undeliverable": stuck})
 
 
 async def get_webhook_delivery(call: Call) -> Response:
@@ -87,6 +120,20 @@ async def get_webhook_delivery(call: Call) -> Response:
 
 async def redeliver_webhook(call: Call) -> Response:
     return JSONResponse(_delivery(call.sandbox.webhooks.redeliver(call.path["deliveryId"])))
+
+
+async def get_webhook_chaos(call: Call) -> Response:
+    if call.path["appId"] not in call.sandbox.tenants:
+        raise NotFound(f"no tenant with appId {call.path['appId']!r}; see GET /__mock/tenants")
+    return JSONResponse(call.sandbox.webhooks.chaos.get(call.path["appId"], NO_CHAOS).describe())
+
+
+async def set_webhook_chaos(call: Call) -> Response:
+    return JSONResponse(call.sandbox.set_webhook_chaos(call.path["appId"], call.body).describe())
+
+
+async def clear_webhook_chaos(call: Call) -> Response:
+    return JSONResponse(call.sandbox.set_webhook_chaos(call.path["appId"], None).describe())
 
 
 async def fire_webhook_event(call: Call) -> Response:
@@ -198,9 +245,15 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "forceConsentStatus": force_consent_status,
     "setConsentPersona": set_consent_persona,
     "setTenantWebhooks": set_tenant_webhooks,
+    "setTenantProducts": set_tenant_products,
+    "getReport": get_report,
     "listWebhookDeliveries": list_webhook_deliveries,
     "getWebhookDelivery": get_webhook_delivery,
     "redeliverWebhook": redeliver_webhook,
+    "redeliverWebhooks": redeliver_webhooks,
+    "getWebhookChaos": get_webhook_chaos,
+    "setWebhookChaos": set_webhook_chaos,
+    "clearWebhookChaos": clear_webhook_chaos,
     "fireWebhookEvent": fire_webhook_event,
     "verifyWebhookSignature": verify_webhook_signature,
     "createTask": create_task,

@@ -29,7 +29,8 @@ def _serve(args: argparse.Namespace) -> int:
         flags = {"host": args.host, "port": args.port, "public_url": args.public_url,
                  "admin_token": args.admin_token, "max_body_bytes": args.max_body_bytes,
                  "state_file": args.state_file, "allowed_hosts": tuple(args.allow_host) if args.allow_host else None,
-                 "strict_tax_ids": args.strict_tax_ids or None, "journal_size": args.journal_size}
+                 "strict_tax_ids": args.strict_tax_ids or None, "webhook_concurrency": args.webhook_concurrency,
+                 "webhook_retention": args.webhook_retention, "journal_size": args.journal_size}
         overrides = {}
         if args.config:
             from .config import load_config_file
@@ -42,6 +43,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"klavi-mock: {exc}", file=sys.stderr)
         return 2
     print(banner(settings, app.state.sandbox.store), flush=True)
+    # Reports are built on worker threads; a short GIL switch interval gives the event loop
+    # the GIL back within half a millisecond, so other requests are not held behind them.
+    sys.setswitchinterval(0.0005)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
                 access_log=args.access_log, timeout_graceful_shutdown=5,
                 http=protocol_class(), h11_max_incomplete_event_size=MAX_HEAD_BYTES)
@@ -115,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--strict-tax-ids", action="store_true",
                        help="refuse CPFs and CNPJs with wrong check digits (default: accept them and report them as "
                             "tolerated deviations); also strictTaxIds in the config file and KLAVI_MOCK_STRICT_TAX_IDS")
+    serve.add_argument("--webhook-concurrency", type=int, metavar="N",
+                       help="webhook attempts at once per URL, 1-64 (default 8; 1 = strict per-URL order). "
+                            "Events of one consent, link or report request always go in order")
+    serve.add_argument("--webhook-retention", type=int, metavar="N",
+                       help="delivered webhooks kept in the log with their bodies (default 5000)")
     serve.add_argument("--journal-size", type=int, metavar="N",
                        help="how many Klavi API requests the request journal keeps (default 1000); also KLAVI_MOCK_JOURNAL_SIZE")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])

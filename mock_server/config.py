@@ -14,6 +14,9 @@ A config file (YAML or JSON) looks like:
         productsCallbackURL: http://127.0.0.1:9000/reports  # optional
         forFi: false                                       # optional
         displayName: ACME Crédito                          # optional, shown on the bank pages
+        webhookChaos: {duplicate: 0.2, seed: 7}            # optional, see webhooks/chaos.py
+        reportDelivery: automatic                          # optional: on-request (default), automatic, manual
+        activatedProducts: [pf_checking_account, pf_credit_card]  # optional; default every product
 """
 
 from __future__ import annotations
@@ -27,6 +30,15 @@ from typing import Any, Mapping
 
 import yaml
 from jsonschema import Draft202012Validator
+
+from .domain.reports import PRODUCTS
+from .webhooks.chaos import SCHEMA as CHAOS_SCHEMA
+
+# How reports reach the partner. on-request: when it asks (POST /personal/... and the
+# others). automatic: pushed when a consent becomes AUTHORISED, with no request. manual:
+# generated then too, events sent, the report bodies kept for download (Klavi's Console;
+# here GET /__mock/reports/{productReportId}).
+REPORT_DELIVERY = ("on-request", "automatic", "manual")
 
 DEFAULT_TENANT = {
     "appId": "sandbox-app",
@@ -47,6 +59,9 @@ _TENANT_SCHEMA = {
         "productsCallbackURL": {"type": ["string", "object", "null"]},
         "forFi": {"type": "boolean"},
         "displayName": {"type": "string", "maxLength": 80},
+        "webhookChaos": CHAOS_SCHEMA,
+        "reportDelivery": {"enum": list(REPORT_DELIVERY)},
+        "activatedProducts": {"type": "array", "items": {"enum": sorted(PRODUCTS)}, "uniqueItems": True},
     },
 }
 _FILE_SCHEMA = {
@@ -56,6 +71,8 @@ _FILE_SCHEMA = {
         "tenants": {"type": "array", "minItems": 1, "items": _TENANT_SCHEMA},
         "tokenSecret": {"type": "string", "minLength": 16},
         "strictTaxIds": {"type": "boolean"},
+        "webhookConcurrency": {"type": "integer", "minimum": 1, "maximum": 64},
+        "webhookRetention": {"type": "integer", "minimum": 0},
         "journalSize": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
     },
 }
@@ -74,6 +91,9 @@ class Tenant:
     products_callback_url: str | dict | None = None
     for_fi: bool = False
     display_name: str | None = None  # the partner's name on the bank and LGPD pages
+    webhook_chaos: dict | None = None  # what its webhooks suffer (webhooks/chaos.py); the control API can change it
+    report_delivery: str = "on-request"  # one of REPORT_DELIVERY
+    activated_products: tuple[str, ...] | None = None  # the products chosen at onboarding; None: every one
 
 
 @dataclass
@@ -102,6 +122,13 @@ class Settings:
     # Refuse (400) CPFs and CNPJs whose check digits are wrong. Off by default: they are
     # accepted and reported as tolerated deviations, since Klavi's own examples fail them.
     strict_tax_ids: bool = False
+    # Attempts under way at once to one webhook URL. Deliveries with the same ordering key
+    # (one consent, one link, one report request) always go one at a time, in order; 1
+    # sends everything to a URL one at a time, in creation order (strict per-URL order).
+    webhook_concurrency: int = 8
+    # Delivered deliveries kept in the log (with their bodies); older delivered ones are
+    # forgotten. Pending, failed and undeliverable ones are always kept.
+    webhook_retention: int = 5000
     # How many Klavi API requests the request journal keeps (GET /__mock/requests); the
     # oldest go first.
     journal_size: int = 1000
@@ -116,6 +143,9 @@ def _tenant(raw: Mapping[str, Any]) -> Tenant:
         products_callback_url=raw.get("productsCallbackURL"),
         for_fi=raw.get("forFi", False),
         display_name=raw.get("displayName"),
+        webhook_chaos=raw.get("webhookChaos"),
+        report_delivery=raw.get("reportDelivery", "on-request"),
+        activated_products=tuple(raw["activatedProducts"]) if raw.get("activatedProducts") is not None else None,
     )
 
 
@@ -144,6 +174,9 @@ def parse_config(data: Any, where: str) -> dict[str, Any]:
         values["token_secret"] = data["tokenSecret"]
     if "strictTaxIds" in data:
         values["strict_tax_ids"] = data["strictTaxIds"]
+    for key, attribute in (("webhookConcurrency", "webhook_concurrency"), ("webhookRetention", "webhook_retention")):
+        if key in data:
+            values[attribute] = data[key]
     if "journalSize" in data:
         values["journal_size"] = data["journalSize"]
     return values
@@ -165,8 +198,8 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
 def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrides: Any) -> Settings:
     """KLAVI_MOCK_CONFIG (a file), KLAVI_MOCK_TENANTS (JSON list), KLAVI_MOCK_PUBLIC_URL,
     KLAVI_MOCK_TOKEN_SECRET, KLAVI_MOCK_ADMIN_TOKEN, KLAVI_MOCK_MAX_BODY_BYTES,
-    KLAVI_MOCK_STATE_FILE, KLAVI_MOCK_STRICT_TAX_IDS (1/true), KLAVI_MOCK_JOURNAL_SIZE; explicit keyword overrides
-    (from flags) win."""
+    KLAVI_MOCK_STATE_FILE, KLAVI_MOCK_STRICT_TAX_IDS (1/true), KLAVI_MOCK_WEBHOOK_CONCURRENCY,
+    KLAVI_MOCK_WEBHOOK_RETENTION, KLAVI_MOCK_JOURNAL_SIZE; explicit keyword overrides (from flags) win."""
     values: dict[str, Any] = {}
     if environ.get("KLAVI_MOCK_CONFIG"):
         values.update(load_config_file(environ["KLAVI_MOCK_CONFIG"]))
@@ -189,16 +222,15 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrid
         if flag not in ("1", "true", "yes", "0", "false", "no"):
             raise ConfigError("KLAVI_MOCK_STRICT_TAX_IDS must be 1/true/yes or 0/false/no")
         values["strict_tax_ids"] = flag in ("1", "true", "yes")
-    if environ.get("KLAVI_MOCK_MAX_BODY_BYTES"):
-        try:
-            values["max_body_bytes"] = int(environ["KLAVI_MOCK_MAX_BODY_BYTES"])
-        except ValueError:
-            raise ConfigError("KLAVI_MOCK_MAX_BODY_BYTES must be a number of bytes") from None
-    if environ.get("KLAVI_MOCK_JOURNAL_SIZE"):
-        try:
-            values["journal_size"] = int(environ["KLAVI_MOCK_JOURNAL_SIZE"])
-        except ValueError:
-            raise ConfigError("KLAVI_MOCK_JOURNAL_SIZE must be a number of requests") from None
+    for name, attribute, what in (("KLAVI_MOCK_MAX_BODY_BYTES", "max_body_bytes", "a number of bytes"),
+                                  ("KLAVI_MOCK_WEBHOOK_CONCURRENCY", "webhook_concurrency", "a whole number"),
+                                  ("KLAVI_MOCK_WEBHOOK_RETENTION", "webhook_retention", "a whole number"),
+                                  ("KLAVI_MOCK_JOURNAL_SIZE", "journal_size", "a number of requests")):
+        if environ.get(name):
+            try:
+                values[attribute] = int(environ[name])
+            except ValueError:
+                raise ConfigError(f"{name} must be {what}") from None
     if environ.get("KLAVI_MOCK_ALLOW_HOSTS"):
         values["allowed_hosts"] = tuple(h.strip() for h in environ["KLAVI_MOCK_ALLOW_HOSTS"].split(",") if h.strip())
     if "KLAVI_MOCK_ADMIN_TOKEN" in environ and not environ["KLAVI_MOCK_ADMIN_TOKEN"].strip():
@@ -220,6 +252,10 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(f"--port {settings.port}: a port is a number from 1 to 65535")
     if settings.max_body_bytes < 1:
         raise ConfigError(f"--max-body-bytes {settings.max_body_bytes}: give a number of bytes of at least 1 (default 1048576)")
+    if not 1 <= settings.webhook_concurrency <= 64:
+        raise ConfigError(f"--webhook-concurrency {settings.webhook_concurrency}: give 1 (strict per-URL order) to 64 (default 8)")
+    if settings.webhook_retention < 0:
+        raise ConfigError(f"--webhook-retention {settings.webhook_retention}: give a number of deliveries, 0 or more (default 5000)")
     if not 1 <= settings.journal_size <= 1_000_000:
         raise ConfigError(f"--journal-size {settings.journal_size}: give a number of requests from 1 to 1000000 (default 1000)")
     if settings.admin_token is not None and not settings.admin_token.strip():

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from .conformance import render_text
-from .testing import Receiver, serve_in_thread, wait_for
+from .testing import Receiver, delivery_log, serve_in_thread, wait_for
 
 ACCESS_KEY, SECRET_KEY, APP_ID = "sandbox-access-key", "sandbox-secret-key", "sandbox-app"
 
@@ -107,6 +107,11 @@ class KlaviMock:
 
     def reports(self, product: str | None = None) -> list[dict]:
         return [r.json() for r in self.receiver.at("/reports") if product is None or r.json()["productName"] == product]
+
+    def deliveries(self, **filters: str) -> list[dict]:
+        """The mock's webhook log (every attempt of every delivery), newest first; filters as
+        GET /__mock/webhooks: appId, kind, name, status, requestId, orderingKey."""
+        return delivery_log(self._http, **filters)
 
     def wait_for_event(self, name: str, timeout: float = 10) -> dict:
         return wait_for(lambda: self.events(name), timeout, what=f"the {name} webhook")[-1]

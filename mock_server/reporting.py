@@ -9,7 +9,10 @@ institution-level reports use the most recent consent and user-level reports all
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,14 +26,18 @@ from .domain.institutions import InstitutionCatalog
 from .domain.personas import PersonaCatalog
 from .domain.reports import PRODUCTS, ReportConsent, ReportLink, build_report, products_for
 from .domain.throttle import Throttle
-from .errors import BusinessRuleError, Forbidden
+from .errors import BusinessRuleError, Forbidden, NotFound
 from .store import MemoryStore
 from .webhooks.service import Webhooks, callback_url
+from .webhooks.signing import encode_body
 
 LEVEL_ENDPOINTS = {
     ("pf", "institution"): "POST /personal/institution-data", ("pf", "user"): "POST /personal/user-data",
     ("pj", "institution"): "POST /business/institution-data", ("pj", "user"): "POST /business/user-data",
 }
+
+# One thread builds every report: with more, they would outnumber the event loop for the GIL.
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="klavi-mock-reports")
 
 
 @dataclass
@@ -46,6 +53,11 @@ class ReportRequest:
     link_id: str | None = None
     products_callback_url: dict[str, str] | None = None
     external_info: dict[str, Any] = field(default_factory=dict)
+    # What its reports were built from, so GET /__mock/reports/{productReportId} gives the
+    # same report later, whatever became of the consents since.
+    scope: list[ReportLink] = field(default_factory=list)
+    representative_tax_id: str = ""  # a company consent's CPF: pj_ reports echo it as enquiryCpf
+    automatic: bool = False  # sent on authorisation (reportDelivery automatic or manual), not asked for
 
 
 class ReportService:
@@ -58,25 +70,70 @@ class ReportService:
         self.webhooks = webhooks
         self.throttle = Throttle()  # the rate-limited persona's 429s
 
-    def request(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> ReportRequest:
-        """Check everything first (nothing is sent for a refused request), then send."""
+    async def request(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> ReportRequest:
+        """Check everything first (nothing is sent for a refused request), build the reports
+        on a worker thread (all 38 take tens of milliseconds: other requests go on
+        meanwhile), then record the request and send everything in one step."""
         self._persona_refusal(tenant, body["taxId"])
-        products = self._products(person, level, body["products"])
+        products = self._products(tenant, person, level, body["products"])
         callbacks = normalize_products_callback(body.get("productsCallbackURL"), "body.productsCallbackURL")
         for key in callbacks or {}:
             if key not in ("all", "other") and key not in PRODUCTS:
                 raise BusinessRuleError(4006, f"body.productsCallbackURL: {key!r} is not a product name, 'other' or 'all'")
         consents = self._scope(tenant, person, level, body)
         newest_link = self.store.get_link(tenant.app_id, consents[0].link_id)
-        request = ReportRequest(
-            id=str(uuid.uuid4()), tenant_id=tenant.app_id, person=person, level=level, tax_id=body["taxId"],
-            products=products, consent_ids=body.get("consentIds") or [], created_at=self.clock.now(),
+        request = self._new_request(
+            tenant, person, level, body["taxId"], products, consents, consent_ids=body.get("consentIds") or [],
             link_id=body.get("linkId"), products_callback_url=callbacks,
-            external_info=body.get("externalInfo") or (newest_link.external_info if newest_link else {}),
-        )
-        self.store.add_report_request(request)
-        self._send(tenant, request, consents, newest_link.products_callback_url if newest_link else None)
+            external_info=body.get("externalInfo") or (newest_link.external_info if newest_link else {}))
+        await self._build_and_send(tenant, request, newest_link.products_callback_url if newest_link else None)
         return request
+
+    async def deliver_on_authorisation(self, tenant: Tenant, consent: Consent) -> ReportRequest | None:
+        """reportDelivery automatic or manual: the consent just became AUTHORISED, so its
+        reports (every activated product of its kind, both levels) go without a request.
+        In manual mode only the events go; the reports wait at GET /__mock/reports/{id}."""
+        products = self.activated(tenant, consent.person)  # every product at both levels (see _products)
+        if not products or consent.status != states.AUTHORISED:
+            return None
+        link = self.store.get_link(tenant.app_id, consent.link_id)
+        request = self._new_request(tenant, consent.person, "user", consent.tax_id, products, [consent],
+                                    consent_ids=[consent.id], link_id=consent.link_id,
+                                    external_info=link.external_info if link else {}, automatic=True)
+        await self._build_and_send(tenant, request, link.products_callback_url if link else None,
+                                   push_reports=tenant.report_delivery == "automatic")
+        return request
+
+    def report(self, product_report_id: str) -> dict[str, Any]:
+        """A report as it was (or would have been) sent, by its productReportId."""
+        found = self.store.report_of(product_report_id)
+        if found is None:
+            raise NotFound(f"no report with productReportId {product_report_id}; see GET /__mock/webhooks?kind=report")
+        request, product = found
+        [(report, _)] = self._build_reports(request, self.personas.for_tax_id(request.tax_id), only=product)
+        return report
+
+    def activated(self, tenant: Tenant, person: str) -> list[str]:
+        """The products this partner may ask for, of `person` (pf or pj)."""
+        names = [p.name for p in PRODUCTS.values() if p.person == person]
+        return names if tenant.activated_products is None else [n for n in names if n in tenant.activated_products]
+
+    def _new_request(self, tenant: Tenant, person: str, level: str, tax_id: str, products: list[str],
+                     consents: list[Consent], **fields: Any) -> ReportRequest:
+        return ReportRequest(
+            id=str(uuid.uuid4()), tenant_id=tenant.app_id, person=person, level=level, tax_id=tax_id,
+            products=products, created_at=self.clock.now(), scope=self._report_links(consents),
+            # A company's consent may name its representative's CPF: pj_ reports echo it as enquiryCpf.
+            representative_tax_id=next((c.personal_tax_id for c in consents if c.person == "pj" and c.personal_tax_id), ""),
+            **{"consent_ids": [], **fields})
+
+    async def _build_and_send(self, tenant: Tenant, request: ReportRequest, link_callbacks: dict | None,
+                              push_reports: bool = True) -> None:
+        persona = self.personas.for_tax_id(request.tax_id)
+        reports = await asyncio.get_running_loop().run_in_executor(
+            _BUILDER, functools.partial(self._build_reports, request, persona))
+        self.store.add_report_request(request)
+        self._send(tenant, request, persona, reports, link_callbacks, push_reports)
 
     def _persona_refusal(self, tenant: Tenant, tax_id: str) -> None:
         """What a persona scripts for the request itself: 429, 403 or 4007."""
@@ -89,15 +146,20 @@ class ReportService:
         if persona.report_request == "fail":
             raise BusinessRuleError(4007, f"Product request failed for taxId {tax_id}: the institution did not accept the data request")
 
-    def _products(self, person: str, level: str, asked: list[str]) -> list[str]:
-        """The products asked for; ["all"] means those whose home level is this endpoint's."""
+    def _products(self, tenant: Tenant, person: str, level: str, asked: list[str]) -> list[str]:
+        """The products asked for; ["all"] means those whose home level is this endpoint's,
+        of the ones the partner activated (`activatedProducts`; by default every one)."""
         endpoint = LEVEL_ENDPOINTS[(person, level)]
         if not asked:
             raise BusinessRuleError(4005, "body.products: must have at least 1 item (a product name, or \"all\")")
         if "all" in asked:
             if len(set(asked)) > 1:
                 raise BusinessRuleError(4002, "body.products: \"all\" cannot be combined with product names")
-            return products_for(person, level)
+            chosen = [name for name in products_for(person, level) if name in self.activated(tenant, person)]
+            if not chosen:
+                raise BusinessRuleError(4002, f"body.products: this partner activated no {person}_ product of {endpoint}'s level; "
+                                              "ask for one by name, or activate some (activatedProducts)")
+            return chosen
         for name in asked:
             product = PRODUCTS.get(name)
             if product is None:
@@ -105,6 +167,9 @@ class ReportService:
             if product.person != person:
                 kind = "business (pj_)" if product.person == "pj" else "personal (pf_)"
                 raise BusinessRuleError(4002, f"body.products: {name} is a {kind} product; {endpoint} takes {person}_ products")
+            if name not in self.activated(tenant, person):
+                raise BusinessRuleError(4002, f"body.products: {name} is not among the products this partner activated "
+                                              f"at onboarding ({', '.join(self.activated(tenant, person)) or 'none'})")
             # Any product at either level: the docs name no split, and Klavi support told a
             # partner that pj_ products (categorized ones included) are institution-level.
         return list(dict.fromkeys(asked))
@@ -141,25 +206,31 @@ class ReportService:
             return chosen[:1]  # Klavi: the most recent consent's permissions
         return chosen
 
-    def _send(self, tenant: Tenant, request: ReportRequest, consents: list[Consent], link_callbacks: dict | None) -> None:
-        persona = self.personas.for_tax_id(request.tax_id)
+    def _build_reports(self, request: ReportRequest, persona, only: str | None = None) -> list[tuple[dict, bytes]]:
+        """Each product's report and its encoded body. Touches no state: runs on a thread."""
+        built = []
+        for name in [only] if only else request.products:
+            code, message = self._outcome(persona, name, request.scope)
+            report = build_report(name, request_id=request.id, tax_id=request.tax_id, now=request.created_at,
+                                  links=request.scope, external_info=request.external_info, code=code, message=message,
+                                  representative_tax_id=request.representative_tax_id)
+            built.append((report, encode_body(report)))
+        return built
+
+    def _send(self, tenant: Tenant, request: ReportRequest, persona, reports: list[tuple[dict, bytes]],
+              link_callbacks: dict | None, push_reports: bool = True) -> None:
         now = self.clock.now()
         later = now + timedelta(seconds=persona.report_delay_seconds) if persona.report_delay_seconds else None
         self.webhooks.emit(tenant.app_id, "product_request_received", {
             "requestId": request.id, "taxId": request.tax_id, "linkId": request.link_id,
             "consentIds": request.consent_ids, "products": request.products,
         }, request.external_info, request_id=request.id)
-        links = self._report_links(consents)
-        # A company's consent may name its representative's CPF: pj_ reports echo it as enquiryCpf.
-        representative = next((c.personal_tax_id for c in consents if c.person == "pj" and c.personal_tax_id), "")
         tenant_callbacks = normalize_products_callback(tenant.products_callback_url, "productsCallbackURL")
-        for name in request.products:
-            code, message = self._outcome(persona, name, consents)
-            report = build_report(name, request_id=request.id, tax_id=request.tax_id, now=now, links=links,
-                                  external_info=request.external_info, code=code, message=message,
-                                  representative_tax_id=representative)
-            destination = callback_url(name, request.products_callback_url, link_callbacks, tenant_callbacks)
-            self.webhooks.send_report(tenant.app_id, name, report, destination, later, request.id)
+        for report, body in reports:
+            name, code, message = report["productName"], report["code"], report["message"]
+            if push_reports:
+                destination = callback_url(name, request.products_callback_url, link_callbacks, tenant_callbacks)
+                self.webhooks.send_report(tenant.app_id, name, body, destination, later, request.id)
             if code >= 5000:
                 event, payload = "product_generated_failed", {"requestId": request.id, "productName": name, "code": code, "message": message}
             else:
@@ -168,13 +239,13 @@ class ReportService:
             self.webhooks.emit(tenant.app_id, event, payload, request.external_info, not_before=later, request_id=request.id)
 
     @staticmethod
-    def _outcome(persona, product_name: str, consents: list[Consent]) -> tuple[int, str]:
+    def _outcome(persona, product_name: str, scope: list[ReportLink]) -> tuple[int, str]:
         if persona.report_outcome == "fail":
             return persona.report_error_code, persona.report_error_message
         if persona.report_outcome == "partial":
             return 204, "partial: some of the institution's APIs were unavailable"
         permission = PRODUCTS[product_name].permission
-        if not any(permission in c.permissions_granted for c in consents):
+        if not any(permission in c.permissions_granted for link in scope for c in link.consents):
             return 204, f"partial: no consent in scope grants {permission}"
         return 200, "ok"
 

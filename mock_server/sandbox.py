@@ -3,18 +3,20 @@ HTTP handlers call. It speaks in domain terms (tenants, links, tokens), never HT
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hmac
+import logging
 import secrets
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Coroutine
 
 from . import unit_of_work
 from .clock import Clock
 from .conformance import ConformanceLog
 from .config import Settings, Tenant
 from .domain.callbacks import normalize_products_callback
-from .domain.consents import Consent
+from .domain.consents import AUTHORISED, Consent
 from .domain.institutions import InstitutionCatalog
 from .domain.links import Link, new_link
 from .domain.personas import PersonaCatalog
@@ -25,18 +27,21 @@ from .journal import RequestJournal
 from .lifecycle import REASONS, ConsentLifecycle, FellDue
 from .reporting import ReportService
 from .resources import fixtures_dir
-from .store import MemoryStore
+from .store import MemoryStore, StorageError
 from .timeline import Timeline
 from .webhooks.events import CONSENT_EVENTS, consent_payload, link_created_payload
 from .webhooks.service import Webhooks
 
+log = logging.getLogger("klavi_mock")
+
 
 def open_store(settings: Settings) -> MemoryStore:
+    webhooks = {"webhook_concurrency": settings.webhook_concurrency, "webhook_retention": settings.webhook_retention}
     if settings.state_file is None:
-        return MemoryStore()
+        return MemoryStore(**webhooks)
     from .sqlite_store import SqliteStore  # only for --state-file
 
-    return SqliteStore(settings.state_file)
+    return SqliteStore(settings.state_file, **webhooks)
 
 
 class Sandbox:
@@ -59,6 +64,7 @@ class Sandbox:
         self.conformance = ConformanceLog()
         self.journal = RequestJournal(settings.journal_size)
         self.reports = ReportService(self.store, self.clock, self.institutions, self.personas, self.webhooks)
+        self._background: set[asyncio.Task] = set()  # work started by requests, still running
         self._resume()
 
     def _token_secret(self) -> str:
@@ -73,9 +79,16 @@ class Sandbox:
         """Pick up what a state file holds: the clock's offset, webhook settings changed
         through the control API, and the jobs the stored consents have ahead of them."""
         self.clock.offset = max(self.clock.offset, self.store.get_meta("clock_offset") or 0.0)
-        for app_id, hooks in (self.store.get_meta("tenant_webhooks") or {}).items():
+        for key in ("tenant_webhooks", "tenant_products"):
+            for app_id, values in (self.store.get_meta(key) or {}).items():
+                if app_id in self.tenants:
+                    self._set_tenant(dataclasses.replace(self.tenants[app_id], **values))
+        for tenant in self.settings.tenants:
+            if tenant.webhook_chaos:
+                self.webhooks.set_chaos(tenant.app_id, tenant.webhook_chaos)
+        for app_id, chaos in (self.store.get_meta("tenant_chaos") or {}).items():
             if app_id in self.tenants:
-                self._set_tenant(dataclasses.replace(self.tenants[app_id], **hooks))
+                self.webhooks.set_chaos(app_id, chaos)
         for consent in self.store.list_consents():
             self.consents.reschedule(consent)
         self.store.commit()
@@ -110,7 +123,8 @@ class Sandbox:
         link = new_link(tenant.app_id, request, self.clock.now(), self.institutions)
         token = self.tokens.issue_link(tenant.app_id, link.id, link.expires_at)
         self.store.add_link(link)
-        self.webhooks.emit(tenant.app_id, "link_created", link_created_payload(link), link.external_info)
+        self.webhooks.emit(tenant.app_id, "link_created", link_created_payload(link), link.external_info,
+                           ordering_key=f"link:{link.id}")
         return link, token
 
     def link_of(self, tenant: Tenant, claims: TokenClaims) -> Link:
@@ -162,13 +176,34 @@ class Sandbox:
         if tenant.for_fi:
             name, payload = "link_action_status", {**payload, "institutionCode": consent.institution_code, "actionStatus": name}
         link = self.store.get_link(consent.tenant_id, consent.link_id)
-        self.webhooks.emit(tenant.app_id, name, payload, link.external_info if link else {})
+        self.webhooks.emit(tenant.app_id, name, payload, link.external_info if link else {},
+                           ordering_key=f"consent:{consent.id}")
+        if consent.status == AUTHORISED and tenant.report_delivery != "on-request":
+            unit_of_work.after_commit(lambda: self._in_background(self.reports.deliver_on_authorisation(tenant, consent)))
+
+    def _in_background(self, work: Coroutine) -> None:
+        """Run `work` on the event loop, after the request that started it, on its own: it
+        applies and commits its changes itself (automatic report delivery)."""
+        async def run() -> None:
+            unit_of_work.detach()
+            try:
+                await work
+                self.store.commit()
+            except StorageError as exc:  # kept in memory, written by a later commit
+                log.warning("%s; trying again", exc)
+            except Exception:  # never a silent loss: the log says why the reports did not go
+                log.exception("automatic report delivery failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def fire_event(self, name: str, *, app_id: str | None = None, consent_id: str | None = None,
                    link_id: str | None = None, payload: dict | None = None, external_info: dict | None = None):
         """Send any API event now (control API): its payload from a consent, a link, or given."""
-        link = None
+        link, key = None, None
         if consent_id is not None:
+            key = f"consent:{consent_id}"
             consent = self.consents.get(None, consent_id)
             app_id = app_id or consent.tenant_id
             link = self.store.get_link(consent.tenant_id, consent.link_id)
@@ -177,6 +212,7 @@ class Sandbox:
                 if name == "link_action_status":
                     payload.update(institutionCode=consent.institution_code, actionStatus=CONSENT_EVENTS.get(consent.status, consent.status.lower()))
         elif link_id is not None:
+            key = f"link:{link_id}"
             link = self.store.get_link(None, link_id)
             if link is None:
                 raise NotFound(f"link {link_id} not found")
@@ -188,7 +224,7 @@ class Sandbox:
         if app_id not in self.tenants:
             raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
         info = external_info if external_info is not None else (link.external_info if link else {})
-        return self.webhooks.emit(app_id, name, payload, info)
+        return self.webhooks.emit(app_id, name, payload, info, ordering_key=key)
 
     def configure_webhooks(self, app_id: str, events_url: str | None, products_callback_url: str | dict | None) -> Tenant:
         if app_id not in self.tenants:
@@ -198,6 +234,30 @@ class Sandbox:
         tenant = self._set_tenant(dataclasses.replace(self.tenants[app_id], **hooks))
         self.store.set_meta("tenant_webhooks", {**(self.store.get_meta("tenant_webhooks") or {}), app_id: hooks})
         return tenant
+
+    def configure_products(self, app_id: str, report_delivery: str | None, activated: list[str] | None,
+                           all_products: bool) -> Tenant:
+        """How a tenant's reports are delivered, and which products it activated (`all_products`:
+        every one again)."""
+        if app_id not in self.tenants:
+            raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
+        current = self.tenants[app_id]
+        values = {"report_delivery": report_delivery or current.report_delivery,
+                  "activated_products": None if all_products else tuple(activated) if activated is not None
+                  else current.activated_products}
+        tenant = self._set_tenant(dataclasses.replace(current, **values))
+        activated_now = values["activated_products"]
+        kept = {**values, "activated_products": list(activated_now) if activated_now is not None else None}
+        self.store.set_meta("tenant_products", {**(self.store.get_meta("tenant_products") or {}), app_id: kept})
+        return tenant
+
+    def set_webhook_chaos(self, app_id: str, settings: dict | None):
+        """A tenant's webhook chaos (None: none); kept in a state file like its URLs."""
+        if app_id not in self.tenants:
+            raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
+        chaos = self.webhooks.set_chaos(app_id, settings)
+        self.store.set_meta("tenant_chaos", {**(self.store.get_meta("tenant_chaos") or {}), app_id: settings or {}})
+        return chaos
 
     def _set_tenant(self, tenant: Tenant) -> Tenant:
         before = self.tenants.get(tenant.app_id)
@@ -232,6 +292,8 @@ class Sandbox:
         self.journal.clear()
         self.consents.throttle.clear()
         self.reports.throttle.clear()
+        self.webhooks.clear_chaos()
+        self.store.set_meta("tenant_chaos", {})
         if rewind_clock:
             self.clock.rewind()
             self.store.set_meta("clock_offset", self.clock.offset)

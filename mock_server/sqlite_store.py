@@ -49,10 +49,11 @@ TABLES: dict[type, str] = {
 class SqliteStore(MemoryStore):
     durable = True
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        super().__init__()
+    def __init__(self, path: str | os.PathLike, **settings: int) -> None:
+        super().__init__(**settings)
         self.path = Path(path)
         self._dirty: dict[tuple[str, str], Any] = {}
+        self._gone: list[str] = []  # deliveries forgotten (retention): rows to delete
         self._dirty_meta: set[str] = set()
         self._wipe = False
         self._lock = _lock(self.path)
@@ -138,6 +139,10 @@ class SqliteStore(MemoryStore):
     def _unmark(self, obj: Any) -> None:
         self._dirty.pop((TABLES[type(obj)], obj.id), None)
 
+    def forget_delivery(self, delivery: Delivery) -> None:
+        super().forget_delivery(delivery)
+        self._gone.append(delivery.id)
+
     def set_meta(self, key: str, value: Any) -> None:
         super().set_meta(key, value)
         self._dirty_meta.add(key)
@@ -153,7 +158,7 @@ class SqliteStore(MemoryStore):
         """Write every change since the last commit in one transaction. If that fails (a
         full disk), nothing is written, the changes stay to be written by a later commit,
         and StorageError says why: a request then answers 503, never 200."""
-        if not (self._dirty or self._dirty_meta or self._wipe):
+        if not (self._dirty or self._dirty_meta or self._wipe or self._gone):
             return
         rows: dict[str, list[tuple[str, str]]] = {}
         for (table, key), obj in self._dirty.items():
@@ -171,10 +176,12 @@ class SqliteStore(MemoryStore):
                         f"INSERT INTO {table} (id, data) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data",
                         values)
                 self._db.executemany("DELETE FROM meta WHERE id = ?", gone_meta)
+                self._db.executemany("DELETE FROM deliveries WHERE id = ?", [(key,) for key in self._gone])
         except sqlite3.Error as exc:
             raise StorageError(f"could not write the state file {self.path}: {exc}") from exc
         self._dirty.clear()
         self._dirty_meta.clear()
+        self._gone.clear()
         self._wipe = False
 
     def checkpoint(self) -> None:

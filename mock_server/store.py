@@ -15,13 +15,17 @@ reaches the outbox only when the request commits.
 from __future__ import annotations
 
 import copy
+from collections import deque
 from typing import Any, Callable
 
 from . import unit_of_work
 from .domain.consents import Consent
 from .domain.links import Link
+from .domain.reports import report_id
 from .domain.tasks import Task
-from .webhooks.outbox import PENDING, Delivery
+from .webhooks.log import DeliveryLog
+from .webhooks.outbox import DELIVERED, Delivery
+from .webhooks.queue import DeliveryQueue
 
 
 class StorageError(Exception):
@@ -31,7 +35,7 @@ class StorageError(Exception):
 class MemoryStore:
     durable = False  # whether commit() and checkpoint() have anything to do
 
-    def __init__(self) -> None:
+    def __init__(self, webhook_concurrency: int = 8, webhook_retention: int = 5000) -> None:
         self.links: dict[str, Link] = {}
         self.consents: dict[str, Consent] = {}
         # Lookups the API needs without scanning every consent.
@@ -39,9 +43,12 @@ class MemoryStore:
         self._by_ticket: dict[str, str] = {}
         self._by_flow: dict[str, str] = {}
         self._by_tenant: dict[str, list[Consent]] = {}
-        self.deliveries: dict[str, Delivery] = {}  # the webhook log, oldest first
-        self.outbox: dict[str, Delivery] = {}  # the pending ones: what the dispatcher looks at
+        self.deliveries = DeliveryLog()  # the webhook log, oldest first
+        self.outbox = DeliveryQueue(webhook_concurrency)  # the pending ones, as the dispatcher takes them
+        self.webhook_retention = webhook_retention  # delivered deliveries kept in the log
+        self._delivered: deque[str] = deque()  # ids of delivered ones, oldest first (some since redelivered)
         self.report_requests: dict = {}  # requestId -> reporting.ReportRequest
+        self._report_ids: dict[str, str] = {}  # productReportId -> requestId
         self.tasks: dict[str, Task] = {}  # Open Data tasks
         self._meta: dict[str, Any] = {}  # small named values: the clock's offset, the token secret...
 
@@ -141,8 +148,8 @@ class MemoryStore:
     # -- webhook deliveries ----------------------------------------------------------
 
     def add_delivery(self, delivery: Delivery) -> None:
-        self.deliveries[delivery.id] = delivery
-        self._added(delivery, lambda: self.deliveries.pop(delivery.id, None))
+        self.deliveries.add(delivery)
+        self._added(delivery, lambda: self.deliveries.remove(delivery.id))
         self.queue(delivery)
 
     def queue(self, delivery: Delivery) -> None:
@@ -154,17 +161,52 @@ class MemoryStore:
     def _queue_now(self, delivery: Delivery) -> None:
         if delivery.id not in self.deliveries:
             return  # forgotten by a reset while its attempt was under way
-        if delivery.status == PENDING:
-            self.outbox[delivery.id] = delivery
-        else:
-            self.outbox.pop(delivery.id, None)
+        self.outbox.put(delivery)
         self._mark(delivery)
+        self._retain(delivery)
+
+    def attempted(self, delivery: Delivery) -> None:
+        """The dispatcher recorded an attempt on `delivery` (outside any request)."""
+        self.outbox.finished(delivery)
+        if delivery.id in self.deliveries:
+            self._mark(delivery)
+            self._retain(delivery)
+
+    def _retain(self, delivery: Delivery) -> None:
+        """A delivered one counts towards the retention bound; the oldest beyond it are
+        forgotten (memory stays bounded in a long-running sandbox)."""
+        if delivery.status != DELIVERED:
+            return
+        self._delivered.append(delivery.id)
+        while len(self._delivered) > self.webhook_retention:
+            oldest = self.deliveries.get(self._delivered.popleft())
+            if oldest is not None and oldest.status == DELIVERED and oldest.id not in self.outbox:
+                self.forget_delivery(oldest)
+
+    def forget_delivery(self, delivery: Delivery) -> None:
+        self.deliveries.remove(delivery.id)
+        self._unmark(delivery)
 
     # -- report requests and Open Data tasks ------------------------------------------
 
     def add_report_request(self, request: Any) -> None:
         self.report_requests[request.id] = request
-        self._added(request, lambda: self.report_requests.pop(request.id, None))
+        ids = [report_id(request.id, product) for product in request.products]
+        self._report_ids.update(dict.fromkeys(ids, request.id))
+
+        def remove() -> None:
+            self.report_requests.pop(request.id, None)
+            for key in ids:
+                self._report_ids.pop(key, None)
+
+        self._added(request, remove)
+
+    def report_of(self, product_report_id: str) -> tuple[Any, str] | None:
+        """The report request a productReportId belongs to, and its product."""
+        request = self.report_requests.get(self._report_ids.get(product_report_id, ""))
+        if request is None:
+            return None
+        return request, next(p for p in request.products if report_id(request.id, p) == product_report_id)
 
     def add_task(self, task: Task) -> None:
         self.tasks[task.id] = task
@@ -193,7 +235,9 @@ class MemoryStore:
         self._by_tenant.clear()
         self.deliveries.clear()
         self.outbox.clear()
+        self._delivered.clear()
         self.report_requests.clear()
+        self._report_ids.clear()
         self.tasks.clear()
 
     def _keep_for_rollback(self) -> None:
@@ -201,10 +245,15 @@ class MemoryStore:
         if unit_of_work.current() is None:
             return
         kept = {name: copy.copy(value) for name, value in vars(self).items() if isinstance(value, dict)}
+        log, delivered = self.deliveries.copy(), list(self._delivered)
 
         def restore() -> None:
             for name, value in kept.items():
                 getattr(self, name).clear()
                 getattr(self, name).update(value)
+            self.deliveries = log
+            self._delivered.extend(delivered)
+            for delivery in log.values():
+                self.outbox.put(delivery)
 
         unit_of_work.on_rollback(restore)

@@ -1,5 +1,6 @@
 """Test helpers that ship with klavi-mock (the pytest plugin uses them, and so can you):
-a real webhook receiver on a loopback port, the mock served in a thread, and wait_for.
+a real webhook receiver on a loopback port, the mock served in a thread, the webhook log
+read to the end (delivery_log), and wait_for.
 
 The receiver records every request and answers what the test scripts: a status sequence
 per path, redirects (/redirect/N), or silence (hang_seconds)."""
@@ -22,6 +23,7 @@ class Received:
     path: str
     headers: httpx.Headers  # case-insensitive: headers["X-Klavi-Signature"] and ["x-klavi-signature"]
     body: bytes
+    status: int = 200  # what the receiver answered
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -31,7 +33,9 @@ class Receiver:
     def __init__(self, port: int = 0) -> None:
         self.received: list[Received] = []
         self.scripts: dict[str, list[int]] = {}  # path -> statuses to answer, then 200
-        self.hang_seconds = 0.0
+        self.hang_seconds = 0.0  # how long each answer waits
+        self.concurrent = 0  # requests being answered now
+        self.peak_concurrency = 0  # the most answered at once
         self._lock = threading.Lock()
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -51,11 +55,17 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
-                    receiver.received.append(Received(self.path, httpx.Headers(self.headers.items()), body))
                     script = receiver.scripts.get(self.path)
                     status = script.pop(0) if script else 200
-                if receiver.hang_seconds:
-                    time.sleep(receiver.hang_seconds)
+                    receiver.received.append(Received(self.path, httpx.Headers(self.headers.items()), body, status))
+                    receiver.concurrent += 1
+                    receiver.peak_concurrency = max(receiver.peak_concurrency, receiver.concurrent)
+                try:
+                    if receiver.hang_seconds:
+                        time.sleep(receiver.hang_seconds)
+                finally:
+                    with receiver._lock:
+                        receiver.concurrent -= 1
                 if self.path.startswith("/redirect/"):
                     hops = int(self.path.rsplit("/", 1)[1])
                     self.send_response(307)
@@ -88,12 +98,30 @@ class Receiver:
         with self._lock:
             return [r for r in self.received if r.path == path]
 
-    def events(self, path: str = "/events") -> list[dict]:
-        return [event for r in self.at(path) for event in r.json()]
+    def events(self, path: str = "/events", answered: int | None = None) -> list[dict]:
+        """The events posted to `path`, in arrival order (only those answered `answered`)."""
+        return [event for r in self.at(path) if answered in (None, r.status) for event in r.json()]
 
 
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the standard library's 5 refuses bursts of concurrent deliveries
+
+
+def delivery_log(http: Any, **filters: str) -> list[dict]:
+    """Every delivery in a mock's webhook log that matches `filters` (appId, kind, name,
+    status, requestId, orderingKey), newest first, read page by page. `http`: an
+    httpx.Client or a Starlette TestClient whose base URL is the mock."""
+    items: list[dict] = []
+    cursor = None
+    while True:
+        params = {**filters, "limit": 1000, **({"cursor": cursor} if cursor else {})}
+        response = http.get("/__mock/webhooks", params=params)
+        response.raise_for_status()
+        page = response.json()
+        items += page["items"]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            return items
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

@@ -81,6 +81,12 @@ def current() -> Unit | None:
     return _current.get()
 
 
+def detach() -> None:
+    """In a task a request started: leave the request's unit (the task has its own copy of
+    the context), so what the task changes applies at once."""
+    _current.set(None)
+
+
 def on_rollback(undo: Action) -> None:
     """Register how to undo a change just made (nothing to do outside a unit)."""
     unit = _current.get()

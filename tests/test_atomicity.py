@@ -13,13 +13,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_server import admin as admin_module
+from mock_server import reporting
 from mock_server.api import HANDLERS
 from mock_server.app import create_app
 from mock_server.config import Settings
 from mock_server.domain import reports
-from mock_server import reporting
 from mock_server.store import StorageError
-from mock_server.testing import wait_for
+from mock_server.testing import delivery_log, wait_for
 
 from .conftest import API, VALID_CNPJ, VALID_CPF, Klavi, bearer
 
@@ -41,15 +41,10 @@ def fail_after(real):
     return failing
 
 
-def items(body):
-    """The delivery log, as a list (the listing may be paged: {items: [...]})."""
-    return body if isinstance(body, list) else body["items"]
-
-
 def observable(http: TestClient) -> dict:
     """Everything the control API shows of the state."""
     seen = {path: http.get(path).json() for path in ("/__mock/consents", "/__mock/links", "/__mock/tenants")}
-    seen["deliveries"] = items(http.get("/__mock/webhooks").json())
+    seen["deliveries"] = delivery_log(http)
     seen["clockOffset"] = http.get("/__mock/clock").json()["offsetSeconds"]
     return seen
 
@@ -85,9 +80,9 @@ class World:
         assert task.status_code == 200, task.text
         self.task_id = task.json()["taskId"]
         self.mfa_id = http.get(f"{API}/tasks/{self.task_id}/status", headers=bearer(self.link["linkToken"])).json()["mfaInfo"]["mfaId"]
-        self.delivery = items(http.get("/__mock/webhooks").json())[0]["deliveryId"]
+        self.delivery = delivery_log(http)[0]["deliveryId"]
         # Every webhook delivered, so nothing changes under the test but the test itself.
-        wait_for(lambda: all(d["status"] == "delivered" for d in items(http.get("/__mock/webhooks").json())),
+        wait_for(lambda: all(d["status"] == "delivered" for d in delivery_log(http)),
                  what="every delivery delivered")
 
 
@@ -210,7 +205,7 @@ def test_a_report_that_cannot_be_built_sends_nothing(app_and_state, receiver, mo
         response = http.post(f"{API}/personal/institution-data", json=report_body(world), headers=bearer(world.access))
         assert response.status_code == 500
     assert observable(http) == before
-    assert not [d for d in items(http.get("/__mock/webhooks").json()) if d["kind"] == "report" or d["name"].startswith("product_")]
+    assert not [d for d in delivery_log(http) if d["kind"] == "report" or d["name"].startswith("product_")]
     report = http.get("/__mock/conformance").json()
     assert "500" in str(report), "the 500s are missing from the conformance report"
 

@@ -235,7 +235,7 @@ def test_advance_the_clock_by_any_amount(page: Page, api: httpx.Client, mock_url
 
 def test_redeliver_a_webhook(page: Page, api: httpx.Client, mock_url: str, receiver: Receiver):
     ids = populate(api, receiver.url("/events"))
-    deliveries = wait_for(lambda: [d for d in api.get("/__mock/webhooks", params={"name": "link_created"}).json()
+    deliveries = wait_for(lambda: [d for d in api.get("/__mock/webhooks", params={"name": "link_created"}).json()["items"]
                                    if d["status"] == "delivered"], what="a delivered link_created")
     delivery_id = deliveries[0]["deliveryId"]
     before = len(deliveries[0]["attempts"])

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from mock_server.resources import fixtures_dir
+from mock_server.testing import delivery_log
 
 from .conftest import API, bearer, query_of
 
@@ -117,7 +118,7 @@ def requested_reports(klavi, client, created):
     response = client.post(f"{API}/{person}/institution-data", headers=bearer(klavi.access_token()),
                            json={"taxId": tax_id, "institutionCode": "341", "products": [f"{prefix}_loans"]})
     assert response.status_code == 200, response.text
-    return client.get("/__mock/webhooks", params={"requestId": response.json()["requestId"]}).json()
+    return delivery_log(client, requestId=response.json()["requestId"])
 
 
 def check_report_fails(klavi, client, created, page, left):
@@ -169,7 +170,7 @@ def check_product_request_fails(klavi, client, created, page, left):
     response = report_request(klavi, client, created)
     assert response.status_code == 416 and response.json()["statusCode"] == 4007
     assert response.json()["error"] == "Product request failed"
-    assert not [d for d in client.get("/__mock/webhooks").json() if d["name"].endswith("_loans")]  # nothing sent
+    assert not [d for d in delivery_log(client) if d["name"].endswith("_loans")]  # nothing sent
 
 
 PERSONA_CHECKS = {

@@ -3,11 +3,10 @@ and every report and event checked against the spec's webhooks section."""
 
 import pytest
 
+from mock_server.testing import delivery_log, wait_for
 from mock_server.webhooks.signing import verify_signature
 
 from .conftest import VALID_CNPJ, VALID_CPF, ask, authorise
-from mock_server.testing import wait_for
-
 from .contract import assert_conforms
 
 SECRET = "sandbox-secret-key"
@@ -131,7 +130,7 @@ def test_callback_urls_follow_klavis_priority(hooked, client, receiver):
     request_id = ask(hooked, "/personal/institution-data", taxId=VALID_CPF, institutionCode="341",
                      products=["pf_balance", "pf_loans", "pf_funds"],
                      productsCallbackURL={"pf_funds": receiver.url("/request-funds")}).json()["requestId"]
-    wait_for(lambda: len(client.get("/__mock/webhooks", params={"requestId": request_id, "kind": "report", "status": "delivered"}).json()) == 3)
+    wait_for(lambda: len(delivery_log(client, requestId=request_id, kind="report", status="delivered")) == 3)
     assert [r.json()["productName"] for r in reports_of(receiver, request_id, "/request-funds")] == ["pf_funds"]  # the request's own
     assert [r.json()["productName"] for r in reports_of(receiver, request_id, "/link-balance")] == ["pf_balance"]  # the link's, by name
     assert [r.json()["productName"] for r in reports_of(receiver, request_id, "/link-other")] == ["pf_loans"]  # the link's other
@@ -169,7 +168,7 @@ def test_slow_report_persona_waits_for_the_clock(hooked, client, receiver):
     authorise(hooked, personalTaxId="00000001244")
     request_id = ask(hooked, "/personal/institution-data", taxId="00000001244", institutionCode="341", products=["pf_loans"]).json()["requestId"]
     wait_for(lambda: events_of(receiver, request_id), what="product_request_received")
-    pending = client.get("/__mock/webhooks", params={"requestId": request_id, "kind": "report"}).json()
+    pending = delivery_log(client, requestId=request_id, kind="report")
     assert pending[0]["status"] == "pending" and not reports_of(receiver, request_id)
     hooked.advance(600)
     wait_for(lambda: reports_of(receiver, request_id), timeout=3, what="the slow report once the clock moved")
@@ -179,7 +178,7 @@ def test_slow_report_persona_waits_for_the_clock(hooked, client, receiver):
 def test_reports_with_nowhere_to_go_are_kept_for_redelivery(klavi, client, receiver):
     authorise(klavi)
     request_id = ask(klavi, "/personal/institution-data", taxId=VALID_CPF, institutionCode="341", products=["pf_loans"]).json()["requestId"]
-    [report] = client.get("/__mock/webhooks", params={"requestId": request_id, "kind": "report"}).json()
+    [report] = delivery_log(client, requestId=request_id, kind="report")
     assert report["status"] == "undeliverable"
     client.put("/__mock/tenants/sandbox-app/webhooks", json={"productsCallbackURL": receiver.url("/late")})
     client.post(f"/__mock/webhooks/{report['deliveryId']}/redeliver")

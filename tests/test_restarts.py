@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from mock_server.testing import Receiver, wait_for
+from mock_server.testing import Receiver, delivery_log, wait_for
 
 from .servers import free_port, serve_process
 
@@ -43,7 +43,8 @@ def run_flow(base: str, receiver: Receiver) -> dict:
 
 
 def deliveries(base: str) -> list[dict]:
-    return httpx.get(f"{base}/__mock/webhooks").json()
+    with httpx.Client(base_url=base) as http:
+        return delivery_log(http)
 
 
 EXPECTED_EVENTS = {"link_created", "consent_authorised", "product_request_received", "product_generated_success"}

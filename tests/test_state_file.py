@@ -15,10 +15,18 @@ from starlette.testclient import TestClient
 
 from mock_server.app import create_app
 from mock_server.config import ConfigError, Settings, Tenant
-from mock_server.testing import wait_for
+from mock_server.testing import delivery_log, wait_for
 
+from .conftest import (
+    API,
+    PARTNER_RETURN,
+    TEST_HOSTS,
+    VALID_CPF,
+    Klavi,
+    bearer,
+    query_of,
+)
 from .test_bank_flow import form_action
-from .conftest import API, PARTNER_RETURN, TEST_HOSTS, VALID_CPF, Klavi, bearer, query_of
 
 
 @pytest.fixture
@@ -57,12 +65,12 @@ def test_links_consents_tokens_and_reports_survive_a_restart(state_file, receive
         assert report.status_code == 200
         wait_for(lambda: receiver.at("/reports"), what="the report")
         before = {path: first.get(path).json() for path in ("/__mock/consents", "/__mock/links", "/__mock/tenants")}
-        log_before = first.get("/__mock/webhooks").json()
+        log_before = delivery_log(first)
 
     with serve(state_file) as second:
         for path, seen in before.items():
             assert second.get(path).json() == seen, path
-        assert [d["deliveryId"] for d in second.get("/__mock/webhooks").json()] == [d["deliveryId"] for d in log_before]
+        assert [d["deliveryId"] for d in delivery_log(second)] == [d["deliveryId"] for d in log_before]
         # The tokens of the first process still work: same tenant, same link.
         got = second.get(f"{API}/consents/{authorised['consentId']}", headers=bearer(access))
         assert got.status_code == 200 and got.json()["status"] == "AUTHORISED"
@@ -73,7 +81,7 @@ def test_links_consents_tokens_and_reports_survive_a_restart(state_file, receive
         assert Klavi(second).consent_request(link["linkToken"], externalTrackId="kept-1").status_code == 409
         # The report request is still known: its deliveries carry its requestId.
         request_id = report.json()["requestId"]
-        assert second.get("/__mock/webhooks", params={"requestId": request_id}).json()
+        assert delivery_log(second, requestId=request_id)
         # A new delivery is numbered after the stored ones.
         fired = second.post("/__mock/webhooks/fire", json={"eventName": "consent_revoked", "consentId": authorised["consentId"]})
         assert fired.json()["deliveryId"] not in {d["deliveryId"] for d in log_before}

@@ -9,10 +9,9 @@ from starlette.testclient import TestClient
 
 from mock_server.app import create_app
 from mock_server.config import Settings, Tenant
+from mock_server.testing import Receiver, delivery_log, wait_for
 from mock_server.webhooks import dispatcher as dispatcher_module
 from mock_server.webhooks.signing import encode_body, sign, verify_signature
-
-from mock_server.testing import Receiver, wait_for
 
 from .conftest import API, SANDBOX_KEYS, TEST_HOSTS
 from .contract import assert_conforms
@@ -21,7 +20,7 @@ SECRET = "sandbox-secret-key"
 
 
 def deliveries(client, **params):
-    return client.get("/__mock/webhooks", params=params).json()
+    return delivery_log(client, **params)
 
 
 def delivered(client, **params):
@@ -143,7 +142,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_retried(monkeypatch, setting
     with TestClient(create_app(settings)) as client:
         client.put("/__mock/tenants/sandbox-app/webhooks", json={"eventsUrl": receiver.url("/events")})
         client.post("/__mock/webhooks/fire", json={"eventName": "product_request_received", "payload": {"requestId": "r1"}})
-        delivery = wait_for(lambda: [d for d in client.get("/__mock/webhooks").json() if d["attempts"]])[0]
+        delivery = wait_for(lambda: [d for d in deliveries(client) if d["attempts"]])[0]
         assert delivery["attempts"][0]["error"] == "no answer within 0.3 s"
 
 
@@ -204,7 +203,7 @@ def test_a_reset_while_an_attempt_is_under_way_leaves_no_ghost_delivery(hooked, 
     assert client.post("/__mock/reset").status_code == 200
     time.sleep(1.5)  # the attempt ends, and its retry would have gone by now
     assert len(receiver.at("/events")) == 1
-    assert client.get("/__mock/webhooks").json() == []
+    assert deliveries(client) == []
 
 
 def test_stopping_lets_an_attempt_under_way_finish(settings, receiver):

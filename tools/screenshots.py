@@ -41,7 +41,7 @@ def main() -> int:
         with serve_in_thread(create_app(Settings())) as base, httpx.Client(base_url=base, timeout=10) as api:
             ids = populate(api, receiver.url("/events"))
             create_consent(api, tax_id="00000000515")  # persona expires-soon, still pending
-            wait_for(lambda: any(d["status"] == "delivered" for d in api.get("/__mock/webhooks").json()), what="a delivery")
+            wait_for(lambda: any(d["status"] == "delivered" for d in api.get("/__mock/webhooks").json()["items"]), what="a delivery")
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])

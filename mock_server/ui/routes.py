@@ -29,6 +29,7 @@ UI = "/__mock/ui"
 DOCS = "/__mock/docs"
 SPECS = ("klavi.yaml", "mock-admin.yaml")
 SHOWN_DELIVERIES = 200  # the newest; the control API has them all
+TIMELINE_EVENTS = 1000  # the newest event deliveries the consents' timelines are drawn from
 
 
 class CockpitPages:
@@ -86,7 +87,8 @@ class CockpitPages:
                     if views.matches_tax_id(c, filters["taxId"])]
         links = [link for link in await api.ask("listLinks", query={"appId": app_filter})
                  if views.matches_tax_id(link, filters["taxId"])]
-        deliveries = items_of(await api.ask("listWebhookDeliveries", query={"appId": app_filter, "kind": "event"}))
+        deliveries = items_of(await api.ask("listWebhookDeliveries",
+                                            query={"appId": app_filter, "kind": "event", "limit": TIMELINE_EVENTS}))
         force_schema = api.spec.operations["forceConsentStatus"].body_schema
         forceable = force_schema["properties"]["status"]["enum"]
         return self._render(
@@ -101,16 +103,17 @@ class CockpitPages:
         query = {"appId": filters["appId"] or None,
                  "status": filters["status"] if filters["status"] in views.DELIVERY_STATUSES else None,
                  "kind": filters["kind"] if filters["kind"] in ("event", "report") else None}
-        answer = await api.ask("listWebhookDeliveries", query=query)
+        answer = await api.ask("listWebhookDeliveries", query={**query, "limit": SHOWN_DELIVERIES})
         deliveries = items_of(answer)
         shown = deliveries[:SHOWN_DELIVERIES]
+        more = len(deliveries) > len(shown) or bool(isinstance(answer, dict) and answer.get("nextCursor"))
         signatures = {}
         for delivery in shown:
             raw = encode_body(delivery["body"]).decode("utf-8")
             checked = await api.ask("verifyWebhookSignature", body={"appId": delivery["appId"], "body": raw, "signature": ""})
             signatures[delivery["deliveryId"]] = checked["expected"]
         return self._render(
-            "webhooks.html", request, deliveries=shown, total=len(deliveries), signatures=signatures,
+            "webhooks.html", request, deliveries=shown, more=more, signatures=signatures,
             counts=views.delivery_counts(answer, deliveries), filters=filters, statuses=views.DELIVERY_STATUSES,
             tenants=await api.ask("listTenants"), reports=await api.ask("listReports", query={"appId": query["appId"]}))
 

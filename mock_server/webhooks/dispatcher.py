@@ -1,8 +1,10 @@
 """The dispatcher: sends what the outbox holds, over HTTP, with Klavi's retry rules.
 
-It sleeps until the next delivery falls due on the mock clock, or until woken (a new
-delivery, a redelivery, the clock advanced), so retries due after a clock jump go at once.
-Each attempt is committed to the store as it ends. When the mock stops, attempts under way
+It takes what may go now from the outbox's queue (`queue.DeliveryQueue`: O(log n) a
+delivery, whatever the backlog), then sleeps until the next delivery falls due on the mock
+clock, or until woken (a new delivery, a redelivery, an attempt ended, the clock advanced),
+so retries due after a clock jump go at once. With nothing it may send (a receiver that
+hangs holds every slot), it sleeps. Each attempt is committed to the store as it ends. When the mock stops, attempts under way
 get SHUTDOWN_GRACE seconds; one cut short stays pending (in a state file, it is sent after
 the restart).
 """
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 import httpx
 
 from ..clock import Clock
-from .outbox import EXCERPT, MAX_REDIRECTS, TIMEOUT, Attempt, Delivery, next_due, ready
+from .outbox import EXCERPT, MAX_REDIRECTS, TIMEOUT, Attempt, Delivery
 from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 from ..store import StorageError
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("klavi_mock.webhooks")
 
-MAX_IN_FLIGHT = 32
+MAX_IN_FLIGHT = 64  # attempts under way at once, all URLs together
 IDLE_WAIT = 1.0  # seconds between looks when nothing is scheduled (wall time passes too)
 SHUTDOWN_GRACE = 5.0  # seconds attempts under way get to finish when the mock stops
 
@@ -35,7 +37,7 @@ SHUTDOWN_GRACE = 5.0  # seconds attempts under way get to finish when the mock s
 class Dispatcher:
     def __init__(self, clock: Clock, store: MemoryStore, secret_for: Callable[[str], str | None]) -> None:
         self.clock = clock
-        self._store = store  # its outbox: the pending deliveries by id, oldest first
+        self._store = store  # its outbox: the queue of pending deliveries
         self._secret_for = secret_for
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -48,13 +50,14 @@ class Dispatcher:
     async def run(self) -> None:
         """Deliver until `shutdown`. (No reliance on task cancellation: asyncio.wait_for can
         swallow a cancel that races with the wake-up, which would hang the shutdown.)"""
+        limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
         self._client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True, max_redirects=MAX_REDIRECTS,
-                                         headers={"User-Agent": "klavi-mock webhooks"})
+                                         limits=limits, headers={"User-Agent": "klavi-mock webhooks"})
         try:
             while not self._stopping:
                 self._wake.clear()
                 self._start_ready()
-                due = next_due(list(self._store.outbox.values()))
+                due = self._store.outbox.next_due()
                 wait = IDLE_WAIT if due is None else max(0.0, min(IDLE_WAIT, (due - self.clock.now()).total_seconds()))
                 await self._sleep(wait)
         finally:
@@ -82,9 +85,7 @@ class Dispatcher:
             waiter.cancel()
 
     def _start_ready(self) -> None:
-        for delivery in ready(list(self._store.outbox.values()), self.clock.now()):
-            if len(self._tasks) >= MAX_IN_FLIGHT:
-                break
+        for delivery in self._store.outbox.take(self.clock.now(), MAX_IN_FLIGHT - len(self._tasks)):
             delivery.in_flight = True
             task = asyncio.create_task(self._attempt(delivery))
             self._tasks.add(task)
@@ -95,9 +96,11 @@ class Dispatcher:
         secret = self._secret_for(delivery.tenant_id) or ""
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(delivery.body, secret),
-            TIMESTAMP_HEADER: str(int(self.clock.timestamp())),
+            SIGNATURE_HEADER: sign(delivery.body, secret + "-not-the-secret" if "badSignature" in delivery.chaos else secret),
+            TIMESTAMP_HEADER: str(int(self.clock.timestamp()) - delivery.chaos.get("staleTimestamp", 0)),
         }
+        if "missingSignature" in delivery.chaos:
+            del headers[SIGNATURE_HEADER]
         started_at, started = self.clock.now(), time.perf_counter()
         status_code, error, excerpt = None, None, ""
         try:
@@ -106,6 +109,7 @@ class Dispatcher:
             status_code, excerpt = response.status_code, response.text[:EXCERPT]
         except asyncio.CancelledError:  # the mock is stopping: this one goes again later
             delivery.in_flight = False
+            self._store.outbox.finished(delivery)
             raise
         except httpx.TooManyRedirects:
             error = f"more than {MAX_REDIRECTS} redirects"
@@ -120,7 +124,7 @@ class Dispatcher:
         self._store.changing(delivery)
         delivery.record(Attempt(len(delivery.attempts) + 1, started_at, url, status_code, round(latency, 1), error, excerpt),
                         self.clock.now())
-        self._store.queue(delivery)
+        self._store.attempted(delivery)
         try:
             self._store.commit()
         except StorageError as exc:  # kept in memory, written by a later commit

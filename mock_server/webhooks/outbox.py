@@ -5,9 +5,10 @@ the dispatcher sends it later. Nothing is dropped silently: a delivery that exha
 retries is `failed`, one with nowhere to go is `undeliverable`, and both can be
 redelivered.
 
-Order: deliveries to one URL go out in the order they were created, one at a time; a
-delivery in its retry backoff holds back the later ones to that URL (at most ~8 s of
-backoff). One scheduled for later (a slow report) holds back nothing.
+Order: each delivery has an ordering key (`consent:<id>`, `link:<id>`, `request:<id>`):
+deliveries with the same key to the same URL go out one at a time in the order they were
+created, a retry holding back the later ones. Deliveries with different keys go in
+parallel (`queue.DeliveryQueue` arranges that).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Any, Iterable
 
 MAX_RETRIES = 5  # after the first attempt: six attempts in all
 FIRST_BACKOFF = 0.25  # seconds, doubled after each failed attempt
@@ -54,10 +55,17 @@ class Delivery:
     destination: str | None
     next_attempt_at: datetime
     request_id: str | None = None
+    ordering_key: str | None = None  # same key, same URL: one at a time, in creation order
+    chaos: dict[str, Any] = field(default_factory=dict)  # what the tenant's webhook chaos did to it (chaos.py)
     status: str = PENDING
     attempts: list[Attempt] = field(default_factory=list)
     retries_left: int = MAX_RETRIES
     in_flight: bool = False
+
+    @property
+    def seq(self) -> int:
+        """Its number: creation order, across restarts."""
+        return int(self.id.split("_")[1])
 
     def record(self, attempt: Attempt, now: datetime) -> None:
         """Log an attempt and decide what comes next."""
@@ -80,12 +88,13 @@ class Delivery:
 
 
 def new_delivery(*, tenant_id: str, kind: str, name: str, body: bytes, destination: str | None,
-                 now: datetime, not_before: datetime | None = None, request_id: str | None = None) -> Delivery:
+                 now: datetime, not_before: datetime | None = None, request_id: str | None = None,
+                 ordering_key: str | None = None) -> Delivery:
     return Delivery(
         id=f"dlv_{next(_ids):06d}_{int(now.timestamp() * 1000)}",
         tenant_id=tenant_id, kind=kind, name=name, body=body, created_at=now,
         destination=destination, next_attempt_at=not_before or now, request_id=request_id,
-        status=PENDING if destination else UNDELIVERABLE,
+        ordering_key=ordering_key, status=PENDING if destination else UNDELIVERABLE,
     )
 
 
@@ -94,27 +103,3 @@ def resume_numbering(delivery_ids: Iterable[str]) -> None:
     global _ids
     highest = max((int(delivery_id.split("_")[1]) for delivery_id in delivery_ids), default=0)
     _ids = itertools.count(max(highest + 1, next(_ids)))
-
-
-def ready(deliveries: list[Delivery], now: datetime) -> list[Delivery]:
-    """The deliveries to attempt now, oldest first, honouring the per-URL order."""
-    busy: set[str] = set()
-    chosen = []
-    for delivery in deliveries:
-        if delivery.status != PENDING or delivery.destination is None:
-            continue
-        url = delivery.destination
-        retrying = bool(delivery.attempts)
-        if url in busy:
-            continue
-        if delivery.in_flight or retrying:
-            busy.add(url)  # later deliveries to this URL wait for it
-        if not delivery.in_flight and delivery.next_attempt_at <= now:
-            chosen.append(delivery)
-            busy.add(url)
-    return chosen
-
-
-def next_due(deliveries: list[Delivery]) -> datetime | None:
-    times = [d.next_attempt_at for d in deliveries if d.status == PENDING and not d.in_flight and d.destination]
-    return min(times) if times else None
