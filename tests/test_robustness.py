@@ -218,6 +218,9 @@ class Mock:
         for app_id in ("sandbox-app", "other-app"):  # deliveries go nowhere: no state changes behind our back
             response = self.admin("PUT", f"/tenants/{app_id}/webhooks", json={"eventsUrl": None, "productsCallbackURL": None})
             assert response.status_code == 200, response.text
+            # Reports on request only: automatic ones are built on a thread, after the snapshot.
+            response = self.admin("PUT", f"/tenants/{app_id}/products", json={"reportDelivery": "on-request", "activatedProducts": None})
+            assert response.status_code == 200, response.text
         access = http.post("/data/v1/auth", json=SANDBOX_KEYS).json()["accessToken"]
         other_access = http.post("/data/v1/auth", json=OTHER_KEYS).json()["accessToken"]
         link = http.post("/data/v1/links", json={"personalTaxId": VALID_CPF}, headers=bearer(access)).json()
@@ -230,7 +233,7 @@ class Mock:
         open_data = next(i["institutionCode"] for i in institutions if i["institutionType"] == 2)
         task = self.admin("POST", "/tasks", json={"linkId": link["linkId"], "institutionCode": open_data, "status": "needMFA"})
         assert task.status_code == 200, task.text
-        deliveries = self.admin("GET", "/webhooks").json()
+        deliveries = self.admin("GET", "/webhooks").json()["items"]  # a page of the log
         journaled = self.admin("GET", "/requests", params={"operationId": "listInstitutions"}).json()["items"]
         self.last = self.snapshot()
         return World(access=access, link_id=link["linkId"], link_token=link["linkToken"],
