@@ -181,3 +181,12 @@ def test_a_path_the_spec_does_not_have_is_journaled(client):
     assert entry["operationId"] == f"GET {API}/no-such-thing"
     replay = client.post(f"/__mock/requests/{entry['journalId']}/replay")
     assert replay.status_code == 200 and replay.json()["replayOf"] == entry["journalId"]
+
+
+def test_a_big_body_is_kept_cut_short(klavi, client):
+    from mock_server.journal.recording import KEPT_BODY_BYTES
+
+    token = klavi.access_token()
+    client.post(f"{API}/links", json={"externalInfo": {"note": "x" * (KEPT_BODY_BYTES + 10)}}, headers=bearer(token))
+    entry = journal(client, operationId="createLink")["items"][0]
+    assert isinstance(entry["requestBody"], str) and len(entry["requestBody"]) == KEPT_BODY_BYTES

@@ -7,6 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from .masking import mask_headers, mask_raw
 
+# A body is kept up to this size (the institution list, the largest answer, is ~20 KiB):
+# the ring's memory stays bounded by its size times this.
+KEPT_BODY_BYTES = 65_536
+
+
+def _kept(raw: bytes) -> bytes:
+    return mask_raw(raw)[:KEPT_BODY_BYTES]  # masked whole first: a cut must not split a secret
+
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
@@ -26,8 +34,8 @@ def journal_exchange(sandbox: Sandbox, request: Request, operation_id: str, stat
         query=request.scope.get("query_string", b"").decode("latin-1"),
         app_id=record.app_id, operation_id=operation_id, status=status,
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
-        request_headers=mask_headers(request.headers), request_body=mask_raw(record.body),
-        response_body=mask_raw(getattr(response, "body", b"") or b""),
+        request_headers=mask_headers(request.headers), request_body=_kept(record.body),
+        response_body=_kept(getattr(response, "body", b"") or b""),
         auth=auth, fault=record.fault, tolerated=tuple(record.tolerated),
     )
 
