@@ -29,6 +29,7 @@ UI = "/__mock/ui"
 DOCS = "/__mock/docs"
 SPECS = ("klavi.yaml", "mock-admin.yaml")
 SHOWN_DELIVERIES = 200  # the newest; the control API has them all
+SHOWN_ITEMS = 200  # consents and links on the dashboard, newest first; filters narrow them
 TIMELINE_EVENTS = 1000  # the newest event deliveries the consents' timelines are drawn from
 
 
@@ -91,9 +92,11 @@ class CockpitPages:
                                             query={"appId": app_filter, "kind": "event", "limit": TIMELINE_EVENTS}))
         force_schema = api.spec.operations["forceConsentStatus"].body_schema
         forceable = force_schema["properties"]["status"]["enum"]
+        total = {"consents": len(consents), "links": len(links)}
+        consents, links = consents[:SHOWN_ITEMS], links[:SHOWN_ITEMS]
         return self._render(
             "dashboard.html", request, clock=await api.ask("getClock"), tenants=tenants, links=links,
-            consents=consents, personas=await api.ask("listPersonas"), timelines=views.timelines(deliveries),
+            consents=consents, total=total, shown=SHOWN_ITEMS, personas=await api.ask("listPersonas"), timelines=views.timelines(deliveries),
             forceable={c["consentId"]: views.allowed_statuses(c["status"], forceable) for c in consents},
             filters=filters, statuses=statuses, presets=views.CLOCK_PRESETS, units=views.CLOCK_UNITS)
 
