@@ -47,7 +47,8 @@ def _tenant(tenant) -> dict:
     return {"appId": tenant.app_id, "accessKey": tenant.access_key, "secretKey": tenant.secret_key,
             "eventsUrl": tenant.events_url, "productsCallbackURL": tenant.products_callback_url, "forFi": tenant.for_fi,
             "reportDelivery": tenant.report_delivery,
-            "activatedProducts": list(tenant.activated_products) if tenant.activated_products is not None else None}
+            "activatedProducts": list(tenant.activated_products) if tenant.activated_products is not None else None,
+            "encryptSensitiveFields": tenant.encrypt_sensitive_fields}
 
 
 async def list_tenants(call: Call) -> Response:
@@ -65,11 +66,15 @@ async def set_tenant_webhooks(call: Call) -> Response:
     return JSONResponse(_tenant(tenant))
 
 
-async def set_tenant_products(call: Call) -> Response:
-    body = call.body or {}
-    every = "activatedProducts" in body and body["activatedProducts"] is None
-    tenant = call.sandbox.configure_products(call.path["appId"], body.get("reportDelivery"), body.get("activatedProducts"), every)
-    return JSONResponse(_tenant(tenant))
+REPORT_SETTINGS = {"reportDelivery": "report_delivery", "activatedProducts": "activated_products",
+                   "encryptSensitiveFields": "encrypt_sensitive_fields"}
+
+
+async def set_tenant_reports(call: Call) -> Response:
+    changes = {attr: call.body[key] for key, attr in REPORT_SETTINGS.items() if key in call.body}
+    if changes.get("activated_products") is not None:
+        changes["activated_products"] = tuple(changes["activated_products"])
+    return JSONResponse(_tenant(call.sandbox.configure_reports(call.path["appId"], changes)))
 
 
 async def get_report(call: Call) -> Response:
@@ -95,21 +100,29 @@ DELIVERY_FILTERS = {"appId": "tenant_id", "kind": "kind", "name": "name", "statu
                     "requestId": "request_id", "orderingKey": "ordering_key"}
 
 
-def _matcher(values: dict, leave_out: str = "") -> Callable[[Delivery], bool]:
+def _matcher(values: dict, leave_out: str = "") -> Callable[[Delivery], bool] | None:
+    """A test of the filters in `values` (None when there are none: everything matches)."""
     filters = [(attr, values[key]) for key, attr in DELIVERY_FILTERS.items() if key in values and key != leave_out]
+    if not filters:
+        return None
     return lambda delivery: all(getattr(delivery, attr) == value for attr, value in filters)
+
+
+def _everything(delivery: Delivery) -> bool:
+    return True
 
 
 async def list_webhook_deliveries(call: Call) -> Response:
     log = call.sandbox.store.deliveries
     cursor = call.query.get("cursor")
-    items, next_seq = log.page(_matcher(call.query), call.query.get("limit", 100), int(cursor[1:]) if cursor else None)
+    items, next_seq = log.page(_matcher(call.query) or _everything, call.query.get("limit", 100),
+                               int(cursor[1:]) if cursor else None)
     return JSONResponse({"items": [_delivery(d) for d in items], "nextCursor": f"c{next_seq}" if next_seq else None,
                          "counts": log.counts(_matcher(call.query, leave_out="status"))})
 
 
 async def redeliver_webhooks(call: Call) -> Response:
-    redelivered = call.sandbox.webhooks.redeliver_all(_matcher(call.body))
+    redelivered = call.sandbox.webhooks.redeliver_all(_matcher(call.body) or _everything)
     stuck = sum(1 for d in redelivered if d.status == "undeliverable")
     return JSONResponse({"redelivered": len(redelivered) - stuck, "undeliverable": stuck})
 
@@ -245,7 +258,7 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "forceConsentStatus": force_consent_status,
     "setConsentPersona": set_consent_persona,
     "setTenantWebhooks": set_tenant_webhooks,
-    "setTenantProducts": set_tenant_products,
+    "setTenantReports": set_tenant_reports,
     "getReport": get_report,
     "listWebhookDeliveries": list_webhook_deliveries,
     "getWebhookDelivery": get_webhook_delivery,

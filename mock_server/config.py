@@ -17,6 +17,7 @@ A config file (YAML or JSON) looks like:
         webhookChaos: {duplicate: 0.2, seed: 7}            # optional, see webhooks/chaos.py
         reportDelivery: automatic                          # optional: on-request (default), automatic, manual
         activatedProducts: [pf_checking_account, pf_credit_card]  # optional; default every product
+        encryptSensitiveFields: true                       # optional: "CPF encoded" reports
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ _TENANT_SCHEMA = {
         "webhookChaos": CHAOS_SCHEMA,
         "reportDelivery": {"enum": list(REPORT_DELIVERY)},
         "activatedProducts": {"type": "array", "items": {"enum": sorted(PRODUCTS)}, "uniqueItems": True},
+        "encryptSensitiveFields": {"type": "boolean"},
     },
 }
 _FILE_SCHEMA = {
@@ -94,6 +96,7 @@ class Tenant:
     webhook_chaos: dict | None = None  # what its webhooks suffer (webhooks/chaos.py); the control API can change it
     report_delivery: str = "on-request"  # one of REPORT_DELIVERY
     activated_products: tuple[str, ...] | None = None  # the products chosen at onboarding; None: every one
+    encrypt_sensitive_fields: bool = False  # reports in the "CPF encoded" variant (domain/encryption.py)
 
 
 @dataclass
@@ -146,6 +149,7 @@ def _tenant(raw: Mapping[str, Any]) -> Tenant:
         webhook_chaos=raw.get("webhookChaos"),
         report_delivery=raw.get("reportDelivery", "on-request"),
         activated_products=tuple(raw["activatedProducts"]) if raw.get("activatedProducts") is not None else None,
+        encrypt_sensitive_fields=raw.get("encryptSensitiveFields", False),
     )
 
 

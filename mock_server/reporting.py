@@ -22,6 +22,7 @@ from .config import Tenant
 from .domain import consents as states
 from .domain.callbacks import normalize_products_callback
 from .domain.consents import Consent
+from .domain.encryption import encrypt_report
 from .domain.institutions import InstitutionCatalog
 from .domain.personas import PersonaCatalog
 from .domain.reports import PRODUCTS, ReportConsent, ReportLink, build_report, products_for
@@ -58,6 +59,7 @@ class ReportRequest:
     scope: list[ReportLink] = field(default_factory=list)
     representative_tax_id: str = ""  # a company consent's CPF: pj_ reports echo it as enquiryCpf
     automatic: bool = False  # sent on authorisation (reportDelivery automatic or manual), not asked for
+    encrypted: bool = False  # the tenant's encryptSensitiveFields when it was made: the "CPF encoded" variant
 
 
 class ReportService:
@@ -110,7 +112,9 @@ class ReportService:
         if found is None:
             raise NotFound(f"no report with productReportId {product_report_id}; see GET /__mock/webhooks?kind=report")
         request, product = found
-        [(report, _)] = self._build_reports(request, self.personas.for_tax_id(request.tax_id), only=product)
+        tenant = self.webhooks.tenant(request.tenant_id)
+        [(report, _)] = self._build_reports(request, self.personas.for_tax_id(request.tax_id),
+                                            tenant.secret_key if tenant else "", only=product)
         return report
 
     def activated(self, tenant: Tenant, person: str) -> list[str]:
@@ -125,13 +129,13 @@ class ReportService:
             products=products, created_at=self.clock.now(), scope=self._report_links(consents),
             # A company's consent may name its representative's CPF: pj_ reports echo it as enquiryCpf.
             representative_tax_id=next((c.personal_tax_id for c in consents if c.person == "pj" and c.personal_tax_id), ""),
-            **{"consent_ids": [], **fields})
+            encrypted=tenant.encrypt_sensitive_fields, **{"consent_ids": [], **fields})
 
     async def _build_and_send(self, tenant: Tenant, request: ReportRequest, link_callbacks: dict | None,
                               push_reports: bool = True) -> None:
         persona = self.personas.for_tax_id(request.tax_id)
         reports = await asyncio.get_running_loop().run_in_executor(
-            _BUILDER, functools.partial(self._build_reports, request, persona))
+            _BUILDER, functools.partial(self._build_reports, request, persona, tenant.secret_key))
         self.store.add_report_request(request)
         self._send(tenant, request, persona, reports, link_callbacks, push_reports)
 
@@ -206,7 +210,8 @@ class ReportService:
             return chosen[:1]  # Klavi: the most recent consent's permissions
         return chosen
 
-    def _build_reports(self, request: ReportRequest, persona, only: str | None = None) -> list[tuple[dict, bytes]]:
+    def _build_reports(self, request: ReportRequest, persona, secret_key: str,
+                       only: str | None = None) -> list[tuple[dict, bytes]]:
         """Each product's report and its encoded body. Touches no state: runs on a thread."""
         built = []
         for name in [only] if only else request.products:
@@ -214,6 +219,8 @@ class ReportService:
             report = build_report(name, request_id=request.id, tax_id=request.tax_id, now=request.created_at,
                                   links=request.scope, external_info=request.external_info, code=code, message=message,
                                   representative_tax_id=request.representative_tax_id)
+            if request.encrypted:
+                encrypt_report(report, secret_key)
             built.append((report, encode_body(report)))
         return built
 

@@ -79,7 +79,7 @@ class Sandbox:
         """Pick up what a state file holds: the clock's offset, webhook settings changed
         through the control API, and the jobs the stored consents have ahead of them."""
         self.clock.offset = max(self.clock.offset, self.store.get_meta("clock_offset") or 0.0)
-        for key in ("tenant_webhooks", "tenant_products"):
+        for key in ("tenant_webhooks", "tenant_reports"):
             for app_id, values in (self.store.get_meta(key) or {}).items():
                 if app_id in self.tenants:
                     self._set_tenant(dataclasses.replace(self.tenants[app_id], **values))
@@ -235,20 +235,15 @@ class Sandbox:
         self.store.set_meta("tenant_webhooks", {**(self.store.get_meta("tenant_webhooks") or {}), app_id: hooks})
         return tenant
 
-    def configure_products(self, app_id: str, report_delivery: str | None, activated: list[str] | None,
-                           all_products: bool) -> Tenant:
-        """How a tenant's reports are delivered, and which products it activated (`all_products`:
-        every one again)."""
+    def configure_reports(self, app_id: str, changes: dict) -> Tenant:
+        """A tenant's report settings: `report_delivery`, `activated_products` (None: every
+        product), `encrypt_sensitive_fields`; those not in `changes` keep their value."""
         if app_id not in self.tenants:
             raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
-        current = self.tenants[app_id]
-        values = {"report_delivery": report_delivery or current.report_delivery,
-                  "activated_products": None if all_products else tuple(activated) if activated is not None
-                  else current.activated_products}
-        tenant = self._set_tenant(dataclasses.replace(current, **values))
-        activated_now = values["activated_products"]
-        kept = {**values, "activated_products": list(activated_now) if activated_now is not None else None}
-        self.store.set_meta("tenant_products", {**(self.store.get_meta("tenant_products") or {}), app_id: kept})
+        tenant = self._set_tenant(dataclasses.replace(self.tenants[app_id], **changes))
+        kept = {"report_delivery": tenant.report_delivery, "encrypt_sensitive_fields": tenant.encrypt_sensitive_fields,
+                "activated_products": None if tenant.activated_products is None else list(tenant.activated_products)}
+        self.store.set_meta("tenant_reports", {**(self.store.get_meta("tenant_reports") or {}), app_id: kept})
         return tenant
 
     def set_webhook_chaos(self, app_id: str, settings: dict | None):

@@ -162,6 +162,7 @@ class MemoryStore:
         if delivery.id not in self.deliveries:
             return  # forgotten by a reset while its attempt was under way
         self.outbox.put(delivery)
+        self.deliveries.recount(delivery)
         self._mark(delivery)
         self._retain(delivery)
 
@@ -169,6 +170,7 @@ class MemoryStore:
         """The dispatcher recorded an attempt on `delivery` (outside any request)."""
         self.outbox.finished(delivery)
         if delivery.id in self.deliveries:
+            self.deliveries.recount(delivery)
             self._mark(delivery)
             self._retain(delivery)
 

@@ -16,7 +16,7 @@ ACTIVATED = ["pf_checking_account", "pf_credit_card", "pj_checking_account"]
 
 
 def products(http, **body):
-    response = http.put("/__mock/tenants/sandbox-app/products", json=body)
+    response = http.put("/__mock/tenants/sandbox-app/reports", json=body)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -94,7 +94,7 @@ def test_an_unknown_report_id_is_a_klavi_404(client):
 @pytest.mark.parametrize("body, field", [({"reportDelivery": "sometimes"}, "reportDelivery"),
                                          ({"activatedProducts": ["pf_nothing"]}, "activatedProducts")])
 def test_bad_product_settings_are_refused_naming_the_field(client, body, field):
-    response = client.put("/__mock/tenants/sandbox-app/products", json=body)
+    response = client.put("/__mock/tenants/sandbox-app/reports", json=body)
     assert response.status_code == 400 and field in response.json()["message"]
 
 
@@ -110,3 +110,41 @@ def test_the_config_file_and_a_state_file_keep_the_settings(settings, tmp_path, 
     with TestClient(create_app(state)) as http:
         kept = next(t for t in http.get("/__mock/tenants").json() if t["appId"] == "sandbox-app")
         assert kept["reportDelivery"] == "manual" and kept["activatedProducts"] == ["pf_funds"]
+
+
+def test_encrypted_sensitive_fields_give_the_cpf_encoded_variant_a_partner_can_decrypt(hooked, client, receiver):
+    from mock_server.domain.encryption import decrypt_field
+
+    assert client.put("/__mock/tenants/sandbox-app/reports", json={"encryptSensitiveFields": True}).json()["encryptSensitiveFields"]
+    authorise(hooked, personalTaxId=VALID_CPF)
+    token = bearer(hooked.access_token())
+    response = client.post(f"{API}/personal/institution-data", headers=token,
+                           json={"taxId": VALID_CPF, "institutionCode": "341", "products": ["pf_checking_account"]})
+    assert response.status_code == 200
+    [report] = [r.json() for r in wait_for(lambda: receiver.at("/reports"), 20, "the report")]
+    assert report["enquiryCpf"] != VALID_CPF
+    assert decrypt_field(report["enquiryCpf"], "sandbox-secret-key") == VALID_CPF
+    assert "partieCnpjCpf" not in receiver.at("/reports")[0].body.decode()
+    assert report["checkingAccounts"]  # the rest is there
+    assert client.get(f"/__mock/reports/{report['productReportId']}").json() == report  # deterministic
+    with pytest.raises(ValueError):
+        decrypt_field(report["enquiryCpf"], "another-secret")
+
+
+def test_the_decryption_recipe_in_the_readme_works_with_plain_cryptography():
+    """The README's recipe (for partners who do not use klavi-mock's helper)."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    from mock_server.domain.encryption import encrypt_field
+
+    token = encrypt_field(VALID_CPF, "sandbox-secret-key")
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    key = hashlib.sha256(b"sandbox-secret-key").digest()
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(raw[:16])).decryptor()
+    unpadder = padding.PKCS7(128).unpadder()
+    plain = unpadder.update(decryptor.update(raw[16:]) + decryptor.finalize()) + unpadder.finalize()
+    assert plain.decode() == VALID_CPF
