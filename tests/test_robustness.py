@@ -71,6 +71,7 @@ from mock_server.app import create_app
 from mock_server.config import Settings, Tenant
 from mock_server.errors import BUSINESS_ERRORS
 from mock_server.spec import Operation, Spec, load_spec
+from mock_server.testing import wait_for
 from mock_server.validation import MAX_JSON_DEPTH
 
 from .conftest import PARTNER_RETURN, SANDBOX_KEYS, VALID_CNPJ, VALID_CPF
@@ -78,6 +79,7 @@ from .conftest import PARTNER_RETURN, SANDBOX_KEYS, VALID_CNPJ, VALID_CPF
 LIMIT = 2048  # the app's max_body_bytes: small, so oversized bodies are cheap
 ADMIN_TOKEN = "robustness-admin-token"
 ADMIN_HEADER = "X-Mock-Admin-Token"
+REPORT_CPF = "11144477735"  # the world's report: another person, so the main consent stays pending
 TOKEN_SECRET = "robustness-token-secret-long-enough-for-hs512-0123456789abcdef0123456789"
 OTHER_KEYS = {"accessKey": "other-access-key", "secretKey": "other-secret-key"}
 SPECS: dict[str, Spec] = {name: load_spec(name) for name in ("klavi.yaml", "mock-admin.yaml")}
@@ -146,10 +148,12 @@ class World:
     other_access: str
     other_link_token: str
     journal_id: str
+    report_id: str
 
     def path_values(self) -> dict[str, str]:
         return {"consentId": self.consent_id, "taskId": self.task_id, "deliveryId": self.delivery_id,
-                "appId": "sandbox-app", "name": "klavi.yaml", "journalId": self.journal_id}
+                "appId": "sandbox-app", "name": "klavi.yaml", "journalId": self.journal_id,
+                "productReportId": self.report_id}
 
     def token(self, scheme: str, other: bool = False) -> str:
         if scheme == "accessToken":
@@ -219,7 +223,7 @@ class Mock:
             response = self.admin("PUT", f"/tenants/{app_id}/webhooks", json={"eventsUrl": None, "productsCallbackURL": None})
             assert response.status_code == 200, response.text
             # Reports on request only: automatic ones are built on a thread, after the snapshot.
-            response = self.admin("PUT", f"/tenants/{app_id}/products", json={"reportDelivery": "on-request", "activatedProducts": None})
+            response = self.admin("PUT", f"/tenants/{app_id}/reports", json={"reportDelivery": "on-request", "activatedProducts": None})
             assert response.status_code == 200, response.text
         access = http.post("/data/v1/auth", json=SANDBOX_KEYS).json()["accessToken"]
         other_access = http.post("/data/v1/auth", json=OTHER_KEYS).json()["accessToken"]
@@ -233,13 +237,33 @@ class Mock:
         open_data = next(i["institutionCode"] for i in institutions if i["institutionType"] == 2)
         task = self.admin("POST", "/tasks", json={"linkId": link["linkId"], "institutionCode": open_data, "status": "needMFA"})
         assert task.status_code == 200, task.text
+        report_id = self._a_report(access)
         deliveries = self.admin("GET", "/webhooks").json()["items"]  # a page of the log
         journaled = self.admin("GET", "/requests", params={"operationId": "listInstitutions"}).json()["items"]
         self.last = self.snapshot()
         return World(access=access, link_id=link["linkId"], link_token=link["linkToken"],
                      consent_id=consent.json()["consentId"], task_id=task.json()["taskId"],
                      delivery_id=deliveries[0]["deliveryId"], other_access=other_access,
-                     other_link_token=other_link["linkToken"], journal_id=journaled[0]["journalId"])
+                     other_link_token=other_link["linkToken"], journal_id=journaled[0]["journalId"],
+                     report_id=report_id)
+
+    def _a_report(self, access: str) -> str:
+        """A report of another person's authorised consent; its productReportId. Waits until
+        the report is built (on a thread), so nothing changes behind the first snapshot."""
+        link = self.http.post("/data/v1/links", json={"personalTaxId": REPORT_CPF}, headers=bearer(access)).json()
+        consent = self.http.post("/data/v1/consents", headers=bearer(link["linkToken"]), json={
+            "externalTrackId": "robustness-report", "personalTaxId": REPORT_CPF, "institutionCode": "341",
+            "redirectURL": PARTNER_RETURN}).json()
+        assert self.admin("POST", f"/consents/{consent['consentId']}/bank", json={"decision": "approve"}).status_code == 200
+        asked = self.http.post("/data/v1/personal/institution-data", headers=bearer(access), json={
+            "taxId": REPORT_CPF, "institutionCode": "341", "products": ["pf_checking_account"]})
+        assert asked.status_code == 200, asked.text
+
+        def built():
+            requests = self.admin("GET", "/reports").json()
+            reports = requests[0]["reports"] if requests else []
+            return reports and all(e["status"] != "pending" for e in requests[0]["events"]) and reports[0]["productReportId"]
+        return wait_for(built, what="the world's report")
 
 
 def bearer(token: str) -> dict[str, str]:
