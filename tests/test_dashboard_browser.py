@@ -354,5 +354,11 @@ def test_the_admin_token_protects_the_cockpit(page: Page, protected_url: str):
         page.locator(f"#consent-{consent_id} [data-act=approve]").click()  # the script sends the token
         result_says(page, "→ 200")
         assert api.get(f"/__mock/consents/{consent_id}", headers=headers).json()["status"] == "AUTHORISED"
+        later = create_consent(api)["consentId"]  # the live refresh carries the token too
+        expect(page.locator(f"#consent-{later}")).to_be_visible()
         page.goto(f"{protected_url}/__mock/docs?spec=mock-admin.yaml")
         expect(page.locator(".opblock").first).to_be_visible()
+        page.goto(f"{protected_url}/__mock/ui")
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_label("Admin token")).to_be_visible()
+        assert page.goto(f"{protected_url}/__mock/ui").status == 401
