@@ -15,7 +15,7 @@ SECRET_FIELDS = frozenset(name.lower() for name in (
 # A JWT anywhere in a string (the linkURL carries the linkToken in its query).
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # Headers kept in an entry; the rest (user agents, connection handling) say nothing about the call.
-KEPT_HEADERS = ("authorization", "content-type", "accept", "x-mock-admin-token")
+KEPT_HEADERS = frozenset({"authorization", "content-type", "accept", "x-mock-admin-token"})
 
 
 # Masking works on a body's raw bytes: two regular-expression passes (the journal sits on
@@ -31,10 +31,21 @@ _QUOTED_FIELDS = tuple(f'"{name}"'.encode() for name in sorted(SECRET_FIELDS))
 FIELD_SCAN_BYTES = 4096
 
 
+def _may_hold_a_jwt(raw: bytes) -> bool:
+    """Whether "eyJ" (how every JWT starts) occurs: found by its rare "J" with memchr, many
+    times faster than a substring search over a big answer."""
+    at = raw.find(b"J", 2)
+    while at != -1:
+        if raw[at - 2:at] == b"ey":
+            return True
+        at = raw.find(b"J", at + 1)
+    return False
+
+
 def mask_raw(raw: bytes) -> bytes:
     if not raw:
         return b""
-    if b"eyJ" in raw:  # plain substring scans first: most bodies hold no secret at all
+    if _may_hold_a_jwt(raw):  # cheap scans first: most bodies hold no secret at all
         raw = _JWT_BYTES.sub(b"***", raw)
     if len(raw) <= FIELD_SCAN_BYTES:
         lowered = raw.lower()
@@ -54,16 +65,18 @@ def decoded(raw: bytes) -> Any:
         return text
 
 
-def mask_headers(headers: Any) -> dict[str, str]:
+def mask_headers(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The kept headers of an ASGI scope's raw list (read directly: cheaper than Headers)."""
     kept = {}
-    for name in KEPT_HEADERS:
-        value = headers.get(name)
-        if value is None:
+    for key, value in raw_headers:
+        name = key.decode("latin-1").lower()
+        if name not in KEPT_HEADERS:
             continue
+        text = value.decode("latin-1")
         if name == "authorization":
-            scheme, _, token = value.partition(" ")
-            value = f"{scheme} {MASK}" if token else MASK
+            scheme, _, token = text.partition(" ")
+            text = f"{scheme} {MASK}" if token else MASK
         elif name == "x-mock-admin-token":
-            value = MASK
-        kept[name] = value
+            text = MASK
+        kept[name] = text
     return kept

@@ -29,12 +29,13 @@ def journal_exchange(sandbox: Sandbox, request: Request, operation_id: str, stat
     auth: dict[str, Any] | None = None
     if claims is not None:
         auth = {"kind": claims.kind, "appId": claims.tenant_id, "linkId": claims.link_id}
+    scope = request.scope  # read directly: request.url builds a whole URL object
     sandbox.journal.add(
-        at=sandbox.clock.now(), method=request.method, path=request.url.path,
-        query=request.scope.get("query_string", b"").decode("latin-1"),
+        at=sandbox.clock.now(), method=scope["method"], path=scope["path"],
+        query=scope.get("query_string", b"").decode("latin-1"),
         app_id=record.app_id, operation_id=operation_id, status=status,
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
-        request_headers=mask_headers(request.headers), request_body=_kept(record.body),
+        request_headers=mask_headers(scope["headers"]), request_body=_kept(record.body),
         response_body=_kept(getattr(response, "body", b"") or b""),
         auth=auth, fault=record.fault, tolerated=tuple(record.tolerated),
     )

@@ -11,7 +11,7 @@ import contextvars
 import itertools
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
@@ -22,7 +22,7 @@ DEFAULT_SIZE = 1000
 replaying: contextvars.ContextVar[list | None] = contextvars.ContextVar("journal_replaying", default=None)
 
 
-@dataclass
+@dataclass(slots=True)
 class JournalEntry:
     sequence: int
     at: datetime
@@ -41,7 +41,7 @@ class JournalEntry:
     auth: dict[str, str | None] | None = None
     fault: Any = None  # what a fault layer did to this request, if anything
     replay_of: str | None = None
-    tolerated: tuple[str, ...] = field(default=())
+    tolerated: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
