@@ -17,16 +17,16 @@ from starlette.responses import Response
 
 from . import unit_of_work
 from .admin import ADMIN_HANDLERS
-from .journal.recording import journal_unrouted
-from .ui.routes import CockpitPages
 from .api import ALIASES, HANDLERS, NOT_SERVED
 from .bank.routes import BankPages
 from .config import Settings
 from .errors import InvalidRequest, KlaviError, MethodNotAllowed, NotFound, ServiceUnavailable
+from .journal.recording import journal_unrouted
 from .routing import check_handlers, error_response, spec_routes
 from .sandbox import Sandbox
 from .store import StorageError
 from .spec import load_spec
+from .ui.routes import CockpitPages
 from .web_security import ControlApiGuard, CrossOrigin, PageSecurityHeaders
 from .webhooks.dispatcher import Dispatcher
 

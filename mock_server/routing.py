@@ -24,8 +24,8 @@ from starlette.types import Message, Receive, Scope, Send
 from . import unit_of_work
 from .config import Tenant
 from .domain.tokens import TokenClaims
-from .journal.recording import journal_exchange
 from .errors import KlaviError, MethodNotAllowed, NotImplementedYet, PayloadTooLarge, Unauthorized
+from .journal.recording import journal_exchange
 from .sandbox import TOKEN_KINDS, Sandbox
 from .spec import Operation, Spec
 from .validation import problems, validate_request
