@@ -15,8 +15,9 @@ PAGES = ("/__mock/ui", "/__mock/ui/webhooks", "/__mock/ui/requests", "/__mock/ui
 TOKEN = "pages-admin-token"
 
 
-def test_root_redirects_to_the_dashboard(client):
-    response = client.get("/")
+@pytest.mark.parametrize("path", ["/", "/__mock", "/__mock/"])
+def test_the_roots_lead_to_the_dashboard(client, path):
+    response = client.get(path)
     assert response.status_code == 307 and response.headers["location"] == "/__mock/ui"
 
 

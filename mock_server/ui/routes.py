@@ -171,6 +171,8 @@ class CockpitPages:
         guarded = self._guarded
         return [
             Route("/", self.home, methods=["GET"]),
+            Route("/__mock", self.home, methods=["GET"]),
+            Route("/__mock/", self.home, methods=["GET"]),
             Route(UI, guarded(self.dashboard), methods=["GET"]),
             Route(f"{UI}/webhooks", guarded(self.webhooks), methods=["GET"]),
             Route(f"{UI}/requests", guarded(self.requests), methods=["GET"]),
