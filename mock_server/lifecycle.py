@@ -36,7 +36,10 @@ REASONS = {
     "REVOKED_BY_PARTNER": "The partner revoked the consent (DELETE /consents/{consentId}/revoke).",
     "DELETED_BY_USER": "The user asked for the data to be deleted in Klavi's portal.",
     "FORCED": "Forced through the control API.",
+    "OPEN_DATA_CONNECTION_FAILED": "The Open Data task failed (its code says why: GET /tasks/{taskId}/status).",
 }
+# What an Open Data connection reads: Klavi lists no resources for those institutions.
+OPEN_DATA_PERMISSIONS = ["ACCOUNTS_ALL", "CREDIT_CARDS_ALL"]
 
 # What the partner's redirectURL receives in `error` when the journey fails.
 REDIRECT_ERRORS = {
@@ -108,8 +111,7 @@ class ConsentLifecycle:
         institution = self.institutions.get(code)
         if institution is None:
             raise BusinessRuleError(4004, f"institutionCode {code!r} is not an institution of GET /links/institutions")
-        if institution.institution_type != 1:
-            raise BusinessRuleError(4004, f"{institution.name} ({code}) is an Open Data institution (institutionType 2); consents are for Open Finance institutions")
+        open_data = institution.institution_type == 2  # a login and MFA through a task, not a bank redirect
         if not institution.serves(person):
             who = "companies (businessType LEGAL)" if person == "pf" else "people (businessType NATURAL)"
             field = "personalTaxId" if person == "pf" else "businessTaxId"
@@ -120,9 +122,10 @@ class ConsentLifecycle:
             raise Conflict(f"body.externalTrackId: {request['externalTrackId']!r} is already used by another consent; each value must be unique")
         consent = new_consent(
             tenant_id=tenant.app_id, link_id=link.id, request=request,
-            permissions=permissions_for(institution.available_resources),
+            permissions=OPEN_DATA_PERMISSIONS if open_data else permissions_for(institution.available_resources),
             persona_id=persona.id, now=self.clock.now(),
         )
+        consent.open_data = open_data
         self.store.add_consent(consent)
         self.timeline.schedule(consent.authorisation_deadline(), "authorisation_window", consent.id)
         return consent
@@ -282,6 +285,16 @@ class ConsentLifecycle:
                 self._move(consent, *move)
                 ran.append(FellDue(job.kind, datetime.fromtimestamp(job.due, timezone.utc), consent.id, before, *move))
         return ran
+
+    def open_data_connected(self, consent: Consent, connection_key: str) -> None:
+        """Its task succeeded: the data can be reported (no bank page, no LGPD step)."""
+        self.store.changing(consent)
+        consent.permissions_granted = self.persona_of(consent).granted(consent.permissions_apply)
+        consent.connection_key = connection_key
+        self._move(consent, states.AUTHORISED)
+
+    def open_data_failed(self, consent: Consent) -> None:
+        self._move(consent, states.ERROR, "OPEN_DATA_CONNECTION_FAILED")
 
     def force(self, consent_id: str, status: str) -> Consent:
         consent = self.get(None, consent_id)

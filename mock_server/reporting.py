@@ -263,6 +263,7 @@ class ReportService:
         return [
             ReportLink(link_id=link_id, institution_code=code,
                        institution_name=self.institutions.get(code).name if self.institutions.get(code) else code,
-                       consents=[ReportConsent(c.id, list(c.permissions_granted)) for c in group])
+                       consents=[ReportConsent(c.id, list(c.permissions_granted)) for c in group],
+                       connection_key=next((c.connection_key for c in group if c.connection_key), ""))
             for (link_id, code), group in grouped.items()
         ]

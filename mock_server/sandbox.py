@@ -20,7 +20,7 @@ from .domain.consents import AUTHORISED, Consent
 from .domain.institutions import InstitutionCatalog
 from .domain.links import Link, new_link
 from .domain.personas import PersonaCatalog
-from .domain.tasks import NEED_MFA, SUCCESS, Task, new_task
+from .domain.tasks import FAIL, NEED_MFA, SUCCESS, Task, login_task, new_task
 from .domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
 from .errors import BusinessRuleError, InvalidRequest, NotFound, Unauthorized
 from .journal import RequestJournal
@@ -120,6 +120,9 @@ class Sandbox:
     # -- links -------------------------------------------------------------------------
 
     def create_link(self, tenant: Tenant, request: dict) -> tuple[Link, str]:
+        if request.get("connectionKey") and self._connection(tenant.app_id, request["connectionKey"]) is None:
+            raise BusinessRuleError(4001, "body.connectionKey: no Open Data connection of this partner has that key "
+                                          "(it comes in the links[] of an Open Data report)")
         link = new_link(tenant.app_id, request, self.clock.now(), self.institutions)
         token = self.tokens.issue_link(tenant.app_id, link.id, link.expires_at)
         self.store.add_link(link)
@@ -152,14 +155,45 @@ class Sandbox:
             raise NotFound(f"task {task_id} not found for this link")
         return task
 
-    def submit_mfa(self, claims: TokenClaims, task_id: str, mfa_id: int) -> Task:
+    def create_consent(self, tenant: Tenant, link: Link, request: dict) -> Consent:
+        """A consent; at an Open Data institution, with the task that logs in (domain/tasks.py).
+        A link made with a connectionKey of this institution updates without a login."""
+        known = self._connection(tenant.app_id, link.connection_key) if link.connection_key else None
+        if known is not None and known.institution_code != request["institutionCode"]:  # checked first: nothing half-made
+            raise BusinessRuleError(4004, f"body.institutionCode: the link's connectionKey is for institution "
+                                          f"{known.institution_code}, not {request['institutionCode']}")
+        consent = self.consents.create(tenant, link, request)
+        if consent.open_data:
+            task = login_task(tenant.app_id, link.id, consent.institution_code, consent.id,
+                              known.connection_key if known else None)
+            self.store.add_task(task)
+            self.store.changing(consent)
+            consent.task_id = task.id
+            if task.status == SUCCESS:
+                self.consents.open_data_connected(consent, task.connection_key or "")
+        return consent
+
+    def _connection(self, app_id: str, connection_key: str) -> Task | None:
+        return next((t for t in self.store.tasks.values()
+                     if t.tenant_id == app_id and t.connection_key == connection_key), None)
+
+    def submit_mfa(self, claims: TokenClaims, task_id: str, mfa: dict) -> Task:
         task = self.task_of_link(claims, task_id)
-        if task.status != NEED_MFA:
-            raise BusinessRuleError(4001, f"task {task_id} is {task.status}; it is not waiting for MFA")
-        if mfa_id != task.mfa_id:
-            raise InvalidRequest(f"body.mfaId: {mfa_id} is not the pending MFA of task {task_id} ({task.mfa_id}); see GET /tasks/{task_id}/status")
         self.store.changing(task)
-        task.status = SUCCESS
+        if task.consent_id is None:  # made by POST /__mock/tasks: any answer with its mfaId will do
+            if task.status != NEED_MFA:
+                raise BusinessRuleError(4001, f"task {task_id} is {task.status}; it is not waiting for MFA")
+            if mfa["mfaId"] != task.mfa_id:
+                raise InvalidRequest(f"body.mfaId: {mfa['mfaId']} is not the pending MFA of task {task_id} ({task.mfa_id}); "
+                                     f"see GET /tasks/{task_id}/status")
+            task.status = SUCCESS
+            return task
+        task.answer(mfa)
+        consent = self.store.get_consent(None, task.consent_id)
+        if consent is not None and task.status == SUCCESS:
+            self.consents.open_data_connected(consent, task.connection_key or "")
+        elif consent is not None and task.status == FAIL:
+            self.consents.open_data_failed(consent)
         return task
 
     # -- webhooks ----------------------------------------------------------------------

@@ -63,7 +63,6 @@ def test_business_consents_take_a_cnpj_numeric_or_alphanumeric(klavi):
     ({"institutionCode": "746"}, 416, "is in outage"),
     ({"institutionCode": "197"}, 416, "serves companies (businessType LEGAL) only"),
     ({"institutionCode": "121", "personalTaxId": None, "businessTaxId": VALID_CNPJ}, 416, "serves people (businessType NATURAL) only"),
-    ({"institutionCode": "003"}, 416, "is an Open Data institution"),
 ])
 def test_bad_consents_are_refused_naming_the_problem(klavi, client, body, status, fragment):
     response = klavi.consent_request(klavi.create_link()["linkToken"], **body)

@@ -71,7 +71,6 @@ from mock_server.app import create_app
 from mock_server.config import Settings, Tenant
 from mock_server.errors import BUSINESS_ERRORS
 from mock_server.spec import Operation, Spec, load_spec
-from mock_server.testing import wait_for
 from mock_server.validation import MAX_JSON_DEPTH
 
 from .conftest import PARTNER_RETURN, SANDBOX_KEYS, VALID_CNPJ, VALID_CPF
@@ -79,7 +78,6 @@ from .conftest import PARTNER_RETURN, SANDBOX_KEYS, VALID_CNPJ, VALID_CPF
 LIMIT = 2048  # the app's max_body_bytes: small, so oversized bodies are cheap
 ADMIN_TOKEN = "robustness-admin-token"
 ADMIN_HEADER = "X-Mock-Admin-Token"
-REPORT_CPF = "11144477735"  # the world's report: another person, so the main consent stays pending
 TOKEN_SECRET = "robustness-token-secret-long-enough-for-hs512-0123456789abcdef0123456789"
 OTHER_KEYS = {"accessKey": "other-access-key", "secretKey": "other-secret-key"}
 SPECS: dict[str, Spec] = {name: load_spec(name) for name in ("klavi.yaml", "mock-admin.yaml")}
@@ -137,7 +135,8 @@ def message(response) -> str:
 
 @dataclass
 class World:
-    """Real ids in a fresh state: tokens of both tenants, a link, a consent, a task, a delivery."""
+    """Real ids in a fresh state: tokens of both tenants, a link, a consent, a task, a delivery,
+    a report."""
 
     access: str
     link_id: str
@@ -237,33 +236,22 @@ class Mock:
         open_data = next(i["institutionCode"] for i in institutions if i["institutionType"] == 2)
         task = self.admin("POST", "/tasks", json={"linkId": link["linkId"], "institutionCode": open_data, "status": "needMFA"})
         assert task.status_code == 200, task.text
-        report_id = self._a_report(access)
-        deliveries = self.admin("GET", "/webhooks").json()["items"]  # a page of the log
+        reported = http.post("/data/v1/consents", headers=bearer(link["linkToken"]), json={
+            "externalTrackId": "robustness-2", "personalTaxId": VALID_CPF, "institutionCode": "341",
+            "redirectURL": PARTNER_RETURN}).json()["consentId"]
+        assert self.admin("POST", f"/consents/{reported}/force", json={"status": "AUTHORISED"}).status_code == 200
+        asked = http.post("/data/v1/personal/user-data", headers=bearer(access),
+                          json={"taxId": VALID_CPF, "products": ["pf_checking_account"], "consentIds": [reported]})
+        assert asked.status_code == 200, asked.text
+        deliveries = self.admin("GET", "/webhooks").json()["items"]
         journaled = self.admin("GET", "/requests", params={"operationId": "listInstitutions"}).json()["items"]
+        report = next(d for d in deliveries if d["name"] == "product_generated_success")
         self.last = self.snapshot()
         return World(access=access, link_id=link["linkId"], link_token=link["linkToken"],
                      consent_id=consent.json()["consentId"], task_id=task.json()["taskId"],
                      delivery_id=deliveries[0]["deliveryId"], other_access=other_access,
                      other_link_token=other_link["linkToken"], journal_id=journaled[0]["journalId"],
-                     report_id=report_id)
-
-    def _a_report(self, access: str) -> str:
-        """A report of another person's authorised consent; its productReportId. Waits until
-        the report is built (on a thread), so nothing changes behind the first snapshot."""
-        link = self.http.post("/data/v1/links", json={"personalTaxId": REPORT_CPF}, headers=bearer(access)).json()
-        consent = self.http.post("/data/v1/consents", headers=bearer(link["linkToken"]), json={
-            "externalTrackId": "robustness-report", "personalTaxId": REPORT_CPF, "institutionCode": "341",
-            "redirectURL": PARTNER_RETURN}).json()
-        assert self.admin("POST", f"/consents/{consent['consentId']}/bank", json={"decision": "approve"}).status_code == 200
-        asked = self.http.post("/data/v1/personal/institution-data", headers=bearer(access), json={
-            "taxId": REPORT_CPF, "institutionCode": "341", "products": ["pf_checking_account"]})
-        assert asked.status_code == 200, asked.text
-
-        def built():
-            requests = self.admin("GET", "/reports").json()
-            reports = requests[0]["reports"] if requests else []
-            return reports and all(e["status"] != "pending" for e in requests[0]["events"]) and reports[0]["productReportId"]
-        return wait_for(built, what="the world's report")
+                     report_id=report["body"][0]["payload"]["productReportId"])
 
 
 def bearer(token: str) -> dict[str, str]:

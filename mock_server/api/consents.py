@@ -9,13 +9,14 @@ from .views import api_consent_view, redirect_url
 
 async def create_consent(call: Call) -> Response:
     link = call.sandbox.link_of(call.tenant, call.claims)
-    consent = call.sandbox.consents.create(call.tenant, link, call.body)
-    redirect = redirect_url(call.base_url, consent)
+    consent = call.sandbox.create_consent(call.tenant, link, call.body)
+    redirect = None if consent.open_data else redirect_url(call.base_url, consent)
     return JSONResponse({
         "consentId": consent.id,
         "consentRedirectURL": redirect,
         "consentRedirectUrl": redirect,  # the spelling some clients read
         "expireAt": iso(consent.expires_at),
+        **({"taskId": consent.task_id} if consent.open_data else {}),
     })
 
 

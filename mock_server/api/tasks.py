@@ -10,5 +10,5 @@ async def get_task_status(call: Call) -> Response:
 
 
 async def submit_task_mfa(call: Call) -> Response:
-    call.sandbox.submit_mfa(call.claims, call.path["taskId"], call.body["mfaId"])
+    call.sandbox.submit_mfa(call.claims, call.path["taskId"], call.body)
     return JSONResponse({"message": "ok"})

@@ -48,6 +48,6 @@ def api_consent_view(consent: Consent, sandbox: Sandbox, base_url: str) -> dict:
         "institutionLogo": logo_url(base_url, consent.institution_code),
         "products": granted_products(consent.permissions_granted, institution.available_resources if institution else ()),
     }
-    if consent.redirect_usable(sandbox.clock.now()):
+    if not consent.open_data and consent.redirect_usable(sandbox.clock.now()):
         view["consentRedirectURL"] = view["consentRedirectUrl"] = redirect_url(base_url, consent)
     return view

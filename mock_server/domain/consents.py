@@ -104,6 +104,9 @@ class Consent:
     status_reason: str | None = None  # why it is REJECTED or ERROR (mock detail, in the control API)
     permissions_granted: list[str] = field(default_factory=list)
     updated_at: datetime | None = None
+    open_data: bool = False  # at an institutionType 2 institution: connected through a task
+    task_id: str | None = None
+    connection_key: str | None = None  # an Open Data connection's, once it succeeded (in its reports)
     # The bank step: the redirect ticket works once, within REDIRECT_TTL; the flow token
     # then carries the browser through the bank and LGPD pages.
     ticket: str = field(default_factory=lambda: secrets.token_urlsafe(24))

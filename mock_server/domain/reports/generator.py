@@ -66,6 +66,7 @@ class ReportLink:
     institution_code: str       # COMPE code, e.g. "341"
     institution_name: str       # e.g. "Itaú": the accounts' brandName
     consents: list[ReportConsent] = field(default_factory=list)
+    connection_key: str = ""    # an Open Data connection's: a later link's connectionKey updates it
 
 
 def build_report(product_name: str, *, request_id: str, tax_id: str, now: datetime, links: list[ReportLink],
@@ -135,6 +136,7 @@ def _link(link: ReportLink, product: Product, data: dict[str, list[dict[str, Any
                              for perm in PERMISSIONS}}
             for consent in link.consents
         ],
+        **({"connectionKey": link.connection_key} if link.connection_key else {}),
     }
 
 
