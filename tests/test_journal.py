@@ -190,3 +190,16 @@ def test_a_big_body_is_kept_cut_short(klavi, client):
     client.post(f"{API}/links", json={"externalInfo": {"note": "x" * (KEPT_BODY_BYTES + 10)}}, headers=bearer(token))
     entry = journal(client, operationId="createLink")["items"][0]
     assert isinstance(entry["requestBody"], str) and len(entry["requestBody"]) == KEPT_BODY_BYTES
+
+
+def test_an_open_data_password_is_masked(klavi, client):
+    link = klavi.create_link(personalTaxId="52998224725")
+    institutions = client.get(f"{API}/links/institutions", headers=bearer(link["linkToken"])).json()
+    open_data = next(i["institutionCode"] for i in institutions if i["institutionType"] == 2)
+    task = client.post("/__mock/tasks", json={"linkId": link["linkId"], "institutionCode": open_data,
+                                              "status": "needMFA"}).json()
+    client.post(f"{API}/tasks/{task['taskId']}/mfa", headers=bearer(link["linkToken"]),
+                json={"mfaId": 1, "username": "ana", "password": "s3cret-pass"})
+    entry = journal(client, pathPrefix=f"{API}/tasks/")["items"][0]
+    assert entry["requestBody"]["password"] == "***" and entry["requestBody"]["username"] == "ana"
+    assert "s3cret-pass" not in json.dumps(journal(client))
