@@ -30,6 +30,19 @@ def journey(client, tax_field, tax_id, decision="approve"):
     return access
 
 
+def open_data_report(client):
+    access = client.post(f"{API}/auth", json=KEYS).json()["accessToken"]
+    link = client.post(f"{API}/links", json={}, headers={"Authorization": f"Bearer {access}"}).json()
+    token = {"Authorization": f"Bearer {link['linkToken']}"}
+    task = client.post(f"{API}/consents", headers=token, json={
+        "externalTrackId": "open-data", "personalTaxId": "52998224725", "institutionCode": "003",
+        "redirectURL": "https://partner.example.com/back"}).json()["taskId"]
+    mfa = client.get(f"{API}/tasks/{task}/status", headers=token).json()["mfaInfo"]["mfaId"]
+    client.post(f"{API}/tasks/{task}/mfa", headers=token, json={"mfaId": mfa, "username": "u", "password": "p"})
+    client.post(f"{API}/personal/institution-data", headers={"Authorization": f"Bearer {access}"},
+                json={"taxId": "52998224725", "institutionCode": "003", "products": ["pf_checking_account"]})
+
+
 @pytest.fixture(scope="module")
 def delivered_bodies():
     tenants = [Tenant(app_id="sandbox-app", access_key=KEYS["accessKey"], secret_key=KEYS["secretKey"]),
@@ -47,6 +60,15 @@ def delivered_bodies():
                         body["institutionCode"] = "341"
                     client.post(f"{API}/{person}/{path}", json=body, headers={"Authorization": f"Bearer {access}"})
         journey(client, "personalTaxId", "11144477735", decision="deny")
+        # The CPF-encoded variant, and reports from an Open Data connection (with its connectionKey).
+        assert client.put("/__mock/tenants/sandbox-app/reports", json={"encryptSensitiveFields": True}).status_code == 200
+        for field, tax_id, prefix in (("personalTaxId", "52998224725", "pf"), ("businessTaxId", "11222333000181", "pj")):
+            access = journey(client, field, tax_id)
+            person = "personal" if prefix == "pf" else "business"
+            client.post(f"{API}/{person}/user-data", json={"taxId": tax_id, "products": products_for(prefix, "institution")},
+                        headers={"Authorization": f"Bearer {access}"})
+        assert client.put("/__mock/tenants/sandbox-app/reports", json={"encryptSensitiveFields": False}).status_code == 200
+        open_data_report(client)
         client.post("/__mock/clock/advance", json={"seconds": 400 * 86400})  # expiries, scripted revocations, slow reports
         # For-FI: link_action_status
         access = client.post(f"{API}/auth", json={"accessKey": "fi-key", "secretKey": "fi-secret"}).json()["accessToken"]
@@ -74,3 +96,6 @@ def test_every_delivered_body_matches_the_spec(delivered_bodies):
             off_spec[f"{delivery['name']} ({delivery['deliveryId']})"] = problems[:3]
     assert not off_spec, off_spec
     assert len(delivered_bodies) > 300
+    reports = [d["body"] for d in delivered_bodies if d["kind"] == "report"]
+    assert any(not r["enquiryCpf"].isdigit() and r["enquiryCpf"] for r in reports)  # the encrypted variant was checked
+    assert any("connectionKey" in link for r in reports for link in r["links"])  # and an Open Data report

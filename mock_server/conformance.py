@@ -69,10 +69,15 @@ class ConformanceLog:
 
     def report(self, operations: list[str], deliveries: Iterable[Delivery], app_id: str | None = None) -> dict[str, Any]:
         webhooks: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+        chaos: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
         for delivery in deliveries:
             webhooks[delivery.tenant_id][delivery.name][delivery.status] += 1
+            for mode in delivery.chaos:
+                first = delivery.attempts[0] if delivery.attempts else None
+                chaos[delivery.tenant_id][mode]["acknowledged" if first and first.succeeded else "refused" if first else "waiting"] += 1
         names = sorted(set(self.tenants) | set(webhooks)) if app_id is None else [app_id]
-        return {"tenants": [self._tenant_report(name, operations, webhooks.get(name, {})) for name in names]}
+        return {"tenants": [{**self._tenant_report(name, operations, webhooks.get(name, {})),
+                             "webhookChaos": _chaos_report(chaos.get(name, {}))} for name in names]}
 
     def _tenant_report(self, app_id: str, operations: list[str], webhooks: dict[str, Counter]) -> dict[str, Any]:
         log = self.tenants.get(app_id, TenantLog())
@@ -95,6 +100,20 @@ class ConformanceLog:
                                 "pending": c["pending"], "undeliverable": c["undeliverable"]}
                          for name, c in sorted(webhooks.items())},
         }
+
+
+REFUSE = ("badSignature", "missingSignature", "staleTimestamp")  # a receiver that checks turns these away
+
+
+def _chaos_report(modes: dict[str, Counter]) -> dict[str, dict[str, Any]]:
+    report = {}
+    for mode, counts in sorted(modes.items()):
+        expected = "refuse" if mode in REFUSE else "acknowledge"
+        tried = counts["acknowledged"] + counts["refused"]
+        wrong = counts["acknowledged"] if expected == "refuse" else counts["refused"]
+        report[mode] = {"sent": tried + counts["waiting"], "acknowledged": counts["acknowledged"], "refused": counts["refused"],
+                        "expected": expected, "verdict": "not tried yet" if not tried else "wrong" if wrong else "ok"}
+    return report
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -120,5 +139,10 @@ def render_text(report: dict[str, Any]) -> str:
             lines.append("  webhooks (sent / acknowledged / failed / pending / undeliverable):")
             for name, data in tenant["webhooks"].items():
                 lines.append(f"    {name:<38} {data['sent']} / {data['acknowledged']} / {data['failed']} / {data['pending']} / {data['undeliverable']}")
+        if tenant.get("webhookChaos"):
+            lines.append("  the receiver under webhook chaos (sent / acknowledged / refused; should):")
+            for mode, data in tenant["webhookChaos"].items():
+                mark = {"ok": "✓", "wrong": "✗"}.get(data["verdict"], "?")
+                lines.append(f"    {mark} {mode:<36} {data['sent']} / {data['acknowledged']} / {data['refused']}; should {data['expected']}")
         lines.append("")
     return "\n".join(lines) if lines else "no requests recorded yet"

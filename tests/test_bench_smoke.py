@@ -34,3 +34,18 @@ def test_quick_benchmark_runs_and_writes_the_table(tmp_path: Path) -> None:
         assert row in table
     assert "failed:" not in table
     assert table in done.stdout  # the same table is printed
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="the benchmark pins processes with taskset (util-linux)")
+def test_quick_webhook_benchmark_runs_and_writes_its_table() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "webhooks.py"), "--quick"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("KLAVI_MOCK_")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = (ROOT / "bench" / "results" / "webhooks-quick.md").read_text()
+    for row in ("| deliveries/s, backlog of 500 |", "| drain time 2,000 / 500 |", "| backlog after 20 clients",
+                "| RSS before / after load / drained / reset |", "| p99 GET /links/institutions while"):
+        assert row in table
+    assert table in done.stdout

@@ -168,3 +168,23 @@ def test_a_config_file_with_bad_chaos_is_refused_naming_the_field():
     assert parse_config({"tenants": [{**tenant, "webhookChaos": {"batch": 0.5, "seed": 1}}]}, "f")["tenants"][0].webhook_chaos
     with pytest.raises(ConfigError, match="webhookChaos.duplicate"):
         parse_config({"tenants": [{**tenant, "webhookChaos": {"duplicate": 2}}]}, "f")
+
+
+def test_the_conformance_report_says_how_the_receiver_met_the_chaos(mock, receiver):
+    """A receiver that checks nothing: it acknowledges a bad signature (wrong) and a
+    duplicate (right); one that refuses a missing signature is right."""
+    chaos(mock, badSignature=1, duplicate=1)
+    fire(mock)
+    settled(mock)
+    receiver.scripts["/events"] = [401] * 6  # refuses the next delivery and its retries
+    chaos(mock, missingSignature=1)
+    fire(mock)
+    mock.post("/__mock/clock/advance", json={"seconds": 60})  # its retries fall due at once
+    wait_for(lambda: delivery_log(mock, status="failed"), 20, "the refused one to fail")
+    [tenant] = mock.get("/__mock/conformance", params={"appId": "sandbox-app"}).json()["tenants"]
+    report = tenant["webhookChaos"]
+    assert report["badSignature"] == {"sent": 2, "acknowledged": 2, "refused": 0, "expected": "refuse", "verdict": "wrong"}
+    assert report["duplicate"]["verdict"] == "ok" and report["duplicate"]["acknowledged"] == 1
+    assert report["missingSignature"] == {"sent": 1, "acknowledged": 0, "refused": 1, "expected": "refuse", "verdict": "ok"}
+    from mock_server.conformance import render_text
+    assert "✗ badSignature" in render_text({"tenants": [tenant]})
