@@ -7,6 +7,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_server.app import create_app
+from mock_server.testing import wait_for
 from mock_server.ui.access import COOKIE
 
 from .conftest import API, authorise
@@ -126,3 +127,16 @@ def test_the_cookie_alone_does_not_open_the_control_api(protected):
     (a form post from another page) steers nothing."""
     response = protected.post("/__mock/clock/advance", json={"seconds": 1}, cookies={COOKIE: TOKEN})
     assert response.status_code == 401
+
+
+def test_the_conformance_page_shows_how_the_receiver_met_the_chaos(hooked, client, receiver):
+    assert client.put("/__mock/tenants/sandbox-app/chaos", json={"duplicate": 1, "seed": 1}).status_code == 200
+    hooked.create_link()
+
+    def verdict():
+        tenants = client.get("/__mock/conformance", params={"appId": "sandbox-app"}).json()["tenants"]
+        return tenants[0]["webhookChaos"].get("duplicate", {}).get("verdict") == "ok"
+
+    wait_for(verdict, what="the duplicate's verdict")
+    page = client.get("/__mock/ui/conformance").text
+    assert 'data-chaos="duplicate">ok<' in page
