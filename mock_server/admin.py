@@ -12,6 +12,7 @@ from .clock import iso
 from .domain.consents import Consent
 from .domain.links import Link
 from .errors import NotFound
+from .faults.control import FAULT_HANDLERS
 from .lifecycle import REASONS
 from .resources import openapi_dir
 from .routing import Call, Handler
@@ -234,12 +235,30 @@ async def create_task(call: Call) -> Response:
 async def get_conformance(call: Call) -> Response:
     sandbox = call.sandbox
     operations = list(load_spec("klavi.yaml").operations)
-    return JSONResponse(sandbox.conformance.report(operations, sandbox.store.deliveries.values(), call.query.get("appId")))
+    return JSONResponse(sandbox.conformance.report(operations, sandbox.store.deliveries.values(), call.query.get("appId"),
+                                                   faults=sandbox.faults.reactions))
 
 
 async def reset_conformance(call: Call) -> Response:
     call.sandbox.conformance.reset()
+    call.sandbox.faults.reactions.reset()
     return JSONResponse({"message": "ok"})
+
+
+async def run_receiver_check(call: Call) -> Response:
+    from .contract.receiver import check_receiver  # httpx and the report builders, only when asked
+
+    body = call.body
+    app_id = body.get("appId") or next(iter(call.sandbox.tenants))
+    secret = body.get("secret")
+    if secret is None:
+        tenant = call.sandbox.tenants.get(app_id)
+        if tenant is None:
+            raise NotFound(f"no tenant with appId {app_id!r}; see GET /__mock/tenants")
+        secret = tenant.secret_key
+    result = await check_receiver(body["url"], secret, timeout=body.get("timeoutSeconds", 10),
+                                  require_signatures=body.get("requireSignatures", False), app_id=app_id)
+    return JSONResponse(result.view())
 
 
 async def get_contract(call: Call) -> Response:
@@ -273,5 +292,7 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "getConformance": get_conformance,
     "resetConformance": reset_conformance,
     "getContract": get_contract,
+    "runReceiverCheck": run_receiver_check,
+    **FAULT_HANDLERS,
     **COCKPIT_HANDLERS,  # what the QA cockpit (mock_server/ui) needs: the journal, the bank, reports
 }

@@ -4,6 +4,7 @@
     klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PATH]
                      [--max-examples N] [--workers N] [--include OPERATION_ID ...]
     klavi-mock conformance [--base-url http://127.0.0.1:8080] [--app-id APP] [--fail-on-violations]
+    klavi-mock check-receiver --url URL --secret S [--junit-xml FILE] [--timeout 10] [--app-id APP] [--require-signatures]
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def _check(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in ("access_key", "secret_key", "max_examples", "workers")
                if getattr(args, name) is not None}
     return run_check(args.base_url, junit_xml=args.junit_xml, include=args.include, **options)
+
+
+def _check_receiver(args: argparse.Namespace) -> int:
+    from .contract.receiver import run_check_receiver
+
+    return run_check_receiver(args.url, args.secret, args.junit_xml, args.timeout, args.require_signatures, args.app_id)
 
 
 def _conformance(args: argparse.Namespace) -> int:
@@ -148,6 +155,20 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--include", nargs="+", action="extend", metavar="OPERATION_ID",
                        help="only these operations (operationIds from the spec, e.g. createConsent getConsent)")
     check.set_defaults(run=_check)
+    receiver = commands.add_parser(
+        "check-receiver", help="send a webhook receiver every Klavi event and report, valid and invalid, and judge it",
+        description="Send a partner's webhook receiver one signed delivery per event and report product of "
+                    "openapi/klavi.yaml, then a bad and a missing signature, a duplicate eventId, an empty body and a "
+                    "stale timestamp. Exit code 0: no case failed (warnings allowed); 1: a case failed; 2: could not "
+                    "run (bad flags, or no HTTP answer at all).")
+    receiver.add_argument("--url", required=True, help="the receiver, e.g. http://127.0.0.1:9000/klavi/events")
+    receiver.add_argument("--secret", required=True, help="the partner's secretKey, which signs every delivery")
+    receiver.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report (one test case per case)")
+    receiver.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10, as Klavi)")
+    receiver.add_argument("--app-id", default="sandbox-app", help="the partnerAppId the events carry (default sandbox-app)")
+    receiver.add_argument("--require-signatures", action="store_true",
+                          help="fail (not warn) when a bad or missing signature is accepted")
+    receiver.set_defaults(run=_check_receiver)
     conformance = commands.add_parser(
         "conformance", help="print how clients used a running mock, and where they strayed from the spec")
     conformance.add_argument("--base-url", default="http://127.0.0.1:8080", metavar="URL",

@@ -18,6 +18,8 @@ A config file (YAML or JSON) looks like:
         reportDelivery: automatic                          # optional: on-request (default), automatic, manual
         activatedProducts: [pf_checking_account, pf_credit_card]  # optional; default every product
         encryptSensitiveFields: true                       # optional: "CPF encoded" reports
+    faults:                                                # optional: fault rules (README, "Faults on demand")
+      - {operationId: createConsent, status: 429, retryAfterSeconds: 2, times: 1}
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ _FILE_SCHEMA = {
         "tenants": {"type": "array", "minItems": 1, "items": _TENANT_SCHEMA},
         "tokenSecret": {"type": "string", "minLength": 16},
         "strictTaxIds": {"type": "boolean"},
+        "faults": {"type": "array", "maxItems": 100, "items": {"type": "object"}},  # each checked by faults.parse_rule
         "webhookConcurrency": {"type": "integer", "minimum": 1, "maximum": 64},
         "webhookRetention": {"type": "integer", "minimum": 0},
         "journalSize": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
@@ -125,6 +128,8 @@ class Settings:
     # Refuse (400) CPFs and CNPJs whose check digits are wrong. Off by default: they are
     # accepted and reported as tolerated deviations, since Klavi's own examples fail them.
     strict_tax_ids: bool = False
+    # Fault rules from the config file (as written; mock_server/faults/rules.py checks them).
+    faults: tuple[dict, ...] = ()
     # Attempts under way at once to one webhook URL. Deliveries with the same ordering key
     # (one consent, one link, one report request) always go one at a time, in order; 1
     # sends everything to a URL one at a time, in creation order (strict per-URL order).
@@ -178,12 +183,25 @@ def parse_config(data: Any, where: str) -> dict[str, Any]:
         values["token_secret"] = data["tokenSecret"]
     if "strictTaxIds" in data:
         values["strict_tax_ids"] = data["strictTaxIds"]
+    if "faults" in data:
+        values["faults"] = _fault_rules(data["faults"], where)
     for key, attribute in (("webhookConcurrency", "webhook_concurrency"), ("webhookRetention", "webhook_retention")):
         if key in data:
             values[attribute] = data[key]
     if "journalSize" in data:
         values["journal_size"] = data["journalSize"]
     return values
+
+
+def _fault_rules(rules: list, where: str) -> tuple[dict, ...]:
+    from .faults import RuleError, parse_rule
+
+    for number, raw in enumerate(rules):
+        try:
+            parse_rule(raw, f"faults[{number}]", source="config")
+        except RuleError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return tuple(rules)
 
 
 def load_config_file(path: str | os.PathLike) -> dict[str, Any]:

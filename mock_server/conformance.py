@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .webhooks.outbox import Delivery
+
+if TYPE_CHECKING:
+    from .faults.reactions import ReactionLog
 
 UNAUTHENTICATED = "(unauthenticated)"
 # Distinct deviations, and operations (an unknown path counts as one), kept one by one per
@@ -67,7 +70,8 @@ class ConformanceLog:
     def reset(self) -> None:
         self.tenants.clear()
 
-    def report(self, operations: list[str], deliveries: Iterable[Delivery], app_id: str | None = None) -> dict[str, Any]:
+    def report(self, operations: list[str], deliveries: Iterable[Delivery], app_id: str | None = None,
+               faults: ReactionLog | None = None) -> dict[str, Any]:
         webhooks: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
         chaos: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
         for delivery in deliveries:
@@ -75,9 +79,14 @@ class ConformanceLog:
             for mode in delivery.chaos:
                 first = delivery.attempts[0] if delivery.attempts else None
                 chaos[delivery.tenant_id][mode]["acknowledged" if first and first.succeeded else "refused" if first else "waiting"] += 1
-        names = sorted(set(self.tenants) | set(webhooks)) if app_id is None else [app_id]
-        return {"tenants": [{**self._tenant_report(name, operations, webhooks.get(name, {})),
-                             "webhookChaos": _chaos_report(chaos.get(name, {}))} for name in names]}
+        faulted = set(faults.names()) if faults is not None else set()
+        names = sorted(set(self.tenants) | set(webhooks) | faulted) if app_id is None else [app_id]
+        tenants = [{**self._tenant_report(name, operations, webhooks.get(name, {})),
+                    "webhookChaos": _chaos_report(chaos.get(name, {}))} for name in names]
+        if faults is not None:  # each injected fault and how the client reacted (mock_server/faults)
+            for tenant in tenants:
+                tenant["faults"] = faults.report(tenant["appId"])
+        return {"tenants": tenants}
 
     def _tenant_report(self, app_id: str, operations: list[str], webhooks: dict[str, Counter]) -> dict[str, Any]:
         log = self.tenants.get(app_id, TenantLog())
@@ -100,6 +109,17 @@ class ConformanceLog:
                                 "pending": c["pending"], "undeliverable": c["undeliverable"]}
                          for name, c in sorted(webhooks.items())},
         }
+
+
+def _reaction(reaction: dict[str, Any]) -> str:
+    words = [reaction["outcome"]]
+    if reaction["retriedAfterSeconds"] is not None:
+        words.append(f"after {reaction['retriedAfterSeconds']} s")
+    if reaction["honouredRetryAfter"] is not None:
+        words.append("honoured Retry-After" if reaction["honouredRetryAfter"] else "ignored Retry-After")
+    if reaction["reauthenticated"] is not None:
+        words.append("with a new token" if reaction["reauthenticated"] else "without a new token")
+    return ", ".join(words)
 
 
 REFUSE = ("badSignature", "missingSignature", "staleTimestamp")  # a receiver that checks turns these away
@@ -135,6 +155,12 @@ def render_text(report: dict[str, Any]) -> str:
                     for item in items:
                         mark = "~" if item["tolerated"] else "✗"
                         lines.append(f"      {mark} {item['problem']}  (×{item['count']})")
+        if tenant.get("faults", {}).get("injected"):
+            faults = tenant["faults"]
+            lines.append(f"  faults injected: {faults['injected']} (retried {faults['retried']}, gave up {faults['gaveUp']}, "
+                         f"waiting {faults['waiting']}, Retry-After ignored {faults['retryAfterIgnored']}):")
+            for item in faults["items"][-20:]:
+                lines.append(f"    #{item['number']} {item['operationId']:<34} {item['action']:<22} {_reaction(item['reaction'])}")
         if tenant["webhooks"]:
             lines.append("  webhooks (sent / acknowledged / failed / pending / undeliverable):")
             for name, data in tenant["webhooks"].items():

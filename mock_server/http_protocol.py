@@ -4,6 +4,11 @@ httptools puts no limit on a request's headers: one client sending a 64 MB heade
 the parser (and so every other client of the event loop) busy for seconds. Here a head of
 more than MAX_HEAD_BYTES, or of more than MAX_HEADERS headers, is answered 431 in Klavi's
 error shape and the connection closed, before the application sees it.
+
+It also lets the application hang up: the scope extension HANG_UP is a callable that
+closes the connection with whatever was sent so far (the fault rules' drop, timeout and
+truncate, mock_server/faults/wire.py). Servers without it (in-process test clients, h11)
+cannot do those faults.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from .errors import HeadersTooLarge
 
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers; a Klavi request needs about 1 KiB
 MAX_HEADERS = 100
+HANG_UP = "klavi_mock.hang_up"  # scope["extensions"] key
 
 
 def _refusal(message: str) -> bytes:
@@ -46,6 +52,15 @@ def protocol_class() -> type | str:
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._in_head, self._head_bytes, self._messages = True, 0, self._messages + 1
+            self.scope["extensions"] = {HANG_UP: self._hang_up}
+
+        def _hang_up(self) -> None:
+            """Close the connection after what was written (no answer, or part of one). The
+            cycle is told at once: uvicorn would otherwise answer 500 for an app that
+            returns without answering."""
+            if self.cycle is not None:
+                self.cycle.disconnected = True
+            self.transport.close()
 
         def on_header(self, name: bytes, value: bytes) -> None:
             if len(self.headers) >= MAX_HEADERS:

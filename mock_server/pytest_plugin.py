@@ -16,6 +16,7 @@ request the spec refuses) fails with the list of violations; mark the test with
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
@@ -125,6 +126,24 @@ class KlaviMock:
     def wait_for_report(self, product: str, timeout: float = 10) -> dict:
         return wait_for(lambda: self.reports(product), timeout, what=f"the {product} report")[-1]
 
+    # -- faults ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def fault(self, **rule: Any) -> Iterator[dict]:
+        """Make matching Klavi API requests fail while the block runs (fields as in
+        POST /__mock/faults, e.g. operationId="createConsent", status=429, retryAfterSeconds=2,
+        times=1); yields the rule. Every rule also ends with the test (reset)."""
+        created = self._admin("POST", "/faults", json=rule)
+        try:
+            yield created
+        finally:
+            self._http.delete(f"/__mock/faults/{created['faultId']}")
+
+    def fault_reactions(self) -> list[dict]:
+        """Each injected fault of the sandbox tenant and how the client reacted (newest last)."""
+        tenants = self._admin("GET", "/conformance", params={"appId": self.app_id})["tenants"]
+        return tenants[0]["faults"]["items"] if tenants else []
+
     # -- conformance -------------------------------------------------------------------
 
     def conformance(self) -> dict:
@@ -145,6 +164,7 @@ class KlaviMock:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "klavi_mock_allow_violations: the test means to send requests the Klavi spec refuses")
+    config.addinivalue_line("markers", "klavi_mock_fault(**rule): a fault rule (as POST /__mock/faults takes it) for the whole test")
 
 
 @pytest.fixture(scope="session")
@@ -167,6 +187,8 @@ def klavi_mock(_klavi_mock_session: KlaviMock, request: pytest.FixtureRequest) -
     """A running klavi-mock with clean state; see KlaviMock for what it offers."""
     mock = _klavi_mock_session
     mock.reset()
+    for marker in request.node.iter_markers("klavi_mock_fault"):
+        mock._admin("POST", "/faults", json=marker.kwargs)
     mock.allow_violations = request.node.get_closest_marker("klavi_mock_allow_violations") is not None
     return mock
 

@@ -25,6 +25,7 @@ from . import unit_of_work
 from .config import Tenant
 from .domain.tokens import TokenClaims
 from .errors import KlaviError, MethodNotAllowed, NotImplementedYet, PayloadTooLarge, Unauthorized
+from .faults import wire as faults_wire
 from .journal.recording import journal_exchange
 from .sandbox import TOKEN_KINDS, Sandbox
 from .spec import Operation, Spec
@@ -39,11 +40,10 @@ class Record:
 
     app_id: str | None = None  # whose client sent it, once known
     tolerated: tuple[str, ...] = ()  # deviations accepted anyway
-    # For the request journal (mock_server/journal): the body read, the token's claims, and
-    # what a fault layer did to the request (free-form, shown as the entry's `fault`).
+    # For the request journal (mock_server/journal): the body read and the token's claims.
     body: bytes = b""
     claims: TokenClaims | None = None
-    fault: Any = None
+    fault: dict | None = None  # the fault rule that fired on it (faults.Injection.describe), if any; the journal shows it
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,7 @@ class PathDispatcher:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = Request(scope, receive)
+        arrived = time.time()  # wall clock: what a client's backoff is measured in (faults/reactions.py)
         record = Record()
         operation = self.operations.get(request.method)
         alias_note = None
@@ -212,7 +213,7 @@ class PathDispatcher:
         except Exception as exc:  # a bug in the mock: logged with its traceback, never sent
             log.exception("unhandled error in %s", operation.operation_id if operation else request.url.path)
             response = error_response(KlaviError(f"klavi-mock hit an internal error ({type(exc).__name__}); see its log"))
-        if operation is not None and self.sandbox.settings.strict:
+        if operation is not None and self.sandbox.settings.strict and record.fault is None:
             self._check_response(operation, response)
 
         tolerated = (alias_note, *record.tolerated) if alias_note else record.tolerated
@@ -227,6 +228,8 @@ class PathDispatcher:
                 operation_id = operation.operation_id if operation else f"{request.method} {request.url.path}"
                 status = unit.status if unit and unit.status else response.status_code
                 self.sandbox.conformance.record(record.app_id, operation_id, status, refused, tolerated)
+                if operation is not None and record.fault is None and self.sandbox.faults.reactions.waiting:
+                    self.sandbox.faults.reactions.observed(record.app_id, operation.operation_id, status, arrived)  # a follow-up to an earlier fault
                 journal_exchange(self.sandbox, request, operation_id, status, response, record, started)
 
         await response(scope, receive, send_and_record)
@@ -243,6 +246,13 @@ class PathDispatcher:
             kinds = tuple(TOKEN_KINDS[name] for name in operation.security)
             tenant, claims = self.sandbox.authenticate(_bearer(request, operation), kinds, operation.label)
             record.app_id, record.claims = tenant.app_id, claims
+        if self.record:  # the Klavi API (never the control API): a fault rule may answer instead
+            injection = self.sandbox.faults.intercept(record.app_id, operation.operation_id, request.method, request.url.path)
+            if injection is not None:
+                record.fault = injection.describe()
+                faulted = await faults_wire.answer(injection, request.scope)
+                if faulted is not None:
+                    return faulted  # type: ignore[return-value]  (an ASGI app; the handler never runs)
         body = await read_body(request, self.sandbox.settings.max_body_bytes) if operation.body_schema is not None else b""
         record.body = body
         query = request.query_params if request.scope.get("query_string") else {}  # parsing nothing costs too

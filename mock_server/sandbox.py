@@ -23,6 +23,7 @@ from .domain.personas import PersonaCatalog
 from .domain.tasks import FAIL, NEED_MFA, SUCCESS, Task, login_task, new_task
 from .domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
 from .errors import BusinessRuleError, InvalidRequest, NotFound, Unauthorized
+from .faults import FaultBook
 from .journal import RequestJournal
 from .lifecycle import REASONS, ConsentLifecycle, FellDue
 from .reporting import ReportService
@@ -62,6 +63,7 @@ class Sandbox:
         self.wake_dispatcher: Callable[[], None] = lambda: None
         self.webhooks.on_enqueue = lambda: self.wake_dispatcher()
         self.conformance = ConformanceLog()
+        self.faults = FaultBook(settings.faults)  # the fault rules (mock_server/faults/)
         self.journal = RequestJournal(settings.journal_size)
         self.reports = ReportService(self.store, self.clock, self.institutions, self.personas, self.webhooks)
         self._background: set[asyncio.Task] = set()  # work started by requests, still running
@@ -288,6 +290,19 @@ class Sandbox:
         self.store.set_meta("tenant_chaos", {**(self.store.get_meta("tenant_chaos") or {}), app_id: settings or {}})
         return chaos
 
+    def _configured_test_settings(self) -> None:
+        """Back to what the configuration says: each tenant's report settings and webhook
+        chaos (a reset starts the next test clean; the webhook URLs stay as they are)."""
+        self.webhooks.clear_chaos()
+        for configured in self.settings.tenants:
+            self._set_tenant(dataclasses.replace(
+                self.tenants[configured.app_id], report_delivery=configured.report_delivery,
+                activated_products=configured.activated_products, encrypt_sensitive_fields=configured.encrypt_sensitive_fields))
+            if configured.webhook_chaos:
+                self.webhooks.set_chaos(configured.app_id, configured.webhook_chaos)
+        self.store.set_meta("tenant_chaos", {})
+        self.store.set_meta("tenant_reports", {})
+
     def _set_tenant(self, tenant: Tenant) -> Tenant:
         before = self.tenants.get(tenant.app_id)
         self.tenants[tenant.app_id] = tenant
@@ -318,11 +333,11 @@ class Sandbox:
         self.store.reset()
         self.timeline.clear()
         self.conformance.reset()
+        self.faults.reset()
         self.journal.clear()
         self.consents.throttle.clear()
         self.reports.throttle.clear()
-        self.webhooks.clear_chaos()
-        self.store.set_meta("tenant_chaos", {})
+        self._configured_test_settings()
         if rewind_clock:
             self.clock.rewind()
             self.store.set_meta("clock_offset", self.clock.offset)

@@ -53,7 +53,11 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender went away mid-body (killed): not a delivery
+                    self.close_connection = True
+                    return
                 with receiver._lock:
                     script = receiver.scripts.get(self.path)
                     status = script.pop(0) if script else 200
@@ -140,7 +144,12 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", timeout: float = 10.0) ->
     """Serve an ASGI app with uvicorn on a free port in a background thread; yields its URL."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False))
+    from .http_protocol import protocol_class
+
+    # klavi-mock's own protocol, as `klavi-mock serve` uses: the fault rules' drop, timeout
+    # and truncate need it to close the connection.
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning", access_log=False,
+                                           http=protocol_class()))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout

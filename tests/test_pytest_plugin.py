@@ -72,3 +72,57 @@ def test_the_fixture_serves_the_mock_and_fails_tests_that_break_the_contract(pyt
     assert "test_a_client_sending_a_bad_cpf" in output and "KlaviContractViolation" in output
     assert "broke the Klavi API contract" in output
     assert "body.personalTaxId" in output and "is not 11 digits" in output
+
+
+FAULT_TESTS = '''
+import httpx
+import pytest
+
+
+def login(mock):
+    return httpx.post(f"{mock.api_url}/auth", json={"accessKey": mock.access_key, "secretKey": mock.secret_key}).json()["accessToken"]
+
+
+def create_link(mock, access):
+    return httpx.post(f"{mock.api_url}/links", json={"personalTaxId": "52998224725"},
+                      headers={"Authorization": f"Bearer {access}"})
+
+
+def test_a_fault_for_the_length_of_a_block(klavi_mock):
+    access = login(klavi_mock)
+    with klavi_mock.fault(operationId="createLink", status=429, retryAfterSeconds=30) as rule:
+        response = create_link(klavi_mock, access)
+        assert response.status_code == 429 and response.headers["Retry-After"] == "30"
+        assert rule["faultId"] in response.json()["message"]
+    assert create_link(klavi_mock, access).status_code == 200  # the rule ended with the block: the retry
+    [fault] = klavi_mock.fault_reactions()
+    assert fault["reaction"]["retried"] is True and fault["reaction"]["honouredRetryAfter"] is False
+
+
+def test_the_plugins_server_can_drop_a_connection(klavi_mock):
+    access = login(klavi_mock)
+    with klavi_mock.fault(operationId="createLink", fault="drop"):
+        with pytest.raises(httpx.RemoteProtocolError):
+            create_link(klavi_mock, access)
+
+
+def test_rules_end_with_the_test(klavi_mock):
+    httpx.post(f"{klavi_mock.base_url}/__mock/faults", json={"status": 500})
+
+
+@pytest.mark.klavi_mock_fault(operationId="createLink", status=503, retryAfterSeconds=4)
+def test_a_fault_for_the_whole_test(klavi_mock):
+    response = create_link(klavi_mock, login(klavi_mock))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "4"
+
+
+def test_so_the_next_test_has_none(klavi_mock):
+    assert httpx.get(f"{klavi_mock.base_url}/__mock/faults").json() == []
+    assert klavi_mock.fault_reactions() == []
+'''
+
+
+def test_the_fixture_injects_faults(pytester):
+    pytester.makepyfile(test_partner_faults=FAULT_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=5)

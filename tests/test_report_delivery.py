@@ -148,3 +148,10 @@ def test_the_decryption_recipe_in_the_readme_works_with_plain_cryptography():
     unpadder = padding.PKCS7(128).unpadder()
     plain = unpadder.update(decryptor.update(raw[16:]) + decryptor.finalize()) + unpadder.finalize()
     assert plain.decode() == VALID_CPF
+
+
+def test_reset_brings_back_the_configured_report_settings(client):
+    products(client, reportDelivery="manual", activatedProducts=["pf_funds"], encryptSensitiveFields=True)
+    assert client.post("/__mock/reset", json={}).status_code == 200
+    tenant = next(t for t in client.get("/__mock/tenants").json() if t["appId"] == "sandbox-app")
+    assert (tenant["reportDelivery"], tenant["activatedProducts"], tenant["encryptSensitiveFields"]) == ("on-request", None, False)

@@ -148,11 +148,12 @@ class World:
     other_link_token: str
     journal_id: str
     report_id: str
+    fault_id: str
 
     def path_values(self) -> dict[str, str]:
         return {"consentId": self.consent_id, "taskId": self.task_id, "deliveryId": self.delivery_id,
                 "appId": "sandbox-app", "name": "klavi.yaml", "journalId": self.journal_id,
-                "productReportId": self.report_id}
+                "productReportId": self.report_id, "faultId": self.fault_id}
 
     def token(self, scheme: str, other: bool = False) -> str:
         if scheme == "accessToken":
@@ -182,11 +183,14 @@ class Mock:
             self._observer = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.http.app),
                                                base_url="http://testserver", headers={ADMIN_HEADER: ADMIN_TOKEN})
         state = {}
-        for name in ("consents", "links", "webhooks", "tenants", "clock"):
+        for name in ("consents", "links", "webhooks", "tenants", "clock", "faults"):
             response = await self._observer.get("/__mock/" + name)
             assert response.status_code == 200, response.text
             state[name] = response.json()
         state["clock"] = state["clock"]["offsetSeconds"]  # not the time itself, which runs
+        # Which fault rules exist (a rule added by a fuzzed request must not outlive its test:
+        # it would fault the next ones), not their counts, which every matching request moves.
+        state["faults"] = [rule["faultId"] for rule in state["faults"]]
         return state
 
     def close(self) -> None:
@@ -246,12 +250,14 @@ class Mock:
         deliveries = self.admin("GET", "/webhooks").json()["items"]
         journaled = self.admin("GET", "/requests", params={"operationId": "listInstitutions"}).json()["items"]
         report = next(d for d in deliveries if d["name"] == "product_generated_success")
+        fault = self.admin("POST", "/faults", json={"appId": "nobody", "status": 503})  # matches no request
+        assert fault.status_code == 200, fault.text
         self.last = self.snapshot()
         return World(access=access, link_id=link["linkId"], link_token=link["linkToken"],
                      consent_id=consent.json()["consentId"], task_id=task.json()["taskId"],
                      delivery_id=deliveries[0]["deliveryId"], other_access=other_access,
                      other_link_token=other_link["linkToken"], journal_id=journaled[0]["journalId"],
-                     report_id=report["body"][0]["payload"]["productReportId"])
+                     report_id=report["body"][0]["payload"]["productReportId"], fault_id=fault.json()["faultId"])
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -377,7 +383,9 @@ def example_of(schema: dict) -> Any:
 
 # A base body must not point webhooks at a real receiver: deliveries would change the state
 # behind the tests' back.
-BASE_BODY_OVERRIDES = {"setTenantWebhooks": {"eventsUrl": None, "productsCallbackURL": None}}
+BASE_BODY_OVERRIDES = {"setTenantWebhooks": {"eventsUrl": None, "productsCallbackURL": None},
+                       # a receiver check sends its webhooks nowhere (port 9: nothing listens, refused at once)
+                       "runReceiverCheck": {"url": "http://127.0.0.1:9/klavi/events", "appId": "sandbox-app"}}
 
 
 def base_body(op: Operation) -> dict:
@@ -503,6 +511,7 @@ HINTS = {
     "cpf": [VALID_CPF, "11144477735", "00000000191", "00000000949", "00000000434"],
     "cnpj": [VALID_CNPJ, "12ABC34501DE35", "00000001000136", "00000009000100"],
     "uri": ["http://127.0.0.1:9/unused", "https://partner.example.com/return"],
+    "url": ["http://127.0.0.1:9/klavi/events"],  # a receiver check's: nothing listens on port 9
     "institutionCode": ["341", "237", "746", "389", "999"],
     "products": [["all"], ["pf_checking_account"], ["pj_checking_account", "all"], ["categorized_transactions"], []],
     "persona": ["bank-denies", "happy-path", "consent-limit", "no-such-persona"],

@@ -139,7 +139,7 @@ def test_reset_clears_it_and_get_shows_it(mock, receiver):
     assert shown["duplicate"] == 0.25 and shown["seed"] == 3 and shown["badSignature"] == 0
     assert mock.get("/__mock/tenants/sandbox-app/chaos").json() == shown
     assert mock.post("/__mock/reset", json={}).status_code == 200
-    assert mock.get("/__mock/tenants/sandbox-app/chaos").json()["duplicate"] == 0
+    assert mock.get("/__mock/tenants/sandbox-app/chaos").json()["duplicate"] == 0  # none configured
     assert mock.delete("/__mock/tenants/sandbox-app/chaos").status_code == 200
 
 
@@ -188,3 +188,11 @@ def test_the_conformance_report_says_how_the_receiver_met_the_chaos(mock, receiv
     assert report["missingSignature"] == {"sent": 1, "acknowledged": 0, "refused": 1, "expected": "refuse", "verdict": "ok"}
     from mock_server.conformance import render_text
     assert "✗ badSignature" in render_text({"tenants": [tenant]})
+
+
+def test_reset_brings_back_the_configured_chaos(receiver):
+    with TestClient(create_app(make_settings(webhook_chaos={"duplicate": 1, "seed": 5}))) as http:
+        chaos(http, badSignature=1)
+        assert http.post("/__mock/reset", json={}).status_code == 200
+        now = http.get("/__mock/tenants/sandbox-app/chaos").json()
+        assert now["duplicate"] == 1 and now["badSignature"] == 0
