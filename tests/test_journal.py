@@ -203,3 +203,13 @@ def test_an_open_data_password_is_masked(klavi, client):
     entry = journal(client, pathPrefix=f"{API}/tasks/")["items"][0]
     assert entry["requestBody"]["password"] == "***" and entry["requestBody"]["username"] == "ana"
     assert "s3cret-pass" not in json.dumps(journal(client))
+
+
+def test_a_faulted_request_shows_its_fault(klavi, client):
+    token = klavi.access_token()
+    rule = client.post("/__mock/faults", json={"operationId": "createLink", "status": 503})
+    assert rule.status_code in (200, 201), rule.text
+    response = client.post(f"{API}/links", json={}, headers=bearer(token))
+    assert response.status_code == 503
+    entry = journal(client, operationId="createLink")["items"][0]
+    assert entry["status"] == 503 and entry["fault"] and entry["fault"].get("faultId") == rule.json()["faultId"]
