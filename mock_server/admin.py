@@ -17,6 +17,7 @@ from .lifecycle import REASONS
 from .resources import openapi_dir
 from .routing import Call, Handler
 from .spec import load_spec
+from .ui.control import COCKPIT_HANDLERS, fell_due
 from .webhooks.chaos import Chaos
 from .webhooks.outbox import Delivery
 from .webhooks.signing import sign, verify_signature
@@ -33,8 +34,9 @@ async def get_clock(call: Call) -> Response:
 
 
 async def advance_clock(call: Call) -> Response:
-    call.sandbox.advance_clock(call.body["seconds"])
-    return JSONResponse(_clock(call))
+    before = call.sandbox.clock.now()
+    _, ran = call.sandbox.advance_clock(call.body["seconds"])
+    return JSONResponse({**_clock(call), "fellDue": fell_due(call.sandbox, before, ran)})
 
 
 async def reset_state(call: Call) -> Response:
@@ -182,7 +184,7 @@ async def list_links(call: Call) -> Response:
     return JSONResponse([_link_state(link, call) for link in links])
 
 
-def _consent_state(consent: Consent, call: Call) -> dict:
+def consent_state(consent: Consent, call: Call) -> dict:
     reason = consent.status_reason
     return {
         **consent_view(consent),
@@ -206,21 +208,21 @@ async def list_personas(call: Call) -> Response:
 async def list_consent_states(call: Call) -> Response:
     consents = call.sandbox.consents.list(None, link_id=call.query.get("linkId"), status=call.query.get("status"))
     app_id = call.query.get("appId")
-    return JSONResponse([_consent_state(c, call) for c in consents if app_id is None or c.tenant_id == app_id])
+    return JSONResponse([consent_state(c, call) for c in consents if app_id is None or c.tenant_id == app_id])
 
 
 async def get_consent_state(call: Call) -> Response:
-    return JSONResponse(_consent_state(call.sandbox.consents.get(None, call.path["consentId"]), call))
+    return JSONResponse(consent_state(call.sandbox.consents.get(None, call.path["consentId"]), call))
 
 
 async def force_consent_status(call: Call) -> Response:
     consent = call.sandbox.consents.force(call.path["consentId"], call.body["status"])
-    return JSONResponse(_consent_state(consent, call))
+    return JSONResponse(consent_state(consent, call))
 
 
 async def set_consent_persona(call: Call) -> Response:
     consent = call.sandbox.consents.set_persona(call.path["consentId"], call.body["persona"])
-    return JSONResponse(_consent_state(consent, call))
+    return JSONResponse(consent_state(consent, call))
 
 
 async def list_tracking_events(call: Call) -> Response:
@@ -298,4 +300,5 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "getContract": get_contract,
     "runReceiverCheck": run_receiver_check,
     **FAULT_HANDLERS,
+    **COCKPIT_HANDLERS,  # what the QA cockpit (mock_server/ui) needs: the journal, the bank, reports
 }

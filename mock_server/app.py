@@ -21,10 +21,12 @@ from .api import ALIASES, HANDLERS, NOT_SERVED
 from .bank.routes import BankPages
 from .config import Settings
 from .errors import InvalidRequest, KlaviError, MethodNotAllowed, NotFound, ServiceUnavailable
+from .journal.recording import journal_unrouted
 from .routing import check_handlers, error_response, spec_routes
 from .sandbox import Sandbox
 from .store import StorageError
 from .spec import load_spec
+from .ui.routes import CockpitPages
 from .web_security import ControlApiGuard, CrossOrigin, PageSecurityHeaders
 from .webhooks.dispatcher import Dispatcher
 from .whitelabel.pages import HostedPages
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         + spec_routes(admin, ADMIN_HANDLERS, frozenset(), sandbox)
         + BankPages(sandbox).routes()
         + HostedPages(sandbox).routes()
+        + CockpitPages(sandbox).routes()
     )
     known_routes = sorted(
         {f"{op.method} {spec.base_path}{op.path}" for spec in (klavi, admin) for op in spec.operations.values()},
@@ -135,10 +138,12 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         in_api = request.url.path.startswith(klavi.base_path + "/")
         listed = [r for r in known_routes if not in_api or klavi.base_path in r]
         error = NotFound(f"no route {request.method} {request.url.path}; the routes are: {', '.join(listed)}")
+        response = error_response(error)
         if in_api:  # a client calling a path the spec does not have
             sandbox.conformance.record(None, f"{request.method} {request.url.path}", 404,
                                        [f"path: {request.url.path} is not in the spec"])
-        return error_response(error)
+            journal_unrouted(sandbox, request, response)
+        return response
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -32,7 +32,7 @@ def _serve(args: argparse.Namespace) -> int:
                  "admin_token": args.admin_token, "max_body_bytes": args.max_body_bytes,
                  "state_file": args.state_file, "allowed_hosts": tuple(args.allow_host) if args.allow_host else None,
                  "strict_tax_ids": args.strict_tax_ids or None, "webhook_concurrency": args.webhook_concurrency,
-                 "webhook_retention": args.webhook_retention}
+                 "webhook_retention": args.webhook_retention, "journal_size": args.journal_size}
         overrides = {}
         if args.config:
             from .config import load_config_file
@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                             "Events of one consent, link or report request always go in order")
     serve.add_argument("--webhook-retention", type=int, metavar="N",
                        help="delivered webhooks kept in the log with their bodies (default 5000)")
+    serve.add_argument("--journal-size", type=int, metavar="N",
+                       help="how many Klavi API requests the request journal keeps (default 1000); also KLAVI_MOCK_JOURNAL_SIZE")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
     serve.set_defaults(run=_serve)

@@ -78,6 +78,7 @@ _FILE_SCHEMA = {
         "faults": {"type": "array", "maxItems": 100, "items": {"type": "object"}},  # each checked by faults.parse_rule
         "webhookConcurrency": {"type": "integer", "minimum": 1, "maximum": 64},
         "webhookRetention": {"type": "integer", "minimum": 0},
+        "journalSize": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
     },
 }
 
@@ -136,6 +137,9 @@ class Settings:
     # Delivered deliveries kept in the log (with their bodies); older delivered ones are
     # forgotten. Pending, failed and undeliverable ones are always kept.
     webhook_retention: int = 5000
+    # How many Klavi API requests the request journal keeps (GET /__mock/requests); the
+    # oldest go first.
+    journal_size: int = 1000
 
 
 def _tenant(raw: Mapping[str, Any]) -> Tenant:
@@ -184,6 +188,8 @@ def parse_config(data: Any, where: str) -> dict[str, Any]:
     for key, attribute in (("webhookConcurrency", "webhook_concurrency"), ("webhookRetention", "webhook_retention")):
         if key in data:
             values[attribute] = data[key]
+    if "journalSize" in data:
+        values["journal_size"] = data["journalSize"]
     return values
 
 
@@ -215,7 +221,7 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrid
     """KLAVI_MOCK_CONFIG (a file), KLAVI_MOCK_TENANTS (JSON list), KLAVI_MOCK_PUBLIC_URL,
     KLAVI_MOCK_TOKEN_SECRET, KLAVI_MOCK_ADMIN_TOKEN, KLAVI_MOCK_MAX_BODY_BYTES,
     KLAVI_MOCK_STATE_FILE, KLAVI_MOCK_STRICT_TAX_IDS (1/true), KLAVI_MOCK_WEBHOOK_CONCURRENCY,
-    KLAVI_MOCK_WEBHOOK_RETENTION; explicit keyword overrides (from flags) win."""
+    KLAVI_MOCK_WEBHOOK_RETENTION, KLAVI_MOCK_JOURNAL_SIZE; explicit keyword overrides (from flags) win."""
     values: dict[str, Any] = {}
     if environ.get("KLAVI_MOCK_CONFIG"):
         values.update(load_config_file(environ["KLAVI_MOCK_CONFIG"]))
@@ -240,7 +246,8 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ, **overrid
         values["strict_tax_ids"] = flag in ("1", "true", "yes")
     for name, attribute, what in (("KLAVI_MOCK_MAX_BODY_BYTES", "max_body_bytes", "a number of bytes"),
                                   ("KLAVI_MOCK_WEBHOOK_CONCURRENCY", "webhook_concurrency", "a whole number"),
-                                  ("KLAVI_MOCK_WEBHOOK_RETENTION", "webhook_retention", "a whole number")):
+                                  ("KLAVI_MOCK_WEBHOOK_RETENTION", "webhook_retention", "a whole number"),
+                                  ("KLAVI_MOCK_JOURNAL_SIZE", "journal_size", "a number of requests")):
         if environ.get(name):
             try:
                 values[attribute] = int(environ[name])
@@ -271,6 +278,8 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(f"--webhook-concurrency {settings.webhook_concurrency}: give 1 (strict per-URL order) to 64 (default 8)")
     if settings.webhook_retention < 0:
         raise ConfigError(f"--webhook-retention {settings.webhook_retention}: give a number of deliveries, 0 or more (default 5000)")
+    if not 1 <= settings.journal_size <= 1_000_000:
+        raise ConfigError(f"--journal-size {settings.journal_size}: give a number of requests from 1 to 1000000 (default 1000)")
     if settings.admin_token is not None and not settings.admin_token.strip():
         raise ConfigError("--admin-token is empty; give a token, or leave the flag out")
     if settings.public_url is not None and not is_http_url(settings.public_url):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -61,6 +61,18 @@ class BankLinkError(Exception):
         super().__init__(reason)
         self.reason = reason  # unknown | expired | used | finished
         self.consent = consent
+
+
+@dataclass(frozen=True)
+class FellDue:
+    """A job the clock reached that changed a consent."""
+
+    kind: str  # authorisation_window | expire | revoke | delete
+    due: datetime
+    consent_id: str
+    status_before: str
+    status: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,10 @@ class ConsentLifecycle:
         if self.clock.now() > consent.redirect_expires_at():
             self._move(consent, states.REJECTED, "REDIRECT_URL_EXPIRED")
             raise BankLinkError("expired", consent)
+        return self._enter_bank(consent)
+
+    def _enter_bank(self, consent: Consent) -> BankStep:
+        """The user is at the bank: the persona's bank may refuse or fail before any page."""
         self.store.start_flow(consent, secrets.token_urlsafe(24))
         persona = self.persona_of(consent)
         if persona.bank == "deny":
@@ -168,6 +184,27 @@ class ConsentLifecycle:
         if persona.bank == "error":
             return self._fail(consent, states.ERROR, "CONSENT_TECHNICAL_ISSUE")
         return BankStep(consent, page="waiting" if persona.bank == "abandon" else "bank")
+
+    def act_at_bank(self, consent_id: str, approve: bool, chosen: list[str] | None = None,
+                    accept_lgpd: bool = True) -> BankStep:
+        """The user's whole answer at once (the control API's bank action): the same steps
+        as the bank and LGPD pages' form posts, from wherever the consent is. A consent whose
+        consentRedirectURL was never opened enters the bank as if it had been, in time."""
+        consent = self.get(None, consent_id)
+        if consent.status == states.AWAITING_AUTHORISATION:
+            if consent.flow_token is None:
+                self.store.changing(consent)
+                consent.ticket_used = True
+                step = self._enter_bank(consent)
+                if step.page != "bank":
+                    return step
+            step = self.decide_at_bank(consent.flow_token or "", approve, chosen)
+            if step.page != "lgpd":
+                return step
+        elif consent.status != states.AWAITING_LGPD_AUTHORISATION:
+            raise Conflict(f"consent {consent_id} is {consent.status}; only a consent awaiting authorisation "
+                           "(at the bank or at Klavi's LGPD step) can be answered at the bank")
+        return self.decide_lgpd(consent.flow_token or "", approve and accept_lgpd)
 
     def flow(self, flow_token: str, expected_status: str) -> Consent:
         consent = self.store.consent_with_flow(flow_token)
@@ -224,22 +261,31 @@ class ConsentLifecycle:
 
     # -- time and control ----------------------------------------------------------------
 
-    def run_due(self) -> None:
+    def run_due(self) -> list[FellDue]:
+        """Carry out the jobs the clock has reached; what each one changed (jobs whose consent
+        had already moved on change nothing and are left out)."""
         if not self.timeline.has_due(self.clock.timestamp()):  # every request asks: keep it cheap
-            return
+            return []
         now = self.clock.now()
+        ran = []
         for job in self.timeline.pop_due(now.timestamp()):
             consent = self.store.get_consent(None, job.subject_id)
             if consent is None:
                 continue
+            move = None
             if job.kind == "authorisation_window" and consent.status in states.PENDING:
-                self._move(consent, states.REJECTED, "CONSENT_EXPIRED")
+                move = (states.REJECTED, "CONSENT_EXPIRED")
             elif job.kind == "expire" and consent.status == states.AUTHORISED and consent.expires_at <= now:
-                self._move(consent, states.EXPIRED, "CONSENT_MAX_DATE_REACHED")
+                move = (states.EXPIRED, "CONSENT_MAX_DATE_REACHED")
             elif job.kind == "revoke" and consent.status == states.AUTHORISED:
-                self._move(consent, states.REVOKED, "CUSTOMER_MANUALLY_REVOKED")
+                move = (states.REVOKED, "CUSTOMER_MANUALLY_REVOKED")
             elif job.kind == "delete" and consent.status == states.AUTHORISED:
-                self._move(consent, states.DELETED_BY_USER, "DELETED_BY_USER")
+                move = (states.DELETED_BY_USER, "DELETED_BY_USER")
+            if move is not None:
+                before = consent.status
+                self._move(consent, *move)
+                ran.append(FellDue(job.kind, datetime.fromtimestamp(job.due, timezone.utc), consent.id, before, *move))
+        return ran
 
     def open_data_connected(self, consent: Consent, connection_key: str) -> None:
         """Its task succeeded: the data can be reported (no bank page, no LGPD step)."""

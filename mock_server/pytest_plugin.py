@@ -126,6 +126,12 @@ class KlaviMock:
         GET /__mock/webhooks: appId, kind, name, status, requestId, orderingKey."""
         return delivery_log(self._http, **filters)
 
+    def requests(self, **filters: Any) -> list[dict]:
+        """The request journal: the client's requests to the Klavi API and the answers
+        (tokens masked), newest first; filters as GET /__mock/requests: appId, operationId,
+        method, status, pathPrefix, limit."""
+        return self._admin("GET", "/requests", params=filters)["items"]
+
     def wait_for_event(self, name: str, timeout: float = 10) -> dict:
         return wait_for(lambda: self.events(name), timeout, what=f"the {name} webhook")[-1]
 

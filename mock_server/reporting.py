@@ -228,22 +228,25 @@ class ReportService:
               link_callbacks: dict | None, push_reports: bool = True) -> None:
         now = self.clock.now()
         later = now + timedelta(seconds=persona.report_delay_seconds) if persona.report_delay_seconds else None
+        # An automatic delivery's events follow its consent's (consent_authorised first).
+        key = f"consent:{request.consent_ids[0]}" if request.automatic else f"request:{request.id}"
         self.webhooks.emit(tenant.app_id, "product_request_received", {
             "requestId": request.id, "taxId": request.tax_id, "linkId": request.link_id,
             "consentIds": request.consent_ids, "products": request.products,
-        }, request.external_info, request_id=request.id)
+        }, request.external_info, request_id=request.id, ordering_key=key)
         tenant_callbacks = normalize_products_callback(tenant.products_callback_url, "productsCallbackURL")
         for report, body in reports:
             name, code, message = report["productName"], report["code"], report["message"]
             if push_reports:
                 destination = callback_url(name, request.products_callback_url, link_callbacks, tenant_callbacks)
-                self.webhooks.send_report(tenant.app_id, name, body, destination, later, request.id)
+                self.webhooks.send_report(tenant.app_id, name, body, destination, later, request.id, key)
             if code >= 5000:
                 event, payload = "product_generated_failed", {"requestId": request.id, "productName": name, "code": code, "message": message}
             else:
                 event, payload = "product_generated_success", {"requestId": request.id, "productName": name,
                                                                "productReportId": report["productReportId"], "code": code}
-            self.webhooks.emit(tenant.app_id, event, payload, request.external_info, not_before=later, request_id=request.id)
+            self.webhooks.emit(tenant.app_id, event, payload, request.external_info, not_before=later,
+                               request_id=request.id, ordering_key=key)
 
     @staticmethod
     def _outcome(persona, product_name: str, scope: list[ReportLink]) -> tuple[int, str]:

@@ -36,3 +36,14 @@ def schemathesis_config() -> Path:
 def package_dir(*parts: str) -> Path:
     """A folder shipped inside the package itself, e.g. package_dir("bank", "templates")."""
     return _PACKAGE.joinpath(*parts)
+
+
+def swagger_ui_dir() -> Path:
+    """Swagger UI's assets, as the swagger-ui-py package ships them (found without importing
+    it: only its files are used)."""
+    import importlib.util
+
+    found = importlib.util.find_spec("swagger_ui")
+    if found is None or not found.submodule_search_locations:
+        raise FileNotFoundError("klavi-mock needs the swagger-ui-py package for /__mock/docs (pip install swagger-ui-py)")
+    return Path(next(iter(found.submodule_search_locations))) / "static"

@@ -26,6 +26,7 @@ from .config import Tenant
 from .domain.tokens import TokenClaims
 from .errors import KlaviError, MethodNotAllowed, NotImplementedYet, PayloadTooLarge, Unauthorized
 from .faults import wire as faults_wire
+from .journal.recording import journal_exchange
 from .sandbox import TOKEN_KINDS, Sandbox
 from .spec import Operation, Spec
 from .validation import problems, validate_request
@@ -39,7 +40,10 @@ class Record:
 
     app_id: str | None = None  # whose client sent it, once known
     tolerated: tuple[str, ...] = ()  # deviations accepted anyway
-    fault: dict | None = None  # the fault rule that fired on it (faults.Injection.describe), if any
+    # For the request journal (mock_server/journal): the body read and the token's claims.
+    body: bytes = b""
+    claims: TokenClaims | None = None
+    fault: dict | None = None  # the fault rule that fired on it (faults.Injection.describe), if any; the journal shows it
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ class PathDispatcher:
         self.allow = ", ".join(sorted(self.operations or self.aliases))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         request = Request(scope, receive)
         arrived = time.time()  # wall clock: what a client's backoff is measured in (faults/reactions.py)
         record = Record()
@@ -219,14 +224,13 @@ class PathDispatcher:
             # before the body: no client can see the answer before the report has it.
             if self.record and message["type"] == "http.response.start":
                 unit = unit_of_work.current()
-                self.sandbox.conformance.record(
-                    record.app_id or self._token_owner(request),
-                    operation.operation_id if operation else f"{request.method} {request.url.path}",
-                    unit.status if unit and unit.status else response.status_code, refused, tolerated)
+                record.app_id = record.app_id or self._token_owner(request)
+                operation_id = operation.operation_id if operation else f"{request.method} {request.url.path}"
+                status = unit.status if unit and unit.status else response.status_code
+                self.sandbox.conformance.record(record.app_id, operation_id, status, refused, tolerated)
                 if operation is not None and record.fault is None and self.sandbox.faults.reactions.waiting:
-                    self.sandbox.faults.reactions.observed(  # a follow-up to an earlier fault
-                        record.app_id or self._token_owner(request), operation.operation_id,
-                        unit.status if unit and unit.status else response.status_code, arrived)
+                    self.sandbox.faults.reactions.observed(record.app_id, operation.operation_id, status, arrived)  # a follow-up to an earlier fault
+                journal_exchange(self.sandbox, request, operation_id, status, response, record, started)
 
         await response(scope, receive, send_and_record)
 
@@ -247,7 +251,7 @@ class PathDispatcher:
         elif operation.security:
             kinds = tuple(TOKEN_KINDS[name] for name in operation.security)
             tenant, claims = self.sandbox.authenticate(_bearer(request, operation), kinds, operation.label)
-            record.app_id = tenant.app_id
+            record.app_id, record.claims = tenant.app_id, claims
         elif request.path_params.get("appId") in self.sandbox.tenants:  # Basic WhiteLabel: the partner is in the path
             record.app_id = request.path_params["appId"]
         if self.record:  # the Klavi API (never the control API): a fault rule may answer instead
@@ -258,6 +262,7 @@ class PathDispatcher:
                 if faulted is not None:
                     return faulted  # type: ignore[return-value]  (an ASGI app; the handler never runs)
         body = await read_body(request, self.sandbox.settings.max_body_bytes) if operation.body_schema is not None else b""
+        record.body = body
         query = request.query_params if request.scope.get("query_string") else {}  # parsing nothing costs too
         valid = validate_request(operation, request.path_params, query, request.headers, body,
                                  refuse_bad_check_digits=self.sandbox.settings.strict_tax_ids)

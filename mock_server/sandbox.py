@@ -24,7 +24,8 @@ from .domain.tasks import FAIL, NEED_MFA, SUCCESS, Task, login_task, new_task
 from .domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
 from .errors import BusinessRuleError, InvalidRequest, NotFound, Unauthorized
 from .faults import FaultBook
-from .lifecycle import REASONS, ConsentLifecycle
+from .journal import RequestJournal
+from .lifecycle import REASONS, ConsentLifecycle, FellDue
 from .reporting import ReportService
 from .resources import fixtures_dir
 from .store import MemoryStore, StorageError
@@ -65,6 +66,7 @@ class Sandbox:
         self.conformance = ConformanceLog()
         self.tracking = TrackingLog()  # the hosted pages' web tracking events
         self.faults = FaultBook(settings.faults)  # the fault rules (mock_server/faults/)
+        self.journal = RequestJournal(settings.journal_size)
         self.reports = ReportService(self.store, self.clock, self.institutions, self.personas, self.webhooks)
         self._background: set[asyncio.Task] = set()  # work started by requests, still running
         self._resume()
@@ -313,16 +315,17 @@ class Sandbox:
 
     # -- time and control ------------------------------------------------------------
 
-    def run_due(self) -> None:
+    def run_due(self) -> list[FellDue]:
         """Carry out whatever the clock has made due (cheap when nothing is)."""
-        self.consents.run_due()
+        return self.consents.run_due()
 
-    def advance_clock(self, seconds: float) -> datetime:
+    def advance_clock(self, seconds: float) -> tuple[datetime, list[FellDue]]:
+        """The new time and the consent jobs that ran because of the move."""
         now = self.clock.advance(seconds)
         self.store.set_meta("clock_offset", self.clock.offset)
-        self.run_due()
+        ran = self.run_due()
         self.wake_dispatcher()  # retries that fell due go now
-        return now
+        return now, ran
 
     def tenant_id_for_key(self, access_key: str) -> str | None:
         tenant = self._tenants_by_key.get(access_key)
@@ -334,6 +337,7 @@ class Sandbox:
         self.conformance.reset()
         self.tracking.clear()
         self.faults.reset()
+        self.journal.clear()
         self.consents.throttle.clear()
         self.reports.throttle.clear()
         self._configured_test_settings()

@@ -76,7 +76,9 @@ def test_a_wheel_built_from_the_sdist_has_the_same_files(built):
                  "mock_server/_data/fixtures/reports/seed.yaml", "mock_server/_data/schemathesis.toml",
                  "mock_server/bank/static/bank.css", "mock_server/bank/templates/base.html",
                  "mock_server/bank/static/tracking.js", "mock_server/bank/templates/result.html",
-                 "mock_server/whitelabel/pages.py"):
+                 "mock_server/whitelabel/pages.py",
+                 "mock_server/ui/static/cockpit.js", "mock_server/ui/static/cockpit.css",
+                 "mock_server/ui/templates/dashboard.html", "mock_server/ui/templates/_layout.html"):
         assert data in names, f"the wheel lacks {data}"
     with tarfile.open(built["sdist"]) as sdist:
         assert any(name.endswith("/LICENSE") for name in sdist.getnames()), "the sdist lacks the LICENSE"
@@ -137,6 +139,10 @@ def test_the_installed_serve_runs_the_whole_flow_and_sends_every_report(installe
             report = httpx.get(f"{base}/__mock/conformance").json()
             statuses = {s for t in report["tenants"] for op in t["operations"].values() for s in op["statuses"]}
             assert all(int(s) < 500 for s in statuses), statuses
+            # The cockpit's pages, its script and Swagger UI's assets come from the installed packages.
+            for path in ("/__mock/ui", "/__mock/ui/requests", "/__mock/ui/static/cockpit.js", "/__mock/docs",
+                         "/__mock/docs/assets/swagger-ui-bundle.js", "/__mock/docs/spec/klavi.yaml"):
+                assert httpx.get(f"{base}{path}").status_code == 200, path
 
             check = subprocess.run([str(installed / "klavi-mock"), "check", "--base-url", base, "--max-examples", "5"],
                                    capture_output=True, text=True, cwd=tmp_path, timeout=600)

@@ -21,6 +21,8 @@ def test_a_conforming_client(klavi_mock):
         "redirectURL": "https://partner.example.com/back"}).json()
     back = klavi_mock.approve(consent["consentRedirectURL"])
     assert back.startswith("https://partner.example.com/back?")
+    sent = klavi_mock.requests(operationId="createConsent")
+    assert [(e["status"], e["requestBody"]["externalTrackId"]) for e in sent] == [(200, "t-1")]
     event = klavi_mock.wait_for_event("consent_authorised")
     assert event["payload"]["consents"]["consentId"] == consent["consentId"]
     klavi_mock.advance(366 * 86400)

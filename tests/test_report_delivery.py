@@ -35,7 +35,8 @@ def test_automatic_delivery_sends_the_activated_reports_when_a_consent_is_author
     assert set(reports) == {"pf_checking_account", "pf_credit_card"}  # the pj_ one is not a person's
     assert all([c["consentId"] for link in r["links"] for c in link["consents"]] == [consent] for r in reports.values())
     names = [e["eventName"] for e in receiver.events()]
-    assert names.index("consent_authorised") < names.index("product_request_received")
+    assert names.index("consent_authorised") < names.index("product_request_received")  # one line: the consent's
+    assert {d["orderingKey"] for d in delivery_log(client) if d["name"].startswith("product_")} == {f"consent:{consent}"}
     assert names.count("product_generated_success") == 2
     [received] = [e for e in receiver.events() if e["eventName"] == "product_request_received"]
     assert received["payload"]["consentIds"] == [consent] and received["payload"]["products"] == ["pf_checking_account", "pf_credit_card"]

@@ -147,13 +147,14 @@ class World:
     delivery_id: str
     other_access: str
     other_link_token: str
+    journal_id: str
     report_id: str
     fault_id: str
 
     def path_values(self) -> dict[str, str]:
         return {"consentId": self.consent_id, "taskId": self.task_id, "deliveryId": self.delivery_id,
-                "appId": "sandbox-app", "name": "klavi.yaml", "productReportId": self.report_id,
-                "faultId": self.fault_id}
+                "appId": "sandbox-app", "name": "klavi.yaml", "journalId": self.journal_id,
+                "productReportId": self.report_id, "faultId": self.fault_id}
 
     def token(self, scheme: str, other: bool = False) -> str:
         if scheme == "accessToken":
@@ -226,6 +227,9 @@ class Mock:
         for app_id in ("sandbox-app", "other-app"):  # deliveries go nowhere: no state changes behind our back
             response = self.admin("PUT", f"/tenants/{app_id}/webhooks", json={"eventsUrl": None, "productsCallbackURL": None})
             assert response.status_code == 200, response.text
+            # Reports on request only: automatic ones are built on a thread, after the snapshot.
+            response = self.admin("PUT", f"/tenants/{app_id}/reports", json={"reportDelivery": "on-request", "activatedProducts": None})
+            assert response.status_code == 200, response.text
         access = http.post("/data/v1/auth", json=SANDBOX_KEYS).json()["accessToken"]
         other_access = http.post("/data/v1/auth", json=OTHER_KEYS).json()["accessToken"]
         link = http.post("/data/v1/links", json={"personalTaxId": VALID_CPF}, headers=bearer(access)).json()
@@ -246,6 +250,7 @@ class Mock:
                           json={"taxId": VALID_CPF, "products": ["pf_checking_account"], "consentIds": [reported]})
         assert asked.status_code == 200, asked.text
         deliveries = self.admin("GET", "/webhooks").json()["items"]
+        journaled = self.admin("GET", "/requests", params={"operationId": "listInstitutions"}).json()["items"]
         report = next(d for d in deliveries if d["name"] == "product_generated_success")
         fault = self.admin("POST", "/faults", json={"appId": "nobody", "status": 503})  # matches no request
         assert fault.status_code == 200, fault.text
@@ -253,7 +258,7 @@ class Mock:
         return World(access=access, link_id=link["linkId"], link_token=link["linkToken"],
                      consent_id=consent.json()["consentId"], task_id=task.json()["taskId"],
                      delivery_id=deliveries[0]["deliveryId"], other_access=other_access,
-                     other_link_token=other_link["linkToken"],
+                     other_link_token=other_link["linkToken"], journal_id=journaled[0]["journalId"],
                      report_id=report["body"][0]["payload"]["productReportId"], fault_id=fault.json()["faultId"])
 
 

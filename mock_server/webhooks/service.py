@@ -108,11 +108,11 @@ class Webhooks:
                                       ordering_key=ordering_key or (f"request:{request_id}" if request_id else None)))
 
     def send_report(self, app_id: str, product: str, body: bytes, destination: str | None,
-                    not_before: datetime | None, request_id: str) -> Delivery:
+                    not_before: datetime | None, request_id: str, ordering_key: str | None = None) -> Delivery:
         """`body`: the report, encoded (`signing.encode_body`)."""
         return self._add(new_delivery(tenant_id=app_id, kind="report", name=product, body=body,
                                       destination=destination, now=self.clock.now(), not_before=not_before,
-                                      request_id=request_id, ordering_key=f"request:{request_id}"))
+                                      request_id=request_id, ordering_key=ordering_key or f"request:{request_id}"))
 
     def get(self, delivery_id: str) -> Delivery:
         delivery = self.store.deliveries.get(delivery_id)
