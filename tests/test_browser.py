@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import os
 import tempfile
 import threading
 import uuid
@@ -20,24 +19,17 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM}", allow_module_level=True)
-try:
-    from playwright.sync_api import Browser, Page, sync_playwright
-except ImportError:
-    pytest.skip("browser tests need the playwright Python package", allow_module_level=True)
 
 from mock_server.app import create_app
 from mock_server.config import Settings
 from mock_server.testing import serve_in_thread
 
+from .browsers import Browser, Page, chromium, phone_page
 from .conftest import API, SANDBOX_KEYS, VALID_CPF, bearer
 
 ITAU = "341"
 DENYING_BANK_CPF = "00000000191"  # persona: the bank refuses without showing a page
 SCREENSHOTS = Path(tempfile.gettempdir())
-TIMEOUT_MS = 10_000
 
 
 # -- servers --------------------------------------------------------------------------
@@ -88,28 +80,22 @@ def partner_url() -> Iterator[str]:
         yield url
 
 
+
+
+
+
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="pt-BR", viewport={"width": 420, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
+    with phone_page(browser) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")

@@ -7,28 +7,20 @@ Skipped when Chromium (/usr/bin/chromium) or the playwright package is missing.
 
 from __future__ import annotations
 
-import os
 from typing import Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM}", allow_module_level=True)
-try:
-    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-except ImportError:
-    pytest.skip("browser tests need the playwright Python package", allow_module_level=True)
 
 from mock_server.app import create_app
 from mock_server.config import Settings
 from mock_server.testing import Receiver, serve_in_thread, wait_for
 
+from .browsers import TIMEOUT_MS, Browser, BrowserContext, Page, chromium, expect
 from .cockpit_scenario import API, answer_at_bank, create_consent, populate
 
-TIMEOUT_MS = 10_000
 ADMIN_TOKEN = "cockpit-test-admin-token"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -39,22 +31,20 @@ def mock_url() -> Iterator[str]:
         yield url
 
 
+
+
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
 def api(mock_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=mock_url, timeout=10) as client:
         yield client
-
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
