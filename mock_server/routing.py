@@ -255,7 +255,8 @@ class PathDispatcher:
         elif request.path_params.get("appId") in self.sandbox.tenants:  # Basic WhiteLabel: the partner is in the path
             record.app_id = request.path_params["appId"]
         if self.record:  # the Klavi API (never the control API): a fault rule may answer instead
-            injection = self.sandbox.faults.intercept(record.app_id, operation.operation_id, request.method, request.url.path)
+            # scope["path"], not request.url.path: that builds a URL object on every request
+            injection = self.sandbox.faults.intercept(record.app_id, operation.operation_id, request.method, request.scope["path"])
             if injection is not None:
                 record.fault = injection.describe()
                 faulted = await faults_wire.answer(injection, request.scope)
