@@ -31,10 +31,6 @@ def mock_url() -> Iterator[str]:
         yield url
 
 
-
-
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as launched:

@@ -81,12 +81,6 @@ def partner_url() -> Iterator[str]:
         yield url
 
 
-
-
-
-
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as launched:
