@@ -1,5 +1,5 @@
 """The baseline: a bare Starlette app with one JSON route, served by uvicorn with the same
-options as `klavi-mock serve` (mock_server/cli.py): same host/port handling, log level,
+options as `klavi-mock serve` (klavi_mock/cli.py): same host/port handling, log level,
 access log switch and graceful-shutdown timeout, uvicorn's default loop/http (uvloop and
 httptools when installed).
 
@@ -38,8 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
     args = parser.parse_args(argv)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.access_log, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=5,
+    )
     return 0
 
 

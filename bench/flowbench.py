@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from mock_server.domain.taxid import make_cpf
+from klavi_mock.domain.taxid import make_cpf
 
 REQUESTS_PER_FLOW = 6  # HTTP requests the client makes in one mock flow (the webhook is extra)
 STEPS = ("auth", "link", "institutions", "consent", "approve", "report_request", "webhook")
@@ -96,8 +96,12 @@ class AsyncReceiver:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         answer = b'{"received":true}'
-        reply = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                 + str(len(answer)).encode() + b"\r\n\r\n" + answer)
+        reply = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(answer)).encode()
+            + b"\r\n\r\n"
+            + answer
+        )
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -175,8 +179,15 @@ def _expect(response: httpx.Response, status: int, step: str) -> Any:
     return response.json() if response.headers.get("content-type", "").startswith("application/json") else None
 
 
-async def _one_flow(client: httpx.AsyncClient, api: str, receiver: AsyncReceiver, number: int, run_tag: str,
-                    webhook_timeout: float, steps: dict[str, float]) -> float:
+async def _one_flow(
+    client: httpx.AsyncClient,
+    api: str,
+    receiver: AsyncReceiver,
+    number: int,
+    run_tag: str,
+    webhook_timeout: float,
+    steps: dict[str, float],
+) -> float:
     cpf = make_cpf(f"{300000000 + number:09d}")
     started = mark = time.perf_counter()
 
@@ -186,28 +197,56 @@ async def _one_flow(client: httpx.AsyncClient, api: str, receiver: AsyncReceiver
         steps[step] = now - mark
         mark = now
 
-    auth = _expect(await client.post(f"{api}/auth", json={"accessKey": "sandbox-access-key",
-                                                          "secretKey": "sandbox-secret-key"}), 200, "auth")
+    auth = _expect(
+        await client.post(f"{api}/auth", json={"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}),
+        200,
+        "auth",
+    )
     access = {"Authorization": f"Bearer {auth['accessToken']}"}
     lap("auth")
-    link = _expect(await client.post(f"{api}/links", headers=access,
-                                     json={"personalTaxId": cpf, "externalInfo": {"bench": run_tag, "flow": number}}),
-                   200, "link")
+    link = _expect(
+        await client.post(
+            f"{api}/links",
+            headers=access,
+            json={"personalTaxId": cpf, "externalInfo": {"bench": run_tag, "flow": number}},
+        ),
+        200,
+        "link",
+    )
     link_auth = {"Authorization": f"Bearer {link['linkToken']}"}
     lap("link")
     _expect(await client.get(f"{api}/links/institutions", headers=link_auth), 200, "institutions")
     lap("institutions")
-    consent = _expect(await client.post(f"{api}/consents", headers=link_auth, json={
-        "externalTrackId": f"{run_tag}-flow-{number}", "personalTaxId": cpf, "institutionCode": INSTITUTION,
-        "redirectURL": PARTNER_RETURN, "validityPeriod": 12}), 200, "consent")
+    consent = _expect(
+        await client.post(
+            f"{api}/consents",
+            headers=link_auth,
+            json={
+                "externalTrackId": f"{run_tag}-flow-{number}",
+                "personalTaxId": cpf,
+                "institutionCode": INSTITUTION,
+                "redirectURL": PARTNER_RETURN,
+                "validityPeriod": 12,
+            },
+        ),
+        200,
+        "consent",
+    )
     lap("consent")
     back = await client.get(consent["consentRedirectURL"] + "&decision=approve", follow_redirects=False)
     location = back.headers.get("location", "")
     if back.status_code not in (302, 303) or not location.startswith(PARTNER_RETURN) or "error=" in location:
         raise FlowError(f"approve: HTTP {back.status_code} to {location[:120]!r}")
     lap("approve")
-    accepted = _expect(await client.post(f"{api}/personal/institution-data", headers=access, json={
-        "taxId": cpf, "institutionCode": INSTITUTION, "products": [PRODUCT]}), 200, "report_request")
+    accepted = _expect(
+        await client.post(
+            f"{api}/personal/institution-data",
+            headers=access,
+            json={"taxId": cpf, "institutionCode": INSTITUTION, "products": [PRODUCT]},
+        ),
+        200,
+        "report_request",
+    )
     arrival = receiver.expect(accepted["requestId"])
     lap("report_request")
     try:
@@ -221,8 +260,10 @@ async def _one_flow(client: httpx.AsyncClient, api: str, receiver: AsyncReceiver
 
 async def configure_webhooks(base: str, receiver: AsyncReceiver) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.put(f"{base}/__mock/tenants/sandbox-app/webhooks", json={
-            "eventsUrl": receiver.url("/events"), "productsCallbackURL": {"all": receiver.url("/reports")}})
+        response = await client.put(
+            f"{base}/__mock/tenants/sandbox-app/webhooks",
+            json={"eventsUrl": receiver.url("/events"), "productsCallbackURL": {"all": receiver.url("/reports")}},
+        )
         response.raise_for_status()
 
 
@@ -259,8 +300,15 @@ async def _drive(label: str, clients: int, max_flows: int, duration: float, flow
     return result
 
 
-async def run_mock_flows(base: str, clients: int, max_flows: int, duration: float, run_tag: str,
-                         webhook_timeout: float = 30.0, receiver: AsyncReceiver | None = None) -> FlowResult:
+async def run_mock_flows(
+    base: str,
+    clients: int,
+    max_flows: int,
+    duration: float,
+    run_tag: str,
+    webhook_timeout: float = 30.0,
+    receiver: AsyncReceiver | None = None,
+) -> FlowResult:
     """`receiver`: one the caller started and stops (to see the webhooks still owed after)."""
     owned = receiver is None
     receiver = receiver or AsyncReceiver()
@@ -282,8 +330,9 @@ async def run_mock_flows(base: str, clients: int, max_flows: int, duration: floa
             await receiver.stop()
 
 
-async def run_bare_flows(url: str, clients: int, max_flows: int, duration: float,
-                         requests_per_flow: int = REQUESTS_PER_FLOW) -> FlowResult:
+async def run_bare_flows(
+    url: str, clients: int, max_flows: int, duration: float, requests_per_flow: int = REQUESTS_PER_FLOW
+) -> FlowResult:
     async def flow(client: httpx.AsyncClient, number: int, steps: dict[str, float]) -> float:
         started = time.perf_counter()
         for _ in range(requests_per_flow):

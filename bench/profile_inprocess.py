@@ -29,8 +29,8 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
 import bare_app
 
-from mock_server.app import create_app
-from mock_server.domain.taxid import make_cpf
+from klavi_mock.app import create_app
+from klavi_mock.domain.taxid import make_cpf
 
 KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
 
@@ -39,9 +39,20 @@ def scope(method: str, path: str, headers: dict[str, str], body: bytes = b"") ->
     raw = [(k.lower().encode(), v.encode()) for k, v in {"host": "127.0.0.1:8080", **headers}.items()]
     if body:
         raw.append((b"content-length", str(len(body)).encode()))
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": raw,
-            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080)}
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+    }
 
 
 async def call(app, request_scope: dict, body: bytes, answer: list | None = None) -> int:
@@ -96,18 +107,36 @@ def main(argv: list[str] | None = None) -> int:
     link_token = asyncio.run(post("/data/v1/links", b"{}", {"authorization": f"Bearer {access}"}))["linkToken"]
 
     def consent_body(i: int) -> bytes:
-        return json.dumps({"externalTrackId": f"inproc-{i}-{time.perf_counter_ns()}", "personalTaxId": make_cpf(f"{100000000 + i:09d}"),
-                           "institutionCode": "341", "redirectURL": "https://partner.example.com/return"}).encode()
+        return json.dumps(
+            {
+                "externalTrackId": f"inproc-{i}-{time.perf_counter_ns()}",
+                "personalTaxId": make_cpf(f"{100000000 + i:09d}"),
+                "institutionCode": "341",
+                "redirectURL": "https://partner.example.com/return",
+            }
+        ).encode()
 
     link_header = {"authorization": f"Bearer {link_token}"}
     json_header = {"content-type": "application/json"}
     endpoints = {
         "bare GET /json": (bare_app.app, lambda i: (scope("GET", "/json", {}), b"")),
-        "GET /data/v1/links/institutions": (mock, lambda i: (scope("GET", "/data/v1/links/institutions", link_header), b"")),
+        "GET /data/v1/links/institutions": (
+            mock,
+            lambda i: (scope("GET", "/data/v1/links/institutions", link_header), b""),
+        ),
         "POST /data/v1/auth": (mock, lambda i: (scope("POST", "/data/v1/auth", json_header, auth_body), auth_body)),
-        "POST /data/v1/consents": (mock, lambda i: (lambda b: (scope("POST", "/data/v1/consents", {**link_header, **json_header}, b), b))(consent_body(i))),
+        "POST /data/v1/consents": (
+            mock,
+            lambda i: (lambda b: (scope("POST", "/data/v1/consents", {**link_header, **json_header}, b), b))(
+                consent_body(i)
+            ),
+        ),
     }
-    keys = {"institutions": "GET /data/v1/links/institutions", "consents": "POST /data/v1/consents", "auth": "POST /data/v1/auth"}
+    keys = {
+        "institutions": "GET /data/v1/links/institutions",
+        "consents": "POST /data/v1/consents",
+        "auth": "POST /data/v1/auth",
+    }
 
     async def run_all() -> None:
         bare_cost = None

@@ -5,13 +5,13 @@
     python bench/profile_server.py [--duration 15] [--connections 64] [--rate 200] [--top 25]
                                    [--only institutions|consents|auth|flows] [--keep DIR]
 
-For each endpoint: a fresh `python -m mock_server serve` pinned to core 0 (as in
+For each endpoint: a fresh `python -m klavi_mock serve` pinned to core 0 (as in
 bench/run.py), a warm-up, then py-spy attached to it (`record --nonblocking --format raw`,
 itself on core 1) while `wrk -t1 -c64` loads the endpoint from core 1. Idle samples (the
 event loop waiting in epoll) are not recorded, so percentages are of the time the server
 was busy in Python. `--only flows` runs the API-only flow of bench/flowbench.py (8
 clients) instead of wrk. Printed: the functions with the most samples, inclusive (anywhere on
-the stack) and self (at the top of the stack), and the share per area (mock_server module,
+the stack) and self (at the top of the stack), and the share per area (klavi_mock module,
 starlette, uvicorn, jsonschema, ...). Bounded: every run lasts --duration seconds.
 """
 
@@ -59,17 +59,29 @@ def parse_raw(path: Path) -> tuple[collections.Counter, collections.Counter, col
 
 
 def area(frame: str) -> str:
-    """Which package or mock_server module a frame's code belongs to."""
+    """Which package or klavi_mock module a frame's code belongs to."""
     match = re.search(r"\(([^()]*)\)$", frame)
     file = match.group(1) if match else frame
     parts = file.replace("\\", "/").split("/")
     for i, part in enumerate(parts):
-        if part == "mock_server":
-            return "/".join(parts[i:i + 2]) if i + 2 < len(parts) else "/".join(parts[i:])
+        if part == "klavi_mock":
+            return "/".join(parts[i : i + 2]) if i + 2 < len(parts) else "/".join(parts[i:])
         if part == "site-packages" and i + 1 < len(parts):
             return parts[i + 1].split(".")[0]
-    if len(parts) > 1 and parts[0] in {"starlette", "uvicorn", "jsonschema", "httpx", "anyio", "jwt", "referencing",
-                                       "jsonschema_rs", "h11", "httptools", "uvloop", "rpds"}:
+    if len(parts) > 1 and parts[0] in {
+        "starlette",
+        "uvicorn",
+        "jsonschema",
+        "httpx",
+        "anyio",
+        "jwt",
+        "referencing",
+        "jsonschema_rs",
+        "h11",
+        "httptools",
+        "uvloop",
+        "rpds",
+    }:
         return parts[0]
     return f"stdlib/other ({parts[-1]})" if parts else file
 
@@ -88,21 +100,46 @@ def profile(target: str, args: argparse.Namespace, tools: bench.Tools, workdir: 
         if target == "flows":
             pass
         elif target == "institutions":
-            url, kwargs = mock.base + bench.API + "/links/institutions", {"headers": (f"Authorization: Bearer {link_token}",)}
+            url, kwargs = (
+                mock.base + bench.API + "/links/institutions",
+                {"headers": (f"Authorization: Bearer {link_token}",)},
+            )
         elif target == "auth":
             url, kwargs = mock.base + bench.API + "/auth", {"script": BENCH / "lua" / "post_auth.lua"}
         else:
-            url, kwargs = mock.base + bench.API + "/consents", {
-                "script": BENCH / "lua" / "create_consents.lua", "script_args": (link_token, str(10 ** 9), f"prof{int(time.time())}")}
+            url, kwargs = (
+                mock.base + bench.API + "/consents",
+                {
+                    "script": BENCH / "lua" / "create_consents.lua",
+                    "script_args": (link_token, str(10**9), f"prof{int(time.time())}"),
+                },
+            )
         warm = dict(kwargs)
         if target == "consents":  # its own externalTrackIds: a reused one would be a 409
-            warm["script_args"] = (link_token, str(10 ** 9), f"warm{int(time.time())}")
+            warm["script_args"] = (link_token, str(10**9), f"warm{int(time.time())}")
         if target == "flows":
             return profile_flows(mock, args, tools, out)
         bench.run_wrk(tools, "warm-up", url, 2, args.connections, **warm)
-        spy = subprocess.Popen([*tools.load_prefix(), args.py_spy, "record", "--pid", str(mock.pid), "--rate", str(args.rate),
-                                "--duration", str(args.duration), "--format", "raw", "-o", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        spy = subprocess.Popen(
+            [
+                *tools.load_prefix(),
+                args.py_spy,
+                "record",
+                "--pid",
+                str(mock.pid),
+                "--rate",
+                str(args.rate),
+                "--duration",
+                str(args.duration),
+                "--format",
+                "raw",
+                "-o",
+                str(out),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         time.sleep(0.5)  # attached before the load starts
         result = bench.run_wrk(tools, target, url, args.duration, args.connections, **kwargs)
         try:
@@ -110,8 +147,10 @@ def profile(target: str, args: argparse.Namespace, tools: bench.Tools, workdir: 
         except subprocess.TimeoutExpired:
             spy.kill()
             spy_output, _ = spy.communicate(timeout=5)
-        print(f"\n=== {target}: {result.per_second:,.0f} req/s under py-spy (p50 {bench.ms(result.p50)}, "
-              f"non-2xx {result.non_2xx}); {spy_output.strip().splitlines()[-1] if spy_output.strip() else ''}")
+        print(
+            f"\n=== {target}: {result.per_second:,.0f} req/s under py-spy (p50 {bench.ms(result.p50)}, "
+            f"non-2xx {result.non_2xx}); {spy_output.strip().splitlines()[-1] if spy_output.strip() else ''}"
+        )
     return out
 
 
@@ -121,11 +160,28 @@ def profile_flows(mock: bench.Server, args: argparse.Namespace, tools: bench.Too
 
     import flowbench
 
-    spy = subprocess.Popen([*tools.load_prefix(), args.py_spy, "record", "--pid", str(mock.pid), "--rate", str(args.rate),
-                            "--duration", str(args.duration), "--format", "raw", "-o", str(out)],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    spy = subprocess.Popen(
+        [
+            *tools.load_prefix(),
+            args.py_spy,
+            "record",
+            "--pid",
+            str(mock.pid),
+            "--rate",
+            str(args.rate),
+            "--duration",
+            str(args.duration),
+            "--format",
+            "raw",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     time.sleep(0.5)
-    result = asyncio.run(flowbench.run_mock_flows(mock.base, 8, 10 ** 6, args.duration - 1, f"prof{int(time.time())}"))
+    result = asyncio.run(flowbench.run_mock_flows(mock.base, 8, 10**6, args.duration - 1, f"prof{int(time.time())}"))
     try:
         spy.communicate(timeout=args.duration + 30)
     except subprocess.TimeoutExpired:
@@ -151,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if tools.pinned:
         import os
+
         os.sched_setaffinity(0, {bench.LOAD_CORE})
     with tempfile.TemporaryDirectory(prefix="klavi-profile-") as tmp:
         workdir = args.keep or Path(tmp)

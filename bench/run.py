@@ -11,7 +11,7 @@ Measures (bench/README.md explains each figure and the targets):
   4. time from process start to the first 200 (median of several starts), mock and bare,
   5. resident memory of the mock idle and after N consents created over HTTP, and of the
      bare app.
-Servers run as real processes (`python -m mock_server serve --no-access-log --log-level
+Servers run as real processes (`python -m klavi_mock serve --no-access-log --log-level
 warning`) pinned to core 0 with taskset; wrk and this driver run on core 1. The table is
 printed and written as Markdown to bench/results/latest.md (--quick: bench/results/quick.md).
 
@@ -68,6 +68,7 @@ def log(message: str) -> None:
 
 # -- the machine -----------------------------------------------------------------------
 
+
 @dataclass
 class Tools:
     wrk: str | None
@@ -123,12 +124,16 @@ def machine_info(tools: Tools) -> dict[str, str]:
         "uvloop / httptools": f"{_version('uvloop')} / {_version('httptools')}",
         "httpx (clients)": _version("httpx"),
         "wrk": wrk_version,
-        "pinning": (f"servers on core {SERVER_CORE} (taskset -c {SERVER_CORE}); wrk and this driver on core {LOAD_CORE}"
-                    if tools.pinned else "none (taskset missing or fewer than 2 cores): numbers are noisier"),
+        "pinning": (
+            f"servers on core {SERVER_CORE} (taskset -c {SERVER_CORE}); wrk and this driver on core {LOAD_CORE}"
+            if tools.pinned
+            else "none (taskset missing or fewer than 2 cores): numbers are noisier"
+        ),
     }
 
 
 # -- servers as real processes -----------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -157,7 +162,7 @@ def read_status_kib(pid: int, field_name: str) -> int | None:
 
 
 class Server:
-    """`python -m mock_server serve` or bench/bare_app.py on a free loopback port, pinned."""
+    """`python -m klavi_mock serve` or bench/bare_app.py on a free loopback port, pinned."""
 
     READY_PATH = {"mock": "/__mock/clock", "bare": "/json"}
 
@@ -174,7 +179,7 @@ class Server:
     def command(self) -> list[str]:
         common = ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
         if self.kind == "mock":
-            return [*self.tools.server_prefix(), sys.executable, "-m", "mock_server", "serve", *common, *self.extra]
+            return [*self.tools.server_prefix(), sys.executable, "-m", "klavi_mock", "serve", *common, *self.extra]
         return [*self.tools.server_prefix(), sys.executable, str(BENCH / "bare_app.py"), *common]
 
     @property
@@ -237,12 +242,16 @@ def tokens(base: str) -> tuple[str, str]:
     """An accessToken, and the linkToken of a new link."""
     with httpx.Client(base_url=base + API, timeout=10) as client:
         access = client.post("/auth", json=KEYS).raise_for_status().json()["accessToken"]
-        link = client.post("/links", headers={"Authorization": f"Bearer {access}"},
-                           json={"personalTaxId": "52998224725", "externalInfo": {"bench": "run.py"}})
+        link = client.post(
+            "/links",
+            headers={"Authorization": f"Bearer {access}"},
+            json={"personalTaxId": "52998224725", "externalInfo": {"bench": "run.py"}},
+        )
         return access, link.raise_for_status().json()["linkToken"]
 
 
 # -- wrk ---------------------------------------------------------------------------------
+
 
 @dataclass
 class WrkResult:
@@ -290,14 +299,32 @@ def parse_wrk(label: str, output: str) -> WrkResult:
     return result
 
 
-def run_wrk(tools: Tools, label: str, url: str, duration: int, connections: int, *, script: Path | None = None,
-            script_args: tuple[str, ...] = (), headers: tuple[str, ...] = (), stop_marker: str | None = None) -> WrkResult:
+def run_wrk(
+    tools: Tools,
+    label: str,
+    url: str,
+    duration: int,
+    connections: int,
+    *,
+    script: Path | None = None,
+    script_args: tuple[str, ...] = (),
+    headers: tuple[str, ...] = (),
+    stop_marker: str | None = None,
+) -> WrkResult:
     """wrk on the load core. With `stop_marker`, a line the script prints when its count is
     reached, wrk is sent SIGINT then: it stops at once and still prints its summary (its
     Lua `thread:stop()` alone ends the thread, but wrk would wait out -d)."""
     assert tools.wrk
-    command = [*tools.load_prefix(), tools.wrk, "-t1", f"-c{connections}", f"-d{max(1, duration)}s",
-               "--timeout", "10s", "--latency"]
+    command = [
+        *tools.load_prefix(),
+        tools.wrk,
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, duration)}s",
+        "--timeout",
+        "10s",
+        "--latency",
+    ]
     for header in headers:
         command += ["-H", header]
     if script is not None:
@@ -332,6 +359,7 @@ def run_wrk(tools: Tools, label: str, url: str, duration: int, connections: int,
 
 # -- the phases --------------------------------------------------------------------------
 
+
 @dataclass
 class Options:
     duration: int
@@ -363,9 +391,15 @@ def phase_http(options: Options, tools: Tools, logdir: Path) -> dict[str, Any]:
         run_wrk(tools, "warm-up", institutions_url, options.warmup, c, headers=header)
         pairs = []
         for n in range(1, rounds + 1):
-            log(f"round {n}/{rounds}: wrk GET /json (bare), then GET {API}/links/institutions, {d} s each, {c} connections")
-            pairs.append((run_wrk(tools, "bare GET /json", bare_url, d, c),
-                          run_wrk(tools, f"GET {API}/links/institutions", institutions_url, d, c, headers=header)))
+            log(
+                f"round {n}/{rounds}: wrk GET /json (bare), then GET {API}/links/institutions, {d} s each, {c} connections"
+            )
+            pairs.append(
+                (
+                    run_wrk(tools, "bare GET /json", bare_url, d, c),
+                    run_wrk(tools, f"GET {API}/links/institutions", institutions_url, d, c, headers=header),
+                )
+            )
         url = mock.base + API + "/auth"
         script = BENCH / "lua" / "post_auth.lua"
         run_wrk(tools, "warm-up", url, options.warmup, c, script=script)
@@ -382,24 +416,29 @@ def phase_flows(options: Options, tools: Tools, logdir: Path) -> dict[str, flowb
     with running("mock", tools, logdir) as mock:
         log(f"API-only flows: {options.clients} clients, up to {options.max_flows} flows or {options.flow_duration} s")
         with cpu_share(mock.pid) as usage:
-            results["mock"] = asyncio.run(flowbench.run_mock_flows(mock.base, options.clients, options.max_flows,
-                                                                   options.flow_duration, tag))
+            results["mock"] = asyncio.run(
+                flowbench.run_mock_flows(mock.base, options.clients, options.max_flows, options.flow_duration, tag)
+            )
         results["mock"].cpu = usage
         results["mock"].webhooks = webhook_outcomes(mock.base)
     state_file = logdir / f"flows-{tag}.sqlite"
     with running("mock", tools, logdir, ("--state-file", str(state_file))) as mock:
         log(f"API-only flows with --state-file: {options.clients} clients, {options.flow_duration} s")
         with cpu_share(mock.pid) as usage:
-            results["state"] = asyncio.run(flowbench.run_mock_flows(mock.base, options.clients, options.max_flows,
-                                                                    options.flow_duration, tag + "s"))
+            results["state"] = asyncio.run(
+                flowbench.run_mock_flows(
+                    mock.base, options.clients, options.max_flows, options.flow_duration, tag + "s"
+                )
+            )
         results["state"].label = "mock API-only flow, --state-file"
         results["state"].cpu = usage
     with running("bare", tools, logdir) as bare:
         seconds = max(1, options.flow_duration // 2)
         log(f"bare pseudo-flows ({flowbench.REQUESTS_PER_FLOW} x GET /json): {options.clients} clients, {seconds} s")
         with cpu_share(bare.pid) as usage:
-            results["bare"] = asyncio.run(flowbench.run_bare_flows(bare.base + "/json", options.clients,
-                                                                   options.max_flows, seconds))
+            results["bare"] = asyncio.run(
+                flowbench.run_bare_flows(bare.base + "/json", options.clients, options.max_flows, seconds)
+            )
         results["bare"].cpu = usage
     return results
 
@@ -425,13 +464,19 @@ def cpu_share(server_pid: int) -> Iterator[dict[str, float]]:
         server_after, driver_after = _process_cpu_seconds(server_pid), os.times()
         if server_before is not None and server_after is not None and wall > 0:
             usage["server"] = (server_after - server_before) / wall
-        usage["driver"] = ((driver_after.user + driver_after.system) - (driver_before.user + driver_before.system)) / wall
+        usage["driver"] = (
+            (driver_after.user + driver_after.system) - (driver_before.user + driver_before.system)
+        ) / wall
 
 
 def webhook_outcomes(base: str) -> dict[str, dict[str, int]]:
     """Per webhook name: sent / acknowledged / pending..., from the conformance report."""
     with contextlib.suppress(httpx.HTTPError, KeyError, IndexError, ValueError):
-        report = httpx.get(f"{base}/__mock/conformance", params={"appId": "sandbox-app"}, timeout=30).raise_for_status().json()
+        report = (
+            httpx.get(f"{base}/__mock/conformance", params={"appId": "sandbox-app"}, timeout=30)
+            .raise_for_status()
+            .json()
+        )
         return report["tenants"][0]["webhooks"]
     return {}
 
@@ -456,22 +501,34 @@ def phase_startup(options: Options, tools: Tools, logdir: Path) -> dict[str, lis
 
 def fill_state_file(path: Path, consents: int) -> None:
     """A state file as the mock writes it: one link and `consents` pending consents."""
-    from mock_server.domain.consents import new_consent
-    from mock_server.domain.institutions import InstitutionCatalog
-    from mock_server.domain.links import new_link
-    from mock_server.domain.taxid import make_cpf
-    from mock_server.resources import fixtures_dir
-    from mock_server.sqlite_store import SqliteStore
+    from klavi_mock.domain.consents import new_consent
+    from klavi_mock.domain.institutions import InstitutionCatalog
+    from klavi_mock.domain.links import new_link
+    from klavi_mock.domain.taxid import make_cpf
+    from klavi_mock.resources import fixtures_dir
+    from klavi_mock.storage.sqlite import SqliteStore
 
     store = SqliteStore(path)
     now = dt.datetime.now(dt.timezone.utc)
     link = new_link("sandbox-app", {}, now, InstitutionCatalog.from_file(fixtures_dir() / "institutions.yaml"))
     store.add_link(link)
     for n in range(consents):
-        request = {"externalTrackId": f"bench-{n}", "personalTaxId": make_cpf(f"{200000000 + n:09d}"),
-                   "institutionCode": "341", "redirectURL": "https://partner.example.com/return"}
-        store.add_consent(new_consent(tenant_id="sandbox-app", link_id=link.id, request=request,
-                                      permissions=["REGISTRATION_ALL", "ACCOUNTS_ALL"], persona_id="happy-path", now=now))
+        request = {
+            "externalTrackId": f"bench-{n}",
+            "personalTaxId": make_cpf(f"{200000000 + n:09d}"),
+            "institutionCode": "341",
+            "redirectURL": "https://partner.example.com/return",
+        }
+        store.add_consent(
+            new_consent(
+                tenant_id="sandbox-app",
+                link_id=link.id,
+                request=request,
+                permissions=["REGISTRATION_ALL", "ACCOUNTS_ALL"],
+                persona_id="happy-path",
+                now=now,
+            )
+        )
         if n % 1000 == 999:
             store.commit()
     store.close()
@@ -498,27 +555,39 @@ def _settled_rss(server: Server, settle: float = 0.5) -> int | None:
 
 def _created_consents(base: str) -> tuple[int, dict[str, int]]:
     """createConsent answers by status, from the conformance report (cheap: counters)."""
-    report = httpx.get(f"{base}/__mock/conformance", params={"appId": "sandbox-app"}, timeout=30).raise_for_status().json()
+    report = (
+        httpx.get(f"{base}/__mock/conformance", params={"appId": "sandbox-app"}, timeout=30).raise_for_status().json()
+    )
     statuses = report["tenants"][0]["operations"].get("createConsent", {}).get("statuses", {})
     return statuses.get("200", 0), {k: v for k, v in statuses.items() if k != "200"}
 
 
-async def _consents_with_httpx(base: str, link_token: str, count: int, deadline_seconds: float, workers: int = 16) -> None:
+async def _consents_with_httpx(
+    base: str, link_token: str, count: int, deadline_seconds: float, workers: int = 16
+) -> None:
     """The fallback without wrk: bounded by count and by time."""
     counter = iter(range(1, count + 1))
     deadline = time.perf_counter() + deadline_seconds
-    from mock_server.domain.taxid import make_cpf
+    from klavi_mock.domain.taxid import make_cpf
 
     async def worker() -> None:
-        async with httpx.AsyncClient(base_url=base + API, timeout=15,
-                                     headers={"Authorization": f"Bearer {link_token}"}) as client:
+        async with httpx.AsyncClient(
+            base_url=base + API, timeout=15, headers={"Authorization": f"Bearer {link_token}"}
+        ) as client:
             while time.perf_counter() < deadline:
                 n = next(counter, None)
                 if n is None:
                     return
-                await client.post("/consents", json={
-                    "externalTrackId": f"mem-{n}", "personalTaxId": make_cpf(f"{100000000 + n:09d}"),
-                    "institutionCode": "341", "redirectURL": "https://partner.example.com/return", "validityPeriod": 12})
+                await client.post(
+                    "/consents",
+                    json={
+                        "externalTrackId": f"mem-{n}",
+                        "personalTaxId": make_cpf(f"{100000000 + n:09d}"),
+                        "institutionCode": "341",
+                        "redirectURL": "https://partner.example.com/return",
+                        "validityPeriod": 12,
+                    },
+                )
 
     await asyncio.gather(*(worker() for _ in range(workers)))
 
@@ -535,10 +604,16 @@ def phase_memory(options: Options, tools: Tools, logdir: Path) -> MemoryResult:
         if tools.wrk:
             result.how = f"wrk -t1 -c{options.connections}, one link, stops itself after {options.consents:,} answers (cap {cap} s)"
             log(f"memory: creating {options.consents:,} consents with wrk (cap {cap} s)")
-            result.load = run_wrk(tools, f"POST {API}/consents", mock.base + API + "/consents", cap, options.connections,
-                                  script=BENCH / "lua" / "create_consents.lua",
-                                  script_args=(link_token, str(options.consents), "mem"),
-                                  stop_marker="klavi-bench: limit reached")
+            result.load = run_wrk(
+                tools,
+                f"POST {API}/consents",
+                mock.base + API + "/consents",
+                cap,
+                options.connections,
+                script=BENCH / "lua" / "create_consents.lua",
+                script_args=(link_token, str(options.consents), "mem"),
+                stop_marker="klavi-bench: limit reached",
+            )
         else:
             result.how = f"16 httpx clients (no wrk), one link, bounded by count and {cap} s"
             log(f"memory: creating {options.consents:,} consents with httpx (cap {cap} s)")
@@ -551,6 +626,7 @@ def phase_memory(options: Options, tools: Tools, logdir: Path) -> MemoryResult:
 
 
 # -- the report --------------------------------------------------------------------------
+
 
 def ms(seconds: float | None) -> str:
     if seconds is None:
@@ -576,10 +652,17 @@ def pct(values: list[float], p: float) -> float | None:
 
 
 def render(info: dict[str, str], options: Options, outcome: dict[str, Any], wall: float) -> str:
-    lines = [f"# klavi-mock benchmark{' (quick smoke run: tiny numbers, not for quoting)' if options.quick else ''}", ""]
+    lines = [
+        f"# klavi-mock benchmark{' (quick smoke run: tiny numbers, not for quoting)' if options.quick else ''}",
+        "",
+    ]
     lines += ["| machine | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in info.items()]
-    lines += ["", f"Run: `python bench/run.py --duration {options.duration} --connections {options.connections} "
-              f"--consents {options.consents}{' --quick' if options.quick else ''}` — took {wall:.0f} s.", ""]
+    lines += [
+        "",
+        f"Run: `python bench/run.py --duration {options.duration} --connections {options.connections} "
+        f"--consents {options.consents}{' --quick' if options.quick else ''}` — took {wall:.0f} s.",
+        "",
+    ]
 
     # 1-2. wrk
     lines += ["## 1–2. Throughput and latency, mock and bare (wrk, one server core)", ""]
@@ -593,27 +676,38 @@ def render(info: dict[str, str], options: Options, outcome: dict[str, Any], wall
         if isinstance(memory, MemoryResult) and memory.load is not None:
             rows.append(("consents", memory.load))
         d = max(1, options.duration // 2)
-        lines += [f"`wrk -t1 -c{options.connections} -d{d}s --latency` on core {LOAD_CORE}, after a "
-                  f"{options.warmup} s warm-up; the servers on core {SERVER_CORE}, one loaded at a time. "
-                  "For req/s, × bare is the share of the bare endpoint's throughput (higher is better); "
-                  "for latency, how many times the bare latency (lower is better). The machine's speed drifts "
-                  f"within a run, so bare and `GET /links/institutions` are measured in {len(http['pairs'])} "
-                  "alternating rounds, each mock figure against the bare one just before it; the rows show the "
-                  "round with the median ratio. `POST /auth` is one run, against that round's bare figure.", "",
-                  "| endpoint | req/s | × bare | p50 | × bare | p99 | × bare | requests | non-2xx / socket errors |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            f"`wrk -t1 -c{options.connections} -d{d}s --latency` on core {LOAD_CORE}, after a "
+            f"{options.warmup} s warm-up; the servers on core {SERVER_CORE}, one loaded at a time. "
+            "For req/s, × bare is the share of the bare endpoint's throughput (higher is better); "
+            "for latency, how many times the bare latency (lower is better). The machine's speed drifts "
+            f"within a run, so bare and `GET /links/institutions` are measured in {len(http['pairs'])} "
+            "alternating rounds, each mock figure against the bare one just before it; the rows show the "
+            "round with the median ratio. `POST /auth` is one run, against that round's bare figure.",
+            "",
+            "| endpoint | req/s | × bare | p50 | × bare | p99 | × bare | requests | non-2xx / socket errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for key, r in rows:
             name = r.label + (" ¹" if key == "consents" else "")
             errors = f"{r.non_2xx} / {r.socket_errors or '0'}"
-            lines.append(f"| {name} | {r.per_second:,.0f} | {times(r.per_second, bare.per_second)} | {ms(r.p50)} | "
-                         f"{times(r.p50, bare.p50)} | {ms(r.p99)} | {times(r.p99, bare.p99)} | {r.requests:,} | {errors} |")
+            lines.append(
+                f"| {name} | {r.per_second:,.0f} | {times(r.per_second, bare.per_second)} | {ms(r.p50)} | "
+                f"{times(r.p50, bare.p50)} | {ms(r.p99)} | {times(r.p99, bare.p99)} | {r.requests:,} | {errors} |"
+            )
         ratios = http["ratios"]
-        lines += ["", "`GET /links/institutions` ÷ bare, round by round: "
-                  + ", ".join(f"{r:.2f}×" for r in ratios)
-                  + f" (median {statistics.median(ratios):.2f}×, from {min(ratios):.2f}× to {max(ratios):.2f}×)."]
+        lines += [
+            "",
+            "`GET /links/institutions` ÷ bare, round by round: "
+            + ", ".join(f"{r:.2f}×" for r in ratios)
+            + f" (median {statistics.median(ratios):.2f}×, from {min(ratios):.2f}× to {max(ratios):.2f}×).",
+        ]
         if any(key == "consents" for key, _ in rows):
-            lines += ["", f"¹ from the memory phase: {memory.how}; the store grows from 0 to "
-                      f"{memory.created:,} consents during it, so it is not a steady state."]
+            lines += [
+                "",
+                f"¹ from the memory phase: {memory.how}; the store grows from 0 to "
+                f"{memory.created:,} consents during it, so it is not a steady state.",
+            ]
         lines.append("")
 
     # 3. flows
@@ -623,49 +717,73 @@ def render(info: dict[str, str], options: Options, outcome: dict[str, Any], wall
         lines += [f"**failed:** {flows}", ""]
     else:
         mock, bare = flows["mock"], flows["bare"]
-        lines += [f"{options.clients} asyncio httpx clients (one `AsyncClient` each, keep-alive), each running flows back "
-                  f"to back, bounded by {options.max_flows:,} flows and {options.flow_duration} s (bare: "
-                  f"{max(1, options.flow_duration // 2)} s). A mock flow is 6 requests — auth, link, institutions, "
-                  "consent, bank approve (`&decision=approve`, redirect not followed), "
-                  "`POST /personal/institution-data` (pf_checking_account at 341) — and ends when that request's report "
-                  "webhook reaches the local receiver (tenant webhooks set with `PUT /__mock/tenants/sandbox-app/webhooks`). "
-                  f"**Baseline, measured:** the same clients doing {flowbench.REQUESTS_PER_FLOW} sequential "
-                  "`GET /json` on the bare app per \"flow\" (6 × one bare request, with the same client cost; it has no "
-                  "webhook leg).", "",
-                  "| | flows done | failed | flows/s | × bare | p50 | × bare | p99 | × bare |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"{options.clients} asyncio httpx clients (one `AsyncClient` each, keep-alive), each running flows back "
+            f"to back, bounded by {options.max_flows:,} flows and {options.flow_duration} s (bare: "
+            f"{max(1, options.flow_duration // 2)} s). A mock flow is 6 requests — auth, link, institutions, "
+            "consent, bank approve (`&decision=approve`, redirect not followed), "
+            "`POST /personal/institution-data` (pf_checking_account at 341) — and ends when that request's report "
+            "webhook reaches the local receiver (tenant webhooks set with `PUT /__mock/tenants/sandbox-app/webhooks`). "
+            f"**Baseline, measured:** the same clients doing {flowbench.REQUESTS_PER_FLOW} sequential "
+            '`GET /json` on the bare app per "flow" (6 × one bare request, with the same client cost; it has no '
+            "webhook leg).",
+            "",
+            "| | flows done | failed | flows/s | × bare | p50 | × bare | p99 | × bare |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         state = flows.get("state")
         for r in (bare, mock, state) if state else (bare, mock):
-            lines.append(f"| {r.label} | {r.completed:,} | {r.failed} | {r.per_second:,.1f} | "
-                         f"{times(r.per_second, bare.per_second)} | {ms(pct(r.durations, 50))} | "
-                         f"{times(pct(r.durations, 50), pct(bare.durations, 50))} | {ms(pct(r.durations, 99))} | "
-                         f"{times(pct(r.durations, 99), pct(bare.durations, 99))} |")
+            lines.append(
+                f"| {r.label} | {r.completed:,} | {r.failed} | {r.per_second:,.1f} | "
+                f"{times(r.per_second, bare.per_second)} | {ms(pct(r.durations, 50))} | "
+                f"{times(pct(r.durations, 50), pct(bare.durations, 50))} | {ms(pct(r.durations, 99))} | "
+                f"{times(pct(r.durations, 99), pct(bare.durations, 99))} |"
+            )
         lines.append("")
         if mock.steps and any(mock.steps.values()):
-            lines += ["Mock flow, per step (p50 / p99): " + ", ".join(
-                f"{step} {ms(pct(values, 50))} / {ms(pct(values, 99))}" for step, values in mock.steps.items() if values) + "."]
+            lines += [
+                "Mock flow, per step (p50 / p99): "
+                + ", ".join(
+                    f"{step} {ms(pct(values, 50))} / {ms(pct(values, 99))}"
+                    for step, values in mock.steps.items()
+                    if values
+                )
+                + "."
+            ]
             quarter = max(1, len(mock.durations) // 4)
             if len(mock.durations) >= 8:
-                lines += [f"Drift: p50 of the first quarter of flows {ms(pct(mock.durations[:quarter], 50))}, "
-                          f"of the last quarter {ms(pct(mock.durations[-quarter:], 50))}."]
+                lines += [
+                    f"Drift: p50 of the first quarter of flows {ms(pct(mock.durations[:quarter], 50))}, "
+                    f"of the last quarter {ms(pct(mock.durations[-quarter:], 50))}."
+                ]
         if mock.failures:
             lines += ["Failures: " + "; ".join(f"{reason} ×{n}" for reason, n in mock.failures.items()) + "."]
         if mock.received:
-            lines += ["Webhooks received: " + ", ".join(f"{path} {n:,}" for path, n in sorted(mock.received.items())) + "."]
+            lines += [
+                "Webhooks received: " + ", ".join(f"{path} {n:,}" for path, n in sorted(mock.received.items())) + "."
+            ]
         if mock.webhooks:
             sent = sum(w["sent"] for w in mock.webhooks.values())
             acked = sum(w["acknowledged"] for w in mock.webhooks.values())
             pending = {name: w["pending"] for name, w in mock.webhooks.items() if w["pending"]}
-            lines += [f"The mock's outbox at the end: {sent:,} deliveries created, {acked:,} acknowledged, "
-                      f"{sum(pending.values()):,} still pending" + (f" ({', '.join(f'{k} {v:,}' for k, v in sorted(pending.items()))})" if pending else "") + "."]
+            lines += [
+                f"The mock's outbox at the end: {sent:,} deliveries created, {acked:,} acknowledged, "
+                f"{sum(pending.values()):,} still pending"
+                + (f" ({', '.join(f'{k} {v:,}' for k, v in sorted(pending.items()))})" if pending else "")
+                + "."
+            ]
         if state:
-            lines += [f"With `--state-file` (SQLite, every answer written before it goes out): "
-                      f"{times(state.per_second, mock.per_second)} the in-memory mock's flows/s, p50 "
-                      f"{times(pct(state.durations, 50), pct(mock.durations, 50))} its p50."]
+            lines += [
+                f"With `--state-file` (SQLite, every answer written before it goes out): "
+                f"{times(state.per_second, mock.per_second)} the in-memory mock's flows/s, p50 "
+                f"{times(pct(state.durations, 50), pct(mock.durations, 50))} its p50."
+            ]
         for r in (mock, state, bare) if state else (mock, bare):
             if r.cpu:
-                lines += [f"CPU during the {r.label}: server {r.cpu.get('server', 0):.0%} of its core, "
-                          f"driver (clients + receiver) {r.cpu.get('driver', 0):.0%} of its core."]
+                lines += [
+                    f"CPU during the {r.label}: server {r.cpu.get('server', 0):.0%} of its core, "
+                    f"driver (clients + receiver) {r.cpu.get('driver', 0):.0%} of its core."
+                ]
         lines.append("")
 
     # 4. start-up
@@ -674,18 +792,27 @@ def render(info: dict[str, str], options: Options, outcome: dict[str, Any], wall
     if isinstance(startup, str):
         lines += [f"**failed:** {startup}", ""]
     else:
-        lines += [f"`python -m mock_server serve` polled on `GET /__mock/clock`, `bench/bare_app.py` on `GET /json`, "
-                  f"every 5 ms; {options.starts} starts each, alternating.", "",
-                  "| server | median | min | max | × bare (median) |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            f"`python -m klavi_mock serve` polled on `GET /__mock/clock`, `bench/bare_app.py` on `GET /json`, "
+            f"every 5 ms; {options.starts} starts each, alternating.",
+            "",
+            "| server | median | min | max | × bare (median) |",
+            "|---|---:|---:|---:|---:|",
+        ]
         bare_median = statistics.median(startup["bare"]) if startup["bare"] else None
         names = {"bare": "bare", "mock": "mock", "state": f"mock on a state file of {options.consents:,} consents"}
         for kind, name in names.items():
             values = startup[kind]
             if values:
-                lines.append(f"| {name} | {ms(statistics.median(values))} | {ms(min(values))} | {ms(max(values))} | "
-                             f"{times(statistics.median(values), bare_median)} |")
-        lines += ["", "The state file (one link, pending consents) is written beforehand through the mock's own "
-                  "store; every consent is read back and its 60-minute window rescheduled before the first 200."]
+                lines.append(
+                    f"| {name} | {ms(statistics.median(values))} | {ms(min(values))} | {ms(max(values))} | "
+                    f"{times(statistics.median(values), bare_median)} |"
+                )
+        lines += [
+            "",
+            "The state file (one link, pending consents) is written beforehand through the mock's own "
+            "store; every consent is read back and its 60-minute window rescheduled before the first 200.",
+        ]
         lines.append("")
 
     # 5. memory
@@ -697,21 +824,30 @@ def render(info: dict[str, str], options: Options, outcome: dict[str, Any], wall
         per = None
         if memory.created and memory.mock_after_kib and memory.mock_idle_kib:
             per = (memory.mock_after_kib - memory.mock_idle_kib) * 1024 / memory.created
-        lines += [f"Consents created over HTTP through one link ({memory.how}) in {memory.seconds:.1f} s; "
-                  f"RSS read from /proc/<pid>/status after a short settle.", "",
-                  "| process | RSS | × bare idle |", "|---|---:|---:|",
-                  f"| bare app, idle | {mib(memory.bare_idle_kib)} | 1.00× |",
-                  f"| mock, idle (after start-up) | {mib(memory.mock_idle_kib)} | {times(memory.mock_idle_kib, memory.bare_idle_kib)} |",
-                  f"| mock after {memory.created:,} consents | {mib(memory.mock_after_kib)} | {times(memory.mock_after_kib, memory.bare_idle_kib)} |",
-                  f"| mock peak (VmHWM) | {mib(memory.mock_peak_kib)} | {times(memory.mock_peak_kib, memory.bare_idle_kib)} |", ""]
+        lines += [
+            f"Consents created over HTTP through one link ({memory.how}) in {memory.seconds:.1f} s; "
+            f"RSS read from /proc/<pid>/status after a short settle.",
+            "",
+            "| process | RSS | × bare idle |",
+            "|---|---:|---:|",
+            f"| bare app, idle | {mib(memory.bare_idle_kib)} | 1.00× |",
+            f"| mock, idle (after start-up) | {mib(memory.mock_idle_kib)} | {times(memory.mock_idle_kib, memory.bare_idle_kib)} |",
+            f"| mock after {memory.created:,} consents | {mib(memory.mock_after_kib)} | {times(memory.mock_after_kib, memory.bare_idle_kib)} |",
+            f"| mock peak (VmHWM) | {mib(memory.mock_peak_kib)} | {times(memory.mock_peak_kib, memory.bare_idle_kib)} |",
+            "",
+        ]
         if per is not None:
             lines += [f"Growth: {per:,.0f} bytes per consent."]
         if memory.refused:
             lines += [f"Consent requests not answered 200: {memory.refused}."]
         lines.append("")
 
-    lines += ["## Targets (from the issue; reported, never asserted)", "",
-              "| target | measured | met |", "|---|---|---|"] + targets(outcome)
+    lines += [
+        "## Targets (from the issue; reported, never asserted)",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ] + targets(outcome)
     return "\n".join(lines) + "\n"
 
 
@@ -720,46 +856,61 @@ def targets(outcome: dict[str, Any]) -> list[str]:
     http = outcome.get("http")
     if isinstance(http, dict):
         ratio = statistics.median(http["ratios"])
-        rows.append(f"| `GET /links/institutions` ≥ {TARGET_INSTITUTIONS_RATIO:.0%} of the bare endpoint's req/s | "
-                    f"{ratio:.0%}, median of {len(http['ratios'])} rounds ({min(http['ratios']):.0%} to "
-                    f"{max(http['ratios']):.0%}; median round {http['institutions'].per_second:,.0f} vs "
-                    f"{http['bare'].per_second:,.0f} req/s) | "
-                    f"{'yes' if ratio >= TARGET_INSTITUTIONS_RATIO else '**no**'} |")
+        rows.append(
+            f"| `GET /links/institutions` ≥ {TARGET_INSTITUTIONS_RATIO:.0%} of the bare endpoint's req/s | "
+            f"{ratio:.0%}, median of {len(http['ratios'])} rounds ({min(http['ratios']):.0%} to "
+            f"{max(http['ratios']):.0%}; median round {http['institutions'].per_second:,.0f} vs "
+            f"{http['bare'].per_second:,.0f} req/s) | "
+            f"{'yes' if ratio >= TARGET_INSTITUTIONS_RATIO else '**no**'} |"
+        )
     else:
         rows.append("| `GET /links/institutions` ≥ 50% of bare req/s | not measured (no wrk) | – |")
     startup = outcome.get("startup")
     if isinstance(startup, dict) and startup["mock"]:
         median = statistics.median(startup["mock"])
-        rows.append(f"| first 200 in under {TARGET_FIRST_200_SECONDS:g} s | median {ms(median)} (max {ms(max(startup['mock']))}) | "
-                    f"{'yes' if median < TARGET_FIRST_200_SECONDS else '**no**'} |")
+        rows.append(
+            f"| first 200 in under {TARGET_FIRST_200_SECONDS:g} s | median {ms(median)} (max {ms(max(startup['mock']))}) | "
+            f"{'yes' if median < TARGET_FIRST_200_SECONDS else '**no**'} |"
+        )
     memory = outcome.get("memory")
     if isinstance(memory, MemoryResult) and memory.mock_after_kib:
         after = memory.mock_after_kib * 1024
         if memory.created >= TARGET_CONSENTS:
-            rows.append(f"| {TARGET_CONSENTS:,} consents in under 300 MB | {after / 1e6:.0f} MB ({mib(memory.mock_after_kib)}) "
-                        f"after {memory.created:,} | {'yes' if after < TARGET_RSS_BYTES else '**no**'} |")
+            rows.append(
+                f"| {TARGET_CONSENTS:,} consents in under 300 MB | {after / 1e6:.0f} MB ({mib(memory.mock_after_kib)}) "
+                f"after {memory.created:,} | {'yes' if after < TARGET_RSS_BYTES else '**no**'} |"
+            )
         elif memory.created and memory.mock_idle_kib:
             per = (after - memory.mock_idle_kib * 1024) / memory.created
             estimate = memory.mock_idle_kib * 1024 + per * TARGET_CONSENTS
-            rows.append(f"| {TARGET_CONSENTS:,} consents in under 300 MB | only {memory.created:,} created: "
-                        f"{after / 1e6:.0f} MB; extrapolated to {TARGET_CONSENTS:,}: ~{estimate / 1e6:.0f} MB | "
-                        f"not measured (extrapolation {'under' if estimate < TARGET_RSS_BYTES else 'over'}) |")
+            rows.append(
+                f"| {TARGET_CONSENTS:,} consents in under 300 MB | only {memory.created:,} created: "
+                f"{after / 1e6:.0f} MB; extrapolated to {TARGET_CONSENTS:,}: ~{estimate / 1e6:.0f} MB | "
+                f"not measured (extrapolation {'under' if estimate < TARGET_RSS_BYTES else 'over'}) |"
+            )
     return rows
 
 
 # -- main --------------------------------------------------------------------------------
 
+
 def parse_args(argv: list[str] | None) -> tuple[Options, Path]:
-    parser = argparse.ArgumentParser(description="Benchmark klavi-mock against a bare Starlette app (see bench/README.md).")
+    parser = argparse.ArgumentParser(
+        description="Benchmark klavi-mock against a bare Starlette app (see bench/README.md)."
+    )
     parser.add_argument("--duration", type=int, help="seconds of each wrk measurement (default 10; --quick 1)")
     parser.add_argument("--connections", type=int, help="wrk connections (default 64; --quick 16)")
-    parser.add_argument("--consents", type=int, help="consents to create for the memory figure (default 100000; --quick 1000)")
+    parser.add_argument(
+        "--consents", type=int, help="consents to create for the memory figure (default 100000; --quick 1000)"
+    )
     parser.add_argument("--clients", type=int, default=8, help="concurrent flow clients (default 8)")
     parser.add_argument("--flow-duration", type=int, help="seconds of the flow phase (default 20; --quick 2)")
     parser.add_argument("--max-flows", type=int, default=100_000, help="upper bound on flows started (default 100000)")
     parser.add_argument("--starts", type=int, help="start-up samples per server (default 5; --quick 3)")
     parser.add_argument("--quick", action="store_true", help="a smoke run of well under a minute with tiny numbers")
-    parser.add_argument("--output", type=Path, help="Markdown file to write (default bench/results/latest.md; --quick: quick.md)")
+    parser.add_argument(
+        "--output", type=Path, help="Markdown file to write (default bench/results/latest.md; --quick: quick.md)"
+    )
     args = parser.parse_args(argv)
     q = args.quick
     options = Options(
@@ -812,7 +963,9 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report)
     log(f"written to {output}")
-    failed = [name for name, value in outcome.items() if isinstance(value, str) and not (name == "http" and not tools.wrk)]
+    failed = [
+        name for name, value in outcome.items() if isinstance(value, str) and not (name == "http" and not tools.wrk)
+    ]
     return 1 if failed else 0
 
 

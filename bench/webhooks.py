@@ -47,15 +47,24 @@ import run  # noqa: E402  (the servers, pinning and machine facts of the main be
 
 API = "/data/v1"
 CPF = "52998224725"
-EVENT_BODY = b'[{"eventId":"' + b"0" * 36 + b'","eventName":"link_created","payload":{"linkId":"' + b"x" * 36 + b'"},"externalInfo":{}}]'
+EVENT_BODY = (
+    b'[{"eventId":"'
+    + b"0" * 36
+    + b'","eventName":"link_created","payload":{"linkId":"'
+    + b"x" * 36
+    + b'"},"externalInfo":{}}]'
+)
 
 
 @contextlib.contextmanager
 def receiver_process(tools: run.Tools, logdir: Path):
     port = run.free_port()
     with open(logdir / f"receiver-{port}.log", "wb") as out:
-        process = subprocess.Popen([*tools.load_prefix(), sys.executable, str(BENCH / "receiver.py"), "--port", str(port)],
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [*tools.load_prefix(), sys.executable, str(BENCH / "receiver.py"), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 15
         while run.http_status(port, "/ready") != 200:
@@ -70,8 +79,21 @@ def receiver_process(tools: run.Tools, logdir: Path):
 
 def baseline_rate(tools: run.Tools, receiver: str, count: int, concurrency: int = 8) -> float:
     """Bodies per second a plain httpx client (its own process, on the mock's core) gets the receiver to take."""
-    output = subprocess.run([*tools.server_prefix(), sys.executable, str(Path(__file__)), "--send", receiver + "/events",
-                             str(count), str(concurrency)], capture_output=True, text=True, timeout=600, check=True)
+    output = subprocess.run(
+        [
+            *tools.server_prefix(),
+            sys.executable,
+            str(Path(__file__)),
+            "--send",
+            receiver + "/events",
+            str(count),
+            str(concurrency),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     return count / float(output.stdout.strip().splitlines()[-1])
 
 
@@ -80,6 +102,7 @@ async def _send(url: str, count: int, concurrency: int) -> float:
     left = iter(range(count))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+
         async def worker() -> None:
             for _ in left:
                 (await client.post(url, content=EVENT_BODY, headers=headers)).raise_for_status()
@@ -104,12 +127,17 @@ def wait_drained(base: str, started: float, limit: float = 900) -> float:
 async def _fire(base: str, count: int, workers: int = 16) -> None:
     left = iter(range(count))
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
         async def worker() -> None:
             for _ in left:
                 for attempt in range(3):  # a keep-alive connection the server just closed: send again
                     try:
-                        (await client.post("/__mock/webhooks/fire", json={"eventName": "link_created",
-                                                                          "payload": {"linkId": "x" * 36}})).raise_for_status()
+                        (
+                            await client.post(
+                                "/__mock/webhooks/fire",
+                                json={"eventName": "link_created", "payload": {"linkId": "x" * 36}},
+                            )
+                        ).raise_for_status()
                         break
                     except httpx.TransportError:
                         if attempt == 2:
@@ -127,7 +155,9 @@ def drain(tools: run.Tools, logdir: Path, receiver: str, count: int) -> float:
         count = counts(mock.base)["undeliverable"]  # a resent request may have made one more
         httpx.put(hooks, json={"eventsUrl": receiver + "/events"}).raise_for_status()
         started = time.perf_counter()
-        httpx.post(f"{mock.base}/__mock/webhooks/redeliver", json={"status": "undeliverable"}, timeout=120).raise_for_status()
+        httpx.post(
+            f"{mock.base}/__mock/webhooks/redeliver", json={"status": "undeliverable"}, timeout=120
+        ).raise_for_status()
         seconds = wait_drained(mock.base, started)
         assert counts(mock.base)["delivered"] >= min(count, 5000)
         return seconds
@@ -138,10 +168,12 @@ async def _flows_then_drain(mock: run.Server, clients: int, seconds: float, rss:
     receiver = flowbench.AsyncReceiver()
     await receiver.start()
     try:
-        result = await flowbench.run_mock_flows(mock.base, clients, 10**7, seconds, f"wh{int(time.time())}",
-                                                webhook_timeout=seconds + 60, receiver=receiver)
+        result = await flowbench.run_mock_flows(
+            mock.base, clients, 10**7, seconds, f"wh{int(time.time())}", webhook_timeout=seconds + 60, receiver=receiver
+        )
         stopped = time.perf_counter()
         async with httpx.AsyncClient(base_url=mock.base, timeout=30) as client:
+
             async def pending() -> int:
                 return (await client.get("/__mock/webhooks", params={"limit": 1})).json()["counts"]["pending"]
 
@@ -164,13 +196,21 @@ def sustained(tools: run.Tools, logdir: Path, clients: int, seconds: float) -> d
         httpx.post(f"{mock.base}/__mock/reset", json={}, timeout=60).raise_for_status()
         time.sleep(0.5)
         rss["after reset"] = mock.rss_kib()
-        return {"flows": result.completed, "failed": result.failed, "backlog": backlog, "drained": drained, "rss": rss,
-                "log": counts(mock.base)}
+        return {
+            "flows": result.completed,
+            "failed": result.failed,
+            "backlog": backlog,
+            "drained": drained,
+            "rss": rss,
+            "log": counts(mock.base),
+        }
 
 
 async def _probe(base: str, link_token: str, samples: int) -> list[float]:
     latencies = []
-    async with httpx.AsyncClient(base_url=base + API, timeout=30, headers={"Authorization": f"Bearer {link_token}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=base + API, timeout=30, headers={"Authorization": f"Bearer {link_token}"}
+    ) as client:
         for _ in range(samples):
             started = time.perf_counter()
             (await client.get("/links/institutions")).raise_for_status()
@@ -182,12 +222,17 @@ async def _load(base: str, token: str, stop: asyncio.Event, reports: bool, clien
     """4 clients asking, back to back, for every institution-level personal report (or, as
     the baseline load, for the institution list)."""
     made = 0
-    async with httpx.AsyncClient(base_url=base + API, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=base + API, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+
         async def worker() -> None:
             nonlocal made
             while not stop.is_set():
                 if reports:
-                    response = await client.post("/personal/institution-data", json={"taxId": CPF, "institutionCode": "341", "products": ["all"]})
+                    response = await client.post(
+                        "/personal/institution-data", json={"taxId": CPF, "institutionCode": "341", "products": ["all"]}
+                    )
                 else:
                     response = await client.get("/links/institutions")
                 response.raise_for_status()
@@ -197,7 +242,9 @@ async def _load(base: str, token: str, stop: asyncio.Event, reports: bool, clien
     return made
 
 
-async def _probe_under_load(base: str, token: str, link_token: str, samples: int, reports: bool) -> tuple[list[float], int]:
+async def _probe_under_load(
+    base: str, token: str, link_token: str, samples: int, reports: bool
+) -> tuple[list[float], int]:
     stop = asyncio.Event()
     load = asyncio.create_task(_load(base, token, stop, reports))
     await asyncio.sleep(0.5)
@@ -208,19 +255,39 @@ async def _probe_under_load(base: str, token: str, link_token: str, samples: int
 
 def report_stall(tools: run.Tools, logdir: Path, receiver: str, samples: int) -> dict:
     with run.running("mock", tools, logdir) as mock:
-        httpx.put(f"{mock.base}/__mock/tenants/sandbox-app/webhooks",
-                  json={"eventsUrl": receiver + "/events", "productsCallbackURL": receiver + "/reports"}).raise_for_status()
+        httpx.put(
+            f"{mock.base}/__mock/tenants/sandbox-app/webhooks",
+            json={"eventsUrl": receiver + "/events", "productsCallbackURL": receiver + "/reports"},
+        ).raise_for_status()
         access, link_token = run.tokens(mock.base)
         with httpx.Client(base_url=mock.base + API, timeout=10) as client:
-            created = client.post("/consents", headers={"Authorization": f"Bearer {link_token}"}, json={
-                "externalTrackId": "bench", "personalTaxId": CPF, "institutionCode": "341",
-                "redirectURL": "https://partner.example.com/return", "validityPeriod": 12}).raise_for_status().json()
+            created = (
+                client.post(
+                    "/consents",
+                    headers={"Authorization": f"Bearer {link_token}"},
+                    json={
+                        "externalTrackId": "bench",
+                        "personalTaxId": CPF,
+                        "institutionCode": "341",
+                        "redirectURL": "https://partner.example.com/return",
+                        "validityPeriod": 12,
+                    },
+                )
+                .raise_for_status()
+                .json()
+            )
             client.get(created["consentRedirectURL"] + "&decision=approve")
         alone = asyncio.run(_probe(mock.base, link_token, samples))
         busy, _ = asyncio.run(_probe_under_load(mock.base, link_token, link_token, samples, reports=False))
         loaded, requests = asyncio.run(_probe_under_load(mock.base, access, link_token, samples, reports=True))
         webhooks = counts(mock.base)
-        return {"alone": alone, "busy": busy, "loaded": loaded, "report_requests": requests, "webhooks": sum(webhooks.values())}
+        return {
+            "alone": alone,
+            "busy": busy,
+            "loaded": loaded,
+            "report_requests": requests,
+            "webhooks": sum(webhooks.values()),
+        }
 
 
 def p(values: list[float], q: float) -> float:
@@ -229,32 +296,51 @@ def p(values: list[float], q: float) -> float:
 
 def render(info: dict, out: dict, options: argparse.Namespace) -> str:
     small, big = options.backlogs
-    lines = ["# Webhook delivery at scale", "", f"`python bench/webhooks.py{' --quick' if options.quick else ''}`; "
-             f"machine: {info.get('CPU', '?')}, {info.get('nproc', '?')} cores, Python {info.get('Python', '?')}", "",
-             "| figure | mock | baseline | ratio | target |", "|---|---|---|---|---|"]
+    lines = [
+        "# Webhook delivery at scale",
+        "",
+        f"`python bench/webhooks.py{' --quick' if options.quick else ''}`; "
+        f"machine: {info.get('CPU', '?')}, {info.get('nproc', '?')} cores, Python {info.get('Python', '?')}",
+        "",
+        "| figure | mock | baseline | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
     for count in (small, big):
         mock_rate, base_rate = count / out["drain"][count], out["baseline"][count]
-        lines.append(f"| deliveries/s, backlog of {count:,} | {mock_rate:,.0f} | {base_rate:,.0f} (plain httpx) | "
-                     f"{mock_rate / base_rate:.2f}x | >= 0.5x: {'met' if mock_rate >= 0.5 * base_rate else 'NOT met'} |")
+        lines.append(
+            f"| deliveries/s, backlog of {count:,} | {mock_rate:,.0f} | {base_rate:,.0f} (plain httpx) | "
+            f"{mock_rate / base_rate:.2f}x | >= 0.5x: {'met' if mock_rate >= 0.5 * base_rate else 'NOT met'} |"
+        )
     rounds = sorted(out["rounds"])
-    lines.append(f"| deliveries/s ratio, {len(rounds)} rounds of {small:,} (each beside its own baseline) | "
-                 f"median {statistics.median(rounds):.2f}x | | {', '.join(f'{r:.2f}x' for r in out['rounds'])} | "
-                 f">= 0.5x: {'met' if statistics.median(rounds) >= 0.5 else 'NOT met'} |")
+    lines.append(
+        f"| deliveries/s ratio, {len(rounds)} rounds of {small:,} (each beside its own baseline) | "
+        f"median {statistics.median(rounds):.2f}x | | {', '.join(f'{r:.2f}x' for r in out['rounds'])} | "
+        f">= 0.5x: {'met' if statistics.median(rounds) >= 0.5 else 'NOT met'} |"
+    )
     ratio = out["drain"][big] / out["drain"][small]
-    lines.append(f"| drain time {big:,} / {small:,} | {out['drain'][big]:.2f} s / {out['drain'][small]:.2f} s | "
-                 f"{big / small:.0f}x the deliveries | {ratio:.2f}x | <= 5x: {'met' if ratio <= 5 else 'NOT met'} |")
+    lines.append(
+        f"| drain time {big:,} / {small:,} | {out['drain'][big]:.2f} s / {out['drain'][small]:.2f} s | "
+        f"{big / small:.0f}x the deliveries | {ratio:.2f}x | <= 5x: {'met' if ratio <= 5 else 'NOT met'} |"
+    )
     s = out["sustained"]
-    lines.append(f"| backlog after {options.clients} clients x {options.flow_seconds:g} s ({s['flows']:,} flows, "
-                 f"{s['failed']} failed) | {s['backlog']:,} pending, drained in {s['drained']:.2f} s | | | "
-                 f"<= 10 s: {'met' if s['drained'] <= 10 else 'NOT met'} |")
+    lines.append(
+        f"| backlog after {options.clients} clients x {options.flow_seconds:g} s ({s['flows']:,} flows, "
+        f"{s['failed']} failed) | {s['backlog']:,} pending, drained in {s['drained']:.2f} s | | | "
+        f"<= 10 s: {'met' if s['drained'] <= 10 else 'NOT met'} |"
+    )
     rss = s["rss"]
-    lines.append("| RSS before / after load / drained / reset | " + " / ".join(f"{v / 1024:.0f} MiB" for v in rss.values())
-                 + f" | | {rss['after load'] / rss['before']:.2f}x after load | bounded (retention {5000:,}) |")
+    lines.append(
+        "| RSS before / after load / drained / reset | "
+        + " / ".join(f"{v / 1024:.0f} MiB" for v in rss.values())
+        + f" | | {rss['after load'] / rss['before']:.2f}x after load | bounded (retention {5000:,}) |"
+    )
     st = out["stall"]
     alone, busy, loaded = p(st["alone"], 99), p(st["busy"], 99), p(st["loaded"], 99)
-    lines.append(f"| p99 GET /links/institutions while 4 clients request reports ({st['report_requests']} requests "
-                 f"of all products, {st['webhooks']:,} webhooks) | {loaded * 1000:.1f} ms | {busy * 1000:.1f} ms while 4 "
-                 f"clients request institutions ({alone * 1000:.1f} ms alone) | {loaded / busy:.2f}x | |")
+    lines.append(
+        f"| p99 GET /links/institutions while 4 clients request reports ({st['report_requests']} requests "
+        f"of all products, {st['webhooks']:,} webhooks) | {loaded * 1000:.1f} ms | {busy * 1000:.1f} ms while 4 "
+        f"clients request institutions ({alone * 1000:.1f} ms alone) | {loaded / busy:.2f}x | |"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -269,11 +355,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--flow-seconds", type=float, default=60)
     parser.add_argument("--samples", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=3, help="baseline and mock drains of the small backlog, alternated")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="baseline and mock drains of the small backlog, alternated"
+    )
     options = parser.parse_args(argv)
     options.backlogs = [int(n) for n in options.backlogs.split(",")]
     if options.quick:
-        options.backlogs, options.clients, options.flow_seconds, options.samples, options.rounds = [500, 2000], 20, 3, 100, 1
+        options.backlogs, options.clients, options.flow_seconds, options.samples, options.rounds = (
+            [500, 2000],
+            20,
+            3,
+            100,
+            1,
+        )
     tools = run.find_tools()
     info = run.machine_info(tools)
     logdir = Path(run.tempfile.mkdtemp(prefix="klavi-webhooks-bench-"))

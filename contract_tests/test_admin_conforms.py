@@ -5,8 +5,8 @@ every answer matches the control API's own contract."""
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from mock_server.app import create_app
-from mock_server.config import Settings
+from klavi_mock.app import create_app
+from klavi_mock.config import Settings
 from tests.conftest import TEST_HOSTS
 
 app = create_app(Settings(strict=True, allowed_hosts=TEST_HOSTS))

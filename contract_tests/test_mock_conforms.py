@@ -2,7 +2,7 @@
 with all default checks. Tokens are wired by `KlaviAuth` so generated requests reach the
 handlers; schemathesis still sends requests without and with broken tokens on purpose.
 
-The auth provider and the CPF/CNPJ formats come from mock_server.contract.schemathesis_setup,
+The auth provider and the CPF/CNPJ formats come from klavi_mock.contract.schemathesis_setup,
 which `klavi-mock check` uses too."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from starlette.testclient import TestClient
 
-from mock_server.api import NOT_SERVED
-from mock_server.app import create_app
-from mock_server.config import Settings
+from klavi_mock.app import create_app
+from klavi_mock.config import Settings
+from klavi_mock.contract.schemathesis_setup import SANDBOX_KEYS, klavi_auth, register_formats
+from klavi_mock.web.apis.data_v1.handlers import NOT_SERVED
 from tests.conftest import TEST_HOSTS
-from mock_server.contract.schemathesis_setup import SANDBOX_KEYS, klavi_auth, register_formats
 
 register_formats()
 

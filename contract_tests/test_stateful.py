@@ -9,7 +9,7 @@ every call (`refresh_interval=None`), since a reset forgets the links behind cac
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from mock_server.contract.schemathesis_setup import SANDBOX_KEYS, klavi_auth
+from klavi_mock.contract.schemathesis_setup import SANDBOX_KEYS, klavi_auth
 
 from .test_mock_conforms import app, client
 
@@ -24,6 +24,8 @@ class KlaviWorkflow(schema.as_state_machine()):
 
 TestKlaviWorkflow = KlaviWorkflow.TestCase
 TestKlaviWorkflow.settings = settings(
-    max_examples=40, stateful_step_count=6, deadline=None,
+    max_examples=40,
+    stateful_step_count=6,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )

@@ -23,12 +23,22 @@ def access_token(api: httpx.Client) -> str:
     return response.json()["accessToken"]
 
 
-def create_consent(api: httpx.Client, tax_id: str = VALID_CPF, redirect_url: str = "https://partner.example/return") -> dict:
+def create_consent(
+    api: httpx.Client, tax_id: str = VALID_CPF, redirect_url: str = "https://partner.example/return"
+) -> dict:
     link = api.post(f"{API}/links", json={"personalTaxId": tax_id}, headers=bearer(access_token(api)))
     assert link.status_code == 200, link.text
-    consent = api.post(f"{API}/consents", headers=bearer(link.json()["linkToken"]), json={
-        "externalTrackId": f"cockpit-{uuid.uuid4()}", "personalTaxId": tax_id, "institutionCode": ITAU,
-        "redirectURL": redirect_url, "validityPeriod": 12})
+    consent = api.post(
+        f"{API}/consents",
+        headers=bearer(link.json()["linkToken"]),
+        json={
+            "externalTrackId": f"cockpit-{uuid.uuid4()}",
+            "personalTaxId": tax_id,
+            "institutionCode": ITAU,
+            "redirectURL": redirect_url,
+            "validityPeriod": 12,
+        },
+    )
     assert consent.status_code == 200, consent.text
     return consent.json()
 
@@ -42,14 +52,19 @@ def answer_at_bank(api: httpx.Client, consent_id: str, decision: str = "approve"
 def populate(api: httpx.Client, events_url: str | None = None) -> dict[str, str]:
     """Consents in several states, a report request, webhooks (to `events_url` if given)."""
     if events_url:
-        api.put("/__mock/tenants/sandbox-app/webhooks", json={"eventsUrl": events_url, "productsCallbackURL": events_url})
+        api.put(
+            "/__mock/tenants/sandbox-app/webhooks", json={"eventsUrl": events_url, "productsCallbackURL": events_url}
+        )
     pending = create_consent(api)["consentId"]
     authorised = create_consent(api)["consentId"]
     answer_at_bank(api, authorised)
     denied = create_consent(api, tax_id="11144477735")["consentId"]
     answer_at_bank(api, denied, "deny")
-    report = api.post(f"{API}/personal/institution-data", headers=bearer(access_token(api)), json={
-        "taxId": VALID_CPF, "institutionCode": ITAU, "products": ["pf_checking_account", "pf_credit_card"]})
+    report = api.post(
+        f"{API}/personal/institution-data",
+        headers=bearer(access_token(api)),
+        json={"taxId": VALID_CPF, "institutionCode": ITAU, "products": ["pf_checking_account", "pf_credit_card"]},
+    )
     assert report.status_code == 200, report.text
     api.post(f"{API}/links", json={}, headers=bearer("not-a-token"))  # a refusal, for the journal
     return {"pending": pending, "authorised": authorised, "denied": denied, "requestId": report.json()["requestId"]}

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from mock_server.app import create_app
-from mock_server.config import Settings, Tenant
-from mock_server.testing import Receiver
+from klavi_mock.app import create_app
+from klavi_mock.config import Settings, Tenant
+from klavi_mock.testing import Receiver
 
 API = "/data/v1"
 SANDBOX_KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
@@ -48,8 +48,11 @@ class Klavi:
 
     def consent_request(self, link_token: str, **body):
         payload = {
-            "externalTrackId": f"track-{next(_track_ids)}", "institutionCode": "341",
-            "redirectURL": PARTNER_RETURN, "validityPeriod": 12, **body,
+            "externalTrackId": f"track-{next(_track_ids)}",
+            "institutionCode": "341",
+            "redirectURL": PARTNER_RETURN,
+            "validityPeriod": 12,
+            **body,
         }
         if "personalTaxId" not in payload and "businessTaxId" not in payload:
             payload["personalTaxId"] = VALID_CPF
@@ -97,10 +100,15 @@ def query_of(url: str) -> dict[str, str]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(strict=True, allowed_hosts=TEST_HOSTS, token_secret="test-token-secret-32-characters!", tenants=[
-        Tenant(app_id="sandbox-app", access_key="sandbox-access-key", secret_key="sandbox-secret-key"),
-        Tenant(app_id="other-app", access_key="other-access-key", secret_key="other-secret-key"),
-    ])
+    return Settings(
+        strict=True,
+        allowed_hosts=TEST_HOSTS,
+        token_secret="test-token-secret-32-characters!",
+        tenants=[
+            Tenant(app_id="sandbox-app", access_key="sandbox-access-key", secret_key="sandbox-secret-key"),
+            Tenant(app_id="other-app", access_key="other-access-key", secret_key="other-secret-key"),
+        ],
+    )
 
 
 @pytest.fixture
@@ -125,7 +133,9 @@ def receiver():
 @pytest.fixture
 def hooked(klavi, client, receiver) -> Klavi:
     """The sandbox tenant sends its events to the receiver's /events and reports to /reports."""
-    response = client.put("/__mock/tenants/sandbox-app/webhooks",
-                          json={"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")})
+    response = client.put(
+        "/__mock/tenants/sandbox-app/webhooks",
+        json={"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")},
+    )
     assert response.status_code == 200 and response.json()["eventsUrl"] == receiver.url("/events")
     return klavi

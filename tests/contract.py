@@ -7,13 +7,15 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from mock_server.formats import checker
-from mock_server.spec import load_spec
+from klavi_mock.domain.formats import checker
+from klavi_mock.spec.operations import load_spec
 
 
 @cache
 def _validator(webhook: str) -> Draft202012Validator:
-    schema = load_spec("klavi.yaml").resolved["webhooks"][webhook]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = load_spec("klavi.yaml").resolved["webhooks"][webhook]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
     return Draft202012Validator(schema, format_checker=checker)
 
 

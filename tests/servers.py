@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 
@@ -21,12 +21,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(command: list[str], port: int, *, env: dict[str, str] | None = None, cwd: str | None = None,
-            timeout: float = 15) -> Iterator[tuple[str, subprocess.Popen]]:
+def running(
+    command: list[str], port: int, *, env: dict[str, str] | None = None, cwd: str | None = None, timeout: float = 15
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start `command` (a server on `port`) and yield its base URL once /__mock/clock answers;
     stop it afterwards. Its output goes to a file, not a pipe (a pipe nobody reads while the
     server runs would block it once full); `communicate()` still returns it."""
-    log = tempfile.TemporaryFile(mode="w+")
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (closed by the Popen wrapper)
     process = _LoggedPopen(command, log, env={**os.environ, **(env or {})}, cwd=cwd)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -68,7 +69,7 @@ class _LoggedPopen(subprocess.Popen):
 
 
 def serve_process(*args: str, env: dict[str, str] | None = None, timeout: float = 15):
-    """`python -m mock_server serve --port <free> *args`, yielding its base URL once it answers."""
+    """`python -m klavi_mock serve --port <free> *args`, yielding its base URL once it answers."""
     port = free_port()
-    command = [sys.executable, "-m", "mock_server", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    command = [sys.executable, "-m", "klavi_mock", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     return running(command, port, env=env, timeout=timeout)

@@ -18,9 +18,9 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mock_server.app import create_app  # noqa: E402
-from mock_server.config import Settings  # noqa: E402
-from mock_server.testing import Receiver, serve_in_thread, wait_for  # noqa: E402
+from klavi_mock.app import create_app
+from klavi_mock.config import Settings
+from klavi_mock.testing.helpers import Receiver, serve_in_thread, wait_for
 from tests.cockpit_scenario import create_consent, populate  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -41,10 +41,14 @@ def main() -> int:
         with serve_in_thread(create_app(Settings())) as base, httpx.Client(base_url=base, timeout=10) as api:
             ids = populate(api, receiver.url("/events"))
             create_consent(api, tax_id="00000000515")  # persona expires-soon, still pending
-            wait_for(lambda: any(d["status"] == "delivered" for d in api.get("/__mock/webhooks").json()["items"]), what="a delivery")
+            wait_for(
+                lambda: any(d["status"] == "delivered" for d in api.get("/__mock/webhooks").json()["items"]),
+                what="a delivery",
+            )
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
-                    executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                    executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+                )
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 for name, path in PAGES.items():
                     page.goto(base + path)

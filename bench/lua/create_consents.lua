@@ -19,7 +19,7 @@ local function check_digit(digits, first_weight)
   return 11 - r
 end
 
--- A valid CPF from a 9-digit base (mock_server/domain/taxid.py make_cpf, in Lua). Bases
+-- A valid CPF from a 9-digit base (klavi_mock/domain/taxid.py make_cpf, in Lua). Bases
 -- start at 100000000, far from the personas' CPFs (000000001xx...) and never all one digit.
 local function cpf(n)
   local base = string.format("%09d", 100000000 + n)

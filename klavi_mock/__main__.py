@@ -1,0 +1,3 @@
+from klavi_mock.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,260 @@
+"""klavi-mock: the command line.
+
+klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--public-url URL] [--state-file FILE]
+klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PATH]
+                 [--max-examples N] [--workers N] [--include OPERATION_ID ...]
+klavi-mock conformance [--base-url http://127.0.0.1:8080] [--app-id APP] [--fail-on-violations]
+klavi-mock check-receiver --url URL --secret S [--junit-xml FILE] [--timeout 10] [--app-id APP] [--require-signatures]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+from typing import TYPE_CHECKING
+
+from klavi_mock import __version__
+from klavi_mock.app import create_app
+from klavi_mock.config import ConfigError, Settings, check_exposure, load_config_file, settings_from_environment
+from klavi_mock.contract.check import run_check
+from klavi_mock.contract.receiver import run_check_receiver
+from klavi_mock.qa.conformance import render_text
+from klavi_mock.web.server.protocol import MAX_HEAD_BYTES, protocol_class
+
+if TYPE_CHECKING:
+    from klavi_mock.storage.memory import MemoryStore
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    try:
+        flags = {
+            "host": args.host,
+            "port": args.port,
+            "public_url": args.public_url,
+            "admin_token": args.admin_token,
+            "max_body_bytes": args.max_body_bytes,
+            "state_file": args.state_file,
+            "allowed_hosts": tuple(args.allow_host) if args.allow_host else None,
+            "strict_tax_ids": args.strict_tax_ids or None,
+            "webhook_concurrency": args.webhook_concurrency,
+            "webhook_retention": args.webhook_retention,
+            "journal_size": args.journal_size,
+        }
+        overrides = {}
+        if args.config:
+            overrides.update(load_config_file(args.config))
+        overrides.update({k: v for k, v in flags.items() if v is not None})  # a flag wins over the file
+        settings = settings_from_environment(**overrides)
+        check_exposure(settings)
+        app = create_app(settings)  # opens the state file, if any
+    except ConfigError as exc:
+        print(f"klavi-mock: {exc}", file=sys.stderr)
+        return 2
+    print(banner(settings, app.state.sandbox.store), flush=True)
+    # Reports are built on worker threads; a short GIL switch interval gives the event loop
+    # the GIL back within half a millisecond, so other requests are not held behind them.
+    sys.setswitchinterval(0.0005)
+    # What start-up made (the compiled spec, fixtures, catalogues) lives as long as the
+    # process: out of the garbage collector's sight, its full collections stay short.
+    gc.freeze()
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=5,
+        http=protocol_class(),
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    # Imported here: schemathesis (and the check code) stays off `serve`'s start-up path.
+
+    options = {
+        name: getattr(args, name)
+        for name in ("access_key", "secret_key", "max_examples", "workers")
+        if getattr(args, name) is not None
+    }
+    return run_check(args.base_url, junit_xml=args.junit_xml, include=args.include, **options)
+
+
+def _check_receiver(args: argparse.Namespace) -> int:
+
+    return run_check_receiver(args.url, args.secret, args.junit_xml, args.timeout, args.require_signatures, args.app_id)
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    """Print a running mock's client-conformance report for humans."""
+    import httpx
+
+    url = f"{args.base_url.rstrip('/')}/__mock/conformance"
+    try:
+        response = httpx.get(url, params={"appId": args.app_id} if args.app_id else None, timeout=10)
+    except httpx.TransportError as exc:
+        print(f"klavi-mock conformance: cannot reach {url}: {exc or type(exc).__name__}", file=sys.stderr)
+        return 2
+    if response.status_code != 200:
+        print(f"klavi-mock conformance: {url} answered {response.status_code}: {response.text[:200]}", file=sys.stderr)
+        return 2
+    report = response.json()
+    print(render_text(report))
+    violations = sum(tenant["violationCount"] for tenant in report["tenants"])
+    return 1 if args.fail_on_violations and violations else 0
+
+
+def banner(settings: Settings, store: MemoryStore | None = None) -> str:
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    lines = [
+        "klavi-mock: an offline Klavi Open Finance sandbox",
+        f"  Klavi API    {base}/data/v1",
+        f"  control API  {base}/__mock   (contract: {base}/__mock/openapi/mock-admin.yaml)"
+        + ("; send X-Mock-Admin-Token" if settings.admin_token else ""),
+    ]
+    if settings.state_file and store is not None:
+        lines.append(
+            f"  state file   {settings.state_file} ({len(store.links)} links, {len(store.consents)} consents, "
+            f"{len(store.outbox)} webhook deliveries pending)"
+        )
+    for tenant in settings.tenants:
+        lines.append(f"  tenant {tenant.app_id}: accessKey={tenant.access_key} secretKey={tenant.secret_key}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="klavi-mock", description="An offline, stateful mock of the Klavi Open Finance API."
+    )
+    parser.add_argument("--version", action="version", version=f"klavi-mock {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the mock server")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
+    serve.add_argument("--config", help="YAML or JSON file with tenants (see README); also KLAVI_MOCK_CONFIG")
+    serve.add_argument(
+        "--public-url", help="the address clients use, for URLs the mock hands out (default: each request's Host)"
+    )
+    serve.add_argument(
+        "--admin-token",
+        help="require this token (header X-Mock-Admin-Token) on the control API; "
+        "needed when --host is not a loopback address; also KLAVI_MOCK_ADMIN_TOKEN",
+    )
+    serve.add_argument("--max-body-bytes", type=int, help="refuse bigger request bodies with 413 (default 1048576)")
+    serve.add_argument(
+        "--state-file",
+        metavar="FILE",
+        help="keep the state in this SQLite file, so it survives a restart (default: in memory); "
+        "also KLAVI_MOCK_STATE_FILE",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="a Host name the control API also answers to (repeatable; e.g. a docker-compose "
+        "service name); also KLAVI_MOCK_ALLOW_HOSTS=name1,name2",
+    )
+    serve.add_argument(
+        "--strict-tax-ids",
+        action="store_true",
+        help="refuse CPFs and CNPJs with wrong check digits (default: accept them and report them as "
+        "tolerated deviations); also strictTaxIds in the config file and KLAVI_MOCK_STRICT_TAX_IDS",
+    )
+    serve.add_argument(
+        "--webhook-concurrency",
+        type=int,
+        metavar="N",
+        help="webhook attempts at once per URL, 1-64 (default 8; 1 = strict per-URL order). "
+        "Events of one consent, link or report request always go in order",
+    )
+    serve.add_argument(
+        "--webhook-retention",
+        type=int,
+        metavar="N",
+        help="delivered webhooks kept in the log with their bodies (default 5000)",
+    )
+    serve.add_argument(
+        "--journal-size",
+        type=int,
+        metavar="N",
+        help="how many Klavi API requests the request journal keeps (default 1000); also KLAVI_MOCK_JOURNAL_SIZE",
+    )
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
+    serve.set_defaults(run=_serve)
+    check = commands.add_parser(
+        "check",
+        help="run the contract suite (schemathesis) against a Klavi API over HTTP",
+        description="Run schemathesis, with all its checks and the spec's OpenAPI links, over every operation "
+        "of openapi/klavi.yaml against a server. Exit code 0: every check passed; 1: a check failed; "
+        "2: a usage or configuration problem (unreachable URL, keys refused).",
+    )
+    check.add_argument(
+        "--base-url",
+        required=True,
+        metavar="URL",
+        help="the API's base URL, e.g. http://127.0.0.1:8080/data/v1 (/data/v1 is added when missing)",
+    )
+    check.add_argument("--access-key", help="the partner's accessKey (default: the mock's sandbox-access-key)")
+    check.add_argument("--secret-key", help="the partner's secretKey (default: the mock's sandbox-secret-key)")
+    check.add_argument(
+        "--junit-xml", metavar="PATH", help="also write a JUnit XML report (one test case per operation)"
+    )
+    check.add_argument("--max-examples", type=int, metavar="N", help="generated test cases per operation (default 50)")
+    check.add_argument("--workers", type=int, metavar="N", help="concurrent workers, 1-64 (default 1)")
+    check.add_argument(
+        "--include",
+        nargs="+",
+        action="extend",
+        metavar="OPERATION_ID",
+        help="only these operations (operationIds from the spec, e.g. createConsent getConsent)",
+    )
+    check.set_defaults(run=_check)
+    receiver = commands.add_parser(
+        "check-receiver",
+        help="send a webhook receiver every Klavi event and report, valid and invalid, and judge it",
+        description="Send a partner's webhook receiver one signed delivery per event and report product of "
+        "openapi/klavi.yaml, then a bad and a missing signature, a duplicate eventId, an empty body and a "
+        "stale timestamp. Exit code 0: no case failed (warnings allowed); 1: a case failed; 2: could not "
+        "run (bad flags, or no HTTP answer at all).",
+    )
+    receiver.add_argument("--url", required=True, help="the receiver, e.g. http://127.0.0.1:9000/klavi/events")
+    receiver.add_argument("--secret", required=True, help="the partner's secretKey, which signs every delivery")
+    receiver.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report (one test case per case)")
+    receiver.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10, as Klavi)"
+    )
+    receiver.add_argument(
+        "--app-id", default="sandbox-app", help="the partnerAppId the events carry (default sandbox-app)"
+    )
+    receiver.add_argument(
+        "--require-signatures", action="store_true", help="fail (not warn) when a bad or missing signature is accepted"
+    )
+    receiver.set_defaults(run=_check_receiver)
+    conformance = commands.add_parser(
+        "conformance", help="print how clients used a running mock, and where they strayed from the spec"
+    )
+    conformance.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8080",
+        metavar="URL",
+        help="the running mock (default http://127.0.0.1:8080)",
+    )
+    conformance.add_argument("--app-id", help="only this tenant")
+    conformance.add_argument(
+        "--fail-on-violations", action="store_true", help="exit 1 when a client broke the contract (for CI)"
+    )
+    conformance.set_defaults(run=_conformance)
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `klavi-mock`
+        parser.print_help()
+        return 0
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

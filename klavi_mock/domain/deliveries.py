@@ -1,0 +1,122 @@
+"""The outbox: every webhook the mock owes a receiver, with every attempt made.
+
+A delivery is created in the same step as the change that causes it, so none is lost;
+the dispatcher sends it later. Nothing is dropped silently: a delivery that exhausts its
+retries is `failed`, one with nowhere to go is `undeliverable`, and both can be
+redelivered.
+
+Order: each delivery has an ordering key (`consent:<id>`, `link:<id>`, `request:<id>`):
+deliveries with the same key to the same URL go out one at a time in the order they were
+created, a retry holding back the later ones. Deliveries with different keys go in
+parallel (`queue.DeliveryQueue` arranges that).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+MAX_RETRIES = 5  # after the first attempt: six attempts in all
+FIRST_BACKOFF = 0.25  # seconds, doubled after each failed attempt
+TIMEOUT = 10.0  # seconds per attempt
+MAX_REDIRECTS = 3
+EXCERPT = 500  # characters of the receiver's answer kept in the log
+
+PENDING, DELIVERED, FAILED, UNDELIVERABLE = "pending", "delivered", "failed", "undeliverable"
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Attempt:
+    number: int
+    at: datetime
+    url: str
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response_excerpt: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass
+class Delivery:
+    id: str
+    tenant_id: str
+    kind: str  # "event" or "report"
+    name: str  # the eventName, or the report's productName
+    body: bytes
+    created_at: datetime
+    destination: str | None
+    next_attempt_at: datetime
+    request_id: str | None = None
+    ordering_key: str | None = None  # same key, same URL: one at a time, in creation order
+    chaos: dict[str, Any] = field(default_factory=dict)  # what the tenant's webhook chaos did to it (chaos.py)
+    status: str = PENDING
+    attempts: list[Attempt] = field(default_factory=list)
+    retries_left: int = MAX_RETRIES
+    in_flight: bool = False
+
+    @property
+    def seq(self) -> int:
+        """Its number: creation order, across restarts."""
+        return int(self.id.split("_")[1])
+
+    def record(self, attempt: Attempt, now: datetime) -> None:
+        """Log an attempt and decide what comes next."""
+        self.attempts.append(attempt)
+        self.in_flight = False
+        if attempt.succeeded:
+            self.status = DELIVERED
+        elif self.retries_left > 0:
+            backoff = FIRST_BACKOFF * 2 ** (MAX_RETRIES - self.retries_left)
+            self.retries_left -= 1
+            self.next_attempt_at = now + timedelta(seconds=backoff)
+        else:
+            self.status = FAILED
+
+    def redeliver(self, now: datetime, destination: str | None) -> None:
+        self.destination = destination
+        self.status = PENDING if destination else UNDELIVERABLE
+        self.retries_left = MAX_RETRIES
+        self.next_attempt_at = now
+
+
+def new_delivery(
+    *,
+    tenant_id: str,
+    kind: str,
+    name: str,
+    body: bytes,
+    destination: str | None,
+    now: datetime,
+    not_before: datetime | None = None,
+    request_id: str | None = None,
+    ordering_key: str | None = None,
+) -> Delivery:
+    return Delivery(
+        id=f"dlv_{next(_ids):06d}_{int(now.timestamp() * 1000)}",
+        tenant_id=tenant_id,
+        kind=kind,
+        name=name,
+        body=body,
+        created_at=now,
+        destination=destination,
+        next_attempt_at=not_before or now,
+        request_id=request_id,
+        ordering_key=ordering_key,
+        status=PENDING if destination else UNDELIVERABLE,
+    )
+
+
+def resume_numbering(delivery_ids: Iterable[str]) -> None:
+    """Number new deliveries after stored ones (a state file read at start-up)."""
+    global _ids
+    highest = max((int(delivery_id.split("_")[1]) for delivery_id in delivery_ids), default=0)
+    _ids = itertools.count(max(highest + 1, next(_ids)))

@@ -1,0 +1,93 @@
+"""What the journal never keeps: tokens and secrets, in headers and in JSON bodies."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MASK = "***"
+# Body fields whose values are credentials (compared case-insensitively).
+SECRET_FIELDS = frozenset(
+    name.lower()
+    for name in (
+        "secretKey",
+        "accessKey",
+        "password",
+        "passwd",
+        "accessToken",
+        "refreshToken",
+        "linkToken",
+        "token",
+        "clientSecret",
+        "apiKey",
+    )
+)
+# A JWT anywhere in a string (the linkURL carries the linkToken in its query).
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Headers kept in an entry; the rest (user agents, connection handling) say nothing about the call.
+KEPT_HEADERS = frozenset({"authorization", "content-type", "accept", "x-mock-admin-token"})
+
+
+# Masking works on a body's raw bytes: two regular-expression passes (the journal sits on
+# the hot path: parsing every answer to walk it would cost more than serving it). A secret
+# field's string value becomes "***", wherever it nests; so does any JWT.
+_SECRET_PAIR = re.compile(rb'("(?i:' + "|".join(sorted(SECRET_FIELDS)).encode() + rb')"\s*:\s*)"(?:[^"\\]|\\.)*"')
+_JWT_BYTES = re.compile(_JWT.pattern.encode())
+
+
+_QUOTED_FIELDS = tuple(f'"{name}"'.encode() for name in sorted(SECRET_FIELDS))
+# Above this size a body's field names are not scanned, only its JWTs: the big answers
+# (institution lists) hold no credentials, and the scan would cost more than the request.
+FIELD_SCAN_BYTES = 4096
+
+
+def _may_hold_a_jwt(raw: bytes) -> bool:
+    """Whether "eyJ" (how every JWT starts) occurs: found by its rare "J" with memchr, many
+    times faster than a substring search over a big answer."""
+    at = raw.find(b"J", 2)
+    while at != -1:
+        if raw[at - 2 : at] == b"ey":
+            return True
+        at = raw.find(b"J", at + 1)
+    return False
+
+
+def mask_raw(raw: bytes) -> bytes:
+    if not raw:
+        return b""
+    if _may_hold_a_jwt(raw):  # cheap scans first: most bodies hold no secret at all
+        raw = _JWT_BYTES.sub(b"***", raw)
+    if len(raw) <= FIELD_SCAN_BYTES:
+        lowered = raw.lower()
+        if any(name in lowered for name in _QUOTED_FIELDS):
+            raw = _SECRET_PAIR.sub(rb'\1"***"', raw)
+    return raw
+
+
+def decoded(raw: bytes) -> Any:
+    """A (masked) body as JSON; text that is not JSON as text; nothing as None."""
+    if not raw:
+        return None
+    text = raw.decode("utf-8", "replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def mask_headers(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The kept headers of an ASGI scope's raw list (read directly: cheaper than Headers)."""
+    kept = {}
+    for key, value in raw_headers:
+        name = key.decode("latin-1").lower()
+        if name not in KEPT_HEADERS:
+            continue
+        text = value.decode("latin-1")
+        if name == "authorization":
+            scheme, _, token = text.partition(" ")
+            text = f"{scheme} {MASK}" if token else MASK
+        elif name == "x-mock-admin-token":
+            text = MASK
+        kept[name] = text
+    return kept

@@ -1,0 +1,371 @@
+"""Report requests: which consents a request covers (reference §1.10), and the reports and
+events it sends. The request is answered at once; the reports go through the outbox.
+
+Scope: every AUTHORISED consent of the partner for the taxId (at the institution, for
+institution-level products), or only those of `linkId`, or only `consentIds`. With neither,
+institution-level reports use the most recent consent and user-level reports all of them
+(the widest permissions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from klavi_mock.domain import consents as states
+from klavi_mock.domain.callbacks import normalize_products_callback
+from klavi_mock.domain.clock import Clock
+from klavi_mock.domain.consents import Consent
+from klavi_mock.domain.encryption import encrypt_report
+from klavi_mock.domain.institutions import InstitutionCatalog
+from klavi_mock.domain.personas import PersonaCatalog
+from klavi_mock.domain.report_requests import ReportRequest
+from klavi_mock.domain.reports import PRODUCTS, ReportConsent, ReportLink, build_report, products_for
+from klavi_mock.domain.tenants import Tenant
+from klavi_mock.domain.throttle import Throttle
+from klavi_mock.errors import BusinessRuleError, Forbidden, NotFound
+from klavi_mock.storage.memory import MemoryStore
+from klavi_mock.webhooks.service import Webhooks, callback_url
+from klavi_mock.webhooks.signing import encode_body
+
+LEVEL_ENDPOINTS = {
+    ("pf", "institution"): "POST /personal/institution-data",
+    ("pf", "user"): "POST /personal/user-data",
+    ("pj", "institution"): "POST /business/institution-data",
+    ("pj", "user"): "POST /business/user-data",
+}
+
+# One thread builds every report: with more, they would outnumber the event loop for the GIL.
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="klavi-mock-reports")
+
+
+class ReportService:
+    def __init__(
+        self,
+        store: MemoryStore,
+        clock: Clock,
+        institutions: InstitutionCatalog,
+        personas: PersonaCatalog,
+        webhooks: Webhooks,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.institutions = institutions
+        self.personas = personas
+        self.webhooks = webhooks
+        self.throttle = Throttle()  # the rate-limited persona's 429s
+
+    async def request(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> ReportRequest:
+        """Check everything first (nothing is sent for a refused request), build the reports
+        on a worker thread (all 38 take tens of milliseconds: other requests go on
+        meanwhile), then record the request and send everything in one step."""
+        self._persona_refusal(tenant, body["taxId"])
+        products = self._products(tenant, person, level, body["products"])
+        callbacks = normalize_products_callback(body.get("productsCallbackURL"), "body.productsCallbackURL")
+        for key in callbacks or {}:
+            if key not in ("all", "other") and key not in PRODUCTS:
+                raise BusinessRuleError(
+                    4006, f"body.productsCallbackURL: {key!r} is not a product name, 'other' or 'all'"
+                )
+        consents = self._scope(tenant, person, level, body)
+        newest_link = self.store.get_link(tenant.app_id, consents[0].link_id)
+        request = self._new_request(
+            tenant,
+            person,
+            level,
+            body["taxId"],
+            products,
+            consents,
+            consent_ids=body.get("consentIds") or [],
+            link_id=body.get("linkId"),
+            products_callback_url=callbacks,
+            external_info=body.get("externalInfo") or (newest_link.external_info if newest_link else {}),
+        )
+        await self._build_and_send(tenant, request, newest_link.products_callback_url if newest_link else None)
+        return request
+
+    async def deliver_on_authorisation(self, tenant: Tenant, consent: Consent) -> ReportRequest | None:
+        """reportDelivery automatic or manual: the consent just became AUTHORISED, so its
+        reports (every activated product of its kind, both levels) go without a request.
+        In manual mode only the events go; the reports wait at GET /__mock/reports/{id}."""
+        products = self.activated(tenant, consent.person)  # every product at both levels (see _products)
+        if not products or consent.status != states.AUTHORISED:
+            return None
+        link = self.store.get_link(tenant.app_id, consent.link_id)
+        request = self._new_request(
+            tenant,
+            consent.person,
+            "user",
+            consent.tax_id,
+            products,
+            [consent],
+            consent_ids=[consent.id],
+            link_id=consent.link_id,
+            external_info=link.external_info if link else {},
+            automatic=True,
+        )
+        await self._build_and_send(
+            tenant,
+            request,
+            link.products_callback_url if link else None,
+            push_reports=tenant.report_delivery == "automatic",
+        )
+        return request
+
+    def report(self, product_report_id: str) -> dict[str, Any]:
+        """A report as it was (or would have been) sent, by its productReportId."""
+        found = self.store.report_of(product_report_id)
+        if found is None:
+            raise NotFound(f"no report with productReportId {product_report_id}; see GET /__mock/webhooks?kind=report")
+        request, product = found
+        tenant = self.webhooks.tenant(request.tenant_id)
+        [(report, _)] = self._build_reports(
+            request, self.personas.for_tax_id(request.tax_id), tenant.secret_key if tenant else "", only=product
+        )
+        return report
+
+    def activated(self, tenant: Tenant, person: str) -> list[str]:
+        """The products this partner may ask for, of `person` (pf or pj)."""
+        names = [p.name for p in PRODUCTS.values() if p.person == person]
+        return names if tenant.activated_products is None else [n for n in names if n in tenant.activated_products]
+
+    def _new_request(
+        self,
+        tenant: Tenant,
+        person: str,
+        level: str,
+        tax_id: str,
+        products: list[str],
+        consents: list[Consent],
+        **fields: Any,
+    ) -> ReportRequest:
+        return ReportRequest(
+            id=str(uuid.uuid4()),
+            tenant_id=tenant.app_id,
+            person=person,
+            level=level,
+            tax_id=tax_id,
+            products=products,
+            created_at=self.clock.now(),
+            scope=self._report_links(consents),
+            # A company's consent may name its representative's CPF: pj_ reports echo it as enquiryCpf.
+            representative_tax_id=next(
+                (c.personal_tax_id for c in consents if c.person == "pj" and c.personal_tax_id), ""
+            ),
+            encrypted=tenant.encrypt_sensitive_fields,
+            **{"consent_ids": [], **fields},
+        )
+
+    async def _build_and_send(
+        self, tenant: Tenant, request: ReportRequest, link_callbacks: dict | None, push_reports: bool = True
+    ) -> None:
+        persona = self.personas.for_tax_id(request.tax_id)
+        reports = await asyncio.get_running_loop().run_in_executor(
+            _BUILDER, functools.partial(self._build_reports, request, persona, tenant.secret_key)
+        )
+        self.store.add_report_request(request)
+        self._send(tenant, request, persona, reports, link_callbacks, push_reports)
+
+    def _persona_refusal(self, tenant: Tenant, tax_id: str) -> None:
+        """What a persona scripts for the request itself: 429, 403 or 4007."""
+        persona = self.personas.for_tax_id(tax_id)
+        if persona.throttle_seconds:
+            self.throttle.check(
+                (tenant.app_id, tax_id),
+                persona.throttle_seconds,
+                self.clock.timestamp(),
+                f"report requests of taxId {tax_id}",
+            )
+        if persona.report_request == "forbidden":
+            raise Forbidden(f"this partner's accessToken has no permission for the data of taxId {tax_id}")
+        if persona.report_request == "fail":
+            raise BusinessRuleError(
+                4007, f"Product request failed for taxId {tax_id}: the institution did not accept the data request"
+            )
+
+    def _products(self, tenant: Tenant, person: str, level: str, asked: list[str]) -> list[str]:
+        """The products asked for; ["all"] means those whose home level is this endpoint's,
+        of the ones the partner activated (`activatedProducts`; by default every one)."""
+        endpoint = LEVEL_ENDPOINTS[(person, level)]
+        if not asked:
+            raise BusinessRuleError(4005, 'body.products: must have at least 1 item (a product name, or "all")')
+        if "all" in asked:
+            if len(set(asked)) > 1:
+                raise BusinessRuleError(4002, 'body.products: "all" cannot be combined with product names')
+            chosen = [name for name in products_for(person, level) if name in self.activated(tenant, person)]
+            if not chosen:
+                raise BusinessRuleError(
+                    4002,
+                    f"body.products: this partner activated no {person}_ product of {endpoint}'s level; "
+                    "ask for one by name, or activate some (activatedProducts)",
+                )
+            return chosen
+        for name in asked:
+            product = PRODUCTS.get(name)
+            if product is None:
+                raise BusinessRuleError(4002, f"body.products: {name!r} is not a product")
+            if product.person != person:
+                kind = "business (pj_)" if product.person == "pj" else "personal (pf_)"
+                raise BusinessRuleError(
+                    4002, f"body.products: {name} is a {kind} product; {endpoint} takes {person}_ products"
+                )
+            if name not in self.activated(tenant, person):
+                raise BusinessRuleError(
+                    4002,
+                    f"body.products: {name} is not among the products this partner activated "
+                    f"at onboarding ({', '.join(self.activated(tenant, person)) or 'none'})",
+                )
+            # Any product at either level: the docs name no split, and Klavi support told a
+            # partner that pj_ products (categorized ones included) are institution-level.
+        return list(dict.fromkeys(asked))
+
+    def _scope(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> list[Consent]:
+        """The AUTHORISED consents the request covers, newest first (4001 when none)."""
+        tax_id, code = body["taxId"], body.get("institutionCode")
+        if code is not None and self.institutions.get(code) is None:
+            raise BusinessRuleError(
+                4004, f"body.institutionCode: {code!r} is not an institution of GET /links/institutions"
+            )
+        # A company's consent that also names its representative's CPF is the company's.
+        mine = [c for c in self.store.list_consents(tenant.app_id) if c.person == person and c.tax_id == tax_id]
+        if body.get("consentIds"):
+            by_id = {c.id: c for c in mine}
+            chosen = []
+            for consent_id in body["consentIds"]:
+                consent = by_id.get(consent_id)
+                if consent is None:
+                    raise BusinessRuleError(
+                        4001, f"body.consentIds: consent {consent_id} does not exist for taxId {tax_id}"
+                    )
+                if consent.status != states.AUTHORISED:
+                    raise BusinessRuleError(
+                        4001, f"body.consentIds: consent {consent_id} is {consent.status}, not AUTHORISED"
+                    )
+                chosen.append(consent)
+        else:
+            chosen = [c for c in mine if c.status == states.AUTHORISED]
+            if body.get("linkId"):
+                chosen = [c for c in chosen if c.link_id == body["linkId"]]
+        if level == "institution" and code is not None:
+            chosen = [c for c in chosen if c.institution_code == code]
+        chosen.sort(key=lambda c: c.created_at, reverse=True)
+        if not chosen:
+            where = f" at institution {code}" if code else ""
+            via = f" on link {body['linkId']}" if body.get("linkId") else ""
+            raise BusinessRuleError(
+                4001, f"no AUTHORISED consent for taxId {tax_id}{where}{via}; the user must authorise one first"
+            )
+        if level == "institution" and not body.get("linkId") and not body.get("consentIds"):
+            return chosen[:1]  # Klavi: the most recent consent's permissions
+        return chosen
+
+    def _build_reports(
+        self, request: ReportRequest, persona, secret_key: str, only: str | None = None
+    ) -> list[tuple[dict, bytes]]:
+        """Each product's report and its encoded body. Touches no state: runs on a thread."""
+        built = []
+        for name in [only] if only else request.products:
+            code, message = self._outcome(persona, name, request.scope)
+            report = build_report(
+                name,
+                request_id=request.id,
+                tax_id=request.tax_id,
+                now=request.created_at,
+                links=request.scope,
+                external_info=request.external_info,
+                code=code,
+                message=message,
+                representative_tax_id=request.representative_tax_id,
+            )
+            if request.encrypted:
+                encrypt_report(report, secret_key)
+            built.append((report, encode_body(report)))
+        return built
+
+    def _send(
+        self,
+        tenant: Tenant,
+        request: ReportRequest,
+        persona,
+        reports: list[tuple[dict, bytes]],
+        link_callbacks: dict | None,
+        push_reports: bool = True,
+    ) -> None:
+        now = self.clock.now()
+        later = now + timedelta(seconds=persona.report_delay_seconds) if persona.report_delay_seconds else None
+        # An automatic delivery's events follow its consent's (consent_authorised first).
+        key = f"consent:{request.consent_ids[0]}" if request.automatic else f"request:{request.id}"
+        self.webhooks.emit(
+            tenant.app_id,
+            "product_request_received",
+            {
+                "requestId": request.id,
+                "taxId": request.tax_id,
+                "linkId": request.link_id,
+                "consentIds": request.consent_ids,
+                "products": request.products,
+            },
+            request.external_info,
+            request_id=request.id,
+            ordering_key=key,
+        )
+        tenant_callbacks = normalize_products_callback(tenant.products_callback_url, "productsCallbackURL")
+        for report, body in reports:
+            name, code, message = report["productName"], report["code"], report["message"]
+            if push_reports:
+                destination = callback_url(name, request.products_callback_url, link_callbacks, tenant_callbacks)
+                self.webhooks.send_report(tenant.app_id, name, body, destination, later, request.id, key)
+            if code >= 5000:
+                event, payload = (
+                    "product_generated_failed",
+                    {"requestId": request.id, "productName": name, "code": code, "message": message},
+                )
+            else:
+                event, payload = (
+                    "product_generated_success",
+                    {
+                        "requestId": request.id,
+                        "productName": name,
+                        "productReportId": report["productReportId"],
+                        "code": code,
+                    },
+                )
+            self.webhooks.emit(
+                tenant.app_id,
+                event,
+                payload,
+                request.external_info,
+                not_before=later,
+                request_id=request.id,
+                ordering_key=key,
+            )
+
+    @staticmethod
+    def _outcome(persona, product_name: str, scope: list[ReportLink]) -> tuple[int, str]:
+        if persona.report_outcome == "fail":
+            return persona.report_error_code, persona.report_error_message
+        if persona.report_outcome == "partial":
+            return 204, "partial: some of the institution's APIs were unavailable"
+        permission = PRODUCTS[product_name].permission
+        if not any(permission in c.permissions_granted for link in scope for c in link.consents):
+            return 204, f"partial: no consent in scope grants {permission}"
+        return 200, "ok"
+
+    def _report_links(self, consents: list[Consent]) -> list[ReportLink]:
+        grouped: dict[tuple[str, str], list[Consent]] = {}
+        for consent in consents:
+            grouped.setdefault((consent.link_id, consent.institution_code), []).append(consent)
+        return [
+            ReportLink(
+                link_id=link_id,
+                institution_code=code,
+                institution_name=self.institutions.name_of(code),
+                consents=[ReportConsent(c.id, list(c.permissions_granted)) for c in group],
+                connection_key=next((c.connection_key for c in group if c.connection_key), ""),
+            )
+            for (link_id, code), group in grouped.items()
+        ]

@@ -1,0 +1,68 @@
+"""What the pages make of the control API's answers: filters, timelines, counts. Nothing
+here reads the state; it only rearranges answers for reading."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from klavi_mock.domain.consents import TRANSITIONS
+
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "undeliverable")
+CLOCK_PRESETS = (("1 h", 3600), ("1 day", 86_400), ("12 months", 365 * 86_400))
+CLOCK_UNITS = (("minutes", 60), ("hours", 3600), ("days", 86_400), ("months (30 days)", 30 * 86_400))
+
+
+def digits(value: str | None) -> str:
+    return "".join(c for c in value or "" if c.isdigit())
+
+
+def matches_tax_id(item: dict, tax_id: str) -> bool:
+    wanted = digits(tax_id)
+    return not wanted or wanted in (item.get("personalTaxId"), item.get("businessTaxId"))
+
+
+def consent_id_of(event: dict) -> str | None:
+    consents = (event.get("payload") or {}).get("consents")
+    return consents.get("consentId") if isinstance(consents, dict) else None
+
+
+def timelines(deliveries: list[dict]) -> dict[str, list[dict]]:
+    """consentId -> the events sent about it, oldest first (every status change sends one)."""
+    found: dict[str, list[dict]] = {}
+    for delivery in sorted(deliveries, key=lambda d: d["createdAt"]):
+        if delivery["kind"] != "event" or not isinstance(delivery["body"], list):
+            continue
+        for event in delivery["body"]:
+            consent_id = consent_id_of(event) if isinstance(event, dict) else None
+            if consent_id:
+                status = (event["payload"]["consents"] or {}).get("status")
+                found.setdefault(consent_id, []).append(
+                    {
+                        "at": event.get("eventTime") or delivery["createdAt"],
+                        "eventName": event.get("eventName"),
+                        "status": status,
+                        "delivery": delivery["status"],
+                        "deliveryId": delivery["deliveryId"],
+                    }
+                )
+    return found
+
+
+def allowed_statuses(status: str, forceable: list[str]) -> list[str]:
+    """The statuses the force action may offer for a consent in `status`."""
+    return [s for s in forceable if s in TRANSITIONS.get(status, ())]
+
+
+def delivery_counts(answer: Any, deliveries: list[dict]) -> dict[str, int]:
+    if isinstance(answer, dict) and isinstance(answer.get("counts"), dict):
+        return {status: answer["counts"].get(status, 0) for status in DELIVERY_STATUSES}
+    counted = Counter(d["status"] for d in deliveries)
+    return {status: counted.get(status, 0) for status in DELIVERY_STATUSES}
+
+
+def coverage(tenant: dict) -> dict[str, Any]:
+    # Unknown paths ("GET /data/v1/nope") and the overflow bucket are listed but not operations.
+    exercised = len([op for op in tenant["operations"] if " " not in op and not op.startswith("(")])
+    total = exercised + len(tenant["notExercised"])
+    return {"exercised": exercised, "total": total, "percent": round(100 * exercised / total) if total else 0}

@@ -1,0 +1,145 @@
+"""The dispatcher: sends what the outbox holds, over HTTP, with Klavi's retry rules.
+
+It takes what may go now from the outbox's queue (`queue.DeliveryQueue`: O(log n) a
+delivery, whatever the backlog), then sleeps until the next delivery falls due on the mock
+clock, or until woken (a new delivery, a redelivery, an attempt ended, the clock advanced),
+so retries due after a clock jump go at once. With nothing it may send (a receiver that
+hangs holds every slot), it sleeps. Each attempt is committed to the store as it ends. When the mock stops, attempts under way
+get SHUTDOWN_GRACE seconds; one cut short stays pending (in a state file, it is sent after
+the restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import httpx
+
+from klavi_mock.domain.clock import Clock
+from klavi_mock.domain.deliveries import EXCERPT, MAX_REDIRECTS, TIMEOUT, Attempt, Delivery
+from klavi_mock.storage.memory import StorageError
+from klavi_mock.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+if TYPE_CHECKING:
+    from klavi_mock.storage.memory import MemoryStore
+
+log = logging.getLogger("klavi_mock.webhooks")
+
+MAX_IN_FLIGHT = 64  # attempts under way at once, all URLs together
+IDLE_WAIT = 1.0  # seconds between looks when nothing is scheduled (wall time passes too)
+SHUTDOWN_GRACE = 5.0  # seconds attempts under way get to finish when the mock stops
+
+
+class Dispatcher:
+    def __init__(self, clock: Clock, store: MemoryStore, secret_for: Callable[[str], str | None]) -> None:
+        self.clock = clock
+        self._store = store  # its outbox: the queue of pending deliveries
+        self._secret_for = secret_for
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._client: httpx.AsyncClient | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until `shutdown`. (No reliance on task cancellation: asyncio.wait_for can
+        swallow a cancel that races with the wake-up, which would hang the shutdown.)"""
+        limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
+        self._client = httpx.AsyncClient(
+            timeout=TIMEOUT,
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            limits=limits,
+            headers={"User-Agent": "klavi-mock webhooks"},
+        )
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                self._start_ready()
+                due = self._store.outbox.next_due()
+                wait = IDLE_WAIT if due is None else max(0.0, min(IDLE_WAIT, (due - self.clock.now()).total_seconds()))
+                await self._sleep(wait)
+        finally:
+            if self._tasks:  # attempts under way may finish; the rest stay pending
+                _, unfinished = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE)
+                for attempt in unfinished:
+                    attempt.cancel()
+                if unfinished:
+                    await asyncio.wait(unfinished)
+            await self._client.aclose()
+
+    async def shutdown(self, task: asyncio.Task, grace: float = SHUTDOWN_GRACE + 2) -> None:
+        """Stop taking new work, give attempts under way their grace, and end `task` (the run())."""
+        self._stopping = True
+        self.wake()
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            task.cancel()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Until woken or `seconds` pass: a timer that sets the wake-up (cheaper, per
+        delivery, than a task to wait on)."""
+        if self._wake.is_set():
+            return
+        timer = asyncio.get_running_loop().call_later(seconds, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
+
+    def _start_ready(self) -> None:
+        for delivery in self._store.outbox.take(self.clock.now(), MAX_IN_FLIGHT - len(self._tasks)):
+            delivery.in_flight = True
+            task = asyncio.create_task(self._attempt(delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        url = delivery.destination or ""
+        secret = self._secret_for(delivery.tenant_id) or ""
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(
+                delivery.body, secret + "-not-the-secret" if "badSignature" in delivery.chaos else secret
+            ),
+            TIMESTAMP_HEADER: str(int(self.clock.timestamp()) - delivery.chaos.get("staleTimestamp", 0)),
+        }
+        if "missingSignature" in delivery.chaos:
+            del headers[SIGNATURE_HEADER]
+        started_at, started = self.clock.now(), time.perf_counter()
+        status_code, error, excerpt = None, None, ""
+        try:
+            assert self._client is not None
+            response = await self._client.post(url, content=delivery.body, headers=headers)
+            status_code, excerpt = response.status_code, response.text[:EXCERPT]
+        except asyncio.CancelledError:  # the mock is stopping: this one goes again later
+            delivery.in_flight = False
+            self._store.outbox.finished(delivery)
+            raise
+        except httpx.TooManyRedirects:
+            error = f"more than {MAX_REDIRECTS} redirects"
+        except httpx.TimeoutException:
+            error = f"no answer within {TIMEOUT:g} s"
+        except (httpx.HTTPError, ValueError) as exc:  # refused, DNS, a bad URL...
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as exc:  # never let one delivery stop the dispatcher
+            log.exception("webhook attempt failed unexpectedly")
+            error = f"{type(exc).__name__}: {exc}"
+        latency = (time.perf_counter() - started) * 1000
+        self._store.changing(delivery)
+        delivery.record(
+            Attempt(len(delivery.attempts) + 1, started_at, url, status_code, round(latency, 1), error, excerpt),
+            self.clock.now(),
+        )
+        self._store.attempted(delivery)
+        try:
+            self._store.commit()
+        except StorageError as exc:  # kept in memory, written by a later commit
+            log.warning("%s; trying again", exc)
+        self.wake()

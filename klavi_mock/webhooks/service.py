@@ -1,0 +1,198 @@
+"""What the rest of the mock calls to send webhooks: an event, a report, a redelivery.
+
+Where deliveries go:
+- API events: the tenant's eventsUrl (configuration, or PUT /__mock/tenants/{appId}/webhooks).
+- Reports, by Klavi's priority: the report request's productsCallbackURL, then the link's,
+  then the tenant's; in each, the product's own key, then `other`, then `all`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from klavi_mock import unit_of_work
+from klavi_mock.domain.clock import Clock
+from klavi_mock.domain.deliveries import Delivery, new_delivery
+from klavi_mock.domain.tenants import Tenant
+from klavi_mock.errors import NotFound
+from klavi_mock.webhooks.chaos import Chaos, disturb
+from klavi_mock.webhooks.events import envelope
+from klavi_mock.webhooks.signing import encode_body
+
+if TYPE_CHECKING:
+    from klavi_mock.storage.memory import MemoryStore
+
+
+def callback_url(product: str, *maps: dict[str, str] | None) -> str | None:
+    """The first map that names a URL for `product` wins: its key, `other`, or `all`."""
+    for urls in maps:
+        if urls:
+            for key in (product, "other", "all"):
+                if urls.get(key):
+                    return urls[key]
+    return None
+
+
+class Webhooks:
+    def __init__(self, store: MemoryStore, clock: Clock, tenant: Callable[[str], Tenant | None]) -> None:
+        self.store = store  # its deliveries (the log) and outbox (the pending ones)
+        self.clock = clock
+        self.tenant = tenant
+        self.on_enqueue: Callable[[], None] = lambda: None  # the dispatcher's wake-up
+        self.chaos: dict[str, Chaos] = {}  # appId -> its webhook chaos (chaos.py)
+        self._open_batch: dict[str, Delivery] = {}  # appId -> the batch still taking events
+
+    def _add(self, delivery: Delivery) -> Delivery:
+        chaos = self.chaos.get(delivery.tenant_id)
+        if chaos is not None and chaos.active:
+            return self._add_with_chaos(delivery, chaos)
+        self.store.add_delivery(delivery)
+        unit_of_work.after_commit(self.on_enqueue)
+        return delivery
+
+    def _add_with_chaos(self, delivery: Delivery, chaos: Chaos) -> Delivery:
+        if delivery.kind == "event" and chaos.strikes("batch"):
+            batch = self._open_batch.get(delivery.tenant_id)
+            if batch is not None and self._takes_more(batch, chaos):
+                self.store.changing(batch)
+                batch.body = encode_body([*json.loads(batch.body), *json.loads(delivery.body)])
+                batch.chaos["batch"] = batch.chaos.get("batch", 1) + 1
+                return batch
+            delivery.chaos["batch"] = 1
+            delivery.next_attempt_at += timedelta(seconds=chaos.parameter("batchSeconds"))
+            self._open_batch[delivery.tenant_id] = delivery
+        disturb(delivery, chaos)
+        self.store.add_delivery(delivery)
+        twice = "duplicate" if delivery.kind == "event" else "reportTwice"
+        if chaos.strikes(twice):
+            copy = new_delivery(
+                tenant_id=delivery.tenant_id,
+                kind=delivery.kind,
+                name=delivery.name,
+                body=delivery.body,
+                destination=delivery.destination,
+                now=delivery.created_at,
+                not_before=delivery.next_attempt_at,
+                request_id=delivery.request_id,
+                ordering_key=delivery.ordering_key,
+            )
+            copy.chaos = {**delivery.chaos, twice: delivery.id}
+            self.store.add_delivery(copy)
+        unit_of_work.after_commit(self.on_enqueue)
+        return delivery
+
+    def _takes_more(self, batch: Delivery, chaos: Chaos) -> bool:
+        """A batch takes events until it is due, sent, forgotten or full."""
+        return (
+            batch.id in self.store.outbox
+            and not batch.attempts
+            and batch.next_attempt_at > self.clock.now()
+            and batch.chaos.get("batch", 1) < chaos.parameter("batchSize")
+        )
+
+    def set_chaos(self, app_id: str, settings: dict | None) -> Chaos:
+        before = self.chaos.get(app_id)
+        chaos = Chaos(settings or {})
+        self.chaos[app_id] = chaos
+        self._open_batch.pop(app_id, None)
+        unit_of_work.on_rollback(
+            lambda: self.chaos.__setitem__(app_id, before) if before else self.chaos.pop(app_id, None)
+        )
+        return chaos
+
+    def clear_chaos(self) -> None:
+        before = dict(self.chaos)
+        self.chaos.clear()
+        self._open_batch.clear()
+        unit_of_work.on_rollback(lambda: self.chaos.update(before))
+
+    def emit(
+        self,
+        app_id: str,
+        name: str,
+        payload: dict[str, Any],
+        external_info: dict | None,
+        not_before: datetime | None = None,
+        request_id: str | None = None,
+        ordering_key: str | None = None,
+    ) -> Delivery:
+        """`ordering_key`: what the event is about (`consent:<id>`, `link:<id>`); a report
+        request's events are keyed by it (`request:<id>`)."""
+        now = self.clock.now()
+        tenant = self.tenant(app_id)
+        body = encode_body([envelope(app_id, name, payload, external_info, now)])
+        return self._add(
+            new_delivery(
+                tenant_id=app_id,
+                kind="event",
+                name=name,
+                body=body,
+                destination=tenant.events_url if tenant else None,
+                now=now,
+                not_before=not_before,
+                request_id=request_id,
+                ordering_key=ordering_key or (f"request:{request_id}" if request_id else None),
+            )
+        )
+
+    def send_report(
+        self,
+        app_id: str,
+        product: str,
+        body: bytes,
+        destination: str | None,
+        not_before: datetime | None,
+        request_id: str,
+        ordering_key: str | None = None,
+    ) -> Delivery:
+        """`body`: the report, encoded (`signing.encode_body`)."""
+        return self._add(
+            new_delivery(
+                tenant_id=app_id,
+                kind="report",
+                name=product,
+                body=body,
+                destination=destination,
+                now=self.clock.now(),
+                not_before=not_before,
+                request_id=request_id,
+                ordering_key=ordering_key or f"request:{request_id}",
+            )
+        )
+
+    def get(self, delivery_id: str) -> Delivery:
+        delivery = self.store.deliveries.get(delivery_id)
+        if delivery is None:
+            raise NotFound(f"webhook delivery {delivery_id} not found")
+        return delivery
+
+    def redeliver(self, delivery_id: str) -> Delivery:
+        """Send again (a failed, undeliverable or even delivered one), with fresh retries.
+        An event goes to the tenant's current eventsUrl; a report keeps its URL, or takes
+        the tenant's productsCallbackURL if it had none."""
+        return self._redeliver(self.get(delivery_id))
+
+    def redeliver_all(self, matches: Callable[[Delivery], bool]) -> list[Delivery]:
+        """Send again every delivery that `matches`, oldest first."""
+        return [self._redeliver(d) for d in list(self.store.deliveries.values()) if matches(d)]
+
+    def _redeliver(self, delivery: Delivery) -> Delivery:
+        tenant = self.tenant(delivery.tenant_id)
+        if delivery.kind == "event":
+            destination = tenant.events_url if tenant else None
+        else:
+            destination = delivery.destination or callback_url(
+                delivery.name, _as_map(tenant.products_callback_url) if tenant else None
+            )
+        self.store.changing(delivery)
+        delivery.redeliver(self.clock.now(), destination)
+        self.store.queue(delivery)
+        unit_of_work.after_commit(self.on_enqueue)
+        return delivery
+
+
+def _as_map(value: str | dict | None) -> dict[str, str] | None:
+    return {"all": value} if isinstance(value, str) else value

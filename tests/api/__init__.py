@@ -1,0 +1,1 @@
+"""The Klavi API and the control API, in-process over HTTP (Starlette's TestClient, strict mode)."""

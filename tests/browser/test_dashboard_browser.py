@@ -1,0 +1,364 @@
+"""The QA cockpit in a real browser: headless Chromium (Playwright) against the mock under
+uvicorn. Every action is clicked and its effect checked through the control API; the page
+refreshes itself; the admin token protects it; nothing is fetched from beyond loopback.
+
+Skipped when Chromium (/usr/bin/chromium) or the playwright package is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from klavi_mock.app import create_app
+from klavi_mock.config import Settings
+from klavi_mock.testing import Receiver, serve_in_thread, wait_for
+from tests.browsers import TIMEOUT_MS, Browser, BrowserContext, Page, chromium, expect
+from tests.cockpit_scenario import API, answer_at_bank, create_consent, populate
+
+ADMIN_TOKEN = "cockpit-test-admin-token"
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+@pytest.fixture(scope="module")
+def mock_url() -> Iterator[str]:
+    with serve_in_thread(create_app(Settings(strict=True))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def api(mock_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=mock_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh(api: httpx.Client) -> None:
+    assert api.post("/__mock/reset", json={"rewindClock": True}).status_code == 200
+    api.put("/__mock/tenants/sandbox-app/webhooks", json={"eventsUrl": None, "productsCallbackURL": None})
+
+
+class Offsite:
+    """Every request the browser makes to a host that is not loopback (refused)."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.urls: list[str] = []
+        context.route("**/*", self._check)
+
+    def _check(self, route) -> None:
+        host = urlsplit(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:")) or host in LOOPBACK:
+            route.continue_()
+        else:
+            self.urls.append(route.request.url)
+            route.abort()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    context.offsite = Offsite(context)  # type: ignore[attr-defined]
+    try:
+        yield context
+        assert context.offsite.urls == []  # type: ignore[attr-defined]
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda error: page.errors.append(str(error)))  # type: ignore[attr-defined]
+    return page
+
+
+def state(api: httpx.Client, consent_id: str) -> dict:
+    response = api.get(f"/__mock/consents/{consent_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def open_dashboard(page: Page, mock_url: str) -> None:
+    response = page.goto(f"{mock_url}/__mock/ui")
+    assert response is not None and response.status == 200
+    expect(page.locator("#clock-now")).to_be_visible()
+
+
+def result_says(page: Page, text: str) -> None:
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator("#result-title")).to_contain_text(text)
+
+
+# -- consents ---------------------------------------------------------------------------
+
+
+def test_root_leads_to_the_dashboard(page: Page, mock_url: str):
+    page.goto(mock_url + "/")
+    assert urlsplit(page.url).path == "/__mock/ui"
+    expect(page.get_by_role("heading", name="Clock")).to_be_visible()
+
+
+def test_approve_at_the_bank(page: Page, api: httpx.Client, mock_url: str):
+    consent_id = create_consent(api)["consentId"]
+    open_dashboard(page, mock_url)
+    page.locator(f"#consent-{consent_id} [data-act=approve]").click()
+    result_says(page, "→ 200")
+    assert state(api, consent_id)["status"] == "AUTHORISED"
+    expect(page.locator(f"#consent-{consent_id} [data-field=status]")).to_have_text("AUTHORISED")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_deny_at_the_bank(page: Page, api: httpx.Client, mock_url: str):
+    consent_id = create_consent(api)["consentId"]
+    open_dashboard(page, mock_url)
+    page.locator(f"#consent-{consent_id} [data-act=deny]").click()
+    result_says(page, "→ 200")
+    consent = state(api, consent_id)
+    assert consent["status"] == "REJECTED" and consent["statusReason"]["code"] == "CUSTOMER_MANUALLY_REJECTED"
+    expect(page.locator(f"#consent-{consent_id} .why")).to_contain_text("CUSTOMER_MANUALLY_REJECTED")
+
+
+def test_force_a_status(page: Page, api: httpx.Client, mock_url: str):
+    consent_id = create_consent(api)["consentId"]
+    open_dashboard(page, mock_url)
+    card = page.locator(f"#consent-{consent_id}")
+    card.locator("select[name=status]").select_option("ERROR")
+    card.locator("[data-act=force]").click()
+    result_says(page, "/force → 200")
+    assert state(api, consent_id)["status"] == "ERROR"
+
+
+def test_a_refused_move_shows_the_control_apis_message(page: Page, api: httpx.Client, mock_url: str):
+    consent_id = create_consent(api)["consentId"]
+    open_dashboard(page, mock_url)
+    api.post(f"/__mock/consents/{consent_id}/force", json={"status": "REJECTED"})  # behind the page's back
+    page.locator(f"#consent-{consent_id} [data-act=approve]").click()
+    result_says(page, "→ 409")
+    expect(page.locator("#result-list")).to_contain_text("REJECTED")
+
+
+def test_apply_a_persona(page: Page, api: httpx.Client, mock_url: str):
+    consent_id = create_consent(api)["consentId"]
+    open_dashboard(page, mock_url)
+    card = page.locator(f"#consent-{consent_id}")
+    card.locator("select[name=persona]").select_option("bank-denies")
+    card.locator("[data-act=persona]").click()
+    result_says(page, "/persona → 200")
+    assert state(api, consent_id)["persona"] == "bank-denies"
+
+
+def test_revoke(page: Page, api: httpx.Client, mock_url: str):
+    consent_id = create_consent(api)["consentId"]
+    answer_at_bank(api, consent_id)
+    open_dashboard(page, mock_url)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#consent-{consent_id} [data-act=revoke]").click()
+    result_says(page, "→ 200")
+    assert state(api, consent_id)["status"] == "REVOKED"
+
+
+def test_filter_by_tax_id_and_status(page: Page, api: httpx.Client, mock_url: str):
+    ids = populate(api)
+    page.goto(f"{mock_url}/__mock/ui?taxId=111.444.777-35")
+    expect(page.locator(".consent")).to_have_count(1)
+    expect(page.locator(f"#consent-{ids['denied']}")).to_be_visible()
+    page.goto(f"{mock_url}/__mock/ui?status=AUTHORISED")
+    expect(page.locator(".consent")).to_have_count(1)
+    expect(page.locator(f"#consent-{ids['authorised']}")).to_be_visible()
+    page.locator(f"#timeline-{ids['authorised']} summary").click()
+    expect(page.locator(f"#timeline-{ids['authorised']}")).to_contain_text("consent_authorised")
+
+
+# -- the clock ----------------------------------------------------------------------------
+
+
+def offset(api: httpx.Client) -> float:
+    return api.get("/__mock/clock").json()["offsetSeconds"]
+
+
+def test_advance_the_clock_by_a_preset(page: Page, api: httpx.Client, mock_url: str):
+    pending = create_consent(api)["consentId"]
+    open_dashboard(page, mock_url)
+    before = offset(api)
+    page.locator("[data-preset='1 day']").click()
+    result_says(page, "/clock/advance → 200")
+    assert offset(api) - before == pytest.approx(86_400)
+    expect(page.locator("#fell-due-list")).to_contain_text(pending)  # its 60-minute window closed
+    assert state(api, pending)["status"] == "REJECTED"
+    expect(page.locator("#clock-offset")).to_have_text("86400.0")
+
+
+def test_advance_the_clock_by_any_amount(page: Page, api: httpx.Client, mock_url: str):
+    open_dashboard(page, mock_url)
+    before = offset(api)
+    form = page.locator("#clock-custom")
+    form.locator("input[name=amount]").fill("2")
+    form.locator("select[name=unit]").select_option(label="hours")
+    form.get_by_role("button", name="Advance").click()
+    result_says(page, "/clock/advance → 200")
+    assert offset(api) - before == pytest.approx(7200)
+    expect(page.locator("#fell-due-list")).to_contain_text("nothing fell due")
+
+
+# -- webhooks, reports ------------------------------------------------------------------
+
+
+def test_redeliver_a_webhook(page: Page, api: httpx.Client, mock_url: str, receiver: Receiver):
+    ids = populate(api, receiver.url("/events"))
+    deliveries = wait_for(
+        lambda: [
+            d
+            for d in api.get("/__mock/webhooks", params={"name": "link_created"}).json()["items"]
+            if d["status"] == "delivered"
+        ],
+        what="a delivered link_created",
+    )
+    delivery_id = deliveries[0]["deliveryId"]
+    before = len(deliveries[0]["attempts"])
+    page.goto(f"{mock_url}/__mock/ui/webhooks")
+    card = page.locator(f"#delivery-{delivery_id}")
+    card.locator("[data-act=redeliver]").click()
+    result_says(page, "/redeliver → 200")
+    wait_for(
+        lambda: len(api.get(f"/__mock/webhooks/{delivery_id}").json()["attempts"]) == before + 1, what="the redelivery"
+    )
+    expect(card.locator("[data-field=attempts]")).to_have_text(str(before + 1))  # live
+    expect(page.locator(f"#report-{ids['requestId']}")).to_contain_text("pf_credit_card")
+    expect(page.locator("[data-count=delivered] strong")).not_to_have_text("0")
+    card.locator("details summary").click()
+    signature = card.locator("[data-field=signature]").inner_text()
+    raw = api.get(f"/__mock/webhooks/{delivery_id}").json()["body"]
+    from klavi_mock.webhooks.signing import encode_body, verify_signature
+
+    assert verify_signature(encode_body(raw), signature, "sandbox-secret-key")
+
+
+# -- the request journal -------------------------------------------------------------------
+
+
+def test_replay_a_request(page: Page, api: httpx.Client, mock_url: str):
+    create_consent(api)
+    original = api.get("/__mock/requests", params={"operationId": "createLink"}).json()["items"][0]
+    page.goto(f"{mock_url}/__mock/ui/requests")
+    page.locator(f"#entry-{original['journalId']} [data-act=replay]").click()
+    result_says(page, "/replay → 200")
+    replays = [e for e in api.get("/__mock/requests").json()["items"] if e["replayOf"] == original["journalId"]]
+    assert len(replays) == 1 and replays[0]["status"] == 200
+    expect(page.locator(f"#entry-{replays[0]['journalId']}")).to_be_visible()  # live
+
+
+def test_copy_as_curl(page: Page, context: BrowserContext, api: httpx.Client, mock_url: str):
+    create_consent(api)
+    entry = api.get("/__mock/requests", params={"operationId": "createConsent"}).json()["items"][0]
+    page.goto(f"{mock_url}/__mock/ui/requests")
+    page.locator(f"#entry-{entry['journalId']} [data-curl]").click()
+    command = page.locator("#curl-output").input_value()
+    assert command.startswith(f"curl -X POST '{mock_url}{API}/consents'")
+    assert '"authorization: Bearer $TOKEN"' in command and "--data '" in command and "cockpit-" in command
+
+
+def test_journal_filters(page: Page, api: httpx.Client, mock_url: str):
+    populate(api)
+    page.goto(f"{mock_url}/__mock/ui/requests?status=401")
+    expect(page.locator("tbody.entry")).to_have_count(1)
+    expect(page.locator("tbody.entry")).to_contain_text("createLink")
+
+
+# -- conformance, live, protection, offline ------------------------------------------------
+
+
+def test_conformance_page(page: Page, api: httpx.Client, mock_url: str):
+    populate(api)
+    page.goto(f"{mock_url}/__mock/ui/conformance")
+    tenant = page.locator("#tenant-sandbox-app")
+    expect(tenant).to_contain_text("createConsent")
+    expect(page.locator("#tenant-\\(unauthenticated\\) [data-field=violations]")).to_have_text("1")
+
+
+def test_the_page_updates_without_a_reload(page: Page, api: httpx.Client, mock_url: str):
+    open_dashboard(page, mock_url)
+    page.evaluate("window.__notReloaded = true")
+    consent_id = create_consent(api)["consentId"]
+    expect(page.locator(f"#consent-{consent_id}")).to_be_visible()
+    api.post(f"/__mock/consents/{consent_id}/force", json={"status": "AUTHORISED"})
+    expect(page.locator(f"#consent-{consent_id} [data-field=status]")).to_have_text("AUTHORISED")
+    api.post("/__mock/clock/advance", json={"seconds": 60})
+    expect(page.locator("#clock-offset")).to_have_text("60.0")
+    assert page.evaluate("window.__notReloaded") is True
+
+
+def test_everything_is_served_by_the_mock(page: Page, context: BrowserContext, api: httpx.Client, mock_url: str):
+    populate(api)
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url))
+    for path in ("/__mock/ui", "/__mock/ui/webhooks", "/__mock/ui/requests", "/__mock/ui/conformance"):
+        assert page.goto(mock_url + path).status == 200
+    page.goto(f"{mock_url}/__mock/docs?spec=klavi.yaml")
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.locator(".servers")).to_contain_text(mock_url + API)
+    assert page.errors == []  # type: ignore[attr-defined]
+    assert context.offsite.urls == []  # type: ignore[attr-defined]
+    assert all(urlsplit(url).hostname in LOOPBACK for url in seen if not url.startswith("data:"))
+
+
+def test_try_it_out_calls_the_running_mock(page: Page, api: httpx.Client, mock_url: str):
+    page.goto(f"{mock_url}/__mock/docs?spec=mock-admin.yaml")
+    block = page.locator("#operations-default-getClock")
+    block.locator(".opblock-summary").click()
+    block.get_by_role("button", name="Execute").click()
+    expect(block.locator(".live-responses-table tr.response .response-col_status").first).to_contain_text("200")
+    expect(block.locator(".live-responses-table")).to_contain_text("offsetSeconds")
+
+
+# -- with an admin token ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def protected_url() -> Iterator[str]:
+    with serve_in_thread(create_app(Settings(strict=True, admin_token=ADMIN_TOKEN))) as url:
+        yield url
+
+
+def test_the_admin_token_protects_the_cockpit(page: Page, protected_url: str):
+    with httpx.Client(base_url=protected_url, timeout=10) as api:
+        for path in ("/__mock/ui", "/__mock/ui/requests", "/__mock/docs", "/__mock/docs/spec/klavi.yaml"):
+            response = api.get(path)
+            assert response.status_code == 401 and "admin token" in response.text
+        headers = {"X-Mock-Admin-Token": ADMIN_TOKEN}
+        consent_id = create_consent(api)["consentId"]
+        page.goto(f"{protected_url}/__mock/ui")
+        page.get_by_label("Admin token").fill("wrong")
+        page.get_by_role("button", name="Open the cockpit").click()
+        expect(page.get_by_role("alert")).to_contain_text("not the mock's admin token")
+        page.get_by_label("Admin token").fill(ADMIN_TOKEN)
+        page.get_by_role("button", name="Open the cockpit").click()
+        expect(page.locator(f"#consent-{consent_id}")).to_be_visible()
+        page.locator(f"#consent-{consent_id} [data-act=approve]").click()  # the script sends the token
+        result_says(page, "→ 200")
+        assert api.get(f"/__mock/consents/{consent_id}", headers=headers).json()["status"] == "AUTHORISED"
+        later = create_consent(api)["consentId"]  # the live refresh carries the token too
+        expect(page.locator(f"#consent-{later}")).to_be_visible()
+        page.goto(f"{protected_url}/__mock/docs?spec=mock-admin.yaml")
+        expect(page.locator(".opblock").first).to_be_visible()
+        page.goto(f"{protected_url}/__mock/ui")
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_label("Admin token")).to_be_visible()
+        assert page.goto(f"{protected_url}/__mock/ui").status == 401

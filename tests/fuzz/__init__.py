@@ -1,0 +1,1 @@
+"""Property-based and fuzzed requests (hypothesis): no input makes a 500."""

@@ -1,0 +1,1 @@
+"""The fake bank, the hosted journey and the cockpit's pages, in-process over HTTP."""
