@@ -14,7 +14,7 @@ from klavi_mock.domain.institutions import DEFAULT_BRAND_COLOR
 from klavi_mock.domain.taxid import mask_cnpj, mask_cpf
 from klavi_mock.resources import package_dir
 from klavi_mock.sandbox.sandbox import Sandbox
-from klavi_mock.web.server.routing import request_origin
+from klavi_mock.web.server.call import request_origin
 
 STATIC_DIR = package_dir("web", "pages", "static")
 _templates = Environment(

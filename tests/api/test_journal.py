@@ -155,16 +155,16 @@ def test_replay_of_a_refused_request_is_refused_again(client):
 
 
 def test_a_fault_layer_can_mark_the_entry(klavi, client, monkeypatch):
-    """routing.Record.fault (set by fault injection) is the entry's `fault`."""
-    from klavi_mock.web.server import routing
+    """call.Record.fault (set by fault injection) is the entry's `fault`."""
+    from klavi_mock.web.server import pipeline
 
-    original = routing.PathDispatcher._handle
+    original = pipeline.PathDispatcher._answer
 
     async def faulted(self, request, operation, record):
         record.fault = {"kind": "latency", "ms": 5}
         return await original(self, request, operation, record)
 
-    monkeypatch.setattr(routing.PathDispatcher, "_handle", faulted)
+    monkeypatch.setattr(pipeline.PathDispatcher, "_answer", faulted)
     klavi.access_token()
     assert journal(client)["items"][0]["fault"] == {"kind": "latency", "ms": 5}
 
@@ -198,7 +198,7 @@ def test_a_path_the_spec_does_not_have_is_journaled(client):
 
 
 def test_a_big_body_is_kept_cut_short(klavi, client):
-    from klavi_mock.web.server.recording import KEPT_BODY_BYTES
+    from klavi_mock.qa.journal.masking import KEPT_BODY_BYTES
 
     token = klavi.access_token()
     client.post(f"{API}/links", json={"externalInfo": {"note": "x" * (KEPT_BODY_BYTES + 10)}}, headers=bearer(token))
@@ -231,3 +231,25 @@ def test_a_faulted_request_shows_its_fault(klavi, client):
     assert response.status_code == 503
     entry = journal(client, operationId="createLink")["items"][0]
     assert entry["status"] == 503 and entry["fault"] and entry["fault"].get("faultId") == rule.json()["faultId"]
+
+
+def test_a_stored_secret_is_masked_on_every_read_path(klavi, client):
+    """An entry keeps what it was given and masks it when first read: every way out of
+    the journal (the list, one entry, a replay, the cockpit's requests page and its copy-as-curl
+    data) shows the mask, never the secret."""
+    token = klavi.access_token()
+    link = klavi.create_link(token, externalInfo={"password": "hunter2"})
+    client.post(f"{API}/links", json={}, headers={**bearer(token), "X-Mock-Admin-Token": "admin-s3cret"})
+    secrets = [*SANDBOX_KEYS.values(), token, link["linkToken"], "hunter2", "admin-s3cret"]
+    ids = [e["journalId"] for e in journal(client)["items"]]
+    reads = [client.get(f"/__mock/requests/{i}") for i in reversed(ids)]  # the first read of each: oldest first
+    reads += [client.post(f"/__mock/requests/{i}/replay") for i in ids]
+    reads += [client.get("/__mock/requests"), client.get("/__mock/ui/requests")]
+    for response in reads:
+        assert response.status_code == 200, response.text
+        leaked = [s for s in secrets if s in response.text]
+        assert not leaked, f"{response.request.url} shows {leaked}"
+    assert 'data-curl="' in reads[-1].text  # the page carries the entries copy-as-curl reads
+    for entry in client.app.state.sandbox.journal.newest_first():  # what Python code reads too
+        shown = repr(entry) + repr(entry.request_headers) + repr(entry.request_body) + repr(entry.response_body)
+        assert not [s for s in secrets if s in shown]

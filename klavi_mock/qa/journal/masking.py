@@ -1,4 +1,7 @@
-"""What the journal never keeps: tokens and secrets, in headers and in JSON bodies."""
+"""What the journal never shows: tokens and secrets, in headers and in JSON bodies.
+
+An entry keeps what it was given and masks it when it is first read (ring.JournalEntry):
+most entries are never read, and masking every request cost more than serving some."""
 
 from __future__ import annotations
 
@@ -63,6 +66,18 @@ def mask_raw(raw: bytes) -> bytes:
         if any(name in lowered for name in _QUOTED_FIELDS):
             raw = _SECRET_PAIR.sub(rb'\1"***"', raw)
     return raw
+
+
+# A body is kept up to this size (the institution list, the largest answer, is ~20 KiB):
+# the ring's memory stays bounded by its size times this.
+KEPT_BODY_BYTES = 65_536
+
+
+def kept(raw: bytes) -> bytes:
+    """What an entry keeps of a body: a small one as it is (masked when read); a big one
+    masked now, then cut (masked whole first: a cut must not split a secret, which masking
+    the cut later would miss). Masking twice is harmless: "***" holds no secret."""
+    return raw if len(raw) <= KEPT_BODY_BYTES else mask_raw(raw)[:KEPT_BODY_BYTES]
 
 
 def decoded(raw: bytes) -> Any:

@@ -1,8 +1,11 @@
 """The journal's ring: the last N requests to the Klavi API, newest first when listed.
 
-Entries are masked when they are made (masking.py): nothing the journal answers or keeps
-holds a token or a secret. A replay re-creates credentials from the tenant's configuration
-instead (`JournalEntry.auth` names what kind of token the request carried, not the token).
+An entry keeps the request's headers and both bodies as they were (bodies bounded by
+masking.kept) and masks them the first time it is read (`request_headers`,
+`request_body`, `response_body`), then forgets the unmasked bytes: nothing the journal
+answers holds a token or a secret, and the hot path pays for no masking. A replay
+re-creates credentials from the tenant's configuration instead (`JournalEntry.auth` names
+what kind of token the request carried, not the token).
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import contextvars
 import itertools
 import threading
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from klavi_mock.qa.journal.masking import mask_headers, mask_raw
 
 DEFAULT_SIZE = 1000
 
@@ -22,8 +27,10 @@ DEFAULT_SIZE = 1000
 # notes what it replays. A list, so context copies (tasks) still share it.
 replaying: contextvars.ContextVar[list | None] = contextvars.ContextVar("journal_replaying", default=None)
 
+RawHeaders = list[tuple[bytes, bytes]]  # an ASGI scope's headers
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, eq=False)
 class JournalEntry:
     sequence: int
     at: datetime
@@ -34,48 +41,77 @@ class JournalEntry:
     operation_id: str
     status: int
     latency_ms: float
-    request_headers: dict[str, str]
-    request_body: bytes  # masked (masking.mask_raw); decoded when shown
-    response_body: bytes
     # The kind of bearer token the request carried, and whose ("accessToken"/"linkToken",
     # app id, link id): enough to mint an equivalent one for a replay, and no secret.
     auth: dict[str, str | None] | None = None
     fault: Any = None  # what a fault layer did to this request, if anything
     replay_of: str | None = None
     tolerated: tuple[str, ...] = ()
+    # Unmasked, as received and sent: read only through the properties below.
+    _raw: tuple[RawHeaders, bytes, bytes] | None = field(default=None, repr=False)
+    _masked: tuple[dict[str, str], bytes, bytes] | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
         return f"r{self.sequence}"
 
+    @property
+    def request_headers(self) -> dict[str, str]:
+        """The kept headers, credentials masked (masking.mask_headers)."""
+        return self._read()[0]
+
+    @property
+    def request_body(self) -> bytes:
+        """Masked (masking.mask_raw); decoded when shown."""
+        return self._read()[1]
+
+    @property
+    def response_body(self) -> bytes:
+        return self._read()[2]
+
+    def _read(self) -> tuple[dict[str, str], bytes, bytes]:
+        raw = self._raw
+        if raw is None:  # masked already (another thread may have just done it)
+            assert self._masked is not None
+            return self._masked
+        masked = (mask_headers(raw[0]), mask_raw(raw[1]), mask_raw(raw[2]))
+        self._masked = masked  # set before the raw bytes go: a reader sees one or the other
+        self._raw = None
+        return masked
+
 
 class RequestJournal:
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self.size = size
-        self._entries: OrderedDict[int, JournalEntry] = OrderedDict()
+        self._entries: deque[JournalEntry] = deque(maxlen=size)  # oldest first; sequences consecutive
         self._sequence = itertools.count(1)
         self._lock = threading.Lock()  # the real-server tests read it from other threads
 
-    def add(self, **fields: Any) -> JournalEntry:
+    def add(self, *, headers: RawHeaders, request_body: bytes, response_body: bytes, **fields: Any) -> JournalEntry:
+        """A new entry; `headers` and the bodies as they were (bodies already bounded:
+        masking.kept), masked when first read."""
         holder = replaying.get()
         with self._lock:
-            entry = JournalEntry(sequence=next(self._sequence), **fields)
+            entry = JournalEntry(sequence=next(self._sequence), _raw=(headers, request_body, response_body), **fields)
             if holder is not None and not holder[1:]:
                 entry.replay_of = holder[0]
                 holder.append(entry)
-            self._entries[entry.sequence] = entry
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._entries.append(entry)  # the oldest falls out past `size`
         return entry
 
     def get(self, entry_id: str) -> JournalEntry | None:
         if not (entry_id[:1] == "r" and entry_id[1:].isascii() and entry_id[1:].isdigit()):
             return None
-        return self._entries.get(int(entry_id[1:]))
+        sequence = int(entry_id[1:])
+        with self._lock:
+            if not self._entries:
+                return None
+            at = sequence - self._entries[0].sequence
+            return self._entries[at] if 0 <= at < len(self._entries) else None
 
     def newest_first(self, before: int | None = None) -> Iterator[JournalEntry]:
         with self._lock:
-            entries = list(reversed(self._entries.values()))
+            entries = list(reversed(self._entries))
         return (e for e in entries if before is None or e.sequence < before)
 
     def clear(self) -> None:

@@ -21,6 +21,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from klavi_mock.errors import BUSINESS_ERRORS, BusinessRuleError, KlaviError, NotImplementedYet
 from klavi_mock.qa.faults.book import Injection
 from klavi_mock.qa.faults.rules import FaultRule
+from klavi_mock.sandbox.sandbox import Sandbox
+from klavi_mock.spec.operations import Operation
+from klavi_mock.web.server.call import Record
 from klavi_mock.web.server.protocol import HANG_UP
 
 log = logging.getLogger("klavi_mock")
@@ -142,3 +145,15 @@ class Truncated:
         )
         await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True})
         self.hang_up()
+
+
+async def inject(sandbox: Sandbox, record: Record, operation: Operation, scope: Scope) -> ASGIApp | None:
+    """Step 2 (the Klavi API only, after authentication, before anything changes): the
+    answer of a fault rule that fires on this request, instead of the handler's; None:
+    the handler answers (no rule fired, or a delay-only rule)."""
+    # scope["path"], not request.url.path: that builds a URL object on every request
+    injection = sandbox.faults.intercept(record.app_id, operation.operation_id, scope["method"], scope["path"])
+    if injection is None:
+        return None
+    record.fault = injection.describe()
+    return await answer(injection, scope)

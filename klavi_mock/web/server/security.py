@@ -9,6 +9,10 @@
   not the mock's own), which a browser sends without asking (a form post, `no-cors` fetch).
 - HTML pages carry a Content-Security-Policy and X-Frame-Options: no other site can frame
   the bank page or run script in it.
+
+The Klavi API applies what concerns it in its own mount (routing.KlaviApi: CORS when an
+Origin is sent, the page policy on the HTML of the operations that answer people); the
+guard and the page policy wrap only the rest of the app (app.py).
 """
 
 from __future__ import annotations
@@ -17,15 +21,13 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from klavi_mock.config import Settings
 from klavi_mock.errors import Forbidden
-from klavi_mock.web.server.routing import error_response
+from klavi_mock.web.server.errors import error_response
 
-API_PREFIX = "/data/"
-# The one API path a person opens in a browser (Basic WhiteLabel): its error pages are pages.
-BROWSER_API_PREFIX = "/data/v1/basic-links/"
 CONTROL_PREFIX = "/__mock"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -34,27 +36,38 @@ PAGE_POLICY = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
+PAGE_HEADERS = [
+    (b"content-security-policy", PAGE_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
 
-def _header(scope: Scope, name: bytes) -> str | None:
+
+def header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
             return value.decode("latin-1")
     return None
 
 
-class CrossOrigin:
-    """CORS for browser front ends on the Klavi API; nothing at all for the requests without
-    an Origin header (back ends, tests: the bulk of the traffic) or outside the API."""
+def cross_origin(app: ASGIApp) -> ASGIApp:
+    """CORS for browser front ends (the Klavi API, any origin); its mount sends only the
+    requests with an Origin header through it (back ends and tests, the bulk of the
+    traffic, send none)."""
+    return CORSMiddleware(app, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.cors = CORSMiddleware(app, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX) and _header(scope, b"origin") is not None:
-            await self.cors(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+def is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+
+
+def with_page_policy(response: Response) -> Response:
+    """An HTML answer with the page policy (the Klavi API's one page: Basic WhiteLabel's)."""
+    headers = getattr(response, "raw_headers", None)  # None: a fault's own ASGI answer
+    if headers is not None and is_html(headers):
+        headers.extend(PAGE_HEADERS)
+    return response
 
 
 def host_name(host: str) -> str:
@@ -91,14 +104,14 @@ class ControlApiGuard:
         await self.app(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> Forbidden | None:
-        host = _header(scope, b"host") or ""
+        host = header(scope, b"host") or ""
         if self.settings.admin_token is None and not self._host_allowed(host_name(host).lower()):
             return Forbidden(
                 f"the control API answers requests addressed to a loopback name (localhost, 127.0.0.1, [::1]), "
                 f"the mock's bind address or its --public-url host, not Host {host!r}; use one of those, allow "
                 "this host with --allow-host, or protect the control API with --admin-token"
             )
-        origin = _header(scope, b"origin")
+        origin = header(scope, b"origin")
         if origin is not None and not self._same_origin(origin, scope.get("scheme", "http"), host):
             return Forbidden(
                 f"the control API does not take requests from other sites' pages (Origin {origin!r}); "
@@ -118,31 +131,22 @@ class ControlApiGuard:
 
 
 class PageSecurityHeaders:
-    """Every HTML answer gets the page policy; JSON and assets go untouched (the Klavi API's
-    answers are not even looked at: that is the hot path)."""
+    """Every HTML answer of the pages and the control API gets the page policy; JSON and
+    assets go untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" else ""
-        if not path or (
-            path.startswith(API_PREFIX) and not path.startswith(BROWSER_API_PREFIX)
-        ):  # the API answers JSON
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
         async def send_with_policy(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.get("headers") or []
-                if any(k == b"content-type" and v.startswith(b"text/html") for k, v in headers):
-                    message["headers"] = [
-                        *headers,
-                        (b"content-security-policy", PAGE_POLICY.encode()),
-                        (b"x-frame-options", b"DENY"),
-                        (b"x-content-type-options", b"nosniff"),
-                        (b"referrer-policy", b"no-referrer"),
-                    ]
+                if is_html(headers):
+                    message["headers"] = [*headers, *PAGE_HEADERS]
             await send(message)
 
         await self.app(scope, receive, send_with_policy)

@@ -19,7 +19,7 @@ from klavi_mock.qa.journal.ring import JournalEntry, replaying
 from klavi_mock.sandbox.consents import FellDue
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.web.apis.control.views import consent_state
-from klavi_mock.web.server.routing import Call, Handler
+from klavi_mock.web.server.call import Call, Handler
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from klavi_mock.errors import Conflict, InvalidRequest, NotFound
 from klavi_mock.qa.faults.book import TooManyRules
 from klavi_mock.qa.faults.rules import FaultRule, RuleError
-from klavi_mock.web.server.routing import Call, Handler
+from klavi_mock.web.server.call import Call, Handler
 
 
 async def list_faults(call: Call) -> Response:

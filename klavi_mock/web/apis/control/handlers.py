@@ -17,7 +17,7 @@ from klavi_mock.spec.operations import load_spec
 from klavi_mock.web.apis.control.cockpit import COCKPIT_HANDLERS, fell_due
 from klavi_mock.web.apis.control.faults import FAULT_HANDLERS
 from klavi_mock.web.apis.control.views import consent_state
-from klavi_mock.web.server.routing import Call, Handler
+from klavi_mock.web.server.call import Call, Handler
 from klavi_mock.webhooks.chaos import Chaos
 from klavi_mock.webhooks.signing import sign, verify_signature
 

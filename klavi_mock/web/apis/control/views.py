@@ -7,7 +7,7 @@ from klavi_mock.domain.clock import iso
 from klavi_mock.domain.consents import Consent
 from klavi_mock.sandbox.consents import REASONS
 from klavi_mock.web.apis.data_v1.views import consent_view
-from klavi_mock.web.server.routing import Call
+from klavi_mock.web.server.call import Call
 
 
 def consent_state(consent: Consent, call: Call) -> dict:

@@ -2,7 +2,7 @@
 
 from starlette.responses import JSONResponse, Response
 
-from klavi_mock.web.server.routing import Call
+from klavi_mock.web.server.call import Call
 
 
 async def create_access_token(call: Call) -> Response:

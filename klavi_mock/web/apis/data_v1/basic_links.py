@@ -9,7 +9,7 @@ from klavi_mock.errors import KlaviError, NotFound
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.web.apis.data_v1.basic_link_query import link_request
 from klavi_mock.web.rendering import PageRenderer
-from klavi_mock.web.server.routing import Call
+from klavi_mock.web.server.call import Call
 
 
 async def open_basic_link(call: Call) -> Response:
@@ -57,7 +57,3 @@ def basic_link_error_page(request: Request, sandbox: Sandbox, error: KlaviError)
         detail=error.message,
         **({"back_url": back, "back_label": "Voltar ao site de origem"} if usable else {}),
     )
-
-
-# Errors reach a person in a browser: a Portuguese page, unless the client asks for JSON.
-open_basic_link.error_page = basic_link_error_page  # type: ignore[attr-defined]

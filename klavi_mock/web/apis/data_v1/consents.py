@@ -4,7 +4,7 @@ from starlette.responses import JSONResponse, Response
 
 from klavi_mock.domain.clock import iso
 from klavi_mock.web.apis.data_v1.views import api_consent_view, redirect_url
-from klavi_mock.web.server.routing import Call
+from klavi_mock.web.server.call import Call
 
 
 async def create_consent(call: Call) -> Response:

@@ -1,7 +1,7 @@
 """The Klavi API's handlers, one per operationId of openapi/klavi.yaml."""
 
 from klavi_mock.web.apis.data_v1.auth import create_access_token, refresh_access_token
-from klavi_mock.web.apis.data_v1.basic_links import open_basic_link
+from klavi_mock.web.apis.data_v1.basic_links import basic_link_error_page, open_basic_link
 from klavi_mock.web.apis.data_v1.consents import create_consent, get_consent, list_consents, revoke_consent
 from klavi_mock.web.apis.data_v1.institutions import get_institutions_status, list_institutions
 from klavi_mock.web.apis.data_v1.links import create_link
@@ -12,7 +12,8 @@ from klavi_mock.web.apis.data_v1.reports import (
     request_personal_user_report,
 )
 from klavi_mock.web.apis.data_v1.tasks import get_task_status, submit_task_mfa
-from klavi_mock.web.server.routing import Alias, Handler
+from klavi_mock.web.server.call import ErrorPage, Handler
+from klavi_mock.web.server.routing import Alias
 
 HANDLERS: dict[str, Handler] = {
     "createAccessToken": create_access_token,
@@ -31,6 +32,12 @@ HANDLERS: dict[str, Handler] = {
     "requestBusinessUserReport": request_business_user_report,
     "getTaskStatus": get_task_status,
     "submitTaskMfa": submit_task_mfa,
+}
+
+# The handlers that answer people in a browser, and how they render their errors: a page
+# (in Portuguese, with the developer detail), unless the client asks for JSON.
+ERROR_PAGES: dict[str, ErrorPage] = {
+    "openBasicLink": basic_link_error_page,
 }
 
 # In the spec, not served yet: each answers 501 naming itself (after authentication and

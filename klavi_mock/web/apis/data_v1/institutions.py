@@ -5,7 +5,7 @@ import json
 from starlette.responses import JSONResponse, Response
 
 from klavi_mock.web.apis.data_v1.views import logo_url
-from klavi_mock.web.server.routing import Call
+from klavi_mock.web.server.call import Call
 
 
 async def list_institutions(call: Call) -> Response:

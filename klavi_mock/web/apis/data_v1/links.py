@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 from starlette.responses import JSONResponse, Response
 
 from klavi_mock.domain.links import LINK_TTL
-from klavi_mock.web.server.routing import Call
+from klavi_mock.web.server.call import Call
 
 
 async def create_link(call: Call) -> Response:

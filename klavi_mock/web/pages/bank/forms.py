@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from klavi_mock.web.server.routing import read_body
+from klavi_mock.web.server.body import read_body
 
 
 async def read_form(request: Request, limit: int) -> dict[str, list[str]]:

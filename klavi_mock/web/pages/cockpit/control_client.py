@@ -11,8 +11,7 @@ from starlette.requests import Request
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.spec.operations import load_spec
 from klavi_mock.web.apis.control.handlers import ADMIN_HANDLERS
-from klavi_mock.web.server.record import Record
-from klavi_mock.web.server.routing import Call
+from klavi_mock.web.server.call import Call, Record
 
 
 class ControlApi:

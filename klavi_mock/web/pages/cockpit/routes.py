@@ -21,7 +21,8 @@ from klavi_mock.spec.operations import load_spec
 from klavi_mock.web.pages.cockpit import views
 from klavi_mock.web.pages.cockpit.access import COOKIE, is_allowed, safe_next, token_matches
 from klavi_mock.web.pages.cockpit.control_client import ControlApi, items_of
-from klavi_mock.web.server.routing import read_body, request_origin
+from klavi_mock.web.server.body import read_body
+from klavi_mock.web.server.call import request_origin
 from klavi_mock.webhooks.signing import encode_body
 
 _templates = Environment(
