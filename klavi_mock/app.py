@@ -13,10 +13,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.routing import Mount, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from klavi_mock.config import Settings
 from klavi_mock.sandbox.sandbox import Sandbox
@@ -34,6 +37,9 @@ from klavi_mock.web.server.security import ControlApiGuard, PageSecurityHeaders
 from klavi_mock.webhooks.dispatcher import Dispatcher
 
 log = logging.getLogger("klavi_mock")
+
+# /data, not /data/v1: the report paths real clients send without /v1 are aliases (ALIASES).
+API_PREFIX = "/data"
 
 
 def _webhook_delivery(settings: Settings, sandbox: Sandbox) -> contextlib.AbstractAsyncContextManager[None]:
@@ -64,6 +70,24 @@ def _webhook_delivery(settings: Settings, sandbox: Sandbox) -> contextlib.Abstra
     return running()
 
 
+class MockApp(Starlette):
+    """Starlette, with the Klavi API's requests handed straight to its mount's app: they
+    skip the router and Starlette's exception middleware (the API's pipeline answers its
+    own errors); only the last-resort 500 stays, as for every request."""
+
+    def __init__(self, api: ASGIApp, api_prefix: str, errors: AppErrors, **options: Any) -> None:
+        super().__init__(exception_handlers=errors.handlers(), **options)  # type: ignore[arg-type]
+        self.api_prefix = api_prefix
+        self.api = ServerErrorMiddleware(api, handler=errors.server_error)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.api_prefix):
+            scope["app"] = self
+            await self.api(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None) -> Starlette:
     settings = settings or Settings()
     sandbox = sandbox or Sandbox(settings)
@@ -87,10 +111,13 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         + HostedPages(sandbox).routes()
         + CockpitPages(sandbox).routes()
     )
-    app = Starlette(
+    errors = AppErrors(all_routes)
+    app = MockApp(
+        api,
+        API_PREFIX + "/",
+        errors,
         routes=[
-            # /data, not /data/v1: the report paths real clients send without /v1 (ALIASES).
-            Mount("/data", app=api),
+            Mount(API_PREFIX, app=api),  # first; MockApp sends the API's requests to it directly
             Mount(
                 "",
                 # An id with a trailing slash (/consents/abc/) is an unknown route, answered
@@ -104,7 +131,6 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
             ),
         ],
         lifespan=lifespan(sandbox, lambda: _webhook_delivery(settings, sandbox)),
-        exception_handlers=AppErrors(all_routes).handlers(),  # type: ignore[arg-type]
     )
     app.router.redirect_slashes = False
     app.state.sandbox = sandbox

@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from klavi_mock.qa.journal.masking import mask_headers, mask_raw
@@ -33,14 +33,14 @@ RawHeaders = list[tuple[bytes, bytes]]  # an ASGI scope's headers
 @dataclass(slots=True, eq=False)
 class JournalEntry:
     sequence: int
-    at: datetime
+    timestamp: float  # on the mock's clock (Clock.timestamp); `at` is the datetime
     method: str
     path: str
     query: str
     app_id: str | None
     operation_id: str
     status: int
-    latency_ms: float
+    latency: float  # seconds; `latency_ms` is what is shown
     # The kind of bearer token the request carried, and whose ("accessToken"/"linkToken",
     # app id, link id): enough to mint an equivalent one for a replay, and no secret.
     auth: dict[str, str | None] | None = None
@@ -54,6 +54,14 @@ class JournalEntry:
     @property
     def id(self) -> str:
         return f"r{self.sequence}"
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp, tz=timezone.utc)
+
+    @property
+    def latency_ms(self) -> float:
+        return round(self.latency * 1000, 3)
 
     @property
     def request_headers(self) -> dict[str, str]:

@@ -53,14 +53,14 @@ def _check_admin_token(request: Request, expected: str | None) -> None:
 
 def _bearer(request: Request, operation: Operation) -> str:
     header = request.headers.get("authorization")
-    name = operation.security[0]
-    example = f"Authorization: Bearer <{name}>"
-    wanted = f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
     if not header:
-        raise Unauthorized(f"missing Authorization header; {operation.label} takes {wanted}: send {example}")
+        raise Unauthorized(f"missing Authorization header; {_what_to_send(operation)}")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            f"the Authorization header must be 'Bearer <token>'; {operation.label} takes {wanted}: send {example}"
-        )
+        raise Unauthorized(f"the Authorization header must be 'Bearer <token>'; {_what_to_send(operation)}")
     return token.strip()
+
+
+def _what_to_send(operation: Operation) -> str:
+    name = operation.security[0]
+    return f"{operation.label} takes {'an' if name[0] in 'aeiou' else 'a'} {name}: send Authorization: Bearer <{name}>"

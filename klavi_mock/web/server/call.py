@@ -32,7 +32,7 @@ class Record:
     fault: dict | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slower to make, on every request
 class Call:
     """Everything a handler needs, already authenticated and validated."""
 

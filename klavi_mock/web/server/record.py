@@ -55,14 +55,14 @@ def journal(
     if claims is not None:
         auth = {"kind": claims.kind, "appId": claims.tenant_id, "linkId": claims.link_id}
     sandbox.journal.add(
-        at=sandbox.clock.now(),
+        timestamp=sandbox.clock.timestamp(),
         method=scope["method"],
         path=scope["path"],
         query=scope.get("query_string", b"").decode("latin-1"),
         app_id=record.app_id,
         operation_id=operation_id,
         status=status,
-        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        latency=time.perf_counter() - started,
         headers=scope["headers"],
         request_body=kept(record.body),
         response_body=kept(getattr(response, "body", b"") or b""),
