@@ -112,7 +112,7 @@ def banner(settings: Settings, store: MemoryStore | None = None) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="klavi-mock", description="An offline, stateful mock of the Klavi Open Finance API."
     )
@@ -185,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         "--fail-on-violations", action="store_true", help="exit 1 when a client broke the contract (for CI)"
     )
     conformance.set_defaults(run=_conformance)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # a bare `klavi-mock`
         parser.print_help()

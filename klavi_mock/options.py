@@ -277,7 +277,7 @@ class Faults(Kind):
 
     def load(self, data: Any) -> Any:
         if not isinstance(data, (list, tuple)) or len(data) > 100:
-            raise ValueError(": give a list of at most 100 fault rules (README, Faults on demand)")
+            raise ValueError(': give a list of at most 100 fault rules (the README\'s "Faults on demand")')
         self.check(data)
         return tuple(data)
 
@@ -501,7 +501,7 @@ OPTIONS: tuple[Option, ...] = (
         "tenants",
         Tenants(),
         [DEFAULT_TENANT],
-        "the partners the mock knows, their keys and webhook URLs (README, Configuration: tenants)",
+        'the partners the mock knows, their keys and webhook URLs (the README\'s "Configuration: tenants")',
         (
             '[{"appId": "a", "accessKey": "ka", "secretKey": "sa"}]',
             '[{"appId": "b", "accessKey": "kb", "secretKey": "sb"}]',
@@ -513,7 +513,7 @@ OPTIONS: tuple[Option, ...] = (
         "faults",
         Faults(),
         [],
-        "fault rules, as POST /__mock/faults takes them (README, Faults on demand)",
+        'fault rules, as POST /__mock/faults takes them (the README\'s "Faults on demand")',
         ('[{"status": 500}]', '[{"status": 503, "times": 1}]'),
         flag=None,
         env=None,
@@ -625,3 +625,16 @@ def markdown_table(options: Sequence[Option] = OPTIONS) -> str:
             f"| {option.shown_default()} | {option.help} |"
         )
     return "\n".join(rows) + "\n"
+
+
+README_BEGIN = "<!-- options: written by tools/readme_options.py from klavi_mock/options.py; edit those, not this -->"
+README_END = "<!-- /options -->"
+
+
+def with_markdown_table(readme: str) -> str:
+    """`readme` with the text between its option-table markers replaced by markdown_table()."""
+    head, begin, rest = readme.partition(README_BEGIN)
+    _, end, tail = rest.partition(README_END)
+    if not (begin and end):
+        raise ValueError(f"README has no {README_BEGIN} ... {README_END} markers")
+    return f"{head}{README_BEGIN}\n\n{markdown_table()}\n{README_END}{tail}"
