@@ -368,6 +368,7 @@ class Option:
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
+# Option(name, kind, default, help, examples, ...); the order is --help's and README's.
 OPTIONS: tuple[Option, ...] = (
     Option(
         "config",

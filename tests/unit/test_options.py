@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
@@ -35,7 +36,9 @@ from klavi_mock.options import (
 SETTINGS = [option for option in OPTIONS if option.setting]
 
 
-def _settings(tmp_path: Path, argv: list[str] = (), environ: dict | None = None, file: dict | None = None) -> Settings:
+def _settings(
+    tmp_path: Path, argv: Sequence[str] = (), environ: dict | None = None, file: dict | None = None
+) -> Settings:
     """Settings as `klavi-mock serve` makes them: its own parser, the environment given (and
     nothing else), and `file` written as a JSON config file named by --config."""
     if file is not None:
