@@ -30,7 +30,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import run as bench
+import harness as bench
+import report
 
 FRAME = re.compile(r"^(?P<func>.+?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
@@ -148,7 +149,7 @@ def profile(target: str, args: argparse.Namespace, tools: bench.Tools, workdir: 
             spy.kill()
             spy_output, _ = spy.communicate(timeout=5)
         print(
-            f"\n=== {target}: {result.per_second:,.0f} req/s under py-spy (p50 {bench.ms(result.p50)}, "
+            f"\n=== {target}: {result.per_second:,.0f} req/s under py-spy (p50 {report.ms(result.p50)}, "
             f"non-2xx {result.non_2xx}); {spy_output.strip().splitlines()[-1] if spy_output.strip() else ''}"
         )
     return out

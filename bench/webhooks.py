@@ -34,6 +34,7 @@ import contextlib
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,7 +44,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
 import flowbench  # noqa: E402
-import run  # noqa: E402  (the servers, pinning and machine facts of the main benchmark)
+import harness as run  # noqa: E402  (the servers, pinning and machine facts of the main benchmark)
 
 API = "/data/v1"
 CPF = "52998224725"
@@ -370,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     tools = run.find_tools()
     info = run.machine_info(tools)
-    logdir = Path(run.tempfile.mkdtemp(prefix="klavi-webhooks-bench-"))
+    logdir = Path(tempfile.mkdtemp(prefix="klavi-webhooks-bench-"))
     out: dict = {"drain": {}, "baseline": {}}
     with receiver_process(tools, logdir) as receiver:
         small, big = options.backlogs
