@@ -33,7 +33,7 @@ answer goes out, after each webhook attempt and after time-driven work.
 The outbox. Pending deliveries wait in lines: one URL and one ordering key per line (with
 a webhook concurrency of 1, one URL). Only a line's head may be attempted, when its
 `next_attempt_at` is reached; `claim_due` hands out what may go now (each URL within its
-concurrency), in due order, and counts it in flight until `attempted` or `release`.
+concurrency, oldest first), and counts it in flight until `attempted` or `release`.
 """
 
 from __future__ import annotations
@@ -168,9 +168,9 @@ class Store(Protocol):
     def in_outbox(self, delivery_id: str) -> bool: ...
     def outbox_size(self) -> int: ...
     def claim_due(self, now: datetime, room: int) -> list[Delivery]:
-        """Up to `room` deliveries to attempt now: line heads whose time has come, earliest
-        first, each URL within its concurrency. Each is in flight until `attempted` or
-        `release`."""
+        """Up to `room` deliveries to attempt now: line heads whose `next_attempt_at` has
+        come, each URL's oldest first and within its concurrency. Each is in flight until
+        `attempted` or `release`."""
         ...
 
     def next_due(self) -> datetime | None:
