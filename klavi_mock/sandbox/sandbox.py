@@ -42,7 +42,7 @@ from klavi_mock.webhooks.service import Webhooks
 from klavi_mock.webhooks.wakeup import WakeUp
 
 
-@dataclass
+@dataclass(eq=False)  # one sandbox per app: compared and hashed by identity
 class Sandbox:
     settings: Settings
     clock: Clock
