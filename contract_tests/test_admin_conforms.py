@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, settings
 
 from klavi_mock.app import create_app
 from klavi_mock.config import Settings
-from tests.conftest import TEST_HOSTS
+from tests.worlds import TEST_HOSTS
 
 app = create_app(Settings(strict=True, allowed_hosts=TEST_HOSTS))
 schema = schemathesis.openapi.from_asgi("/__mock/openapi/mock-admin.yaml", app)

@@ -15,7 +15,7 @@ from klavi_mock.app import create_app
 from klavi_mock.config import Settings
 from klavi_mock.contract.schemathesis_setup import SANDBOX_KEYS, klavi_auth, register_formats
 from klavi_mock.web.apis.data_v1.handlers import NOT_SERVED
-from tests.conftest import TEST_HOSTS
+from tests.worlds import TEST_HOSTS
 
 register_formats()
 

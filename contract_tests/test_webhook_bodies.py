@@ -5,15 +5,13 @@ delivery log, so no receiver is needed (the receivers of tests/ check the same b
 the wire)."""
 
 import pytest
-from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from klavi_mock.config import Settings, Tenant
 from klavi_mock.domain.reports import products_for
 from klavi_mock.spec.operations import load_spec
 from klavi_mock.testing import delivery_log
-from tests.conftest import TEST_HOSTS
 from tests.contract import webhook_problems
+from tests.worlds import TEST_HOSTS, in_process
 
 KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
 API = "/data/v1"
@@ -68,7 +66,7 @@ def delivered_bodies():
         Tenant(app_id="sandbox-app", access_key=KEYS["accessKey"], secret_key=KEYS["secretKey"]),
         Tenant(app_id="fi-app", access_key="fi-key", secret_key="fi-secret", for_fi=True),
     ]
-    with TestClient(create_app(Settings(strict=True, tenants=tenants, allowed_hosts=TEST_HOSTS))) as client:
+    with in_process(Settings(strict=True, tenants=tenants, allowed_hosts=TEST_HOSTS)) as client:
         personas = client.get("/__mock/personas").json()
         for persona in personas:
             for field in ("personalTaxId", "businessTaxId"):

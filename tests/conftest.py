@@ -9,17 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
-from klavi_mock.config import Settings, Tenant
+from klavi_mock.config import Settings
 from klavi_mock.testing import Receiver
+from tests.worlds import SANDBOX_KEYS, in_process, world_settings
 
 API = "/data/v1"
-SANDBOX_KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
 VALID_CPF = "52998224725"
 VALID_CNPJ = "11222333000181"
 PARTNER_RETURN = "https://partner.example.com/return"
-# Starlette's TestClient addresses the app as "testserver": the control API must answer it.
-TEST_HOSTS = ("testserver",)
 _track_ids = itertools.count(1)
 
 
@@ -100,20 +97,12 @@ def query_of(url: str) -> dict[str, str]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(
-        strict=True,
-        allowed_hosts=TEST_HOSTS,
-        token_secret="test-token-secret-32-characters!",
-        tenants=[
-            Tenant(app_id="sandbox-app", access_key="sandbox-access-key", secret_key="sandbox-secret-key"),
-            Tenant(app_id="other-app", access_key="other-access-key", secret_key="other-secret-key"),
-        ],
-    )
+    return world_settings()
 
 
 @pytest.fixture
 def client(settings: Settings):
-    with TestClient(create_app(settings), follow_redirects=False) as http:
+    with in_process(settings, follow_redirects=False) as http:
         yield http
 
 

@@ -3,7 +3,8 @@
 import jwt
 import pytest
 
-from tests.conftest import API, SANDBOX_KEYS, bearer
+from tests.conftest import API, bearer
+from tests.worlds import SANDBOX_KEYS
 
 
 def claims(token: str) -> dict:

@@ -11,10 +11,10 @@ import time
 import pytest
 from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from klavi_mock.config import ConfigError, Settings, parse_config
 from klavi_mock.qa.faults.rules import parse_rule
-from tests.conftest import API, SANDBOX_KEYS, TEST_HOSTS, VALID_CPF, bearer
+from tests.conftest import API, VALID_CPF, bearer
+from tests.worlds import SANDBOX_KEYS, TEST_HOSTS, in_process
 
 
 def add(client: TestClient, **rule) -> dict:
@@ -257,7 +257,7 @@ def test_reset_removes_api_rules_and_restores_the_configured_ones():
         allowed_hosts=TEST_HOSTS,
         **parse_config({"faults": [{"operationId": "createLink", "status": 500, "times": 1}]}, "test"),
     )
-    with TestClient(create_app(settings)) as client:
+    with in_process(settings) as client:
         [configured] = client.get("/__mock/faults").json()
         assert configured["faultId"] == "config-1" and configured["source"] == "config"
         token = client.post(f"{API}/auth", json=SANDBOX_KEYS).json()["accessToken"]

@@ -10,16 +10,15 @@ from datetime import datetime, timezone
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from klavi_mock.config import Settings, parse_config, settings_from_environment
 from klavi_mock.domain.reports import PRODUCTS, ReportConsent, ReportLink, build_report
 from klavi_mock.domain.taxid import make_cnpj, make_cpf
 from klavi_mock.testing import wait_for
-from tests.conftest import API, SANDBOX_KEYS, VALID_CNPJ, VALID_CPF, Klavi, ask, authorise, bearer
+from tests.conftest import API, VALID_CNPJ, VALID_CPF, Klavi, ask, authorise, bearer
 from tests.contract import assert_conforms
 from tests.servers import serve_process
+from tests.worlds import SANDBOX_KEYS, in_process
 
 KLAVI_EXAMPLE_CPF = "16109277673"  # docs.klavi.ai get-consent-list: its check digits are wrong
 CHECK_DIGITS = "check digits invalid: a real bank will not find this customer"
@@ -326,7 +325,7 @@ def test_a_malformed_tax_id_is_still_refused(klavi):
 @pytest.fixture
 def strict_tax_ids():
     settings = Settings(strict=True, strict_tax_ids=True, token_secret="test-token-secret-32-characters!")
-    with TestClient(create_app(settings), follow_redirects=False) as http:
+    with in_process(settings, follow_redirects=False) as http:
         yield Klavi(http)
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from klavi_mock.config import Settings
-from tests.conftest import API, SANDBOX_KEYS, bearer
+from tests.conftest import API, bearer
+from tests.worlds import SANDBOX_KEYS, in_process
 
 
 def journal(client, **query) -> dict:
@@ -114,7 +113,7 @@ def test_an_unknown_entry_is_a_404(client):
 
 def test_the_ring_keeps_the_newest(settings):
     settings.journal_size = 3
-    with TestClient(create_app(settings)) as client:
+    with in_process(settings) as client:
         for _ in range(5):
             client.post(f"{API}/auth", json=SANDBOX_KEYS)
         page = client.get("/__mock/requests").json()

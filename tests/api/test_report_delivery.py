@@ -4,12 +4,11 @@ its productReportId, as a partner (and its receiver) would see them."""
 from __future__ import annotations
 
 import pytest
-from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from klavi_mock.config import ConfigError, Settings, parse_config
 from klavi_mock.testing import delivery_log, wait_for
 from tests.conftest import API, VALID_CNPJ, VALID_CPF, authorise, bearer
+from tests.worlds import in_process
 
 ACTIVATED = ["pf_checking_account", "pf_credit_card", "pj_checking_account"]
 
@@ -125,9 +124,9 @@ def test_the_config_file_and_a_state_file_keep_the_settings(settings, tmp_path, 
     with pytest.raises(ConfigError, match="reportDelivery"):
         parse_config({"tenants": [{**tenant, "reportDelivery": "push"}]}, "f")
     state = Settings(**{**vars(settings), "state_file": str(tmp_path / "state.sqlite")})
-    with TestClient(create_app(state)) as http:
+    with in_process(state) as http:
         products(http, reportDelivery="manual", activatedProducts=["pf_funds"])
-    with TestClient(create_app(state)) as http:
+    with in_process(state) as http:
         kept = next(t for t in http.get("/__mock/tenants").json() if t["appId"] == "sandbox-app")
         assert kept["reportDelivery"] == "manual" and kept["activatedProducts"] == ["pf_funds"]
 

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.conftest import API, bearer
+from tests.worlds import in_process
 
 
 def test_an_unknown_path_is_a_404_naming_the_valid_routes(client):
@@ -30,15 +31,13 @@ def test_a_wrong_method_is_a_405_with_allow(client):
 @pytest.fixture
 def app_with_list_consents_not_served(monkeypatch, settings):
     """The 501 mechanism, shown on an operation taken off the served list for the test."""
-    from starlette.testclient import TestClient
 
     from klavi_mock import app as app_module
-    from klavi_mock.app import create_app
 
     handlers = {k: v for k, v in app_module.HANDLERS.items() if k != "listConsents"}
     monkeypatch.setattr(app_module, "HANDLERS", handlers)
     monkeypatch.setattr(app_module, "NOT_SERVED", app_module.NOT_SERVED | {"listConsents"})
-    with TestClient(create_app(settings)) as http:
+    with in_process(settings) as http:
         yield http
 
 

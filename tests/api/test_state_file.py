@@ -16,16 +16,9 @@ from starlette.testclient import TestClient
 from klavi_mock.app import create_app
 from klavi_mock.config import ConfigError, Settings, Tenant
 from klavi_mock.testing import delivery_log, wait_for
-from tests.conftest import (
-    API,
-    PARTNER_RETURN,
-    TEST_HOSTS,
-    VALID_CPF,
-    Klavi,
-    bearer,
-    query_of,
-)
+from tests.conftest import API, PARTNER_RETURN, VALID_CPF, Klavi, bearer, query_of
 from tests.pages.test_bank_flow import form_action
+from tests.worlds import TEST_HOSTS, in_process
 
 
 @pytest.fixture
@@ -40,7 +33,7 @@ def settings_on(state_file: str, **extra) -> Settings:
 
 
 def serve(state_file: str, **extra) -> TestClient:
-    return TestClient(create_app(settings_on(state_file, **extra)), follow_redirects=False)
+    return in_process(settings_on(state_file, **extra), follow_redirects=False)
 
 
 def approve(klavi: Klavi, consent: dict) -> str:

@@ -2,12 +2,11 @@
 
 import pytest
 from starlette.responses import JSONResponse
-from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from klavi_mock.config import Settings
 from klavi_mock.web.apis.data_v1 import handlers as api
-from tests.conftest import API, SANDBOX_KEYS, TEST_HOSTS
+from tests.conftest import API
+from tests.worlds import SANDBOX_KEYS, TEST_HOSTS, in_process
 
 
 async def token_without_expiry(call):
@@ -28,7 +27,7 @@ async def undeclared_status(call):
 def test_an_off_spec_response_fails_loudly(monkeypatch, handler, message):
     monkeypatch.setitem(api.HANDLERS, "createAccessToken", handler)
     with (
-        TestClient(create_app(Settings(strict=True, allowed_hosts=TEST_HOSTS)), raise_server_exceptions=True) as client,
+        in_process(Settings(strict=True, allowed_hosts=TEST_HOSTS), raise_server_exceptions=True) as client,
         pytest.raises(AssertionError, match=message),
     ):
         client.post(f"{API}/auth", json=SANDBOX_KEYS)
@@ -36,7 +35,7 @@ def test_an_off_spec_response_fails_loudly(monkeypatch, handler, message):
 
 def test_outside_strict_mode_the_response_goes_out(monkeypatch):
     monkeypatch.setitem(api.HANDLERS, "createAccessToken", token_without_expiry)
-    with TestClient(create_app(Settings(strict=False, allowed_hosts=TEST_HOSTS))) as client:
+    with in_process(Settings(strict=False, allowed_hosts=TEST_HOSTS)) as client:
         assert client.post(f"{API}/auth", json=SANDBOX_KEYS).json() == {"accessToken": "x"}
 
 
@@ -45,7 +44,7 @@ def test_a_bug_in_a_handler_is_a_klavi_shaped_500_without_traceback(monkeypatch)
         raise KeyError("boom")
 
     monkeypatch.setitem(api.HANDLERS, "createAccessToken", broken)
-    with TestClient(create_app(Settings(allowed_hosts=TEST_HOSTS)), raise_server_exceptions=False) as client:
+    with in_process(Settings(allowed_hosts=TEST_HOSTS), raise_server_exceptions=False) as client:
         response = client.post(f"{API}/auth", json=SANDBOX_KEYS)
     assert response.status_code == 500
     assert response.json() == {

@@ -6,29 +6,23 @@ from __future__ import annotations
 import time
 
 import pytest
-from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
-from klavi_mock.config import Settings, Tenant
+from klavi_mock.config import Settings
 from klavi_mock.testing import delivery_log, wait_for
 from klavi_mock.webhooks.signing import verify_signature
-from tests.conftest import API, TEST_HOSTS, VALID_CPF, Klavi, authorise, bearer
+from tests.conftest import API, VALID_CPF, Klavi, authorise, bearer
+from tests.worlds import in_process, tenant, world_settings
 
 SECRET = "sandbox-secret-key"
 
 
-def make_settings(**tenant) -> Settings:
-    return Settings(
-        strict=True,
-        allowed_hosts=TEST_HOSTS,
-        token_secret="test-token-secret-32-characters!",
-        tenants=[Tenant(app_id="sandbox-app", access_key="sandbox-access-key", secret_key=SECRET, **tenant)],
-    )
+def make_settings(**fields) -> Settings:
+    return world_settings(tenants=[tenant("sandbox-app", secret_key=SECRET, **fields)])
 
 
 @pytest.fixture
 def mock(receiver):
-    with TestClient(create_app(make_settings()), follow_redirects=False) as http:
+    with in_process(make_settings(), follow_redirects=False) as http:
         assert (
             http.put(
                 "/__mock/tenants/sandbox-app/webhooks",
@@ -134,7 +128,7 @@ def test_bad_and_missing_signatures_and_a_stale_timestamp(mock, receiver):
 
 def test_a_seed_makes_the_chaos_repeatable(receiver):
     def run() -> list[dict]:
-        with TestClient(create_app(make_settings())) as http:
+        with in_process(make_settings()) as http:
             http.put("/__mock/tenants/sandbox-app/webhooks", json={"eventsUrl": receiver.url("/events")})
             chaos(http, duplicate=0.5, badSignature=0.5, seed=42)
             fire(http, 20)
@@ -165,12 +159,10 @@ def test_bad_chaos_is_refused_naming_the_field(mock, body, field):
 
 def test_the_config_file_sets_it_and_a_state_file_keeps_it(receiver, tmp_path):
     state = str(tmp_path / "state.sqlite")
-    with TestClient(
-        create_app(Settings(**{**vars(make_settings(webhook_chaos={"duplicate": 1})), "state_file": state}))
-    ) as http:
+    with in_process(Settings(**{**vars(make_settings(webhook_chaos={"duplicate": 1})), "state_file": state})) as http:
         assert http.get("/__mock/tenants/sandbox-app/chaos").json()["duplicate"] == 1
         chaos(http, badSignature=1)
-    with TestClient(create_app(Settings(**{**vars(make_settings()), "state_file": state}))) as http:
+    with in_process(Settings(**{**vars(make_settings()), "state_file": state})) as http:
         kept = http.get("/__mock/tenants/sandbox-app/chaos").json()
         assert kept["badSignature"] == 1 and kept["duplicate"] == 0
 
@@ -220,7 +212,7 @@ def test_the_conformance_report_says_how_the_receiver_met_the_chaos(mock, receiv
 
 
 def test_reset_brings_back_the_configured_chaos(receiver):
-    with TestClient(create_app(make_settings(webhook_chaos={"duplicate": 1, "seed": 5}))) as http:
+    with in_process(make_settings(webhook_chaos={"duplicate": 1, "seed": 5})) as http:
         chaos(http, badSignature=1)
         assert http.post("/__mock/reset", json={}).status_code == 200
         now = http.get("/__mock/tenants/sandbox-app/chaos").json()

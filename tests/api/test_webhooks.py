@@ -12,8 +12,9 @@ from klavi_mock.config import Settings, Tenant
 from klavi_mock.testing import Receiver, delivery_log, wait_for
 from klavi_mock.webhooks import dispatcher as dispatcher_module
 from klavi_mock.webhooks.signing import encode_body, sign, verify_signature
-from tests.conftest import API, SANDBOX_KEYS, TEST_HOSTS
+from tests.conftest import API
 from tests.contract import assert_conforms
+from tests.worlds import SANDBOX_KEYS, TEST_HOSTS, in_process
 
 SECRET = "sandbox-secret-key"
 
@@ -153,7 +154,7 @@ def test_more_than_three_redirects_fail_the_attempt(hooked, client, receiver):
 def test_a_receiver_that_does_not_answer_in_time_is_retried(monkeypatch, settings, receiver):
     monkeypatch.setattr(dispatcher_module, "TIMEOUT", 0.3)  # Klavi waits 10 s; the test need not
     receiver.hang_seconds = 1.0
-    with TestClient(create_app(settings)) as client:
+    with in_process(settings) as client:
         client.put("/__mock/tenants/sandbox-app/webhooks", json={"eventsUrl": receiver.url("/events")})
         client.post(
             "/__mock/webhooks/fire", json={"eventName": "product_request_received", "payload": {"requestId": "r1"}}
@@ -170,8 +171,8 @@ def test_for_fi_partners_get_link_action_status(receiver):
         events_url=receiver.url("/events"),
         for_fi=True,
     )
-    with TestClient(
-        create_app(Settings(strict=True, tenants=[tenant], allowed_hosts=TEST_HOSTS)), follow_redirects=False
+    with in_process(
+        Settings(strict=True, tenants=[tenant], allowed_hosts=TEST_HOSTS), follow_redirects=False
     ) as client:
         from tests.conftest import Klavi
 

@@ -19,11 +19,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from klavi_mock.app import create_app
 from klavi_mock.config import Settings
-from klavi_mock.testing import serve_in_thread
 from tests.browsers import Browser, Page, chromium, phone_page
-from tests.conftest import API, SANDBOX_KEYS, VALID_CPF, bearer
+from tests.conftest import API, VALID_CPF, bearer
+from tests.worlds import SANDBOX_KEYS, in_thread
 
 ITAU = "341"
 DENYING_BANK_CPF = "00000000191"  # persona: the bank refuses without showing a page
@@ -35,7 +34,7 @@ SCREENSHOTS = Path(tempfile.gettempdir())
 
 def serve_mock():
     """The mock under a real uvicorn in a background thread; yields its base URL."""
-    return serve_in_thread(create_app(Settings(strict=True)))
+    return in_thread(Settings(strict=True))
 
 
 class _PartnerHandler(http.server.BaseHTTPRequestHandler):

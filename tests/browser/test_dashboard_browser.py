@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from klavi_mock.app import create_app
 from klavi_mock.config import Settings
-from klavi_mock.testing import Receiver, serve_in_thread, wait_for
+from klavi_mock.testing import Receiver, wait_for
 from tests.browsers import TIMEOUT_MS, Browser, BrowserContext, Page, chromium, expect
 from tests.cockpit_scenario import API, answer_at_bank, create_consent, populate
+from tests.worlds import in_thread
 
 ADMIN_TOKEN = "cockpit-test-admin-token"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -25,7 +25,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 @pytest.fixture(scope="module")
 def mock_url() -> Iterator[str]:
-    with serve_in_thread(create_app(Settings(strict=True))) as url:
+    with in_thread(Settings(strict=True)) as url:
         yield url
 
 
@@ -333,7 +333,7 @@ def test_try_it_out_calls_the_running_mock(page: Page, api: httpx.Client, mock_u
 
 @pytest.fixture(scope="module")
 def protected_url() -> Iterator[str]:
-    with serve_in_thread(create_app(Settings(strict=True, admin_token=ADMIN_TOKEN))) as url:
+    with in_thread(Settings(strict=True, admin_token=ADMIN_TOKEN)) as url:
         yield url
 
 

@@ -18,11 +18,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from klavi_mock.app import create_app
 from klavi_mock.config import Settings
-from klavi_mock.testing import serve_in_thread
 from tests.browsers import TIMEOUT_MS, Browser, Page, chromium, phone_page
-from tests.conftest import API, SANDBOX_KEYS, VALID_CPF, bearer
+from tests.conftest import API, VALID_CPF, bearer
+from tests.worlds import SANDBOX_KEYS, in_thread
 
 # The partner's page: opens the hosted journey in a popup and keeps every message it gets.
 OPENER = """<!doctype html><meta charset="utf-8"><title>Parceiro</title>
@@ -68,7 +67,7 @@ def serve_partner() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def mock_url() -> Iterator[str]:
-    with serve_in_thread(create_app(Settings(strict=True))) as url:
+    with in_thread(Settings(strict=True)) as url:
         yield url
 
 

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from klavi_mock.spec.operations import Operation
 from klavi_mock.spec.validation import MAX_JSON_DEPTH
-from tests.conftest import SANDBOX_KEYS, VALID_CNPJ, VALID_CPF
+from tests.conftest import VALID_CNPJ, VALID_CPF
 from tests.fuzz.requests import base_body, json_types, schema_parts
 from tests.fuzz.world import LIMIT, OTHER_KEYS, TOKEN_SECRET, bearer
+from tests.worlds import SANDBOX_KEYS
 
 # --- strategies ------------------------------------------------------------------------------
 

@@ -7,15 +7,14 @@ from collections.abc import Iterator
 
 import jwt
 import pytest
-from starlette.testclient import TestClient
 
 from klavi_mock.app import create_app
 from klavi_mock.spec.validation import MAX_JSON_DEPTH
-from tests.conftest import SANDBOX_KEYS
 from tests.fuzz.checks import message
 from tests.fuzz.requests import JSON
 from tests.fuzz.strategies import claims_of, unsigned_token
 from tests.fuzz.world import ADMIN_HEADER, ADMIN_TOKEN, TOKEN_SECRET, Mock, bearer, fuzz_settings
+from tests.worlds import SANDBOX_KEYS, in_process
 
 # --- regressions found by fuzzing (each was a 500 or an off-spec answer) --------------------------
 
@@ -23,7 +22,7 @@ from tests.fuzz.world import ADMIN_HEADER, ADMIN_TOKEN, TOKEN_SECRET, Mock, bear
 @pytest.fixture(scope="module")
 def roomy() -> Iterator[Mock]:
     """The default 1 MiB body limit, for bodies the small limit would refuse before parsing."""
-    with TestClient(create_app(fuzz_settings(max_body_bytes=1_048_576)), follow_redirects=False) as http:
+    with in_process(fuzz_settings(max_body_bytes=1_048_576), follow_redirects=False) as http:
         yield (mock := Mock(http))
         mock.close()
 

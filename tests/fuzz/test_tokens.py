@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from tests.fuzz.checks import message
 from tests.fuzz.requests import path_params, request_for, url_of
 from tests.fuzz.strategies import bad_authorizations, nasty_text
 from tests.fuzz.world import ADMIN_HEADER, ADMIN_OPS, ADMIN_TOKEN, BEARER_OPS, Mock, bearer, fuzz, fuzz_settings, ids
+from tests.worlds import in_process
 
 
 @pytest.mark.parametrize("spec, op", BEARER_OPS, ids=ids(BEARER_OPS))
@@ -50,7 +49,7 @@ def test_another_tenants_token_sees_nothing_of_ours(mock, spec, op):
 
 
 def test_an_expired_token_is_a_401_saying_so():
-    with TestClient(create_app(fuzz_settings()), follow_redirects=False) as http:
+    with in_process(fuzz_settings(), follow_redirects=False) as http:
         mock = Mock(http)
         world = mock.world()
         assert mock.admin("POST", "/clock/advance", json={"seconds": 1801}).status_code == 200  # past 1800 s

@@ -12,16 +12,16 @@ import httpx
 from hypothesis import HealthCheck, settings
 from starlette.testclient import TestClient
 
-from klavi_mock.config import Settings, Tenant
+from klavi_mock.config import Settings
 from klavi_mock.spec.operations import Operation, Spec, load_spec
-from tests.conftest import PARTNER_RETURN, SANDBOX_KEYS, VALID_CPF
+from tests.conftest import PARTNER_RETURN, VALID_CPF
 from tests.fuzz.checks import assert_robust
+from tests.worlds import OTHER_KEYS, SANDBOX_KEYS, world_settings
 
 LIMIT = 2048  # the app's max_body_bytes: small, so oversized bodies are cheap
 ADMIN_TOKEN = "robustness-admin-token"
 ADMIN_HEADER = "X-Mock-Admin-Token"
 TOKEN_SECRET = "robustness-token-secret-long-enough-for-hs512-0123456789abcdef0123456789"
-OTHER_KEYS = {"accessKey": "other-access-key", "secretKey": "other-secret-key"}
 SPECS: dict[str, Spec] = {name: load_spec(name) for name in ("klavi.yaml", "mock-admin.yaml")}
 OPERATIONS: list[tuple[Spec, Operation]] = [(spec, op) for spec in SPECS.values() for op in spec.operations.values()]
 BODY_OPS = [(s, o) for s, o in OPERATIONS if o.body_schema is not None]
@@ -224,14 +224,6 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def fuzz_settings(**overrides) -> Settings:
-    values = dict(
-        strict=True,
-        max_body_bytes=LIMIT,
-        admin_token=ADMIN_TOKEN,
-        token_secret=TOKEN_SECRET,
-        tenants=[
-            Tenant(app_id="sandbox-app", access_key="sandbox-access-key", secret_key="sandbox-secret-key"),
-            Tenant(app_id="other-app", access_key="other-access-key", secret_key="other-secret-key"),
-        ],
-    )
-    return Settings(**{**values, **overrides})
+    # No allowed hosts: with an admin token the control API answers any Host.
+    values = dict(allowed_hosts=(), max_body_bytes=LIMIT, admin_token=ADMIN_TOKEN, token_secret=TOKEN_SECRET)
+    return world_settings(**{**values, **overrides})

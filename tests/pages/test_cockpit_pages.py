@@ -4,12 +4,11 @@ guarded like it, and everything they need is served by the mock."""
 from __future__ import annotations
 
 import pytest
-from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from klavi_mock.testing import wait_for
 from klavi_mock.web.pages.cockpit.access import COOKIE
 from tests.conftest import API, authorise
+from tests.worlds import in_process
 
 PAGES = ("/__mock/ui", "/__mock/ui/webhooks", "/__mock/ui/requests", "/__mock/ui/conformance", "/__mock/docs")
 TOKEN = "pages-admin-token"
@@ -96,7 +95,7 @@ def test_the_pages_answer_the_control_apis_hosts_only(client):
 @pytest.fixture
 def protected(settings):
     settings.admin_token = TOKEN
-    with TestClient(create_app(settings), follow_redirects=False) as http:
+    with in_process(settings, follow_redirects=False) as http:
         yield http
 
 

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from tests.conftest import API, VALID_CNPJ, VALID_CPF, query_of
+from tests.worlds import in_process
 
 PARTNER = "https://partner.example.com/done"
 LEGAL_ONLY = ("197", "403", "707")  # Stone, Cora, Daycoval
@@ -436,18 +437,16 @@ def test_leaving_without_choosing_goes_back_to_the_partner(klavi, client):
 
 
 def test_the_typed_tax_id_and_the_hosted_consent_survive_a_restart(settings, tmp_path):
-    from starlette.testclient import TestClient
 
-    from klavi_mock.app import create_app
     from tests.conftest import Klavi
 
     settings.state_file = str(tmp_path / "state.sqlite")
-    with TestClient(create_app(settings), follow_redirects=False) as http:
+    with in_process(settings, follow_redirects=False) as http:
         klavi = Klavi(http)
         link = klavi.create_link(appLink="https://app.partner.example.com/k", appRedirectURLKey="next")
         assert klavi.http.post(link["linkURL"], data={"taxId": VALID_CNPJ}).status_code == 303
         bank = choose(klavi, link["linkURL"])
-    with TestClient(create_app(settings), follow_redirects=False) as http:
+    with in_process(settings, follow_redirects=False) as http:
         klavi = Klavi(http)
         [stored] = http.get("/__mock/links").json()
         assert stored["businessTaxId"] == VALID_CNPJ

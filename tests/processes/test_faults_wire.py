@@ -9,15 +9,14 @@ import time
 import httpx
 import pytest
 
-from klavi_mock.app import create_app
 from klavi_mock.config import Settings
-from klavi_mock.testing import serve_in_thread
-from tests.conftest import SANDBOX_KEYS, VALID_CPF
+from tests.conftest import VALID_CPF
+from tests.worlds import SANDBOX_KEYS, in_thread
 
 
 @pytest.fixture(scope="module")
 def base_url():
-    with serve_in_thread(create_app(Settings())) as url:
+    with in_thread(Settings()) as url:
         yield url
 
 

@@ -24,8 +24,9 @@ import pytest
 from klavi_mock.domain.reports import PRODUCTS, products_for
 from klavi_mock.testing import Receiver, wait_for
 from klavi_mock.webhooks.signing import verify_signature
-from tests.conftest import SANDBOX_KEYS, VALID_CNPJ, VALID_CPF, bearer
+from tests.conftest import VALID_CNPJ, VALID_CPF, bearer
 from tests.servers import free_port, running
+from tests.worlds import SANDBOX_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 CPF, CNPJ = VALID_CPF, VALID_CNPJ

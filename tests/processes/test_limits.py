@@ -4,17 +4,16 @@ import subprocess
 import sys
 
 import pytest
-from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from klavi_mock.config import ConfigError, Settings, check_exposure
-from tests.conftest import API, SANDBOX_KEYS, bearer
+from tests.conftest import API, bearer
 from tests.servers import free_port
+from tests.worlds import SANDBOX_KEYS, in_process
 
 
 def test_a_body_over_the_limit_is_413_in_klavis_shape(settings):
     settings.max_body_bytes = 1000
-    with TestClient(create_app(settings)) as client:
+    with in_process(settings) as client:
         response = client.post(
             f"{API}/auth",
             content=b'{"accessKey": "' + b"x" * 2000 + b'"}',
@@ -36,14 +35,14 @@ def test_a_streamed_body_over_the_limit_is_413_too(settings):
         for _ in range(10):
             yield b"x" * 200
 
-    with TestClient(create_app(settings)) as client:
+    with in_process(settings) as client:
         response = client.post(f"{API}/auth", content=chunks(), headers={"Content-Type": "application/json"})
         assert response.status_code == 413 and "over 1000 bytes" in response.json()["message"]
 
 
 def test_a_huge_form_post_to_the_bank_is_refused(settings):
     settings.max_body_bytes = 1000
-    with TestClient(create_app(settings)) as client:
+    with in_process(settings) as client:
         response = client.post(
             "/bank/authorize",
             content=b"ticket=" + b"x" * 5000,
@@ -55,7 +54,7 @@ def test_a_huge_form_post_to_the_bank_is_refused(settings):
 @pytest.fixture
 def guarded(settings):
     settings.admin_token = "s3cret-admin"
-    with TestClient(create_app(settings)) as client:
+    with in_process(settings) as client:
         yield client
 
 

@@ -14,8 +14,9 @@ import sys
 import httpx
 import pytest
 
-from tests.conftest import SANDBOX_KEYS, VALID_CPF, bearer
+from tests.conftest import VALID_CPF, bearer
 from tests.servers import free_port, serve_process
+from tests.worlds import SANDBOX_KEYS
 
 CPF = VALID_CPF
 

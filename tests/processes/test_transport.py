@@ -12,8 +12,8 @@ import time
 import httpx
 
 from klavi_mock.web.server.protocol import MAX_HEAD_BYTES, MAX_HEADERS
-from tests.conftest import SANDBOX_KEYS
 from tests.servers import serve_process
+from tests.worlds import SANDBOX_KEYS
 
 
 def _address(base: str) -> tuple[str, int]:

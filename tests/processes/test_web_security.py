@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from klavi_mock.config import Settings
 from tests.conftest import API, VALID_CPF
 from tests.servers import serve_process
+from tests.worlds import in_process
 
 EVIL = "https://evil.example"
 
@@ -58,7 +57,7 @@ def test_the_klavi_api_still_answers_a_browser_front_end(client):
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "10.1.2.3", "rebound.attacker.test:80"])
 def test_a_host_that_is_not_the_mocks_is_refused(host):
-    with TestClient(create_app(Settings(strict=True))) as http:
+    with in_process(Settings(strict=True)) as http:
         response = http.get("/__mock/tenants", headers={"Host": host})
         assert response.status_code == 403, response.text
         assert host in response.json()["message"] and "--allow-host" in response.json()["message"]
@@ -66,13 +65,13 @@ def test_a_host_that_is_not_the_mocks_is_refused(host):
 
 @pytest.mark.parametrize("host", ["localhost", "localhost:8080", "127.0.0.1:8080", "127.5.6.7", "[::1]:8080", "::1"])
 def test_loopback_names_are_answered(host):
-    with TestClient(create_app(Settings(strict=True))) as http:
+    with in_process(Settings(strict=True)) as http:
         assert http.get("/__mock/tenants", headers={"Host": host}).status_code == 200
 
 
 def test_the_public_url_host_and_allowed_hosts_are_answered():
     settings = Settings(strict=True, public_url="http://mock.internal:8080", allowed_hosts=("klavi-mock",))
-    with TestClient(create_app(settings)) as http:
+    with in_process(settings) as http:
         assert http.get("/__mock/tenants", headers={"Host": "mock.internal:8080"}).status_code == 200
         assert http.get("/__mock/tenants", headers={"Host": "klavi-mock"}).status_code == 200
         assert http.get("/__mock/tenants", headers={"Host": "other"}).status_code == 403
@@ -84,7 +83,7 @@ def test_the_public_url_host_and_allowed_hosts_are_answered():
 
 
 def test_with_an_admin_token_any_host_may_ask_with_the_token():
-    with TestClient(create_app(Settings(strict=True, admin_token="s3cret"))) as http:
+    with in_process(Settings(strict=True, admin_token="s3cret")) as http:
         assert http.get("/__mock/tenants", headers={"Host": "mock.example"}).status_code == 401
         assert (
             http.get("/__mock/tenants", headers={"Host": "mock.example", "X-Mock-Admin-Token": "s3cret"}).status_code
@@ -93,7 +92,7 @@ def test_with_an_admin_token_any_host_may_ask_with_the_token():
 
 
 def test_the_klavi_api_answers_any_host():
-    with TestClient(create_app(Settings(strict=True))) as http:
+    with in_process(Settings(strict=True)) as http:
         response = http.post(
             f"{API}/auth",
             headers={"Host": "api.partner.test"},

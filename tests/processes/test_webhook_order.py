@@ -12,12 +12,12 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from klavi_mock.app import create_app
 from klavi_mock.config import Settings, Tenant
 from klavi_mock.sandbox import reports as reporting
-from klavi_mock.testing import Receiver, delivery_log, serve_in_thread, wait_for
-from tests.conftest import API, TEST_HOSTS, VALID_CPF, Klavi, authorise, bearer
+from klavi_mock.testing import Receiver, delivery_log, wait_for
+from tests.conftest import API, VALID_CPF, Klavi, authorise, bearer
 from tests.servers import serve_process
+from tests.worlds import TEST_HOSTS, in_process, in_thread
 
 CONSENTS = 12
 ROUNDS = 6
@@ -66,7 +66,7 @@ def world(receiver):
     """An app with CONSENTS authorised consents; webhooks to `receiver`; the log emptied."""
 
     def make(**settings):
-        http = TestClient(create_app(settings_with(**settings)), follow_redirects=False)
+        http = in_process(settings_with(**settings), follow_redirects=False)
         http.__enter__()
         hook(http, receiver)
         klavi = Klavi(http)
@@ -202,7 +202,7 @@ def test_delivered_bodies_beyond_the_retention_bound_are_forgotten_but_failures_
 
 def test_retention_applies_to_the_state_file_too(receiver, tmp_path):
     state = str(tmp_path / "state.sqlite")
-    with TestClient(create_app(settings_with(state_file=state, webhook_retention=5))) as http:
+    with in_process(settings_with(state_file=state, webhook_retention=5)) as http:
         hook(http, receiver)
         for _ in range(12):
             assert (
@@ -214,7 +214,7 @@ def test_retention_applies_to_the_state_file_too(receiver, tmp_path):
         wait_for(lambda: not delivery_log(http, status="pending"), 20, "the events")
         kept = [d["deliveryId"] for d in delivery_log(http)]
     assert len(kept) == 5
-    with TestClient(create_app(settings_with(state_file=state, webhook_retention=5))) as http:
+    with in_process(settings_with(state_file=state, webhook_retention=5)) as http:
         assert [d["deliveryId"] for d in delivery_log(http)] == kept
 
 
@@ -275,7 +275,7 @@ def test_building_reports_does_not_stall_other_requests(monkeypatch, receiver):
         return real_build(name, **kwargs)
 
     monkeypatch.setattr(reporting, "build_report", slow_build)
-    with serve_in_thread(create_app(settings_with())) as base, httpx.Client(base_url=base, timeout=15) as http:
+    with in_thread(settings_with()) as base, httpx.Client(base_url=base, timeout=15) as http:
         klavi = Klavi(http)
         consent = authorise_over(http, klavi)
         assert consent
