@@ -1,6 +1,6 @@
 """klavi-mock: the command line.
 
-klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--public-url URL] [--state-file FILE]
+klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] ...   (every option: options.py, README)
 klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PATH]
                  [--max-examples N] [--workers N] [--include OPERATION_ID ...]
 klavi-mock conformance [--base-url http://127.0.0.1:8080] [--app-id APP] [--fail-on-violations]
@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from typing import TYPE_CHECKING
 
 from klavi_mock import __version__
 from klavi_mock.app import create_app
-from klavi_mock.config import ConfigError, Settings, check_exposure, load_config_file, settings_from_environment
+from klavi_mock.config import ConfigError, Settings, check_exposure, settings_from
 from klavi_mock.contract.check import run_check
 from klavi_mock.contract.receiver import run_check_receiver
+from klavi_mock.options import add_flags, from_flags
 from klavi_mock.qa.conformance import render_text
 from klavi_mock.web.server.protocol import MAX_HEAD_BYTES, protocol_class
 
@@ -30,28 +32,12 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     try:
-        flags = {
-            "host": args.host,
-            "port": args.port,
-            "public_url": args.public_url,
-            "admin_token": args.admin_token,
-            "max_body_bytes": args.max_body_bytes,
-            "state_file": args.state_file,
-            "allowed_hosts": tuple(args.allow_host) if args.allow_host else None,
-            "strict_tax_ids": args.strict_tax_ids or None,
-            "webhook_concurrency": args.webhook_concurrency,
-            "webhook_retention": args.webhook_retention,
-            "journal_size": args.journal_size,
-        }
-        overrides = {}
-        if args.config:
-            overrides.update(load_config_file(args.config))
-        overrides.update({k: v for k, v in flags.items() if v is not None})  # a flag wins over the file
-        settings = settings_from_environment(**overrides)
+        settings = settings_from(from_flags(args), os.environ)
         check_exposure(settings)
         app = create_app(settings)  # opens the state file, if any
     except ConfigError as exc:
-        print(f"klavi-mock: {exc}", file=sys.stderr)
+        # One line, whatever the message holds (a YAML error spans several).
+        print(f"klavi-mock: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     print(banner(settings, app.state.sandbox.store), flush=True)
     # Reports are built on worker threads; a short GIL switch interval gives the event loop
@@ -64,8 +50,8 @@ def _serve(args: argparse.Namespace) -> int:
         app,
         host=settings.host,
         port=settings.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
         timeout_graceful_shutdown=5,
         http=protocol_class(),
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
@@ -126,65 +112,15 @@ def banner(settings: Settings, store: Store | None = None) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="klavi-mock", description="An offline, stateful mock of the Klavi Open Finance API."
     )
     parser.add_argument("--version", action="version", version=f"klavi-mock {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the mock server")
-    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
-    serve.add_argument("--config", help="YAML or JSON file with tenants (see README); also KLAVI_MOCK_CONFIG")
-    serve.add_argument(
-        "--public-url", help="the address clients use, for URLs the mock hands out (default: each request's Host)"
-    )
-    serve.add_argument(
-        "--admin-token",
-        help="require this token (header X-Mock-Admin-Token) on the control API; "
-        "needed when --host is not a loopback address; also KLAVI_MOCK_ADMIN_TOKEN",
-    )
-    serve.add_argument("--max-body-bytes", type=int, help="refuse bigger request bodies with 413 (default 1048576)")
-    serve.add_argument(
-        "--state-file",
-        metavar="FILE",
-        help="keep the state in this SQLite file, so it survives a restart (default: in memory); "
-        "also KLAVI_MOCK_STATE_FILE",
-    )
-    serve.add_argument(
-        "--allow-host",
-        action="append",
-        metavar="NAME",
-        help="a Host name the control API also answers to (repeatable; e.g. a docker-compose "
-        "service name); also KLAVI_MOCK_ALLOW_HOSTS=name1,name2",
-    )
-    serve.add_argument(
-        "--strict-tax-ids",
-        action="store_true",
-        help="refuse CPFs and CNPJs with wrong check digits (default: accept them and report them as "
-        "tolerated deviations); also strictTaxIds in the config file and KLAVI_MOCK_STRICT_TAX_IDS",
-    )
-    serve.add_argument(
-        "--webhook-concurrency",
-        type=int,
-        metavar="N",
-        help="webhook attempts at once per URL, 1-64 (default 8; 1 = strict per-URL order). "
-        "Events of one consent, link or report request always go in order",
-    )
-    serve.add_argument(
-        "--webhook-retention",
-        type=int,
-        metavar="N",
-        help="delivered webhooks kept in the log with their bodies (default 5000)",
-    )
-    serve.add_argument(
-        "--journal-size",
-        type=int,
-        metavar="N",
-        help="how many Klavi API requests the request journal keeps (default 1000); also KLAVI_MOCK_JOURNAL_SIZE",
-    )
-    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    serve.add_argument("--no-access-log", dest="access_log", action="store_false", help="do not log each request")
+    # Every flag comes from the option table (options.py), as do the variables and the file keys.
+    add_flags(serve)
     serve.set_defaults(run=_serve)
     check = commands.add_parser(
         "check",
@@ -249,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         "--fail-on-violations", action="store_true", help="exit 1 when a client broke the contract (for CI)"
     )
     conformance.set_defaults(run=_conformance)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # a bare `klavi-mock`
         parser.print_help()

@@ -33,3 +33,16 @@ def test_every_check_receiver_flag_is_in_the_readme(capsys):
     flags = set(re.findall(r"(--[a-z][a-z-]+)", capsys.readouterr().out)) - {"--help"}
     section = README[README.index("## Check your webhook receiver") : README.index("## Faults on demand")]
     assert flags and {flag for flag in flags if f"`{flag}" not in section} == set()
+
+
+def test_the_option_table_is_the_one_written_from_the_code():
+    """README's option table is generated (tools/readme_options.py), never edited by hand."""
+    from klavi_mock.options import README_BEGIN, README_END, markdown_table, with_markdown_table
+
+    section = README[README.index(README_BEGIN) + len(README_BEGIN) : README.index(README_END)]
+    assert section.strip() == markdown_table().strip(), "run python tools/readme_options.py"
+    assert with_markdown_table(README) == README
+    assert (
+        "Precedence, for every option: the flag, else\nthe environment variable, else the config file, else the default"
+        in README
+    )
