@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,8 +23,26 @@ from starlette.routing import Mount, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from klavi_mock.config import Settings
+from klavi_mock.domain.clock import Clock
+from klavi_mock.domain.institutions import InstitutionCatalog
+from klavi_mock.domain.personas import PersonaCatalog
+from klavi_mock.domain.timeline import Timeline
+from klavi_mock.domain.tokens import TokenService
+from klavi_mock.qa.conformance import ConformanceLog
+from klavi_mock.qa.faults import FaultBook
+from klavi_mock.qa.journal import RequestJournal
+from klavi_mock.qa.tracking import TrackingLog
+from klavi_mock.resources import fixtures_dir
+from klavi_mock.sandbox.consents import ConsentLifecycle
+from klavi_mock.sandbox.notifications import Notifications
+from klavi_mock.sandbox.reports import ReportService
 from klavi_mock.sandbox.sandbox import Sandbox
+from klavi_mock.sandbox.tasks import OpenDataTasks
+from klavi_mock.sandbox.tenants import Tenants
 from klavi_mock.spec.operations import load_spec
+from klavi_mock.storage.memory import MemoryStore
+from klavi_mock.storage.protocol import Store
+from klavi_mock.storage.sqlite import SqliteStore
 from klavi_mock.web.apis.control.handlers import ADMIN_HANDLERS
 from klavi_mock.web.apis.data_v1.handlers import ALIASES, ERROR_PAGES, HANDLERS, NOT_SERVED
 from klavi_mock.web.pages.bank.routes import BankPages
@@ -35,6 +54,8 @@ from klavi_mock.web.server.lifespan import lifespan
 from klavi_mock.web.server.routing import KlaviApi, check_handlers, dispatchers, spec_routes
 from klavi_mock.web.server.security import ControlApiGuard, PageSecurityHeaders
 from klavi_mock.webhooks.dispatcher import Dispatcher
+from klavi_mock.webhooks.service import Webhooks
+from klavi_mock.webhooks.wakeup import WakeUp
 
 log = logging.getLogger("klavi_mock")
 
@@ -47,25 +68,19 @@ def _webhook_delivery(settings: Settings, sandbox: Sandbox) -> contextlib.Abstra
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
-        dispatcher = Dispatcher(
-            sandbox.clock,
-            sandbox.store,
-            lambda app_id: sandbox.tenants[app_id].secret_key if app_id in sandbox.tenants else None,
-        )
-        sandbox.wake_dispatcher = dispatcher.wake
+        dispatcher = Dispatcher(sandbox.clock, sandbox.store, sandbox.tenants.secret_key, sandbox.wakeup)
         delivering = asyncio.create_task(dispatcher.run())
         try:
             yield
         finally:
-            sandbox.wake_dispatcher = lambda: None
             await dispatcher.shutdown(delivering)
-            if sandbox.store.outbox:
+            if sandbox.store.outbox_size():
                 kept = (
                     f"kept in {settings.state_file}, sent after the restart"
                     if settings.state_file
                     else "dropped: run with --state-file to keep them"
                 )
-                log.warning("%d webhook deliveries still pending at shutdown (%s)", len(sandbox.store.outbox), kept)
+                log.warning("%d webhook deliveries still pending at shutdown (%s)", sandbox.store.outbox_size(), kept)
 
     return running()
 
@@ -90,7 +105,7 @@ class MockApp(Starlette):
 
 def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None) -> Starlette:
     settings = settings or Settings()
-    sandbox = sandbox or Sandbox(settings)
+    sandbox = sandbox or compose(settings)
     klavi, admin = load_spec("klavi.yaml"), load_spec("mock-admin.yaml")
     check_handlers("klavi.yaml", klavi, HANDLERS, NOT_SERVED)
     check_handlers("mock-admin.yaml", admin, ADMIN_HANDLERS, frozenset())
@@ -135,3 +150,71 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
     app.router.redirect_slashes = False
     app.state.sandbox = sandbox
     return app
+
+
+# -- the composition root: every service is built here and given its collaborators ------------
+
+
+def compose(settings: Settings, clock: Clock | None = None) -> Sandbox:
+    """The sandbox for `settings`: the store (a state file's, if any) and the services over
+    it, each handed what it calls. Then what the store holds is picked up: the clock's
+    offset, tenant settings changed through the control API (`Tenants`), and the jobs the
+    stored consents have ahead of them."""
+    clock = clock or Clock()
+    store = open_store(settings)
+    clock.offset = max(clock.offset, _number(store.get_meta("clock_offset")))
+    tokens = TokenService(_token_secret(settings, store), clock)
+    institutions = InstitutionCatalog.from_file(fixtures_dir() / "institutions.yaml")
+    personas = PersonaCatalog.from_file(fixtures_dir() / "personas.yaml")
+    timeline = Timeline()
+    tenants = Tenants(settings.tenants, store)
+    wakeup = WakeUp()
+    webhooks = Webhooks(store, clock, tenants, wakeup)
+    reports = ReportService(store, clock, institutions, personas, tenants, webhooks)
+    notifications = Notifications(store, tenants, webhooks, reports)
+    consents = ConsentLifecycle(store, clock, institutions, personas, timeline, notifications)
+    tasks = OpenDataTasks(store, institutions, consents)
+    for consent in store.list_consents():
+        consents.reschedule(consent)
+    store.commit()
+    return Sandbox(
+        settings=settings,
+        clock=clock,
+        store=store,
+        tokens=tokens,
+        institutions=institutions,
+        personas=personas,
+        timeline=timeline,
+        tenants=tenants,
+        wakeup=wakeup,
+        webhooks=webhooks,
+        reports=reports,
+        notifications=notifications,
+        consents=consents,
+        tasks=tasks,
+        conformance=ConformanceLog(),
+        tracking=TrackingLog(),
+        faults=FaultBook(settings.faults),
+        journal=RequestJournal(settings.journal_size),
+    )
+
+
+def open_store(settings: Settings) -> Store:
+    webhooks = {"webhook_concurrency": settings.webhook_concurrency, "webhook_retention": settings.webhook_retention}
+    if settings.state_file is None:
+        return MemoryStore(**webhooks)
+    return SqliteStore(settings.state_file, **webhooks)
+
+
+def _token_secret(settings: Settings, store: Store) -> str:
+    """The configured secret, else the state file's (so its tokens stay valid), else a new one."""
+    if settings.token_secret:
+        return settings.token_secret
+    kept = store.get_meta("token_secret")
+    secret = kept if isinstance(kept, str) and kept else secrets.token_urlsafe(32)
+    store.set_meta("token_secret", secret)
+    return secret
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0

@@ -25,7 +25,7 @@ from klavi_mock.qa.conformance import render_text
 from klavi_mock.web.server.protocol import MAX_HEAD_BYTES, protocol_class
 
 if TYPE_CHECKING:
-    from klavi_mock.storage.memory import MemoryStore
+    from klavi_mock.storage.protocol import Store
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -94,7 +94,7 @@ def _conformance(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_violations and violations else 0
 
 
-def banner(settings: Settings, store: MemoryStore | None = None) -> str:
+def banner(settings: Settings, store: Store | None = None) -> str:
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     lines = [
         "klavi-mock: an offline Klavi Open Finance sandbox",
@@ -104,8 +104,8 @@ def banner(settings: Settings, store: MemoryStore | None = None) -> str:
     ]
     if settings.state_file and store is not None:
         lines.append(
-            f"  state file   {settings.state_file} ({len(store.links)} links, {len(store.consents)} consents, "
-            f"{len(store.outbox)} webhook deliveries pending)"
+            f"  state file   {settings.state_file} ({len(store.list_links())} links, {len(store.list_consents())} consents, "
+            f"{store.outbox_size()} webhook deliveries pending)"
         )
     for tenant in settings.tenants:
         lines.append(f"  tenant {tenant.app_id}: accessKey={tenant.access_key} secretKey={tenant.secret_key}")

@@ -30,6 +30,21 @@ DELETED_BY_USER = "DELETED_BY_USER"
 PENDING = (AWAITING_AUTHORISATION, AWAITING_LGPD_AUTHORISATION)
 FINAL = (REJECTED, ERROR, EXPIRED, REVOKED, DELETED_BY_USER)
 
+# Why a consent was rejected or failed (Open Finance Brasil's rejection reason codes, plus
+# the mock's own where OFB has none). Shown by the control API and in webhook payloads.
+REASONS = {
+    "CUSTOMER_MANUALLY_REJECTED": "The user denied the request at the institution.",
+    "LGPD_DECLINED": "The user declined Klavi's LGPD consent.",
+    "CONSENT_TECHNICAL_ISSUE": "The institution failed while authorising.",
+    "CONSENT_EXPIRED": "The consent was not completed within 60 minutes of its creation.",
+    "REDIRECT_URL_EXPIRED": "The consentRedirectURL was opened more than 60 seconds after the consent was created.",
+    "CONSENT_MAX_DATE_REACHED": "The consent reached its expireAt.",
+    "CUSTOMER_MANUALLY_REVOKED": "The user revoked the consent at the institution.",
+    "REVOKED_BY_PARTNER": "The partner revoked the consent (DELETE /consents/{consentId}/revoke).",
+    "DELETED_BY_USER": "The user asked for the data to be deleted in Klavi's portal.",
+    "FORCED": "Forced through the control API.",
+    "OPEN_DATA_CONNECTION_FAILED": "The Open Data task failed (its code says why: GET /tasks/{taskId}/status).",
+}
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     AWAITING_AUTHORISATION: (AWAITING_LGPD_AUTHORISATION, AUTHORISED, REJECTED, ERROR, REVOKED),
     AWAITING_LGPD_AUTHORISATION: (AUTHORISED, REJECTED, ERROR, REVOKED),

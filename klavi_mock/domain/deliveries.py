@@ -13,8 +13,6 @@ parallel (`queue.DeliveryQueue` arranges that).
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +25,10 @@ EXCERPT = 500  # characters of the receiver's answer kept in the log
 
 PENDING, DELIVERED, FAILED, UNDELIVERABLE = "pending", "delivered", "failed", "undeliverable"
 
-_ids = itertools.count(1)
+
+def delivery_id(seq: int, now: datetime) -> str:
+    """A delivery's id from its number (the store numbers them: `Store.next_delivery_id`)."""
+    return f"dlv_{seq:06d}_{int(now.timestamp() * 1000)}"
 
 
 @dataclass
@@ -90,6 +91,7 @@ class Delivery:
 
 def new_delivery(
     *,
+    id: str,
     tenant_id: str,
     kind: str,
     name: str,
@@ -101,7 +103,7 @@ def new_delivery(
     ordering_key: str | None = None,
 ) -> Delivery:
     return Delivery(
-        id=f"dlv_{next(_ids):06d}_{int(now.timestamp() * 1000)}",
+        id=id,
         tenant_id=tenant_id,
         kind=kind,
         name=name,
@@ -113,10 +115,3 @@ def new_delivery(
         ordering_key=ordering_key,
         status=PENDING if destination else UNDELIVERABLE,
     )
-
-
-def resume_numbering(delivery_ids: Iterable[str]) -> None:
-    """Number new deliveries after stored ones (a state file read at start-up)."""
-    global _ids
-    highest = max((int(delivery_id.split("_")[1]) for delivery_id in delivery_ids), default=0)
-    _ids = itertools.count(max(highest + 1, next(_ids)))

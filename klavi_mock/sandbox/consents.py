@@ -1,20 +1,19 @@
 """The consent lifecycle: creation rules, the bank and LGPD steps, time-driven changes and
 forced changes. Every status change goes through `_move`, so what a change implies (its
-follow-up jobs, and later its webhook) happens in one place."""
+follow-up jobs, and its announcement: `Notifications.consent_changed`) happens in one place."""
 
 from __future__ import annotations
 
 import builtins
 import json
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from klavi_mock.domain import consents as states
 from klavi_mock.domain.clock import Clock
-from klavi_mock.domain.consents import Consent, new_consent, permissions_for
+from klavi_mock.domain.consents import REASONS, Consent, new_consent, permissions_for
 from klavi_mock.domain.institutions import InstitutionCatalog
 from klavi_mock.domain.links import Link
 from klavi_mock.domain.personas import Persona, PersonaCatalog
@@ -22,23 +21,9 @@ from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.throttle import Throttle
 from klavi_mock.domain.timeline import Timeline
 from klavi_mock.errors import BusinessRuleError, Conflict, NotFound
-from klavi_mock.storage.memory import MemoryStore
+from klavi_mock.sandbox.notifications import Notifications
+from klavi_mock.storage.protocol import Store
 
-# Why a consent was rejected or failed (Open Finance Brasil's rejection reason codes, plus
-# the mock's own where OFB has none). Shown by the control API and in webhook payloads.
-REASONS = {
-    "CUSTOMER_MANUALLY_REJECTED": "The user denied the request at the institution.",
-    "LGPD_DECLINED": "The user declined Klavi's LGPD consent.",
-    "CONSENT_TECHNICAL_ISSUE": "The institution failed while authorising.",
-    "CONSENT_EXPIRED": "The consent was not completed within 60 minutes of its creation.",
-    "REDIRECT_URL_EXPIRED": "The consentRedirectURL was opened more than 60 seconds after the consent was created.",
-    "CONSENT_MAX_DATE_REACHED": "The consent reached its expireAt.",
-    "CUSTOMER_MANUALLY_REVOKED": "The user revoked the consent at the institution.",
-    "REVOKED_BY_PARTNER": "The partner revoked the consent (DELETE /consents/{consentId}/revoke).",
-    "DELETED_BY_USER": "The user asked for the data to be deleted in Klavi's portal.",
-    "FORCED": "Forced through the control API.",
-    "OPEN_DATA_CONNECTION_FAILED": "The Open Data task failed (its code says why: GET /tasks/{taskId}/status).",
-}
 # What an Open Data connection reads: Klavi lists no resources for those institutions.
 OPEN_DATA_PERMISSIONS = ["ACCOUNTS_ALL", "CREDIT_CARDS_ALL"]
 
@@ -92,18 +77,19 @@ class BankStep:
 class ConsentLifecycle:
     def __init__(
         self,
-        store: MemoryStore,
+        store: Store,
         clock: Clock,
         institutions: InstitutionCatalog,
         personas: PersonaCatalog,
         timeline: Timeline,
+        notifications: Notifications,
     ) -> None:
         self.store = store
         self.clock = clock
         self.institutions = institutions
         self.personas = personas
         self.timeline = timeline
-        self.on_change: Callable[[Consent], None] = lambda consent: None  # e.g. send its webhook
+        self.notifications = notifications
         self.throttle = Throttle()  # the rate-limited persona's 429s
 
     # -- the Klavi API -------------------------------------------------------------------
@@ -201,8 +187,8 @@ class ConsentLifecycle:
             raise BankLinkError("unknown")
         if consent.ticket_used:
             raise BankLinkError("used", consent)
-        self.store.changing(consent)
-        consent.ticket_used = True
+        with self.store.updating(consent):
+            consent.ticket_used = True
         if consent.status not in states.PENDING:
             raise BankLinkError("finished", consent)
         if self.clock.now() > consent.redirect_expires_at():
@@ -212,7 +198,8 @@ class ConsentLifecycle:
 
     def _enter_bank(self, consent: Consent) -> BankStep:
         """The user is at the bank: the persona's bank may refuse or fail before any page."""
-        self.store.start_flow(consent, secrets.token_urlsafe(24))
+        with self.store.updating(consent):
+            consent.flow_token = secrets.token_urlsafe(24)
         persona = self.persona_of(consent)
         if persona.bank == "deny":
             return self._fail(consent, states.REJECTED, "CUSTOMER_MANUALLY_REJECTED")
@@ -229,8 +216,8 @@ class ConsentLifecycle:
         consent = self.get(None, consent_id)
         if consent.status == states.AWAITING_AUTHORISATION:
             if consent.flow_token is None:
-                self.store.changing(consent)
-                consent.ticket_used = True
+                with self.store.updating(consent):
+                    consent.ticket_used = True
                 step = self._enter_bank(consent)
                 if step.page != "bank":
                     return step
@@ -262,8 +249,8 @@ class ConsentLifecycle:
         granted = persona.granted(consent.permissions_apply, chosen)
         if not granted:
             return self._fail(consent, states.REJECTED, "CUSTOMER_MANUALLY_REJECTED")
-        self.store.changing(consent)
-        consent.permissions_granted = granted
+        with self.store.updating(consent):
+            consent.permissions_granted = granted
         self._move(consent, states.AWAITING_LGPD_AUTHORISATION)
         if persona.lgpd == "decline":
             return self._fail(consent, states.REJECTED, "LGPD_DECLINED")
@@ -327,9 +314,9 @@ class ConsentLifecycle:
 
     def open_data_connected(self, consent: Consent, connection_key: str) -> None:
         """Its task succeeded: the data can be reported (no bank page, no LGPD step)."""
-        self.store.changing(consent)
-        consent.permissions_granted = self.persona_of(consent).granted(consent.permissions_apply)
-        consent.connection_key = connection_key
+        with self.store.updating(consent):
+            consent.permissions_granted = self.persona_of(consent).granted(consent.permissions_apply)
+            consent.connection_key = connection_key
         self._move(consent, states.AUTHORISED)
 
     def open_data_failed(self, consent: Consent) -> None:
@@ -339,8 +326,8 @@ class ConsentLifecycle:
         consent = self.get(None, consent_id)
         target = FORCEABLE[status]
         if target == states.AUTHORISED and not consent.permissions_granted:
-            self.store.changing(consent)
-            consent.permissions_granted = self.persona_of(consent).granted(consent.permissions_apply)
+            with self.store.updating(consent):
+                consent.permissions_granted = self.persona_of(consent).granted(consent.permissions_apply)
         self._move(consent, target, None if target == states.AUTHORISED else "FORCED")
         return consent
 
@@ -348,8 +335,8 @@ class ConsentLifecycle:
         consent = self.get(None, consent_id)
         if self.personas.get(persona_id) is None:
             raise NotFound(f"persona {persona_id!r} does not exist; see GET /__mock/personas")
-        self.store.changing(consent)
-        consent.persona_id = persona_id
+        with self.store.updating(consent):
+            consent.persona_id = persona_id
         return consent
 
     def reschedule(self, consent: Consent) -> None:
@@ -362,14 +349,14 @@ class ConsentLifecycle:
 
     def _move(self, consent: Consent, status: str, reason: str | None = None) -> None:
         now = self.clock.now()
-        self.store.changing(consent)
-        consent.move_to(status, now, reason)
-        if status == states.AUTHORISED:
+        with self.store.updating(consent):
+            consent.move_to(status, now, reason)
             persona = self.persona_of(consent)
-            if persona.after_action == "expire":
+            if status == states.AUTHORISED and persona.after_action == "expire":
                 consent.expires_at = now + timedelta(seconds=persona.after_seconds)
+        if status == states.AUTHORISED:
             self._schedule_after_authorisation(consent, authorised_at=now)
-        self.on_change(consent)
+        self.notifications.consent_changed(consent)
 
     def _schedule_after_authorisation(self, consent: Consent, authorised_at: datetime) -> None:
         persona = self.persona_of(consent)

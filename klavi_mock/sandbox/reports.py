@@ -28,7 +28,8 @@ from klavi_mock.domain.reports import PRODUCTS, ReportConsent, ReportLink, build
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.throttle import Throttle
 from klavi_mock.errors import BusinessRuleError, Forbidden, NotFound
-from klavi_mock.storage.memory import MemoryStore
+from klavi_mock.sandbox.tenants import Tenants
+from klavi_mock.storage.protocol import Store
 from klavi_mock.webhooks.service import Webhooks, callback_url
 from klavi_mock.webhooks.signing import encode_body
 
@@ -46,16 +47,18 @@ _BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="klavi-mock-repo
 class ReportService:
     def __init__(
         self,
-        store: MemoryStore,
+        store: Store,
         clock: Clock,
         institutions: InstitutionCatalog,
         personas: PersonaCatalog,
+        tenants: Tenants,
         webhooks: Webhooks,
     ) -> None:
         self.store = store
         self.clock = clock
         self.institutions = institutions
         self.personas = personas
+        self.tenants = tenants
         self.webhooks = webhooks
         self.throttle = Throttle()  # the rate-limited persona's 429s
 
@@ -122,7 +125,7 @@ class ReportService:
         if found is None:
             raise NotFound(f"no report with productReportId {product_report_id}; see GET /__mock/webhooks?kind=report")
         request, product = found
-        tenant = self.webhooks.tenant(request.tenant_id)
+        tenant = self.tenants.get(request.tenant_id)
         [(report, _)] = self._build_reports(
             request, self.personas.for_tax_id(request.tax_id), tenant.secret_key if tenant else "", only=product
         )

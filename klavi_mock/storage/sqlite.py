@@ -1,4 +1,6 @@
-"""The store behind `--state-file`: the in-memory store, written through to SQLite.
+"""The store behind `--state-file`: the in-memory store, written through to SQLite. It
+implements `protocol.Store` as `MemoryStore` does (its indexes, its outbox), plus
+durability.
 
 Reads never touch the file: everything is loaded at start-up and kept in memory, as in
 `MemoryStore`. Changes are collected (`changed`) and written by `commit` in one
@@ -25,12 +27,13 @@ from typing import Any
 
 from klavi_mock import unit_of_work
 from klavi_mock.domain.consents import Consent
-from klavi_mock.domain.deliveries import Delivery, resume_numbering
+from klavi_mock.domain.deliveries import Delivery
 from klavi_mock.domain.links import Link
 from klavi_mock.domain.report_requests import ReportRequest
 from klavi_mock.domain.tasks import Task
 from klavi_mock.errors import ConfigError
-from klavi_mock.storage.memory import MemoryStore, StorageError
+from klavi_mock.storage.memory import MemoryStore
+from klavi_mock.storage.protocol import Json, StorageError, Stored
 from klavi_mock.storage.records import from_record, to_record
 
 try:
@@ -57,7 +60,7 @@ class SqliteStore(MemoryStore):
     def __init__(self, path: str | os.PathLike, **settings: int) -> None:
         super().__init__(**settings)
         self.path = Path(path)
-        self._dirty: dict[tuple[str, str], Any] = {}
+        self._dirty: dict[tuple[str, str], Stored] = {}
         self._gone: list[str] = []  # deliveries forgotten (retention): rows to delete
         self._dirty_meta: set[str] = set()
         self._wipe = False
@@ -142,7 +145,7 @@ class SqliteStore(MemoryStore):
                 self._meta[key] = json.loads(data)
             except ValueError as exc:
                 raise ConfigError(f"state file {self.path}: meta row {key!r} is not JSON ({exc})") from None
-        resume_numbering(self.deliveries)
+        self._number_after(self.list_deliveries())
         self._dirty.clear()
 
     def _add_stored_delivery(self, delivery: Delivery) -> None:
@@ -151,26 +154,31 @@ class SqliteStore(MemoryStore):
 
     # -- the store interface -----------------------------------------------------------
 
-    def _mark(self, obj: Any) -> None:
+    def _mark(self, obj: Stored) -> None:
         self._dirty[(TABLES[type(obj)], obj.id)] = obj
 
-    def _unmark(self, obj: Any) -> None:
+    def _unmark(self, obj: Stored) -> None:
         self._dirty.pop((TABLES[type(obj)], obj.id), None)
 
-    def forget_delivery(self, delivery: Delivery) -> None:
-        super().forget_delivery(delivery)
+    def _forget_delivery(self, delivery: Delivery) -> None:
+        super()._forget_delivery(delivery)
         self._gone.append(delivery.id)
 
-    def set_meta(self, key: str, value: Any) -> None:
+    def set_meta(self, key: str, value: Json) -> None:
         super().set_meta(key, value)
         self._dirty_meta.add(key)
 
     def reset(self) -> None:
-        wiping = self._wipe
+        wiping, dirty = self._wipe, dict(self._dirty)
         super().reset()
         self._dirty.clear()
         self._wipe = True
-        unit_of_work.on_rollback(lambda: setattr(self, "_wipe", wiping))
+
+        def undo() -> None:  # what was to be written still is
+            self._wipe = wiping
+            self._dirty.update(dirty)
+
+        unit_of_work.on_rollback(undo)
 
     def commit(self) -> None:
         """Write every change since the last commit in one transaction. If that fails (a

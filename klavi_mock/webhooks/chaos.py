@@ -54,6 +54,8 @@ SCHEMA: dict[str, Any] = {  # the config file's `webhookChaos` (the control API'
 @dataclass
 class Chaos:
     settings: dict[str, Any] = field(default_factory=dict)  # as given: modes, seed, parameters
+    # The batch still taking the tenant's events (mode batch); new chaos starts with none.
+    open_batch: Delivery | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.settings.get("seed"))

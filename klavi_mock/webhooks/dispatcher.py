@@ -1,8 +1,8 @@
 """The dispatcher: sends what the outbox holds, over HTTP, with Klavi's retry rules.
 
-It takes what may go now from the outbox's queue (`queue.DeliveryQueue`: O(log n) a
-delivery, whatever the backlog), then sleeps until the next delivery falls due on the mock
-clock, or until woken (a new delivery, a redelivery, an attempt ended, the clock advanced),
+It claims what may go now from the store's outbox (`Store.claim_due`; in memory
+O(log n) a delivery, whatever the backlog), then sleeps until the next delivery falls due on the mock
+clock, or until woken through its `WakeUp` (a new delivery, a redelivery, an attempt ended, the clock advanced),
 so retries due after a clock jump go at once. With nothing it may send (a receiver that
 hangs holds every slot), it sleeps. Each attempt is committed to the store as it ends. When the mock stops, attempts under way
 get SHUTDOWN_GRACE seconds; one cut short stays pending (in a state file, it is sent after
@@ -15,17 +15,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import httpx
 
 from klavi_mock.domain.clock import Clock
 from klavi_mock.domain.deliveries import EXCERPT, MAX_REDIRECTS, TIMEOUT, Attempt, Delivery
-from klavi_mock.storage.memory import StorageError
+from klavi_mock.storage.protocol import StorageError, Store
 from klavi_mock.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-if TYPE_CHECKING:
-    from klavi_mock.storage.memory import MemoryStore
+from klavi_mock.webhooks.wakeup import WakeUp
 
 log = logging.getLogger("klavi_mock.webhooks")
 
@@ -35,11 +32,12 @@ SHUTDOWN_GRACE = 5.0  # seconds attempts under way get to finish when the mock s
 
 
 class Dispatcher:
-    def __init__(self, clock: Clock, store: MemoryStore, secret_for: Callable[[str], str | None]) -> None:
+    def __init__(self, clock: Clock, store: Store, secret_for: Callable[[str], str | None], wakeup: WakeUp) -> None:
         self.clock = clock
-        self._store = store  # its outbox: the queue of pending deliveries
+        self._store = store  # its outbox: the pending deliveries
         self._secret_for = secret_for
-        self._wake = asyncio.Event()
+        self._wakeup = wakeup
+        self._wake = asyncio.Event()  # replaced by the wake-up's own while running
         self._tasks: set[asyncio.Task] = set()
         self._client: httpx.AsyncClient | None = None
         self._stopping = False
@@ -50,6 +48,9 @@ class Dispatcher:
     async def run(self) -> None:
         """Deliver until `shutdown`. (No reliance on task cancellation: asyncio.wait_for can
         swallow a cancel that races with the wake-up, which would hang the shutdown.)"""
+        self._wake = self._wakeup.listen()
+        if self._stopping:
+            self._wake.set()
         limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
         self._client = httpx.AsyncClient(
             timeout=TIMEOUT,
@@ -62,7 +63,7 @@ class Dispatcher:
             while not self._stopping:
                 self._wake.clear()
                 self._start_ready()
-                due = self._store.outbox.next_due()
+                due = self._store.next_due()
                 wait = IDLE_WAIT if due is None else max(0.0, min(IDLE_WAIT, (due - self.clock.now()).total_seconds()))
                 await self._sleep(wait)
         finally:
@@ -73,6 +74,7 @@ class Dispatcher:
                 if unfinished:
                     await asyncio.wait(unfinished)
             await self._client.aclose()
+            self._wakeup.stop_listening()
 
     async def shutdown(self, task: asyncio.Task, grace: float = SHUTDOWN_GRACE + 2) -> None:
         """Stop taking new work, give attempts under way their grace, and end `task` (the run())."""
@@ -94,8 +96,7 @@ class Dispatcher:
             timer.cancel()
 
     def _start_ready(self) -> None:
-        for delivery in self._store.outbox.take(self.clock.now(), MAX_IN_FLIGHT - len(self._tasks)):
-            delivery.in_flight = True
+        for delivery in self._store.claim_due(self.clock.now(), MAX_IN_FLIGHT - len(self._tasks)):
             task = asyncio.create_task(self._attempt(delivery))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -119,8 +120,7 @@ class Dispatcher:
             response = await self._client.post(url, content=delivery.body, headers=headers)
             status_code, excerpt = response.status_code, response.text[:EXCERPT]
         except asyncio.CancelledError:  # the mock is stopping: this one goes again later
-            delivery.in_flight = False
-            self._store.outbox.finished(delivery)
+            self._store.release(delivery)
             raise
         except httpx.TooManyRedirects:
             error = f"more than {MAX_REDIRECTS} redirects"
@@ -132,11 +132,11 @@ class Dispatcher:
             log.exception("webhook attempt failed unexpectedly")
             error = f"{type(exc).__name__}: {exc}"
         latency = (time.perf_counter() - started) * 1000
-        self._store.changing(delivery)
-        delivery.record(
-            Attempt(len(delivery.attempts) + 1, started_at, url, status_code, round(latency, 1), error, excerpt),
-            self.clock.now(),
-        )
+        with self._store.updating(delivery):
+            delivery.record(
+                Attempt(len(delivery.attempts) + 1, started_at, url, status_code, round(latency, 1), error, excerpt),
+                self.clock.now(),
+            )
         self._store.attempted(delivery)
         try:
             self._store.commit()

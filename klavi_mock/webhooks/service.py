@@ -9,21 +9,26 @@ Where deliveries go:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from klavi_mock import unit_of_work
 from klavi_mock.domain.clock import Clock
 from klavi_mock.domain.deliveries import Delivery, new_delivery
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.errors import NotFound
+from klavi_mock.storage.protocol import DeliveryFilter, Store
 from klavi_mock.webhooks.chaos import Chaos, disturb
 from klavi_mock.webhooks.events import envelope
 from klavi_mock.webhooks.signing import encode_body
+from klavi_mock.webhooks.wakeup import WakeUp
 
-if TYPE_CHECKING:
-    from klavi_mock.storage.memory import MemoryStore
+
+class TenantDirectory(Protocol):
+    """What the webhooks need to know of a tenant (`sandbox.tenants.Tenants` answers)."""
+
+    def get(self, app_id: str, /) -> Tenant | None: ...
+    def chaos(self, app_id: str) -> Chaos | None: ...
 
 
 def callback_url(product: str, *maps: dict[str, str] | None) -> str | None:
@@ -37,77 +42,62 @@ def callback_url(product: str, *maps: dict[str, str] | None) -> str | None:
 
 
 class Webhooks:
-    def __init__(self, store: MemoryStore, clock: Clock, tenant: Callable[[str], Tenant | None]) -> None:
+    def __init__(self, store: Store, clock: Clock, tenants: TenantDirectory, wakeup: WakeUp) -> None:
         self.store = store  # its deliveries (the log) and outbox (the pending ones)
         self.clock = clock
-        self.tenant = tenant
-        self.on_enqueue: Callable[[], None] = lambda: None  # the dispatcher's wake-up
-        self.chaos: dict[str, Chaos] = {}  # appId -> its webhook chaos (chaos.py)
-        self._open_batch: dict[str, Delivery] = {}  # appId -> the batch still taking events
+        self.tenants = tenants
+        self.wakeup = wakeup  # the dispatcher's, woken once a new delivery is committed
+
+    def _new(self, now: datetime, **fields: Any) -> Delivery:
+        return new_delivery(id=self.store.next_delivery_id(now), now=now, **fields)
 
     def _add(self, delivery: Delivery) -> Delivery:
-        chaos = self.chaos.get(delivery.tenant_id)
+        chaos = self.tenants.chaos(delivery.tenant_id)
         if chaos is not None and chaos.active:
             return self._add_with_chaos(delivery, chaos)
         self.store.add_delivery(delivery)
-        unit_of_work.after_commit(self.on_enqueue)
+        unit_of_work.after_commit(self.wakeup.wake)
         return delivery
 
     def _add_with_chaos(self, delivery: Delivery, chaos: Chaos) -> Delivery:
         if delivery.kind == "event" and chaos.strikes("batch"):
-            batch = self._open_batch.get(delivery.tenant_id)
+            batch = chaos.open_batch
             if batch is not None and self._takes_more(batch, chaos):
-                self.store.changing(batch)
-                batch.body = encode_body([*json.loads(batch.body), *json.loads(delivery.body)])
-                batch.chaos["batch"] = batch.chaos.get("batch", 1) + 1
+                with self.store.updating(batch):
+                    batch.body = encode_body([*json.loads(batch.body), *json.loads(delivery.body)])
+                    batch.chaos["batch"] = batch.chaos.get("batch", 1) + 1
                 return batch
             delivery.chaos["batch"] = 1
             delivery.next_attempt_at += timedelta(seconds=chaos.parameter("batchSeconds"))
-            self._open_batch[delivery.tenant_id] = delivery
+            chaos.open_batch = delivery
         disturb(delivery, chaos)
         self.store.add_delivery(delivery)
         twice = "duplicate" if delivery.kind == "event" else "reportTwice"
         if chaos.strikes(twice):
-            copy = new_delivery(
+            copy = self._new(
+                delivery.created_at,
                 tenant_id=delivery.tenant_id,
                 kind=delivery.kind,
                 name=delivery.name,
                 body=delivery.body,
                 destination=delivery.destination,
-                now=delivery.created_at,
                 not_before=delivery.next_attempt_at,
                 request_id=delivery.request_id,
                 ordering_key=delivery.ordering_key,
             )
             copy.chaos = {**delivery.chaos, twice: delivery.id}
             self.store.add_delivery(copy)
-        unit_of_work.after_commit(self.on_enqueue)
+        unit_of_work.after_commit(self.wakeup.wake)
         return delivery
 
     def _takes_more(self, batch: Delivery, chaos: Chaos) -> bool:
         """A batch takes events until it is due, sent, forgotten or full."""
         return (
-            batch.id in self.store.outbox
+            self.store.in_outbox(batch.id)
             and not batch.attempts
             and batch.next_attempt_at > self.clock.now()
             and batch.chaos.get("batch", 1) < chaos.parameter("batchSize")
         )
-
-    def set_chaos(self, app_id: str, settings: dict | None) -> Chaos:
-        before = self.chaos.get(app_id)
-        chaos = Chaos(settings or {})
-        self.chaos[app_id] = chaos
-        self._open_batch.pop(app_id, None)
-        unit_of_work.on_rollback(
-            lambda: self.chaos.__setitem__(app_id, before) if before else self.chaos.pop(app_id, None)
-        )
-        return chaos
-
-    def clear_chaos(self) -> None:
-        before = dict(self.chaos)
-        self.chaos.clear()
-        self._open_batch.clear()
-        unit_of_work.on_rollback(lambda: self.chaos.update(before))
 
     def emit(
         self,
@@ -122,16 +112,16 @@ class Webhooks:
         """`ordering_key`: what the event is about (`consent:<id>`, `link:<id>`); a report
         request's events are keyed by it (`request:<id>`)."""
         now = self.clock.now()
-        tenant = self.tenant(app_id)
+        tenant = self.tenants.get(app_id)
         body = encode_body([envelope(app_id, name, payload, external_info, now)])
         return self._add(
-            new_delivery(
+            self._new(
+                now,
                 tenant_id=app_id,
                 kind="event",
                 name=name,
                 body=body,
                 destination=tenant.events_url if tenant else None,
-                now=now,
                 not_before=not_before,
                 request_id=request_id,
                 ordering_key=ordering_key or (f"request:{request_id}" if request_id else None),
@@ -150,13 +140,13 @@ class Webhooks:
     ) -> Delivery:
         """`body`: the report, encoded (`signing.encode_body`)."""
         return self._add(
-            new_delivery(
+            self._new(
+                self.clock.now(),
                 tenant_id=app_id,
                 kind="report",
                 name=product,
                 body=body,
                 destination=destination,
-                now=self.clock.now(),
                 not_before=not_before,
                 request_id=request_id,
                 ordering_key=ordering_key or f"request:{request_id}",
@@ -164,7 +154,7 @@ class Webhooks:
         )
 
     def get(self, delivery_id: str) -> Delivery:
-        delivery = self.store.deliveries.get(delivery_id)
+        delivery = self.store.get_delivery(delivery_id)
         if delivery is None:
             raise NotFound(f"webhook delivery {delivery_id} not found")
         return delivery
@@ -175,22 +165,22 @@ class Webhooks:
         the tenant's productsCallbackURL if it had none."""
         return self._redeliver(self.get(delivery_id))
 
-    def redeliver_all(self, matches: Callable[[Delivery], bool]) -> list[Delivery]:
-        """Send again every delivery that `matches`, oldest first."""
-        return [self._redeliver(d) for d in list(self.store.deliveries.values()) if matches(d)]
+    def redeliver_all(self, where: DeliveryFilter) -> list[Delivery]:
+        """Send again every delivery that matches, oldest first."""
+        return [self._redeliver(d) for d in self.store.list_deliveries(where)]
 
     def _redeliver(self, delivery: Delivery) -> Delivery:
-        tenant = self.tenant(delivery.tenant_id)
+        tenant = self.tenants.get(delivery.tenant_id)
         if delivery.kind == "event":
             destination = tenant.events_url if tenant else None
         else:
             destination = delivery.destination or callback_url(
                 delivery.name, _as_map(tenant.products_callback_url) if tenant else None
             )
-        self.store.changing(delivery)
-        delivery.redeliver(self.clock.now(), destination)
-        self.store.queue(delivery)
-        unit_of_work.after_commit(self.on_enqueue)
+        with self.store.updating(delivery):
+            delivery.redeliver(self.clock.now(), destination)
+        self.store.requeue(delivery)
+        unit_of_work.after_commit(self.wakeup.wake)
         return delivery
 
 

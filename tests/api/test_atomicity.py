@@ -16,7 +16,7 @@ from klavi_mock.app import create_app
 from klavi_mock.config import Settings
 from klavi_mock.domain import reports
 from klavi_mock.sandbox import reports as reporting
-from klavi_mock.storage.memory import StorageError
+from klavi_mock.storage.protocol import StorageError
 from klavi_mock.testing import delivery_log, wait_for
 from klavi_mock.web.apis.control import handlers as admin_module
 from klavi_mock.web.apis.data_v1.handlers import HANDLERS

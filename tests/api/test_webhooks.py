@@ -255,5 +255,5 @@ def test_stopping_lets_an_attempt_under_way_finish(settings, receiver):
         client.post(f"{API}/links", json={}, headers={"Authorization": f"Bearer {token}"})
         wait_for(lambda: receiver.at("/events"), what="the attempt under way")
     # Leaving the block ran the app's shutdown, which waited for the answer.
-    [delivery] = app.state.sandbox.store.deliveries.values()
+    [delivery] = app.state.sandbox.store.list_deliveries()
     assert delivery.status == "delivered" and len(delivery.attempts) == 1

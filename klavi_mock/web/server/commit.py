@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from klavi_mock import unit_of_work
 from klavi_mock.errors import ServiceUnavailable
 from klavi_mock.sandbox.sandbox import Sandbox
-from klavi_mock.storage.memory import StorageError
+from klavi_mock.storage.protocol import StorageError
 from klavi_mock.web.server.errors import error_response
 
 log = logging.getLogger("klavi_mock")

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from klavi_mock.sandbox.sandbox import Sandbox
-from klavi_mock.storage.memory import StorageError
+from klavi_mock.storage.protocol import StorageError
 
 log = logging.getLogger("klavi_mock")
 

@@ -12,12 +12,14 @@ import httpx
 from starlette.responses import JSONResponse, Response
 
 from klavi_mock.domain.clock import iso
+from klavi_mock.domain.deliveries import PENDING
 from klavi_mock.domain.tokens import ACCESS, LINK
 from klavi_mock.errors import InvalidRequest, NotFound
 from klavi_mock.qa.journal.masking import MASK, decoded
 from klavi_mock.qa.journal.ring import JournalEntry, replaying
 from klavi_mock.sandbox.consents import FellDue
 from klavi_mock.sandbox.sandbox import Sandbox
+from klavi_mock.storage.protocol import DeliveryFilter
 from klavi_mock.web.apis.control.views import consent_state
 from klavi_mock.web.server.call import Call, Handler
 
@@ -47,8 +49,8 @@ def fell_due(sandbox: Sandbox, before: datetime, ran: list[FellDue]) -> list[dic
             "deliveryId": d.id,
             "what": f"{d.kind} {d.name} to {d.destination} (attempt {len(d.attempts) + 1})",
         }
-        for d in list(sandbox.store.deliveries.values())
-        if d.status == "pending" and d.destination and before < d.next_attempt_at <= now
+        for d in sandbox.store.list_deliveries(DeliveryFilter(status=PENDING))
+        if d.destination and before < d.next_attempt_at <= now
     ]
     return items
 
@@ -132,22 +134,23 @@ def _replay_headers(sandbox: Sandbox, entry: JournalEntry) -> dict[str, str]:
     headers = dict(entry.request_headers)
     headers.pop("x-mock-admin-token", None)
     auth = entry.auth
-    if auth and auth["appId"] in sandbox.tenants:
+    app_id = auth["appId"] if auth else None
+    if auth and app_id is not None and app_id in sandbox.tenants:
         if auth["kind"] == ACCESS:
-            headers["authorization"] = f"Bearer {sandbox.tokens.issue_access(auth['appId'])}"
+            headers["authorization"] = f"Bearer {sandbox.tokens.issue_access(app_id)}"
         elif auth["kind"] == LINK:
-            link = sandbox.store.get_link(auth["appId"], auth["linkId"] or "")
+            link = sandbox.store.get_link(app_id, auth["linkId"] or "")
             if link is not None:
-                headers["authorization"] = (
-                    f"Bearer {sandbox.tokens.issue_link(auth['appId'], link.id, link.expires_at)}"
-                )
+                headers["authorization"] = f"Bearer {sandbox.tokens.issue_link(app_id, link.id, link.expires_at)}"
     return headers
 
 
 def _replay_body(sandbox: Sandbox, entry: JournalEntry) -> bytes:
     body = decoded(entry.request_body)
-    if isinstance(body, dict) and entry.app_id in sandbox.tenants and body.get("secretKey") == MASK:
-        tenant = sandbox.tenants[entry.app_id]  # POST /auth: the tenant's own keys again
+    tenant = sandbox.tenants.get(entry.app_id or "")
+    if (
+        isinstance(body, dict) and tenant is not None and body.get("secretKey") == MASK
+    ):  # POST /auth: its own keys again
         return json.dumps({**body, "accessKey": tenant.access_key, "secretKey": tenant.secret_key}).encode("utf-8")
     return entry.request_body
 
@@ -193,15 +196,11 @@ async def answer_at_bank(call: Call) -> Response:
 async def list_reports(call: Call) -> Response:
     sandbox = call.sandbox
     by_request: dict[str, list] = {}
-    for delivery in list(sandbox.store.deliveries.values()):
+    for delivery in sandbox.store.list_deliveries():
         if delivery.request_id is not None:
             by_request.setdefault(delivery.request_id, []).append(delivery)
-    app_id, tax_id = call.query.get("appId"), call.query.get("taxId")
-    requests = sorted(sandbox.store.report_requests.values(), key=lambda r: r.created_at, reverse=True)
     answer = []
-    for request in requests:
-        if (app_id is not None and request.tenant_id != app_id) or (tax_id is not None and request.tax_id != tax_id):
-            continue
+    for request in sandbox.store.list_report_requests(call.query.get("appId"), call.query.get("taxId")):
         deliveries = by_request.get(request.id, [])
         answer.append(
             {

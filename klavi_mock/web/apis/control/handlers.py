@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from starlette.responses import FileResponse, JSONResponse, Response
 
@@ -14,6 +13,7 @@ from klavi_mock.domain.links import Link
 from klavi_mock.errors import NotFound
 from klavi_mock.resources import openapi_dir
 from klavi_mock.spec.operations import load_spec
+from klavi_mock.storage.protocol import DeliveryFilter
 from klavi_mock.web.apis.control.cockpit import COCKPIT_HANDLERS, fell_due
 from klavi_mock.web.apis.control.faults import FAULT_HANDLERS
 from klavi_mock.web.apis.control.views import consent_state
@@ -64,7 +64,7 @@ async def list_tenants(call: Call) -> Response:
 async def set_tenant_webhooks(call: Call) -> Response:
     current = call.sandbox.tenants.get(call.path["appId"])
     body = call.body or {}
-    tenant = call.sandbox.configure_webhooks(
+    tenant = call.sandbox.tenants.configure_webhooks(
         call.path["appId"],
         body.get("eventsUrl", current.events_url if current else None),
         body.get("productsCallbackURL", current.products_callback_url if current else None),
@@ -83,7 +83,7 @@ async def set_tenant_reports(call: Call) -> Response:
     changes = {attr: call.body[key] for key, attr in REPORT_SETTINGS.items() if key in call.body}
     if changes.get("activated_products") is not None:
         changes["activated_products"] = tuple(changes["activated_products"])
-    return JSONResponse(_tenant(call.sandbox.configure_reports(call.path["appId"], changes)))
+    return JSONResponse(_tenant(call.sandbox.tenants.configure_reports(call.path["appId"], changes)))
 
 
 async def get_report(call: Call) -> Response:
@@ -130,35 +130,25 @@ DELIVERY_FILTERS = {
 }
 
 
-def _matcher(values: dict, leave_out: str = "") -> Callable[[Delivery], bool] | None:
-    """A test of the filters in `values` (None when there are none: everything matches)."""
-    filters = [(attr, values[key]) for key, attr in DELIVERY_FILTERS.items() if key in values and key != leave_out]
-    if not filters:
-        return None
-    return lambda delivery: all(getattr(delivery, attr) == value for attr, value in filters)
-
-
-def _everything(delivery: Delivery) -> bool:
-    return True
+def _filter(values: dict) -> DeliveryFilter:
+    """The deliveries the filters in `values` name (none given: every one)."""
+    return DeliveryFilter(**{attr: values[key] for key, attr in DELIVERY_FILTERS.items() if key in values})
 
 
 async def list_webhook_deliveries(call: Call) -> Response:
-    log = call.sandbox.store.deliveries
-    cursor = call.query.get("cursor")
-    items, next_seq = log.page(
-        _matcher(call.query) or _everything, call.query.get("limit", 100), int(cursor[1:]) if cursor else None
-    )
+    store, where, cursor = call.sandbox.store, _filter(call.query), call.query.get("cursor")
+    page = store.page_deliveries(where, call.query.get("limit", 100), int(cursor[1:]) if cursor else None)
     return JSONResponse(
         {
-            "items": [_delivery(d) for d in items],
-            "nextCursor": f"c{next_seq}" if next_seq else None,
-            "counts": log.counts(_matcher(call.query, leave_out="status")),
+            "items": [_delivery(d) for d in page.items],
+            "nextCursor": f"c{page.next_before}" if page.next_before else None,
+            "counts": store.delivery_counts(where.without_status()),
         }
     )
 
 
 async def redeliver_webhooks(call: Call) -> Response:
-    redelivered = call.sandbox.webhooks.redeliver_all(_matcher(call.body) or _everything)
+    redelivered = call.sandbox.webhooks.redeliver_all(_filter(call.body))
     stuck = sum(1 for d in redelivered if d.status == "undeliverable")
     return JSONResponse({"redelivered": len(redelivered) - stuck, "undeliverable": stuck})
 
@@ -174,15 +164,15 @@ async def redeliver_webhook(call: Call) -> Response:
 async def get_webhook_chaos(call: Call) -> Response:
     if call.path["appId"] not in call.sandbox.tenants:
         raise NotFound(f"no tenant with appId {call.path['appId']!r}; see GET /__mock/tenants")
-    return JSONResponse(call.sandbox.webhooks.chaos.get(call.path["appId"], NO_CHAOS).describe())
+    return JSONResponse((call.sandbox.tenants.chaos(call.path["appId"]) or NO_CHAOS).describe())
 
 
 async def set_webhook_chaos(call: Call) -> Response:
-    return JSONResponse(call.sandbox.set_webhook_chaos(call.path["appId"], call.body).describe())
+    return JSONResponse(call.sandbox.tenants.set_chaos(call.path["appId"], call.body).describe())
 
 
 async def clear_webhook_chaos(call: Call) -> Response:
-    return JSONResponse(call.sandbox.set_webhook_chaos(call.path["appId"], None).describe())
+    return JSONResponse(call.sandbox.tenants.set_chaos(call.path["appId"], None).describe())
 
 
 async def fire_webhook_event(call: Call) -> Response:
@@ -273,7 +263,7 @@ async def list_tracking_events(call: Call) -> Response:
 
 async def create_task(call: Call) -> Response:
     body = call.body
-    task = call.sandbox.create_task(
+    task = call.sandbox.tasks.create(
         body["linkId"],
         body["institutionCode"],
         body["status"],
@@ -291,7 +281,7 @@ async def get_conformance(call: Call) -> Response:
     operations = list(load_spec("klavi.yaml").operations)
     return JSONResponse(
         sandbox.conformance.report(
-            operations, sandbox.store.deliveries.values(), call.query.get("appId"), faults=sandbox.faults.reactions
+            operations, sandbox.store.list_deliveries(), call.query.get("appId"), faults=sandbox.faults.reactions
         )
     )
 

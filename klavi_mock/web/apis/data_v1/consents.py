@@ -9,7 +9,7 @@ from klavi_mock.web.server.call import Call
 
 async def create_consent(call: Call) -> Response:
     link = call.sandbox.link_of(call.partner, call.token)
-    consent = call.sandbox.create_consent(call.partner, link, call.body)
+    consent = call.sandbox.tasks.create_consent(call.partner, link, call.body)
     redirect = None if consent.open_data else redirect_url(call.base_url, consent)
     return JSONResponse(
         {

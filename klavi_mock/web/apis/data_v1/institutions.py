@@ -34,12 +34,11 @@ async def get_institutions_status(call: Call) -> Response:
                 "name": institution.name if institution else consent.institution_code,
                 "status": consent.status,
             }
-    for task in call.sandbox.store.tasks.values():  # Open Data: the task's status
-        if task.link_id == call.token.link_id:
-            institution = call.sandbox.institutions.get(task.institution_code)
-            newest[task.institution_code] = {
-                "institutionCode": task.institution_code,
-                "name": institution.name if institution else task.institution_code,
-                "status": task.status,
-            }
+    for task in call.sandbox.tasks.on_link(call.token.link_id or ""):  # Open Data: the task's status
+        institution = call.sandbox.institutions.get(task.institution_code)
+        newest[task.institution_code] = {
+            "institutionCode": task.institution_code,
+            "name": institution.name if institution else task.institution_code,
+            "status": task.status,
+        }
     return JSONResponse(list(newest.values()))

@@ -6,9 +6,9 @@ from klavi_mock.web.server.call import Call
 
 
 async def get_task_status(call: Call) -> Response:
-    return JSONResponse(call.sandbox.task_of_link(call.token, call.path["taskId"]).status_view())
+    return JSONResponse(call.sandbox.tasks.of_link(call.token, call.path["taskId"]).status_view())
 
 
 async def submit_task_mfa(call: Call) -> Response:
-    call.sandbox.submit_mfa(call.token, call.path["taskId"], call.body)
+    call.sandbox.tasks.submit_mfa(call.token, call.path["taskId"], call.body)
     return JSONResponse({"message": "ok"})

@@ -203,8 +203,8 @@ class HostedPages:
         field, value = identify(typed)
         if field is None:
             return self._link_page(request, link, token, tax_error=value, tax_value=typed[:32], status=400)
-        self.sandbox.store.changing(link)
-        setattr(link, field, value)
+        with self.sandbox.store.updating(link):
+            setattr(link, field, value)
         self._tracking(link, "landing", [event("landing_continue_click")])
         return RedirectResponse(self._here(request, token), status_code=303)
 

@@ -1,0 +1,81 @@
+"""What a change announces to the partner: a consent's new status (its event), a new link
+(link_created), and, with reportDelivery automatic or manual, a consent's reports once it
+is AUTHORISED. The services call it where the change happens (`ConsentLifecycle._move`,
+`Sandbox.create_link`); it puts the deliveries in the outbox through `Webhooks`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from klavi_mock import unit_of_work
+from klavi_mock.domain.consents import AUTHORISED, REASONS, Consent
+from klavi_mock.domain.links import Link
+from klavi_mock.sandbox.reports import ReportService
+from klavi_mock.sandbox.tenants import Tenants
+from klavi_mock.storage.protocol import StorageError, Store
+from klavi_mock.webhooks.events import CONSENT_EVENTS, consent_payload, link_created_payload
+from klavi_mock.webhooks.service import Webhooks
+
+log = logging.getLogger("klavi_mock")
+
+
+class Notifications:
+    def __init__(self, store: Store, tenants: Tenants, webhooks: Webhooks, reports: ReportService) -> None:
+        self.store = store
+        self.tenants = tenants
+        self.webhooks = webhooks
+        self.reports = reports
+        self._background: set[asyncio.Task] = set()  # report deliveries started by requests, still running
+
+    def consent_changed(self, consent: Consent) -> None:
+        """A consent's new status is announced by its event (For-FI partners get the single
+        link_action_status event naming it); AUTHORISED may send its reports too."""
+        name = CONSENT_EVENTS.get(consent.status)
+        tenant = self.tenants.get(consent.tenant_id)
+        if name is None or tenant is None:
+            return
+        reason = (consent.status_reason, REASONS[consent.status_reason]) if consent.status_reason else None
+        payload = consent_payload(consent, reason)
+        if tenant.for_fi:
+            name, payload = (
+                "link_action_status",
+                {**payload, "institutionCode": consent.institution_code, "actionStatus": name},
+            )
+        link = self.store.get_link(consent.tenant_id, consent.link_id)
+        self.webhooks.emit(
+            tenant.app_id, name, payload, link.external_info if link else {}, ordering_key=f"consent:{consent.id}"
+        )
+        if consent.status == AUTHORISED and tenant.report_delivery != "on-request":
+            unit_of_work.after_commit(
+                lambda: self._in_background(self.reports.deliver_on_authorisation(tenant, consent))
+            )
+
+    def link_created(self, link: Link) -> None:
+        self.webhooks.emit(
+            link.tenant_id,
+            "link_created",
+            link_created_payload(link),
+            link.external_info,
+            ordering_key=f"link:{link.id}",
+        )
+
+    def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run `work` on the event loop, after the request that started it, on its own: it
+        applies and commits its changes itself (automatic report delivery)."""
+
+        async def run() -> None:
+            unit_of_work.detach()
+            try:
+                await work
+                self.store.commit()
+            except StorageError as exc:  # kept in memory, written by a later commit
+                log.warning("%s; trying again", exc)
+            except Exception:  # never a silent loss: the log says why the reports did not go
+                log.exception("automatic report delivery failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
