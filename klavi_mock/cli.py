@@ -1,6 +1,6 @@
 """klavi-mock: the command line.
 
-klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] ...   (every option: options.py, README)
+klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] ...   (every option: options.py, docs/reference/options.md)
 klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PATH]
                  [--max-examples N] [--workers N] [--include OPERATION_ID ...]
 klavi-mock conformance [--base-url http://127.0.0.1:8080] [--app-id APP] [--fail-on-violations]

@@ -24,9 +24,9 @@ A config file (YAML or JSON) looks like:
         reportDelivery: automatic                          # optional: on-request (default), automatic, manual
         activatedProducts: [pf_checking_account, pf_credit_card]  # optional; default every product
         encryptSensitiveFields: true                       # optional: "CPF encoded" reports
-    faults:                                                # optional: fault rules (README, "Faults on demand")
+    faults:                                                # optional: fault rules (docs/reference/faults.md)
       - {operationId: createConsent, status: 429, retryAfterSeconds: 2, times: 1}
-    webhookConcurrency: 4                                  # optional: any option's key (README's table)
+    webhookConcurrency: 4                                  # optional: any option's key (docs/reference/options.md)
 """
 
 from __future__ import annotations

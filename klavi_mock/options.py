@@ -4,7 +4,7 @@ Each option is written once: the Settings attribute it sets, its flag, its KLAVI
 variable, its config-file key, how a value is read and checked, its default and one line
 of help. From the table come the flags (add_flags, from_flags), the environment
 (from_environment), the config file's keys (from_file), Settings' defaults (config.py)
-and README's option table (markdown_table; tools/readme_options.py writes it).
+and the docs' option table, docs/reference/options.md (markdown_table; tools/docs_reference.py writes it).
 
 Precedence, option by option: a flag, else its variable, else the config file, else the
 default. config.py puts the sources together; this module only reads each one.
@@ -40,7 +40,7 @@ FLAG, ENV, FILE = "flag", "environment", "config file"
 
 
 class Kind:
-    describe = "text"  # the README's "Value" column and the help's fix
+    describe = "text"  # the option table's "Value" column and the help's fix
 
     def decode(self, text: str) -> Any:
         return text
@@ -277,7 +277,7 @@ class Faults(Kind):
 
     def load(self, data: Any) -> Any:
         if not isinstance(data, (list, tuple)) or len(data) > 100:
-            raise ValueError(': give a list of at most 100 fault rules (the README\'s "Faults on demand")')
+            raise ValueError(": give a list of at most 100 fault rules (docs/reference/faults.md)")
         self.check(data)
         return tuple(data)
 
@@ -311,7 +311,7 @@ class Option:
     env: str | None = ""
     key: str | None = ""
     metavar: str | None = None
-    default_text: str | None = None  # the README's words for the default when the value says too little
+    default_text: str | None = None  # the option table's words for the default when the value says too little
     setting: bool = True  # False: not a Settings attribute (--config)
     sources: tuple[str, ...] = field(init=False)
 
@@ -368,7 +368,7 @@ class Option:
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
-# Option(name, kind, default, help, examples, ...); the order is --help's and README's.
+# Option(name, kind, default, help, examples, ...); the order is --help's and the docs' table's.
 OPTIONS: tuple[Option, ...] = (
     Option(
         "config",
@@ -502,7 +502,7 @@ OPTIONS: tuple[Option, ...] = (
         "tenants",
         Tenants(),
         [DEFAULT_TENANT],
-        'the partners the mock knows, their keys and webhook URLs (the README\'s "Configuration: tenants")',
+        "the partners the mock knows, their keys and webhook URLs (docs/reference/configuration.md)",
         (
             '[{"appId": "a", "accessKey": "ka", "secretKey": "sa"}]',
             '[{"appId": "b", "accessKey": "kb", "secretKey": "sb"}]',
@@ -514,7 +514,7 @@ OPTIONS: tuple[Option, ...] = (
         "faults",
         Faults(),
         [],
-        'fault rules, as POST /__mock/faults takes them (the README\'s "Faults on demand")',
+        "fault rules, as POST /__mock/faults takes them (docs/reference/faults.md)",
         ('[{"status": 500}]', '[{"status": 503, "times": 1}]'),
         flag=None,
         env=None,
@@ -601,7 +601,7 @@ def from_file(data: Any, where: str) -> dict[str, Any]:
     return values
 
 
-# -- README -----------------------------------------------------------------------------------
+# -- docs -------------------------------------------------------------------------------------
 
 
 def _cell(name: str | None) -> str:
@@ -609,7 +609,7 @@ def _cell(name: str | None) -> str:
 
 
 def markdown_table(options: Sequence[Option] = OPTIONS) -> str:
-    """README's option table (tools/readme_options.py writes it between its markers)."""
+    """The option table of docs/reference/options.md (tools/docs_reference.py writes it between its markers)."""
     rows = [
         "| Flag | Environment variable | Config file key | Value | Default | What it does |",
         "|---|---|---|---|---|---|",
@@ -628,7 +628,7 @@ def markdown_table(options: Sequence[Option] = OPTIONS) -> str:
     return "\n".join(rows) + "\n"
 
 
-README_BEGIN = "<!-- options: written by tools/readme_options.py from klavi_mock/options.py; edit those, not this -->"
+README_BEGIN = "<!-- options: written by tools/docs_reference.py from klavi_mock/options.py; edit those, not this -->"
 README_END = "<!-- /options -->"
 
 

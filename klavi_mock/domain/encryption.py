@@ -2,7 +2,7 @@
 
 Klavi: sensitive fields are sent in plaintext or AES-256 encrypted, chosen per partner, keyed
 with its secretKey (docs.klavi.ai/connect/security). The mode, IV and padding are not
-published, so this is the mock's choice, written in the README:
+published, so this is the mock's choice, written in docs/reference/encrypted-fields.md:
 
 - key: SHA-256 of the secretKey (UTF-8): AES-256 needs 32 bytes, a secretKey is any length;
 - AES-256-CBC with PKCS#7 padding (the docs' example imports `pad`/`unpad`);

@@ -425,7 +425,7 @@ def test_report_requests_of_the_rate_limited_persona_honour_retry_after(hooked, 
     assert got["pf_balance"]["links"][0]["consents"][0]["consentId"] == consent_id
 
 
-# -- 5. mock choices are marked, and the README lists them --------------------------------
+# -- 5. mock choices are marked, and the docs list them ------------------------------------
 
 
 def _spec_nodes():
@@ -472,13 +472,12 @@ def test_the_choices_the_issue_names_are_marked():
         assert pointer in marked, pointer
 
 
-def test_the_readme_lists_every_marked_operation_and_schema():
+def test_the_docs_list_every_marked_operation_and_schema():
     from pathlib import Path
 
     from klavi_mock.spec.operations import load_spec
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    listed = readme.split("## Mock choices", 1)[1].split("\n## ", 1)[0]
+    listed = (Path(__file__).resolve().parents[2] / "docs" / "explanation" / "mock-choices.md").read_text()
     operations = {(op.path, op.method.lower()): op.operation_id for op in load_spec("klavi.yaml").operations.values()}
     missing = []
     for path, node in _spec_nodes():

@@ -156,7 +156,7 @@ def test_encrypted_sensitive_fields_give_the_cpf_encoded_variant_a_partner_can_d
 
 
 def test_the_decryption_recipe_in_the_readme_works_with_plain_cryptography():
-    """The README's recipe (for partners who do not use klavi-mock's helper)."""
+    """The recipe in docs/reference/encrypted-fields.md (for partners who do not use klavi-mock's helper)."""
     import base64
     import hashlib
 
