@@ -188,6 +188,14 @@ def test_mkdocs_build_strict_makes_the_key_pages(site):
     assert "--webhook-concurrency" in (site / "reference/options/index.html").read_text(encoding="utf-8")
 
 
+def test_the_site_loads_nothing_from_elsewhere(site):
+    """Like the mock, the docs work offline: no script, style sheet or image from another host."""
+    remote = re.compile(r"""<(?:script|link|img)\b[^>]*(?:src|href)=["']https?://""")
+    assert [
+        str(html.relative_to(site)) for html in site.rglob("*.html") if remote.search(html.read_text(encoding="utf-8"))
+    ] == []
+
+
 def test_every_internal_link_of_the_site_resolves(site):
     parsed: dict[Path, _Links] = {}
 
