@@ -5,6 +5,7 @@
 
 Each table sits between two markers in its page, and is never edited by hand:
 
+- docs/reference/cli.md: the commands and their flags, from klavi_mock/cli.py's parser
 - docs/reference/options.md: `klavi-mock serve`'s options, from klavi_mock/options.py
 - docs/reference/control-api.md: the control API's operations, from openapi/mock-admin.yaml
 - docs/reference/personas.md: the personas, from fixtures/personas.yaml
@@ -31,6 +32,40 @@ DOCS = ROOT / "docs"
 
 def _cell(text: object) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def cli_tables() -> str:
+    """One table of the commands, then one of each command's flags (serve's: options.md)."""
+    import argparse
+
+    from klavi_mock.cli import build_parser
+
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {action.dest: action.help for action in commands._choices_actions}
+    out = ["| Command | What it does |", "|---|---|"]
+    out += [
+        f"| [`klavi-mock {name}`](#klavi-mock-{name}) | {_cell(helps.get(name, ''))} |" for name in commands.choices
+    ]
+    for name, sub in commands.choices.items():
+        out += ["", f"## `klavi-mock {name}`", ""]
+        if sub.description:
+            out += [_cell(sub.description), ""]
+        if name == "serve":
+            out += ["Every flag of `serve` is an option with a variable and a config-file key: [Options](options.md)."]
+            continue
+        out += ["| Flag | Required | Default | What it does |", "|---|---|---|---|"]
+        for action in sub._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            flag = ", ".join(action.option_strings)
+            if action.nargs == 0:
+                shown = flag
+            else:
+                metavar = action.metavar or action.dest.upper()
+                shown = f"{flag} {metavar}" + (" ..." if action.nargs in ("+", "*") else "")
+            default = "—" if action.default in (None, False, argparse.SUPPRESS) else f"`{action.default}`"
+            out.append(f"| `{shown}` | {'yes' if action.required else 'no'} | {default} | {_cell(action.help or '')} |")
+    return "\n".join(out) + "\n"
 
 
 def control_api_table() -> str:
@@ -85,6 +120,7 @@ def marker(name: str) -> tuple[str, str]:
 
 # page, begin marker, end marker, what goes between them
 TABLES: tuple[tuple[str, str, str, Callable[[], str]], ...] = (
+    ("reference/cli.md", *marker("cli"), cli_tables),
     ("reference/options.md", README_BEGIN, README_END, markdown_table),
     ("reference/control-api.md", *marker("control-api"), control_api_table),
     ("reference/personas.md", *marker("personas"), personas_table),

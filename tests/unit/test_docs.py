@@ -102,7 +102,14 @@ def test_every_fault_action_is_described():
 
 @pytest.mark.parametrize(
     ("command", "doc"),
-    [("check-receiver", "reference/check-receiver.md"), ("check", "reference/check.md")],
+    [
+        ("check-receiver", "reference/check-receiver.md"),
+        ("check", "reference/check.md"),
+        ("check-receiver", "reference/cli.md"),
+        ("check", "reference/cli.md"),
+        ("conformance", "reference/cli.md"),
+        ("serve", "reference/options.md"),
+    ],
 )
 def test_every_flag_of_a_command_is_described(command, doc, capsys):
     from klavi_mock.cli import main
@@ -174,6 +181,7 @@ def test_mkdocs_build_strict_makes_the_key_pages(site):
         "how-to/backend-developer/index.html",
         "how-to/ci-engineer/index.html",
         "how-to/qa/index.html",
+        "reference/cli/index.html",
         "reference/options/index.html",
         "reference/control-api/index.html",
         "reference/personas/index.html",
