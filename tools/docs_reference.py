@@ -95,7 +95,7 @@ def report_products_table() -> str:
     from klavi_mock.domain.reports.catalog import PRODUCTS
 
     rows = [
-        '| Personal (`/personal/...`) | Business (`/business/...`) | Home level (`["all"]` at) '
+        "| Personal (`/personal/...`) | Business (`/business/...`) | Home level "
         "| Data key | `productVersion` | Permission it needs |",
         "|---|---|---|---|---|---|",
     ]
@@ -103,7 +103,7 @@ def report_products_table() -> str:
         if product.person != "pf":
             continue
         twin = PRODUCTS[f"pj_{product.suffix}"]
-        level = f"{product.level} (`{product.level}-data`)"
+        level = product.level
         rows.append(
             f"| `{product.name}` | `{twin.name}` | {level} | `{product.data_key}` "
             f"| {product.version} | `{product.permission}` |"
