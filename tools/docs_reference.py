@@ -92,21 +92,22 @@ def personas_table() -> str:
 
 
 def report_products_table() -> str:
-    from klavi_mock.domain.reports.catalog import PRODUCTS
+    from klavi_mock.domain.reports.catalog import PRODUCTS, Product
 
     rows = [
         "| Personal (`/personal/...`) | Business (`/business/...`) | Home level "
         "| Data key | `productVersion` | Permission it needs |",
         "|---|---|---|---|---|---|",
     ]
+    # One row per suffix: the pf_ product and its pj_ twin, or a dash where one has none.
+    by_suffix: dict[str, dict[str, Product]] = {}
     for product in PRODUCTS.values():
-        if product.person != "pf":
-            continue
-        twin = PRODUCTS[f"pj_{product.suffix}"]
-        level = product.level
+        by_suffix.setdefault(product.suffix, {})[product.person] = product
+    for pair in by_suffix.values():
+        first = pair.get("pf") or pair["pj"]
+        names = [f"`{pair[person].name}`" if person in pair else "—" for person in ("pf", "pj")]
         rows.append(
-            f"| `{product.name}` | `{twin.name}` | {level} | `{product.data_key}` "
-            f"| {product.version} | `{product.permission}` |"
+            f"| {names[0]} | {names[1]} | {first.level} | `{first.data_key}` | {first.version} | `{first.permission}` |"
         )
     return "\n".join(rows) + "\n"
 
