@@ -94,6 +94,14 @@ def test_every_control_api_operation_is_listed():
     assert ids and [i for i in ids if f"`{i}`" not in text] == []
 
 
+def test_every_webhook_event_and_chaos_mode_is_described():
+    from klavi_mock.webhooks.chaos import MODES
+    from klavi_mock.webhooks.events import EVENT_NAMES
+
+    assert [name for name in EVENT_NAMES if f"`{name}`" not in page("reference/webhooks.md")] == []
+    assert [mode for mode in MODES if f"`{mode}`" not in page("reference/webhook-chaos.md")] == []
+
+
 def test_every_fault_action_is_described():
     from klavi_mock.qa.faults.rules import FAULT_KINDS, HTTP_STATUSES
 
