@@ -101,6 +101,14 @@ class Receiver:
             self._server.server_close()
             self._server = None
 
+    def reset(self) -> None:
+        """Forget what was received and every scripted answer and hang (between tests)."""
+        with self._lock:
+            self.received.clear()
+            self.scripts.clear()
+            self.hang_seconds = 0.0
+            self.peak_concurrency = self.concurrent
+
     def at(self, path: str) -> list[Received]:
         with self._lock:
             return [r for r in self.received if r.path == path]
