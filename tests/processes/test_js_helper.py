@@ -58,3 +58,19 @@ def test_the_helper_is_a_zero_dependency_esm_package_with_types():
     }
     types = (HELPER / "index.d.ts").read_text()
     assert all(name in types for name in exported) and len(exported) == 8
+
+
+TSC = os.environ.get("KLAVI_MOCK_TSC") or shutil.which("tsc")
+
+
+@pytest.mark.skipif(TSC is None, reason="no TypeScript compiler (tsc on PATH, or KLAVI_MOCK_TSC)")
+def test_the_types_check_in_strict_typescript():
+    result = subprocess.run(
+        [TSC, "--strict", "--noEmit", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"]
+        + ["test/types.check.ts", "index.d.ts"],
+        cwd=HELPER,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
