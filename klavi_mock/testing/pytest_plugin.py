@@ -506,6 +506,18 @@ OPTIONS = (  # (ini name, flag, help, kind)
     ("klavi_mock_strict_tax_ids", "--klavi-mock-strict-tax-ids", "refuse CPFs/CNPJs with bad check digits", "bool"),
     ("klavi_mock_admin_token", "--klavi-mock-admin-token", "the control API's admin token (external mode)", "string"),
     ("klavi_mock_app_id", "--klavi-mock-app-id", "the tenant the tests use (default: the first)", "string"),
+    (
+        "klavi_mock_receiver_host",
+        "--klavi-mock-receiver-host",
+        "the webhook receiver's listen address (default 127.0.0.1; 0.0.0.0 for a mock in a container)",
+        "string",
+    ),
+    (
+        "klavi_mock_receiver_public_host",
+        "--klavi-mock-receiver-public-host",
+        "the host name the mock reaches the receiver by (e.g. host.docker.internal; default the listen address)",
+        "string",
+    ),
 )
 
 
@@ -555,7 +567,10 @@ def klavi_mock_settings(pytestconfig: pytest.Config) -> Settings:
 def _klavi_mock_session(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[KlaviMock]:
     url = option(pytestconfig, "klavi_mock_url") or os.environ.get(URL_VARIABLE) or None
     wanted_app = option(pytestconfig, "klavi_mock_app_id")
-    receiver = Receiver()
+    receiver = Receiver(
+        host=option(pytestconfig, "klavi_mock_receiver_host") or "127.0.0.1",
+        public_host=option(pytestconfig, "klavi_mock_receiver_public_host"),
+    )
     try:
         if url:  # external mode: a mock that already runs, reset over the control API
             token = option(pytestconfig, "klavi_mock_admin_token") or os.environ.get("KLAVI_MOCK_ADMIN_TOKEN")

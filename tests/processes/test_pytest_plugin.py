@@ -467,3 +467,8 @@ def test_external_mode_runs_the_same_tests_against_a_running_mock(pytester, monk
         run(pytester).assert_outcomes(passed=3)
         tenants = __import__("httpx").get(f"{url}/__mock/tenants").json()
         assert tenants[0]["eventsUrl"].startswith("http://127.0.0.1:")  # the suite's receiver was set on it
+        # a mock in a container reaches the receiver by another name, on another address
+        extra = ("--klavi-mock-receiver-host", "0.0.0.0", "--klavi-mock-receiver-public-host", "localhost")
+        run(pytester, *extra).assert_outcomes(passed=3)
+        tenants = __import__("httpx").get(f"{url}/__mock/tenants").json()
+        assert tenants[0]["eventsUrl"].startswith("http://localhost:")
