@@ -480,12 +480,45 @@ class AsyncKlaviMock:
             return await self._admin("DELETE", f"/tenants/{self.app_id}/chaos")
         return await self._admin("PUT", f"/tenants/{self.app_id}/chaos", json=modes)
 
-    async def report_delivery(self, mode: str) -> dict:
-        return await self._admin("PUT", f"/tenants/{self.app_id}/reports", json={"reportDelivery": mode})
+    async def report_delivery(
+        self,
+        mode: str | None = None,
+        activated_products: list[str] | None = None,
+        encrypt_sensitive_fields: bool | None = None,
+        *,
+        all_products: bool = False,
+    ) -> dict:
+        body: dict[str, Any] = {}
+        if mode is not None:
+            body["reportDelivery"] = mode
+        if activated_products is not None or all_products:
+            body["activatedProducts"] = None if all_products else activated_products
+        if encrypt_sensitive_fields is not None:
+            body["encryptSensitiveFields"] = encrypt_sensitive_fields
+        return await self._admin("PUT", f"/tenants/{self.app_id}/reports", json=body)
+
+    async def force(self, consent_id: str, status: str) -> dict:
+        return await self._admin("POST", f"/consents/{consent_id}/force", json={"status": status})
+
+    async def use_persona(self, consent_id: str, persona: str) -> dict:
+        return await self._admin("POST", f"/consents/{consent_id}/persona", json={"persona": persona})
+
+    async def requests(self, **filters: Any) -> list[dict]:
+        return (await self._admin("GET", "/requests", params=filters))["items"]
+
+    def events(self, name: str | None = None, consent_id: str | None = None, link_id: str | None = None) -> list[dict]:
+        """The events the receiver got (no I/O: the receiver runs in this process)."""
+        return self.sync.events(name, consent_id, link_id)
+
+    def reports(self, product: str | None = None) -> list[dict]:
+        return self.sync.reports(product)
+
+    async def add_fault(self, **rule: Any) -> dict:
+        return await self._admin("POST", "/faults", json=rule)
 
     @contextlib.asynccontextmanager
     async def fault(self, **rule: Any) -> AsyncIterator[dict]:
-        created = await self._admin("POST", "/faults", json=rule)
+        created = await self.add_fault(**rule)
         try:
             yield created
         finally:
@@ -496,6 +529,11 @@ class AsyncKlaviMock:
 
     async def violations(self) -> list[str]:
         return _violations(await self.conformance())
+
+    async def assert_conforms(self) -> None:
+        report = await self.conformance()
+        if _violations(report):
+            pytest.fail(violation_text(report), pytrace=False)
 
 
 # -- configuration and fixtures ------------------------------------------------------------

@@ -354,10 +354,15 @@ async def test_an_async_suite(klavi_mock_async):
     event = await mock.wait_for_event("consent_authorised", consent_id=consent["consentId"])
     assert event["payload"]["consents"]["consentId"] == consent["consentId"]
     assert (await mock.wait_for_delivery(consent_id=consent["consentId"]))["status"] == "delivered"
-    async with mock.fault(operationId="createLink", status=500):
-        pass
+    async with mock.fault(operationId="createLink", status=500) as rule:
+        assert rule["faultId"]
+    await mock.add_fault(operationId="createLink", status=503)
+    assert (await mock.report_delivery("manual"))["reportDelivery"] == "manual"
+    assert [e["status"] for e in await mock.requests(operationId="createConsent")] == [200]
+    assert len(mock.events("consent_authorised", consent_id=consent["consentId"])) == 1
     await mock.settle(10)
     assert await mock.violations() == []
+    await mock.assert_conforms()
     assert (await mock.consent(consent["consentId"]))["status"] == "AUTHORISED"
 
 
