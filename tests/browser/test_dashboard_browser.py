@@ -165,6 +165,50 @@ def test_apply_a_persona(page: Page, api: httpx.Client, mock_url: str):
     assert state(api, consent_id)["persona"] == "bank-denies"
 
 
+def test_apply_persona_is_offered_only_where_it_applies(page: Page, api: httpx.Client, mock_url: str):
+    waiting = create_consent(api)["consentId"]
+    denied = create_consent(api)["consentId"]
+    answer_at_bank(api, denied, "deny")
+    assert state(api, denied)["status"] == "REJECTED"
+    open_dashboard(page, mock_url)
+    expect(page.locator(f"#consent-{waiting} [data-act=persona]")).to_have_count(1)
+    expect(page.locator(f"#consent-{denied} [data-act=persona]")).to_have_count(0)  # final: nothing to script
+
+
+def test_the_persona_catalogue_shows_titles_descriptions_and_tax_ids(page: Page, api: httpx.Client, mock_url: str):
+    personas = {p["id"]: p for p in api.get("/__mock/personas").json()}
+    open_dashboard(page, mock_url)
+    row = page.locator("#personas tr[data-persona=lgpd-declined]")
+    expect(row).to_contain_text(personas["lgpd-declined"]["title"])
+    expect(row).to_contain_text(personas["lgpd-declined"]["description"])
+    expect(row.locator("[data-field=cpf]")).to_have_text("00000000272")
+    expect(row.locator("[data-field=cnpj]")).to_have_text("00000002000180")
+    expect(page.locator("#personas tbody tr")).to_have_count(len(personas))
+
+
+def test_reset_and_back_to_the_wall_clock(page: Page, api: httpx.Client, mock_url: str):
+    consent_id = create_consent(api)["consentId"]
+    api.post("/__mock/clock/advance", json={"seconds": 365 * 86400})
+    open_dashboard(page, mock_url)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("[data-act=reset-rewind]").click()
+    result_says(page, "/reset → 200")
+    assert offset(api) == 0
+    assert api.get(f"/__mock/consents/{consent_id}").status_code == 404
+    expect(page.locator(f"#consent-{consent_id}")).to_have_count(0)  # the page refreshed itself
+
+
+def test_reset_keeping_the_clock(page: Page, api: httpx.Client, mock_url: str):
+    consent_id = create_consent(api)["consentId"]
+    api.post("/__mock/clock/advance", json={"seconds": 3600})
+    open_dashboard(page, mock_url)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("[data-act=reset]").click()
+    result_says(page, "/reset → 200")
+    assert offset(api) == pytest.approx(3600)
+    assert api.get(f"/__mock/consents/{consent_id}").status_code == 404
+
+
 def test_revoke(page: Page, api: httpx.Client, mock_url: str):
     consent_id = create_consent(api)["consentId"]
     answer_at_bank(api, consent_id)

@@ -63,7 +63,8 @@
     const body = {};
     new FormData(form).forEach((value, key) => {
       const input = form.elements[key];
-      body[key] = input && input.dataset && input.dataset.type === "number" ? Number(value) : value;
+      const type = input && input.dataset ? input.dataset.type : undefined;
+      body[key] = type === "number" ? Number(value) : type === "boolean" ? value === "true" : value;
     });
     if (submitter && submitter.name) body[submitter.name] = submitter.value;
     if ("amount" in body && "unit" in body) {  // the clock's custom amount
@@ -103,6 +104,10 @@
     }
     show(title, answer, summary, response.ok);
     if (form.dataset.kind === "clock" && response.ok) showFellDue(answer);
+    if (form.dataset.kind === "reset" && response.ok) {
+      const box = document.getElementById("fell-due");
+      if (box) box.hidden = true;
+    }
     refresh();
   }
 
