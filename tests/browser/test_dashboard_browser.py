@@ -16,7 +16,8 @@ import pytest
 from klavi_mock.config import Settings
 from klavi_mock.testing import Receiver, wait_for
 from tests.browsers import TIMEOUT_MS, Browser, BrowserContext, Page, chromium, expect
-from tests.cockpit_scenario import API, answer_at_bank, create_consent, populate
+from tests.cockpit_scenario import API, access_token, answer_at_bank, create_consent, populate
+from tests.conftest import bearer
 from tests.worlds import in_thread
 
 ADMIN_TOKEN = "cockpit-test-admin-token"
@@ -307,6 +308,27 @@ def test_replay_a_request(page: Page, api: httpx.Client, mock_url: str):
     replays = [e for e in api.get("/__mock/requests").json()["items"] if e["replayOf"] == original["journalId"]]
     assert len(replays) == 1 and replays[0]["status"] == 200
     expect(page.locator(f"#entry-{replays[0]['journalId']}")).to_be_visible()  # live
+
+
+def test_the_journal_fits_a_1366_px_screen_and_a_phone(page: Page, api: httpx.Client, mock_url: str):
+    populate(api)
+    long_path = "/data/v1/consents/" + "x" * 300  # a long path, and a long query
+    api.get(long_path, params={"q": "y" * 300}, headers=bearer(access_token(api)))
+    for width, height in ((1366, 768), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{mock_url}/__mock/ui/requests")
+        replay = page.locator("[data-act=replay]").first
+        expect(replay).to_be_visible()
+        box, card = (
+            replay.bounding_box(),
+            page.locator("table.journal").locator("xpath=ancestor::section").bounding_box(),
+        )
+        assert box is not None and card is not None
+        assert box["x"] + box["width"] <= card["x"] + card["width"] + 1, (width, box, card)
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= width, (width, page_width)  # nothing pushes the page sideways
+    replay.click()
+    result_says(page, "/replay → ")
 
 
 def test_copy_as_curl(page: Page, context: BrowserContext, api: httpx.Client, mock_url: str):
