@@ -187,6 +187,42 @@ def test_the_persona_catalogue_shows_titles_descriptions_and_tax_ids(page: Page,
     expect(page.locator("#personas tbody tr")).to_have_count(len(personas))
 
 
+def test_start_a_journey_for_a_persona(page: Page, context: BrowserContext, api: httpx.Client, mock_url: str):
+    open_dashboard(page, mock_url)
+    form = page.locator("#journey")
+    form.locator("select[name=persona]").select_option("lgpd-declined")
+    form.locator("select[name=kind]").select_option("business")
+    form.locator("input[name=redirectUrl]").fill("https://partner.example/back")
+    form.locator("[data-act=journey]").click()
+    url = page.locator("#journey-url").inner_text()
+    assert url == (
+        f"{mock_url}/data/v1/basic-links/sandbox-app?business_tax_id=00000002000180"
+        "&redirect_url=https%3A%2F%2Fpartner.example%2Fback"
+    )
+    expect(form.locator("input[name=taxId]")).to_have_value("00000002000180")
+    page.locator("#journey-copy").click()
+    expect(page.locator("#journey-copy")).not_to_have_text("Copy")
+    with context.expect_page() as opened:
+        page.locator("#journey-open").click()
+    hosted = opened.value
+    hosted.wait_for_load_state()
+    assert "/link?" in hosted.url
+    [link] = api.get("/__mock/links").json()
+    assert (link["appId"], link["businessTaxId"]) == ("sandbox-app", "00000002000180")
+
+
+def test_start_a_journey_with_a_typed_cpf(page: Page, api: httpx.Client, mock_url: str):
+    open_dashboard(page, mock_url)
+    form = page.locator("#journey")
+    form.locator("input[name=taxId]").fill("529.982.247-25")
+    form.locator("[data-act=journey]").click()
+    url = page.locator("#journey-url").inner_text()
+    assert url == f"{mock_url}/data/v1/basic-links/sandbox-app?personal_tax_id=52998224725"
+    page.goto(url)
+    [link] = api.get("/__mock/links").json()
+    assert link["personalTaxId"] == "52998224725"
+
+
 def test_reset_and_back_to_the_wall_clock(page: Page, api: httpx.Client, mock_url: str):
     consent_id = create_consent(api)["consentId"]
     api.post("/__mock/clock/advance", json={"seconds": 365 * 86400})

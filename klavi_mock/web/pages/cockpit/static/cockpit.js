@@ -111,6 +111,44 @@
     refresh();
   }
 
+  // -- start a journey: the tenant's Basic WhiteLabel URL ----------------------------------
+
+  function journeyUrl(form) {
+    const kind = form.elements.kind.value;
+    const persona = form.elements.persona.selectedOptions[0];
+    if (persona && persona.value) {
+      form.elements.taxId.value = (kind === "business" ? persona.dataset.cnpj : persona.dataset.cpf) || "";
+    }
+    const query = new URLSearchParams();
+    const taxId = form.elements.taxId.value.replace(/\D/g, "");
+    if (taxId) query.set(kind === "business" ? "business_tax_id" : "personal_tax_id", taxId);
+    if (form.elements.redirectUrl.value) query.set("redirect_url", form.elements.redirectUrl.value);
+    const base = window.location.origin + "/data/v1/basic-links/" + encodeURIComponent(form.elements.appId.value);
+    return base + (query.toString() ? "?" + query.toString() : "");
+  }
+
+  document.addEventListener("submit", (event) => {
+    if (event.target instanceof HTMLFormElement && event.target.id === "journey") {
+      event.preventDefault();
+      const url = journeyUrl(event.target);
+      document.getElementById("journey-url").textContent = url;
+      document.getElementById("journey-open").href = url;
+      document.getElementById("journey-copy").textContent = "Copy";
+      document.getElementById("journey-result").hidden = false;
+    }
+  });
+
+  document.addEventListener("click", async (event) => {
+    if (!(event.target instanceof HTMLElement) || event.target.id !== "journey-copy") return;
+    try {
+      await navigator.clipboard.writeText(document.getElementById("journey-url").textContent);
+      event.target.textContent = "Copied";
+    } catch (error) {
+      window.getSelection().selectAllChildren(document.getElementById("journey-url"));
+      event.target.textContent = "Selected: press Ctrl+C";
+    }
+  });
+
   document.addEventListener("submit", (event) => {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.classList.contains("js-action")) return;
