@@ -223,6 +223,86 @@ def test_start_a_journey_with_a_typed_cpf(page: Page, api: httpx.Client, mock_ur
     assert link["personalTaxId"] == "52998224725"
 
 
+def tenant(api: httpx.Client, app_id: str = "sandbox-app") -> dict:
+    return next(t for t in api.get("/__mock/tenants").json() if t["appId"] == app_id)
+
+
+def open_settings(page: Page, mock_url: str):
+    open_dashboard(page, mock_url)
+    settings = page.locator("#settings-sandbox-app")
+    settings.locator("summary").click()
+    return settings
+
+
+def test_edit_a_tenants_webhook_urls(page: Page, api: httpx.Client, mock_url: str):
+    settings = open_settings(page, mock_url)
+    form = settings.locator("[data-form=webhooks]")
+    form.locator("input[name=eventsUrl]").fill("https://partner.example/events")
+    form.locator("input[name=productsCallbackURL]").fill("https://partner.example/reports")
+    form.locator("[data-act=webhooks]").click()
+    result_says(page, "/webhooks → 200")
+    saved = tenant(api)
+    assert saved["eventsUrl"] == "https://partner.example/events"
+    assert saved["productsCallbackURL"] == {"all": "https://partner.example/reports"}
+    form.locator("input[name=eventsUrl]").fill("")
+    form.locator("[data-act=webhooks]").click()
+    expect(page.locator("#result-title")).to_contain_text("→ 200")
+    wait_for(lambda: tenant(api)["eventsUrl"] is None, what="eventsUrl cleared")
+
+
+def test_edit_a_tenants_report_delivery_and_products(page: Page, api: httpx.Client, mock_url: str):
+    settings = open_settings(page, mock_url)
+    form = settings.locator("[data-form=reports]")
+    form.locator("select[name=reportDelivery]").select_option("automatic")
+    form.locator("select[name=encryptSensitiveFields]").select_option("true")
+    form.locator("select[name=activatedProducts]").select_option(["pf_balance", "pf_credit_card"])
+    form.locator("[data-act=reports]").click()
+    result_says(page, "/reports → 200")
+    saved = tenant(api)
+    assert (saved["reportDelivery"], saved["encryptSensitiveFields"]) == ("automatic", True)
+    assert sorted(saved["activatedProducts"]) == ["pf_balance", "pf_credit_card"]
+    form.locator("select[name=activatedProducts]").select_option([])
+    form.locator("[data-act=reports]").click()
+    wait_for(lambda: tenant(api)["activatedProducts"] is None, what="every product activated again")
+
+
+def test_set_and_clear_webhook_chaos(page: Page, api: httpx.Client, mock_url: str):
+    settings = open_settings(page, mock_url)
+    form = settings.locator("[data-form=chaos]")
+    form.locator("input[name=duplicate]").fill("1")
+    form.locator("input[name=badSignature]").fill("0.25")
+    form.locator("input[name=seed]").fill("7")
+    form.locator("[data-act=chaos]").click()
+    result_says(page, "/chaos → 200")
+    chaos = api.get("/__mock/tenants/sandbox-app/chaos").json()
+    assert (chaos["duplicate"], chaos["badSignature"], chaos["seed"]) == (1, 0.25, 7)
+    settings.locator("[data-act=clear-chaos]").click()
+    wait_for(lambda: api.get("/__mock/tenants/sandbox-app/chaos").json()["duplicate"] == 0, what="chaos cleared")
+
+
+def test_add_and_remove_a_fault_rule_with_the_form(page: Page, api: httpx.Client, mock_url: str):
+    open_dashboard(page, mock_url)
+    form = page.locator("#fault-form")
+    form.locator("select[name=operationId]").select_option("createLink")
+    form.locator("input[name=status]").fill("429")
+    form.locator("input[name=retryAfterSeconds]").fill("5")
+    form.locator("input[name=times]").fill("2")
+    form.locator("[data-act=add-fault]").click()
+    result_says(page, "/faults → 200")
+    [rule] = api.get("/__mock/faults").json()
+    assert (rule["operationId"], rule["status"], rule["retryAfterSeconds"], rule["remaining"]) == (
+        "createLink",
+        429,
+        5,
+        2,
+    )
+    row = page.locator(f"#fault-rules tr[data-fault={rule['faultId']}]")
+    expect(row).to_be_visible()  # the list refreshed in place
+    row.locator("[data-act=delete-fault]").click()
+    wait_for(lambda: api.get("/__mock/faults").json() == [], what="the rule removed")
+    expect(page.locator("#faults-live")).to_contain_text("No fault rules")
+
+
 def test_reset_and_back_to_the_wall_clock(page: Page, api: httpx.Client, mock_url: str):
     consent_id = create_consent(api)["consentId"]
     api.post("/__mock/clock/advance", json={"seconds": 365 * 86400})

@@ -60,12 +60,26 @@
   // -- actions: forms marked js-action -----------------------------------------------------
 
   function bodyOf(form, submitter) {
+    // data-type on an input: number, boolean ("true"/"false"), list (a multiple select:
+    // none chosen -> null); data-empty="omit" leaves an empty field out, "null" sends null.
     const body = {};
-    new FormData(form).forEach((value, key) => {
+    const data = new FormData(form);
+    data.forEach((value, key) => {
       const input = form.elements[key];
       const type = input && input.dataset ? input.dataset.type : undefined;
+      const empty = input && input.dataset ? input.dataset.empty : undefined;
+      if (type === "list") return;
+      if (value === "" && empty === "omit") return;
+      if (value === "" && empty === "null") { body[key] = null; return; }
       body[key] = type === "number" ? Number(value) : type === "boolean" ? value === "true" : value;
     });
+    Array.from(form.querySelectorAll("select[multiple][data-type=list]")).forEach((select) => {
+      const chosen = data.getAll(select.name);
+      body[select.name] = chosen.length ? chosen : null;
+    });
+    if (form.dataset.wrap && form.dataset.wrap in body && typeof body[form.dataset.wrap] === "string") {
+      body[form.dataset.wrap] = { all: body[form.dataset.wrap] };  // productsCallbackURL: one URL for all
+    }
     if (submitter && submitter.name) body[submitter.name] = submitter.value;
     if ("amount" in body && "unit" in body) {  // the clock's custom amount
       body.seconds = Number(body.amount) * Number(body.unit);
