@@ -447,6 +447,27 @@ def test_the_journal_fits_a_1366_px_screen_and_a_phone(page: Page, api: httpx.Cl
     result_says(page, "/replay → ")
 
 
+@pytest.mark.parametrize("path", ["", "/webhooks", "/requests", "/conformance"])
+@pytest.mark.parametrize("width,height", [(1366, 768), (390, 844)])
+def test_every_page_fits_the_screen(page: Page, api: httpx.Client, mock_url: str, path: str, width: int, height: int):
+    populate(api)
+    page.set_viewport_size({"width": width, "height": height})
+    assert page.goto(f"{mock_url}/__mock/ui{path}").status == 200
+    page.locator("details").evaluate_all("(all) => all.forEach((d) => { d.open = true; })")
+    overflow = page.evaluate(
+        """() => {
+             // inside a box that scrolls sideways (a wide table on a phone) is fine
+             const scrolls = (e) => { for (let p = e.parentElement; p && p.tagName !== 'MAIN'; p = p.parentElement) {
+               if (['auto', 'scroll'].includes(getComputedStyle(p).overflowX)) return true; } return false; };
+             return Array.from(document.querySelectorAll('main *'))
+             .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1
+                        && !scrolls(e))
+             .slice(0, 5).map((e) => e.tagName + '.' + e.className + ' ' + (e.id || '') + ' ' + Math.round(e.getBoundingClientRect().right)); }"""
+    )
+    assert overflow == [], overflow
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
 def test_copy_as_curl(page: Page, context: BrowserContext, api: httpx.Client, mock_url: str):
     create_consent(api)
     entry = api.get("/__mock/requests", params={"operationId": "createConsent"}).json()["items"][0]
