@@ -503,7 +503,7 @@ OPTIONS: tuple[Option, ...] = (
         Choice(("text", "json")),
         "text",
         "the server log's format: text for people, json for machines (one object a line); tokens masked in both",
-        ("json", "text"),
+        ("text", "json"),
         metavar="FORMAT",
     ),
     Option(
