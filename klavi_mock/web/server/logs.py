@@ -91,7 +91,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # what the client gets when the app fails before answering (uvicorn's)
+        status: int | None = None  # None: no answer was sent (a hang-up fault, a client gone)
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -104,7 +104,7 @@ class AccessLog:
         finally:
             self._write(scope, status, time.perf_counter() - started)
 
-    def _write(self, scope: Scope, status: int, latency: float) -> None:
+    def _write(self, scope: Scope, status: int | None, latency: float) -> None:
         query = scope.get("query_string", b"").decode("latin-1")
         path = scope["path"]
         target = f"{path}?{query}" if query else path
@@ -121,6 +121,7 @@ class AccessLog:
         if journal_id is not None:
             extra["journalId"] = journal_id
         tail = f" [{journal_id}]" if journal_id is not None else ""
+        shown = "-" if status is None else str(status)
         self.log.info(
-            '%s - "%s %s" %d %.1fms%s', where, scope["method"], target, status, latency * 1000, tail, extra=extra
+            '%s - "%s %s" %s %.1fms%s', where, scope["method"], target, shown, latency * 1000, tail, extra=extra
         )
