@@ -129,6 +129,8 @@ def image(podman: Podman, tmp_path_factory) -> Iterator[str]:
             "build",
             "--format",
             "docker",
+            # No intermediate images left behind (the build stage's): the run leaves nothing.
+            "--layers=false",
             "--network",
             "host",
             "--build-arg",

@@ -189,3 +189,23 @@ def test_the_gitlab_job_script_waits_for_the_service_and_calls_the_api():
         assert "auth: True" in done.stdout
         # The admin token from the job's variables guards the control API.
         assert httpx.get(f"{base}/__mock/clock").status_code == 401
+
+
+def test_ci_sh_installs_klavi_mock_from_the_clone_when_none_is_on_the_path():
+    path = ":".join(p for p in os.environ["PATH"].split(":") if p != BIN and not (Path(p) / "klavi-mock").exists())
+    done = subprocess.run(
+        [
+            "bash",
+            str(ROOT / "docs/recipes/ci.sh"),
+            "sh",
+            "-c",
+            'command -v klavi-mock >/dev/null || echo "$KLAVI_MOCK_URL"',
+        ],
+        env={**os.environ, "PATH": path, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ci.sh: installing klavi-mock from" in done.stderr and "klavi-mock health: ok" in done.stderr
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", done.stdout.strip())
