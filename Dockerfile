@@ -21,7 +21,8 @@ RUN python3 -m venv /opt/klavi-mock \
     else \
       /opt/klavi-mock/bin/pip install --no-cache-dir /src; \
     fi \
- && /opt/klavi-mock/bin/klavi-mock --version
+ && /opt/klavi-mock/bin/klavi-mock --version \
+ && /opt/klavi-mock/bin/python -m pip uninstall -q -y pip
 
 FROM ${BASE}
 COPY --from=build /opt/klavi-mock /opt/klavi-mock
