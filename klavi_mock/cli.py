@@ -35,17 +35,18 @@ if TYPE_CHECKING:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # The port is bound first: a port in use is one line and exit 2 (before the state file is
+    # opened), and the banner, printed once the port is bound, names the port --port 0 chose.
     try:
         settings = settings_from(from_flags(args), os.environ)
         check_exposure(settings)
-        app = create_app(settings)  # opens the state file, if any
-    except ConfigError as exc:
-        return _config_error(exc)
-    # The port is bound before the banner: a port in use is one line and exit 2, and with
-    # --port 0 the banner names the port the system chose.
-    try:
         sock = bind_socket(settings.host, settings.port)
     except ConfigError as exc:
+        return _config_error(exc)
+    try:
+        app = create_app(settings)  # opens the state file, if any
+    except ConfigError as exc:
+        sock.close()
         return _config_error(exc)
     port = sock.getsockname()[1]
     print(banner(settings, app.state.sandbox.store, port=port), flush=True)

@@ -27,8 +27,9 @@ def _cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_health_answers_without_the_admin_token_from_any_host_and_holds_no_secret():
-    with serve_process("--admin-token", "the-admin-token", "--state-file", ":memory:") as (base, _):
+def test_health_answers_without_the_admin_token_from_any_host_and_holds_no_secret(tmp_path):
+    state = str(tmp_path / "state.sqlite")
+    with serve_process("--admin-token", "the-admin-token", "--state-file", state) as (base, _):
         for headers in ({}, {"Host": "mock.internal"}, {"Origin": "http://evil.example"}):
             response = httpx.get(f"{base}/__mock/health", headers=headers)
             assert response.status_code == 200, (headers, response.text)
@@ -79,12 +80,14 @@ def test_version_flag_and_health_agree():
         assert httpx.get(f"{base}/__mock/health").json()["version"] == __version__
 
 
-def test_a_port_in_use_is_one_line_and_exit_2_with_no_banner():
+def test_a_port_in_use_is_one_line_and_exit_2_with_no_banner(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        result = _cli("serve", "--host", "127.0.0.1", "--port", str(port))
+        state = tmp_path / "state.sqlite"
+        result = _cli("serve", "--host", "127.0.0.1", "--port", str(port), "--state-file", str(state))
+    assert not state.exists()  # the port is tried before the state file is opened
     assert result.returncode == 2
     assert result.stdout == ""  # no "serving" banner for a server that never served
     assert result.stderr.count("\n") == 1 and f"port {port} on 127.0.0.1 is already in use" in result.stderr
