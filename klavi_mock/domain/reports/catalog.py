@@ -1,5 +1,5 @@
 """The report product catalogue: 19 product kinds for people (pf_) and the same 19 for
-businesses (pj_), 38 products.
+businesses (pj_), and pf_credit_risk (people only, as documented): 39 products.
 
 Klavi's docs say products have a level (institution or user) but not which is which, and
 production clients ask for categorized pj_ products at institution level. So every product
@@ -65,6 +65,11 @@ _CATEGORIZED = {
 }
 
 
+# Documented for people only (docs.klavi.ai/link/KGqy-v11): one `creditRisk` object over
+# every institution, computed from the checking accounts (their ids go in links[]).
+_PERSONAL_ONLY = {"credit_risk": ("creditRisk", "V1", "ACCOUNTS_ALL", "accountId")}
+
+
 def _build() -> dict[str, Product]:
     products: dict[str, Product] = {}
     for person in PERSONS:
@@ -77,6 +82,10 @@ def _build() -> dict[str, Product]:
             products[f"{person}_{suffix}"] = Product(
                 f"{person}_{suffix}", person, suffix, base, "user", key, version, permission, level, id_field
             )
+    for suffix, (key, version, permission, id_field) in _PERSONAL_ONLY.items():
+        products[f"pf_{suffix}"] = Product(
+            f"pf_{suffix}", "pf", suffix, suffix, "user", key, version, permission, 0, id_field
+        )
     return products
 
 

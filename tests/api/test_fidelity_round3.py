@@ -1,0 +1,57 @@
+"""Issue 23 (fidelity, round three): each item driven over HTTP the way a production client
+does it, reading the bodies by the JSON paths such clients read."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.api.test_fidelity import reports
+from tests.conftest import VALID_CPF, ask, authorise
+
+# -- 2. pf_credit_risk ------------------------------------------------------------------------
+
+
+def test_pf_credit_risk_is_a_product_with_label_details(hooked, receiver):
+    authorise(hooked)
+    authorise(hooked, institutionCode="260")
+    got = reports(
+        receiver,
+        ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["pf_credit_risk", "pf_checking_account"]),
+        2,
+    )
+    risk = got["pf_credit_risk"]
+    assert risk["productVersion"] in ("V1", "V1.1")
+    block = risk["creditRisk"]
+    assert {a["compeCode"] for a in block["personalInfo"]["accounts"]} == {"341", "260"}
+    assert block["personalInfo"]["civilName"] == got["pf_checking_account"]["checkingAccounts"][0]["civilName"]
+    labels = {label["labelCode"]: label for label in block["labelDetails"]}
+    assert labels["F000007"]["labelName"] == "Longest checking account age" and labels["F000007"]["labelValue"] > 0
+    balance = sum(
+        Decimal(a["balances"]["availableAmount"]["amount"]) for a in got["pf_checking_account"]["checkingAccounts"]
+    )
+    assert Decimal(str(labels["F000009"]["labelValue"])) == balance.quantize(Decimal("0.01"))
+    for code in ("F000010", "F000011", "F000012", "F000013", "F000014", "F000015"):
+        assert labels[code]["labelName"].startswith("Checking account daily average balance last ")
+        assert isinstance(labels[code]["labelValue"], float) and labels[code]["labelValue"] >= 0
+    # links[] name the checking accounts the labels were computed from
+    ids = {a["accountId"] for a in got["pf_checking_account"]["checkingAccounts"]}
+    listed = {
+        i for link in risk["links"] for c in link["consents"] for i in c["permissions"]["ACCOUNTS_ALL"]["accountIds"]
+    }
+    assert listed == ids
+
+
+def test_pf_credit_risk_is_deterministic(hooked, receiver):
+    authorise(hooked)
+    first = reports(receiver, ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["pf_credit_risk"]), 1)
+    again = reports(receiver, ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["pf_credit_risk"]), 1)
+    assert first["pf_credit_risk"]["creditRisk"] == again["pf_credit_risk"]["creditRisk"]
+
+
+@pytest.mark.parametrize("path", ["/business/user-data", "/business/institution-data"])
+def test_there_is_no_pj_credit_risk(hooked, path):
+    response = ask(hooked, path, taxId="11222333000181", institutionCode="341", products=["pf_credit_risk"])
+    assert response.status_code == 416 and response.json()["statusCode"] == 4002, response.text
+    assert "pf_credit_risk is a personal (pf_) product" in response.json()["message"]
