@@ -22,6 +22,7 @@ FORMAT_HINTS = {
     "cnpj": "14 characters (digits, or A-Z in the first 12, then 2 digits), no punctuation, e.g. 11222333000181",
     "uri": "an absolute http(s) URL, e.g. https://partner.example.com/return",
     "redirect-uri": "an absolute http(s) URL or an app's deep link, e.g. https://partner.example.com/return or myapp://redirect",
+    "phone-br": "a Brazilian number in E.164, e.g. +5511999999999",
     "email": "an e-mail address",
     "uuid": "a UUID",
     "date-time": "an RFC 3339 date-time, e.g. 2024-12-07T23:59:59.999Z",
@@ -112,6 +113,27 @@ def is_web_url(url: str) -> bool:
         return urlsplit(url).scheme.lower() in ("http", "https")
     except ValueError:
         return False
+
+
+# E.164 with Brazil's +55: a 2-digit area code (11-99), then 8 digits (landline) or 9 (mobile).
+_PHONE_BR = re.compile(r"^\+55[1-9][0-9]\d{8,9}$")
+
+
+def phone_problem(value: object) -> str | None:
+    """Klavi's rule for `phone` (a production client: anything but E.164 with +55 is 400
+    "Invalid phone"). None when the number is one."""
+    if not isinstance(value, str) or _PHONE_BR.match(value):
+        return None
+    hint = ""
+    digits_only = re.sub(r"\D", "", value)
+    if len(digits_only) in (10, 11) and not value.startswith("+"):
+        hint = f" (did you mean +55{digits_only}?)"
+    return f"Invalid phone: {json.dumps(value, ensure_ascii=False)} is not E.164 with +55, e.g. +5511999999999{hint}"
+
+
+@checker.checks("phone-br")
+def _phone(value: object) -> bool:
+    return phone_problem(value) is None
 
 
 @checker.checks("email")

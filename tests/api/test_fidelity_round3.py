@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests.api.test_fidelity import reports
-from tests.conftest import VALID_CPF, ask, authorise
+from tests.conftest import API, VALID_CPF, ask, authorise, bearer
 
 # -- 2. pf_credit_risk ------------------------------------------------------------------------
 
@@ -55,3 +55,35 @@ def test_there_is_no_pj_credit_risk(hooked, path):
     response = ask(hooked, path, taxId="11222333000181", institutionCode="341", products=["pf_credit_risk"])
     assert response.status_code == 416 and response.json()["statusCode"] == 4002, response.text
     assert "pf_credit_risk is a personal (pf_) product" in response.json()["message"]
+
+
+# -- 8. phone numbers: E.164 with +55, or 400 "Invalid phone" ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "phone", ["11999999999", "(11) 99999-9999", "+15551234567", "+55 11 99999-9999", "5511999999999"]
+)
+def test_a_phone_that_is_not_e164_with_55_is_invalid_phone(klavi, client, phone):
+    link = client.post(f"{API}/links", json={"phone": phone}, headers=bearer(klavi.access_token()))
+    assert link.status_code == 400, link.text
+    assert set(link.json()) == {"statusCode", "error", "message"} and link.json()["statusCode"] == 400
+    assert link.json()["message"].startswith("body.phone: Invalid phone: ")
+    consent = klavi.consent_request(klavi.create_link()["linkToken"], phone=phone)
+    assert consent.status_code == 400 and consent.json()["message"].startswith("body.phone: Invalid phone: ")
+    opened = client.get(
+        f"{API}/basic-links/sandbox-app", params={"phone": phone}, headers={"Accept": "application/json"}
+    )
+    assert opened.status_code == 400 and opened.json()["message"].startswith("query.phone: Invalid phone: ")
+
+
+def test_a_national_number_gets_a_hint(klavi, client):
+    link = client.post(f"{API}/links", json={"phone": "11999999999"}, headers=bearer(klavi.access_token()))
+    assert "did you mean +5511999999999?" in link.json()["message"]
+
+
+@pytest.mark.parametrize("phone", ["+5511999999999", "+551133334444"])
+def test_e164_with_55_is_accepted(klavi, client, phone):
+    klavi.create_link(phone=phone)
+    klavi.create_consent(phone=phone)
+    opened = client.get(f"{API}/basic-links/sandbox-app", params={"phone": phone, "personal_tax_id": VALID_CPF})
+    assert opened.status_code == 302
