@@ -56,8 +56,11 @@ def check_digits_problem(kind: str, value: object) -> str | None:
 
 @checker.checks("uri")
 def _http_url(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
+    return not isinstance(value, str) or is_http_url(value)
+
+
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host (where a webhook can be POSTed)."""
     try:
         parts = urlsplit(value)
     except ValueError:

@@ -87,3 +87,32 @@ def test_e164_with_55_is_accepted(klavi, client, phone):
     klavi.create_consent(phone=phone)
     opened = client.get(f"{API}/basic-links/sandbox-app", params={"phone": phone, "personal_tax_id": VALID_CPF})
     assert opened.status_code == 302
+
+
+# -- 9. a bad URL inside productsCallbackURL: 416/4006 naming the product and the URL ---------
+
+
+@pytest.mark.parametrize(
+    "callbacks, product, url",
+    [
+        ({"pf_checking_account": "not a url"}, "pf_checking_account", "not a url"),
+        ({"pf_credit_card": "https://ok.example.com", "other": "ftp://x.example.com"}, "other", "ftp://x.example.com"),
+        ({"all": "/reports"}, "all", "/reports"),
+        ("partner/reports", "all", "partner/reports"),
+    ],
+)
+def test_a_bad_callback_url_is_4006_naming_the_product_and_the_url(hooked, receiver, callbacks, product, url):
+    authorise(hooked)
+    for response in (
+        ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["all"], productsCallbackURL=callbacks),
+        ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["all"], productsCallbackUrl=callbacks),
+        hooked.http.post(
+            f"{API}/links", json={"productsCallbackURL": callbacks}, headers=bearer(hooked.access_token())
+        ),
+    ):
+        assert response.status_code == 416, response.text
+        body = response.json()
+        assert body["statusCode"] == 4006 and body["error"] == "Invalid productsCallbackURL"
+        assert f"'{product}'" in body["message"] and f'"{url}"' in body["message"]
+        assert body["message"].startswith("body.productsCallbackURL")
+    assert not [e for e in receiver.events() if e["eventName"].startswith("product_")]  # nothing sent

@@ -63,7 +63,11 @@ def test_the_alphanumeric_cnpj_is_accepted(klavi):
             416,
             "body.productsCallbackURL: 'all' cannot be combined with other keys (other)",
         ),
-        ({"productsCallbackURL": {"pf_checking_account": "not a url"}}, 400, "body.productsCallbackURL"),
+        (
+            {"productsCallbackURL": {"pf_checking_account": "not a url"}},
+            416,
+            "body.productsCallbackURL.pf_checking_account: the URL for 'pf_checking_account' (\"not a url\")",
+        ),
     ],
 )
 def test_bad_links_are_refused_naming_the_field(klavi, client, body, status, message):
