@@ -116,3 +116,22 @@ def test_a_bad_callback_url_is_4006_naming_the_product_and_the_url(hooked, recei
         assert f"'{product}'" in body["message"] and f'"{url}"' in body["message"]
         assert body["message"].startswith("body.productsCallbackURL")
     assert not [e for e in receiver.events() if e["eventName"].startswith("product_")]  # nothing sent
+
+
+# -- 11. card limits: pf_credit_card/pj_credit_card send `limit` and `limits` ------------------
+
+
+@pytest.mark.parametrize(
+    "person, tax_field, tax_id", [("pf", "personalTaxId", VALID_CPF), ("pj", "businessTaxId", "11222333000181")]
+)
+def test_raw_card_products_send_limits_too(hooked, receiver, person, tax_field, tax_id):
+    authorise(hooked, **{"personalTaxId": None, tax_field: tax_id})
+    path = "/personal/institution-data" if person == "pf" else "/business/institution-data"
+    got = reports(
+        receiver, ask(hooked, path, taxId=tax_id, institutionCode="341", products=[f"{person}_credit_card"]), 1
+    )
+    for card in got[f"{person}_credit_card"]["creditCards"]:
+        available = float(card["limits"]["availableAmount"]["amount"])  # as the production clients read it
+        assert card["limits"] == card["limit"]
+        limit, used = float(card["limits"]["limitAmount"]["amount"]), float(card["limits"]["usedAmount"]["amount"])
+        assert available == pytest.approx(limit - used) and limit > 0
