@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from klavi_mock.testing import delivery_log, wait_for
 from tests.api.test_fidelity import reports
 from tests.conftest import API, VALID_CPF, ask, authorise, bearer
 
@@ -135,3 +136,23 @@ def test_raw_card_products_send_limits_too(hooked, receiver, person, tax_field, 
         assert card["limits"] == card["limit"]
         limit, used = float(card["limits"]["limitAmount"]["amount"]), float(card["limits"]["usedAmount"]["amount"])
         assert available == pytest.approx(limit - used) and limit > 0
+
+
+# -- 10. order across a link: link_created before any event of its consents ----------------------
+
+
+def test_link_created_reaches_the_receiver_before_its_consents_events(hooked, client, receiver):
+    receiver.scripts["/events"] = [503, 503]  # link_created fails twice: its retries hold the link's line
+    link = hooked.create_link()
+    authorise(hooked, link["linkToken"])
+    authorise(hooked, link["linkToken"], institutionCode="260")
+    wait_for(lambda: len(receiver.events(answered=200)) >= 3, 20, "link_created and two consent_authorised")
+    accepted = receiver.events(answered=200)
+    assert accepted[0]["eventName"] == "link_created" and accepted[0]["payload"]["linkId"] == link["linkId"]
+    assert [e["eventName"] for e in receiver.events()][:3] == ["link_created"] * 3  # nothing overtook its retries
+    # the log still finds a consent's deliveries by consent:<id>, and the link's by link:<id>
+    consent_id = next(e["payload"]["consents"]["consentId"] for e in accepted if e["eventName"] == "consent_authorised")
+    by_consent = delivery_log(client, orderingKey=f"consent:{consent_id}")
+    assert by_consent and all(d["orderingKey"] == f"link:{link['linkId']}/consent:{consent_id}" for d in by_consent)
+    by_link = delivery_log(client, orderingKey=f"link:{link['linkId']}")
+    assert len(by_link) == len(accepted) == 3 and by_link[-1]["name"] == "link_created"  # newest first
