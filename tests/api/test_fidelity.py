@@ -210,8 +210,9 @@ def test_product_versions_are_the_published_pages_ones(hooked, receiver):
         ),
         2,
     )
+    # Issue 23: the pages pair "Plain CPF" with V1 (and "CPF encoded" with V1.1), cards too.
     assert got["pf_categorized_checking_l3"]["productVersion"] == "V1"
-    assert got["pf_categorized_creditcard_l3"]["productVersion"] == "V1.1"
+    assert got["pf_categorized_creditcard_l3"]["productVersion"] == "V1"
 
 
 # -- 2. requests real clients send ---------------------------------------------------------

@@ -156,3 +156,19 @@ def test_link_created_reaches_the_receiver_before_its_consents_events(hooked, cl
     assert by_consent and all(d["orderingKey"] == f"link:{link['linkId']}/consent:{consent_id}" for d in by_consent)
     by_link = delivery_log(client, orderingKey=f"link:{link['linkId']}")
     assert len(by_link) == len(accepted) == 3 and by_link[-1]["name"] == "link_created"  # newest first
+
+
+# -- 3. productVersion pairs with the CPF encoding: "Plain CPF" V1, "CPF encoded" V1.1 ----------
+
+PAIRED = ["pf_categorized_checking_l3", "pf_categorized_creditcard_l3", "pf_credit_card", "pf_credit_risk"]
+
+
+@pytest.mark.parametrize("encoded, version", [(False, "V1"), (True, "V1.1")])
+def test_product_version_pairs_with_the_cpf_encoding(hooked, client, receiver, encoded, version):
+    response = client.put("/__mock/tenants/sandbox-app/reports", json={"encryptSensitiveFields": encoded})
+    assert response.status_code == 200, response.text
+    authorise(hooked)
+    got = reports(receiver, ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=PAIRED), len(PAIRED))
+    for name, report in got.items():
+        assert report["productVersion"] == version, name
+        assert (report["enquiryCpf"] == VALID_CPF) is not encoded, name  # plain CPF, or encoded
