@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from klavi_mock.testing import delivery_log, wait_for
-from tests.api.test_fidelity import reports
+from tests.api.test_fidelity import _spec_nodes, reports
 from tests.conftest import API, VALID_CPF, ask, authorise, bearer
 
 # -- 2. pf_credit_risk ------------------------------------------------------------------------
@@ -172,3 +172,24 @@ def test_product_version_pairs_with_the_cpf_encoding(hooked, client, receiver, e
     for name, report in got.items():
         assert report["productVersion"] == version, name
         assert (report["enquiryCpf"] == VALID_CPF) is not encoded, name  # plain CPF, or encoded
+
+
+# -- 12. the choices the docs leave open are marked (and behave as marked) ----------------------
+
+
+def test_the_409_on_a_reused_external_track_id_is_a_marked_choice(klavi):
+    link = klavi.create_link()["linkToken"]
+    assert klavi.consent_request(link, externalTrackId="order-1").status_code == 200
+    again = klavi.consent_request(link, externalTrackId="order-1")
+    assert again.status_code == 409 and again.json()["statusCode"] == 409
+    marked = {"/".join(path) for path, node in _spec_nodes() if node.get("x-mock-choice") is True}
+    assert "paths//consents/post/responses/409" in marked
+
+
+def test_the_year_2300_expiry_for_validity_period_0_is_a_marked_choice(klavi):
+    assert klavi.create_consent(validityPeriod=0)["expireAt"] == "2300-01-01T00:00:00.000Z"
+    marked = {"/".join(path) for path, node in _spec_nodes() if node.get("x-mock-choice") is True}
+    assert "components/schemas/CreatedConsent/properties/expireAt" in marked
+    assert "components/schemas/CreateConsentRequest/properties/validityPeriod" in marked
+    for pointer in ("RedirectUrl", "Phone", "PfCreditRiskReport", "CreditCard/allOf/1/properties/limits"):
+        assert f"components/schemas/{pointer}" in marked, pointer
