@@ -33,7 +33,10 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, port: int = 0) -> None:
+    """`host`: the address to listen on (0.0.0.0 for a mock in a container); `public_host`:
+    the name the mock reaches it by in the URLs it is given (default `host`)."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", public_host: str | None = None) -> None:
         self.received: list[Received] = []
         self.scripts: dict[str, list[int]] = {}  # path -> statuses to answer, then 200
         self.hang_seconds = 0.0  # how long each answer waits
@@ -41,12 +44,13 @@ class Receiver:
         self.peak_concurrency = 0  # the most answered at once
         self._lock = threading.Lock()
         self._port = port
+        self.host, self.public_host = host, public_host or host
         self._server: ThreadingHTTPServer | None = None
         self.start()
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://{self.public_host}:{self._port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -90,7 +94,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = _Server(("127.0.0.1", self._port), Handler)
+        self._server = _Server((self.host, self._port), Handler)
         self._server.daemon_threads = True
         self._port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -100,6 +104,14 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def reset(self) -> None:
+        """Forget what was received and every scripted answer and hang (between tests)."""
+        with self._lock:
+            self.received.clear()
+            self.scripts.clear()
+            self.hang_seconds = 0.0
+            self.peak_concurrency = self.concurrent
 
     def at(self, path: str) -> list[Received]:
         with self._lock:

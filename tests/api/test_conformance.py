@@ -32,6 +32,22 @@ def test_refused_deviations_are_grouped_by_operation_and_field(klavi, client):
     assert tenant["violationCount"] == 4
 
 
+def test_an_expired_tokens_401_is_recoverable_not_a_violation(klavi, client):
+    token = klavi.access_token()
+    client.post("/__mock/clock/advance", json={"seconds": 3601})
+    assert client.post(f"{API}/links", json={}, headers=bearer(token)).status_code == 401
+    assert client.post(f"{API}/links", json={}, headers=bearer(klavi.access_token())).status_code == 200
+    new = klavi.access_token()
+    client.post(f"{API}/links", json={"personalTaxId": "123"}, headers=bearer(new))  # a real violation
+    tenant = report(client)
+    items = [item for group in tenant["violations"]["createLink"].values() for item in group]
+    expired = [item for item in items if "expired at" in item["problem"]]
+    assert [(item["recoverable"], item["tolerated"], item["count"]) for item in expired] == [(True, False, 1)]
+    assert [item["recoverable"] for item in items if "11 digits" in item["problem"]] == [False]
+    assert tenant["violationCount"] == 1 and tenant["recoverableCount"] == 1
+    assert "↻ header.Authorization: the accessToken expired at" in render_text({"tenants": [tenant]})
+
+
 def test_tolerated_deviations_are_recorded_but_not_counted(klavi, client):
     token = klavi.access_token()
     response = client.post(
@@ -45,6 +61,7 @@ def test_tolerated_deviations_are_recorded_but_not_counted(klavi, client):
         {
             "problem": "body.productsCallbackUrl: accepted as body.productsCallbackURL (the spec's spelling)",
             "tolerated": True,
+            "recoverable": False,
             "count": 1,
         }
     ]

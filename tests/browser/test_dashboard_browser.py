@@ -16,7 +16,8 @@ import pytest
 from klavi_mock.config import Settings
 from klavi_mock.testing import Receiver, wait_for
 from tests.browsers import TIMEOUT_MS, Browser, BrowserContext, Page, chromium, expect
-from tests.cockpit_scenario import API, answer_at_bank, create_consent, populate
+from tests.cockpit_scenario import API, access_token, answer_at_bank, create_consent, populate
+from tests.conftest import bearer
 from tests.worlds import in_thread
 
 ADMIN_TOKEN = "cockpit-test-admin-token"
@@ -165,6 +166,166 @@ def test_apply_a_persona(page: Page, api: httpx.Client, mock_url: str):
     assert state(api, consent_id)["persona"] == "bank-denies"
 
 
+def test_apply_persona_is_offered_only_where_it_applies(page: Page, api: httpx.Client, mock_url: str):
+    waiting = create_consent(api)["consentId"]
+    denied = create_consent(api)["consentId"]
+    answer_at_bank(api, denied, "deny")
+    assert state(api, denied)["status"] == "REJECTED"
+    open_dashboard(page, mock_url)
+    expect(page.locator(f"#consent-{waiting} [data-act=persona]")).to_have_count(1)
+    expect(page.locator(f"#consent-{denied} [data-act=persona]")).to_have_count(0)  # final: nothing to script
+
+
+def test_the_persona_catalogue_shows_titles_descriptions_and_tax_ids(page: Page, api: httpx.Client, mock_url: str):
+    personas = {p["id"]: p for p in api.get("/__mock/personas").json()}
+    open_dashboard(page, mock_url)
+    row = page.locator("#personas tr[data-persona=lgpd-declined]")
+    expect(row).to_contain_text(personas["lgpd-declined"]["title"])
+    expect(row).to_contain_text(personas["lgpd-declined"]["description"])
+    expect(row.locator("[data-field=cpf]")).to_have_text("00000000272")
+    expect(row.locator("[data-field=cnpj]")).to_have_text("00000002000180")
+    expect(page.locator("#personas tbody tr")).to_have_count(len(personas))
+
+
+def test_start_a_journey_for_a_persona(page: Page, context: BrowserContext, api: httpx.Client, mock_url: str):
+    open_dashboard(page, mock_url)
+    form = page.locator("#journey")
+    form.locator("select[name=persona]").select_option("lgpd-declined")
+    form.locator("select[name=kind]").select_option("business")
+    form.locator("input[name=redirectUrl]").fill("https://partner.example/back")
+    form.locator("[data-act=journey]").click()
+    url = page.locator("#journey-url").inner_text()
+    assert url == (
+        f"{mock_url}/data/v1/basic-links/sandbox-app?business_tax_id=00000002000180"
+        "&redirect_url=https%3A%2F%2Fpartner.example%2Fback"
+    )
+    expect(form.locator("input[name=taxId]")).to_have_value("00000002000180")
+    page.locator("#journey-copy").click()
+    expect(page.locator("#journey-copy")).not_to_have_text("Copy")
+    with context.expect_page() as opened:
+        page.locator("#journey-open").click()
+    hosted = opened.value
+    hosted.wait_for_load_state()
+    assert "/link?" in hosted.url
+    [link] = api.get("/__mock/links").json()
+    assert (link["appId"], link["businessTaxId"]) == ("sandbox-app", "00000002000180")
+
+
+def test_start_a_journey_with_a_typed_cpf(page: Page, api: httpx.Client, mock_url: str):
+    open_dashboard(page, mock_url)
+    form = page.locator("#journey")
+    form.locator("input[name=taxId]").fill("529.982.247-25")
+    form.locator("[data-act=journey]").click()
+    url = page.locator("#journey-url").inner_text()
+    assert url == f"{mock_url}/data/v1/basic-links/sandbox-app?personal_tax_id=52998224725"
+    page.goto(url)
+    [link] = api.get("/__mock/links").json()
+    assert link["personalTaxId"] == "52998224725"
+
+
+def tenant(api: httpx.Client, app_id: str = "sandbox-app") -> dict:
+    return next(t for t in api.get("/__mock/tenants").json() if t["appId"] == app_id)
+
+
+def open_settings(page: Page, mock_url: str):
+    open_dashboard(page, mock_url)
+    settings = page.locator("#settings-sandbox-app")
+    settings.locator("summary").click()
+    return settings
+
+
+def test_edit_a_tenants_webhook_urls(page: Page, api: httpx.Client, mock_url: str):
+    settings = open_settings(page, mock_url)
+    form = settings.locator("[data-form=webhooks]")
+    form.locator("input[name=eventsUrl]").fill("https://partner.example/events")
+    form.locator("input[name=productsCallbackURL]").fill("https://partner.example/reports")
+    form.locator("[data-act=webhooks]").click()
+    result_says(page, "/webhooks → 200")
+    saved = tenant(api)
+    assert saved["eventsUrl"] == "https://partner.example/events"
+    assert saved["productsCallbackURL"] == {"all": "https://partner.example/reports"}
+    form.locator("input[name=eventsUrl]").fill("")
+    form.locator("[data-act=webhooks]").click()
+    expect(page.locator("#result-title")).to_contain_text("→ 200")
+    wait_for(lambda: tenant(api)["eventsUrl"] is None, what="eventsUrl cleared")
+
+
+def test_edit_a_tenants_report_delivery_and_products(page: Page, api: httpx.Client, mock_url: str):
+    settings = open_settings(page, mock_url)
+    form = settings.locator("[data-form=reports]")
+    form.locator("select[name=reportDelivery]").select_option("automatic")
+    form.locator("select[name=encryptSensitiveFields]").select_option("true")
+    form.locator("select[name=activatedProducts]").select_option(["pf_balance", "pf_credit_card"])
+    form.locator("[data-act=reports]").click()
+    result_says(page, "/reports → 200")
+    saved = tenant(api)
+    assert (saved["reportDelivery"], saved["encryptSensitiveFields"]) == ("automatic", True)
+    assert sorted(saved["activatedProducts"]) == ["pf_balance", "pf_credit_card"]
+    form.locator("select[name=activatedProducts]").select_option([])
+    form.locator("[data-act=reports]").click()
+    wait_for(lambda: tenant(api)["activatedProducts"] is None, what="every product activated again")
+
+
+def test_set_and_clear_webhook_chaos(page: Page, api: httpx.Client, mock_url: str):
+    settings = open_settings(page, mock_url)
+    form = settings.locator("[data-form=chaos]")
+    form.locator("input[name=duplicate]").fill("1")
+    form.locator("input[name=badSignature]").fill("0.25")
+    form.locator("input[name=seed]").fill("7")
+    form.locator("[data-act=chaos]").click()
+    result_says(page, "/chaos → 200")
+    chaos = api.get("/__mock/tenants/sandbox-app/chaos").json()
+    assert (chaos["duplicate"], chaos["badSignature"], chaos["seed"]) == (1, 0.25, 7)
+    settings.locator("[data-act=clear-chaos]").click()
+    wait_for(lambda: api.get("/__mock/tenants/sandbox-app/chaos").json()["duplicate"] == 0, what="chaos cleared")
+
+
+def test_add_and_remove_a_fault_rule_with_the_form(page: Page, api: httpx.Client, mock_url: str):
+    open_dashboard(page, mock_url)
+    form = page.locator("#fault-form")
+    form.locator("select[name=operationId]").select_option("createLink")
+    form.locator("input[name=status]").fill("429")
+    form.locator("input[name=retryAfterSeconds]").fill("5")
+    form.locator("input[name=times]").fill("2")
+    form.locator("[data-act=add-fault]").click()
+    result_says(page, "/faults → 200")
+    [rule] = api.get("/__mock/faults").json()
+    assert (rule["operationId"], rule["status"], rule["retryAfterSeconds"], rule["remaining"]) == (
+        "createLink",
+        429,
+        5,
+        2,
+    )
+    row = page.locator(f"#fault-rules tr[data-fault={rule['faultId']}]")
+    expect(row).to_be_visible()  # the list refreshed in place
+    row.locator("[data-act=delete-fault]").click()
+    wait_for(lambda: api.get("/__mock/faults").json() == [], what="the rule removed")
+    expect(page.locator("#faults-live")).to_contain_text("No fault rules")
+
+
+def test_reset_and_back_to_the_wall_clock(page: Page, api: httpx.Client, mock_url: str):
+    consent_id = create_consent(api)["consentId"]
+    api.post("/__mock/clock/advance", json={"seconds": 365 * 86400})
+    open_dashboard(page, mock_url)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("[data-act=reset-rewind]").click()
+    result_says(page, "/reset → 200")
+    assert offset(api) == 0
+    assert api.get(f"/__mock/consents/{consent_id}").status_code == 404
+    expect(page.locator(f"#consent-{consent_id}")).to_have_count(0)  # the page refreshed itself
+
+
+def test_reset_keeping_the_clock(page: Page, api: httpx.Client, mock_url: str):
+    consent_id = create_consent(api)["consentId"]
+    api.post("/__mock/clock/advance", json={"seconds": 3600})
+    open_dashboard(page, mock_url)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("[data-act=reset]").click()
+    result_says(page, "/reset → 200")
+    assert offset(api) == pytest.approx(3600)
+    assert api.get(f"/__mock/consents/{consent_id}").status_code == 404
+
+
 def test_revoke(page: Page, api: httpx.Client, mock_url: str):
     consent_id = create_consent(api)["consentId"]
     answer_at_bank(api, consent_id)
@@ -263,6 +424,48 @@ def test_replay_a_request(page: Page, api: httpx.Client, mock_url: str):
     replays = [e for e in api.get("/__mock/requests").json()["items"] if e["replayOf"] == original["journalId"]]
     assert len(replays) == 1 and replays[0]["status"] == 200
     expect(page.locator(f"#entry-{replays[0]['journalId']}")).to_be_visible()  # live
+
+
+def test_the_journal_fits_a_1366_px_screen_and_a_phone(page: Page, api: httpx.Client, mock_url: str):
+    populate(api)
+    long_path = "/data/v1/consents/" + "x" * 300  # a long path, and a long query
+    api.get(long_path, params={"q": "y" * 300}, headers=bearer(access_token(api)))
+    for width, height in ((1366, 768), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{mock_url}/__mock/ui/requests")
+        replay = page.locator("[data-act=replay]").first
+        expect(replay).to_be_visible()
+        box, card = (
+            replay.bounding_box(),
+            page.locator("table.journal").locator("xpath=ancestor::section").bounding_box(),
+        )
+        assert box is not None and card is not None
+        assert box["x"] + box["width"] <= card["x"] + card["width"] + 1, (width, box, card)
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= width, (width, page_width)  # nothing pushes the page sideways
+    replay.click()
+    result_says(page, "/replay → ")
+
+
+@pytest.mark.parametrize("path", ["", "/webhooks", "/requests", "/conformance"])
+@pytest.mark.parametrize("width,height", [(1366, 768), (390, 844)])
+def test_every_page_fits_the_screen(page: Page, api: httpx.Client, mock_url: str, path: str, width: int, height: int):
+    populate(api)
+    page.set_viewport_size({"width": width, "height": height})
+    assert page.goto(f"{mock_url}/__mock/ui{path}").status == 200
+    page.locator("details").evaluate_all("(all) => all.forEach((d) => { d.open = true; })")
+    overflow = page.evaluate(
+        """() => {
+             // inside a box that scrolls sideways (a wide table on a phone) is fine
+             const scrolls = (e) => { for (let p = e.parentElement; p && p.tagName !== 'MAIN'; p = p.parentElement) {
+               if (['auto', 'scroll'].includes(getComputedStyle(p).overflowX)) return true; } return false; };
+             return Array.from(document.querySelectorAll('main *'))
+             .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1
+                        && !scrolls(e))
+             .slice(0, 5).map((e) => e.tagName + '.' + e.className + ' ' + (e.id || '') + ' ' + Math.round(e.getBoundingClientRect().right)); }"""
+    )
+    assert overflow == [], overflow
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 def test_copy_as_curl(page: Page, context: BrowserContext, api: httpx.Client, mock_url: str):

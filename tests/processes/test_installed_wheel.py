@@ -83,6 +83,7 @@ def test_a_wheel_built_from_the_sdist_has_the_same_files(built):
         "klavi_mock/_data/fixtures/personas.yaml",
         "klavi_mock/_data/fixtures/reports/seed.yaml",
         "klavi_mock/_data/schemathesis.toml",
+        "klavi_mock/py.typed",
         "klavi_mock/web/pages/static/bank.css",
         "klavi_mock/web/pages/templates/base.html",
         "klavi_mock/web/pages/static/tracking.js",

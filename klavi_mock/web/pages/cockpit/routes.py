@@ -113,6 +113,12 @@ class CockpitPages:
         assert force_schema is not None, "mock-admin.yaml gives forceConsentStatus a body"
         forceable = force_schema["properties"]["status"]["enum"]
         total = {"consents": len(consents), "links": len(links)}
+        schemas = api.spec.resolved["components"]["schemas"]
+        reports_body = api.spec.operations["setTenantReports"].body_schema
+        assert reports_body is not None, "mock-admin.yaml gives setTenantReports a body"
+        products = reports_body["properties"]["activatedProducts"]["oneOf"][0]["items"]["enum"]
+        fault_operations = schemas["FaultRuleInput"]["properties"]["operationId"].get("enum", [])
+        chaos = {t["appId"]: await api.ask("getWebhookChaos", path={"appId": t["appId"]}) for t in tenants}
         consents, links = consents[:SHOWN_ITEMS], links[:SHOWN_ITEMS]
         return self._render(
             "dashboard.html",
@@ -130,6 +136,11 @@ class CockpitPages:
             statuses=statuses,
             presets=views.CLOCK_PRESETS,
             units=views.CLOCK_UNITS,
+            chaos=chaos,
+            chaos_modes=views.CHAOS_MODES,
+            products=products,
+            faults=await api.ask("listFaults"),
+            fault_operations=fault_operations,
         )
 
     async def webhooks(self, request: Request, api: ControlApi) -> Response:

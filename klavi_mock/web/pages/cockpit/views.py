@@ -66,3 +66,16 @@ def coverage(tenant: dict) -> dict[str, Any]:
     exercised = len([op for op in tenant["operations"] if " " not in op and not op.startswith("(")])
     total = exercised + len(tenant["notExercised"])
     return {"exercised": exercised, "total": total, "percent": round(100 * exercised / total) if total else 0}
+
+
+# The webhook chaos modes the cockpit's form offers (PUT /__mock/tenants/{appId}/chaos).
+CHAOS_MODES = (
+    "duplicate",
+    "reportTwice",
+    "outOfOrder",
+    "delay",
+    "batch",
+    "badSignature",
+    "missingSignature",
+    "staleTimestamp",
+)

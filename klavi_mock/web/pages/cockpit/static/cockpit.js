@@ -60,11 +60,26 @@
   // -- actions: forms marked js-action -----------------------------------------------------
 
   function bodyOf(form, submitter) {
+    // data-type on an input: number, boolean ("true"/"false"), list (a multiple select:
+    // none chosen -> null); data-empty="omit" leaves an empty field out, "null" sends null.
     const body = {};
-    new FormData(form).forEach((value, key) => {
+    const data = new FormData(form);
+    data.forEach((value, key) => {
       const input = form.elements[key];
-      body[key] = input && input.dataset && input.dataset.type === "number" ? Number(value) : value;
+      const type = input && input.dataset ? input.dataset.type : undefined;
+      const empty = input && input.dataset ? input.dataset.empty : undefined;
+      if (type === "list") return;
+      if (value === "" && empty === "omit") return;
+      if (value === "" && empty === "null") { body[key] = null; return; }
+      body[key] = type === "number" ? Number(value) : type === "boolean" ? value === "true" : value;
     });
+    Array.from(form.querySelectorAll("select[multiple][data-type=list]")).forEach((select) => {
+      const chosen = data.getAll(select.name);
+      body[select.name] = chosen.length ? chosen : null;
+    });
+    if (form.dataset.wrap && form.dataset.wrap in body && typeof body[form.dataset.wrap] === "string") {
+      body[form.dataset.wrap] = { all: body[form.dataset.wrap] };  // productsCallbackURL: one URL for all
+    }
     if (submitter && submitter.name) body[submitter.name] = submitter.value;
     if ("amount" in body && "unit" in body) {  // the clock's custom amount
       body.seconds = Number(body.amount) * Number(body.unit);
@@ -103,8 +118,50 @@
     }
     show(title, answer, summary, response.ok);
     if (form.dataset.kind === "clock" && response.ok) showFellDue(answer);
+    if (form.dataset.kind === "reset" && response.ok) {
+      const box = document.getElementById("fell-due");
+      if (box) box.hidden = true;
+    }
     refresh();
   }
+
+  // -- start a journey: the tenant's Basic WhiteLabel URL ----------------------------------
+
+  function journeyUrl(form) {
+    const kind = form.elements.kind.value;
+    const persona = form.elements.persona.selectedOptions[0];
+    if (persona && persona.value) {
+      form.elements.taxId.value = (kind === "business" ? persona.dataset.cnpj : persona.dataset.cpf) || "";
+    }
+    const query = new URLSearchParams();
+    const taxId = form.elements.taxId.value.replace(/\D/g, "");
+    if (taxId) query.set(kind === "business" ? "business_tax_id" : "personal_tax_id", taxId);
+    if (form.elements.redirectUrl.value) query.set("redirect_url", form.elements.redirectUrl.value);
+    const base = window.location.origin + "/data/v1/basic-links/" + encodeURIComponent(form.elements.appId.value);
+    return base + (query.toString() ? "?" + query.toString() : "");
+  }
+
+  document.addEventListener("submit", (event) => {
+    if (event.target instanceof HTMLFormElement && event.target.id === "journey") {
+      event.preventDefault();
+      const url = journeyUrl(event.target);
+      document.getElementById("journey-url").textContent = url;
+      document.getElementById("journey-open").href = url;
+      document.getElementById("journey-copy").textContent = "Copy";
+      document.getElementById("journey-result").hidden = false;
+    }
+  });
+
+  document.addEventListener("click", async (event) => {
+    if (!(event.target instanceof HTMLElement) || event.target.id !== "journey-copy") return;
+    try {
+      await navigator.clipboard.writeText(document.getElementById("journey-url").textContent);
+      event.target.textContent = "Copied";
+    } catch (error) {
+      window.getSelection().selectAllChildren(document.getElementById("journey-url"));
+      event.target.textContent = "Selected: press Ctrl+C";
+    }
+  });
 
   document.addEventListener("submit", (event) => {
     const form = event.target;
