@@ -44,11 +44,12 @@ def parent_key(ordering_key: str | None) -> str | None:
 
 
 def key_names(ordering_key: str | None, wanted: str) -> bool:
-    """Whether a filter for `wanted` finds the key: the whole key or one of its parts
-    (`consent:<id>` and `link:<id>` both find `link:<id>/consent:<id>`)."""
+    """Whether a filter for `wanted` finds the key: the whole key, or its last part
+    (`consent:<id>` finds `link:<id>/consent:<id>`, as it found `consent:<id>` before;
+    `link:<id>` finds only the link's own deliveries, as before)."""
     if ordering_key is None:
         return False
-    return ordering_key == wanted or wanted in ordering_key.split("~", 1)[0].split("/")
+    return ordering_key == wanted or ordering_key.split("~", 1)[0].rsplit("/", 1)[-1] == wanted
 
 
 def delivery_id(seq: int, now: datetime) -> str:

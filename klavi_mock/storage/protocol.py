@@ -71,7 +71,7 @@ class DeliveryFilter:
     ordering_key: str | None = None
 
     def matches(self, delivery: Delivery) -> bool:
-        """Each field given equal; `ordering_key` may name a part of the key
+        """Each field given equal; `ordering_key` may name the key's last part
         (`consent:<id>` finds `link:<id>/consent:<id>`)."""
         return all(
             getattr(self, f.name) is None
