@@ -43,13 +43,19 @@ def parent_key(ordering_key: str | None) -> str | None:
     return ordering_key.split("/", 1)[0]
 
 
+def shown_key(ordering_key: str | None) -> str | None:
+    """The key as the control API shows it: without the parent a consent's key carries
+    (`link:<id>/consent:<id>` -> `consent:<id>`, as before the parent was added)."""
+    return ordering_key.rsplit("/", 1)[-1] if ordering_key else ordering_key
+
+
 def key_names(ordering_key: str | None, wanted: str) -> bool:
     """Whether a filter for `wanted` finds the key: the whole key, or its last part
     (`consent:<id>` finds `link:<id>/consent:<id>`, as it found `consent:<id>` before;
     `link:<id>` finds only the link's own deliveries, as before)."""
     if ordering_key is None:
         return False
-    return ordering_key == wanted or ordering_key.split("~", 1)[0].rsplit("/", 1)[-1] == wanted
+    return ordering_key == wanted or shown_key(ordering_key) == wanted
 
 
 def delivery_id(seq: int, now: datetime) -> str:

@@ -159,9 +159,7 @@ def test_the_log_is_read_a_page_at_a_time_with_a_stable_cursor_and_counts(world,
     page = http.get(
         "/__mock/webhooks", params={"orderingKey": f"consent:{consents[0]}", "status": "delivered", "limit": 4}
     ).json()
-    assert len(page["items"]) == 4 and all(
-        d["orderingKey"].endswith(f"/consent:{consents[0]}") for d in page["items"]
-    )  # link:<linkId>/consent:<consentId>: the filter names a part
+    assert len(page["items"]) == 4 and all(d["orderingKey"] == f"consent:{consents[0]}" for d in page["items"])
     wait_for(lambda: not delivery_log(http, status="pending"), 20, "the last events")
     rest = delivery_log(http, orderingKey=f"consent:{consents[0]}")
     assert len(rest) == 2 * ROUNDS + 1  # its authorisation, and the events fired twice
