@@ -4,14 +4,17 @@ klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] ...   (every o
 klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PATH]
                  [--max-examples N] [--workers N] [--include OPERATION_ID ...]
 klavi-mock conformance [--base-url http://127.0.0.1:8080] [--app-id APP] [--fail-on-violations]
+klavi-mock health [--url http://127.0.0.1:8080]
 klavi-mock check-receiver --url URL --secret S [--junit-xml FILE] [--timeout 10] [--app-id APP] [--require-signatures]
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import os
+import socket
 import sys
 from typing import TYPE_CHECKING
 
@@ -22,6 +25,7 @@ from klavi_mock.contract.check import run_check
 from klavi_mock.contract.receiver import run_check_receiver
 from klavi_mock.options import add_flags, from_flags
 from klavi_mock.qa.conformance import render_text
+from klavi_mock.web.server.logs import AccessLog, log_config
 from klavi_mock.web.server.protocol import MAX_HEAD_BYTES, protocol_class
 
 if TYPE_CHECKING:
@@ -31,30 +35,95 @@ if TYPE_CHECKING:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # The port is bound first: a port in use is one line and exit 2 (before the state file is
+    # opened), and the banner, printed once the port is bound, names the port --port 0 chose.
     try:
         settings = settings_from(from_flags(args), os.environ)
         check_exposure(settings)
+        sock = bind_socket(settings.host, settings.port)
+    except ConfigError as exc:
+        return _config_error(exc)
+    try:
         app = create_app(settings)  # opens the state file, if any
     except ConfigError as exc:
-        # One line, whatever the message holds (a YAML error spans several).
-        print(f"klavi-mock: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    print(banner(settings, app.state.sandbox.store), flush=True)
+        sock.close()
+        return _config_error(exc)
+    port = sock.getsockname()[1]
+    print(banner(settings, app.state.sandbox.store, port=port), flush=True)
     # Reports are built on worker threads; a short GIL switch interval gives the event loop
     # the GIL back within half a millisecond, so other requests are not held behind them.
     sys.setswitchinterval(0.0005)
     # What start-up made (the compiled spec, fixtures, catalogues) lives as long as the
     # process: out of the garbage collector's sight, its full collections stay short.
     gc.freeze()
-    uvicorn.run(
-        app,
+    config = uvicorn.Config(
+        AccessLog(app) if settings.access_log else app,
         host=settings.host,
-        port=settings.port,
+        port=port,
         log_level=settings.log_level,
-        access_log=settings.access_log,
+        log_config=log_config(settings.log_level, settings.log_format),
+        access_log=False,  # logs.AccessLog writes them, masked, with the latency and the journal id
         timeout_graceful_shutdown=5,
         http=protocol_class(),
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _config_error(exc: ConfigError) -> int:
+    # One line, whatever the message holds (a YAML error spans several).
+    print(f"klavi-mock: {' '.join(str(exc).split())}", file=sys.stderr)
+    return 2
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (0: a free port), or a ConfigError that says why not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host!r}: cannot resolve it ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name != "nt":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use; stop what listens there, or choose another with --port "
+                "(0 takes any free port)"
+            ) from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _port_from_environment() -> str:
+    port = os.environ.get("KLAVI_MOCK_PORT", "").strip()
+    return port if port.isdigit() and port != "0" else "8080"
+
+
+def _health(args: argparse.Namespace) -> int:
+    """One line: healthy (exit 0) or why not (exit 1)."""
+    import httpx
+
+    url = f"{args.url.rstrip('/')}/__mock/health"
+    try:
+        response = httpx.get(url, timeout=args.timeout)
+        body = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError) as exc:
+        print(f"klavi-mock health: {url}: unreachable ({' '.join(str(exc).split()) or type(exc).__name__})")
+        return 1
+    if not isinstance(body, dict) or body.get("status") != "ok":
+        print(f"klavi-mock health: {url} answered {response.status_code}, not healthy")
+        return 1
+    print(
+        f"klavi-mock health: ok, version {body.get('version')}, up {body.get('uptimeSeconds')} s, "
+        f"{body.get('storage')} storage ({url})"
     )
     return 0
 
@@ -94,8 +163,9 @@ def _conformance(args: argparse.Namespace) -> int:
     return 1 if args.fail_on_violations and violations else 0
 
 
-def banner(settings: Settings, store: Store | None = None) -> str:
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+def banner(settings: Settings, store: Store | None = None, port: int | None = None) -> str:
+    """What serve prints once its port is bound (`port`: the bound one, when --port 0 chose it)."""
+    base = settings.public_url or f"http://{settings.host}:{settings.port if port is None else port}"
     lines = [
         "klavi-mock: an offline Klavi Open Finance sandbox",
         f"  Klavi API    {base}/data/v1",
@@ -185,6 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-violations", action="store_true", help="exit 1 when a client broke the contract (for CI)"
     )
     conformance.set_defaults(run=_conformance)
+    health = commands.add_parser(
+        "health",
+        help="ask a running mock whether it is healthy (for HEALTHCHECK and CI): exit 0 yes, 1 no",
+        description="GET URL/__mock/health (no admin token needed) and print one line. Exit code 0: healthy; "
+        "1: unreachable or not healthy.",
+    )
+    health.add_argument(
+        "--url",
+        default=os.environ.get("KLAVI_MOCK_HEALTH_URL") or f"http://127.0.0.1:{_port_from_environment()}",
+        metavar="URL",
+        help="the running mock (default: KLAVI_MOCK_HEALTH_URL, else http://127.0.0.1 on KLAVI_MOCK_PORT or 8080)",
+    )
+    health.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer (default 5)")
+    health.set_defaults(run=_health)
     return parser
 
 

@@ -87,6 +87,7 @@ class Settings:
     journal_size: int = _default("journal_size")
     log_level: str = _default("log_level")
     access_log: bool = _default("access_log")
+    log_format: str = _default("log_format")
 
 
 def parse_config(data: Any, where: str) -> dict[str, Any]:

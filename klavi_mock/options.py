@@ -390,9 +390,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "port",
-        Integer(1, 65535, "a port is a number from 1 to 65535"),
+        Integer(0, 65535, "a port is a number from 0 (any free port) to 65535"),
         8080,
-        "port to listen on",
+        "port to listen on; 0 takes a free port, which the banner names",
         ("8081", "8082"),
         metavar="N",
     ),
@@ -497,6 +497,14 @@ OPTIONS: tuple[Option, ...] = (
         True,
         "log each request",
         ("true", "false"),
+    ),
+    Option(
+        "log_format",
+        Choice(("text", "json")),
+        "text",
+        "the server log's format: text for people, json for machines (one object a line); tokens masked in both",
+        ("text", "json"),
+        metavar="FORMAT",
     ),
     Option(
         "tenants",

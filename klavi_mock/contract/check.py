@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +271,26 @@ def _summary() -> str:
 # ----------------------------------------------------------------------------- the command
 
 
+CHECK_EXTRA = ("schemathesis>=4.0", "hypothesis>=6.100")  # when the installed metadata says nothing
+
+
+def install_hint() -> str:
+    """How to get the `check` extra's packages. klavi-mock is not on PyPI, so
+    `pip install 'klavi-mock[check]'` cannot work: name the packages themselves, as the
+    installed metadata (pyproject's `check` extra) pins them, and the clone's way."""
+    try:
+        requires = metadata.requires("klavi-mock") or []
+    except metadata.PackageNotFoundError:
+        requires = []
+    extra = [
+        req.split(";", 1)[0].strip().replace(" ", "")
+        for req in requires
+        if ";" in req and "extra" in req.split(";", 1)[1] and '"check"' in req.split(";", 1)[1].replace("'", '"')
+    ]
+    packages = " ".join(f"'{req}'" for req in extra or CHECK_EXTRA)
+    return f"pip install {packages} (from a clone of klavi-mock: pip install '.[check]')"
+
+
 def run_check(
     base_url: str,
     access_key: str = DEFAULT_ACCESS_KEY,
@@ -308,9 +329,7 @@ def _run(
         import schemathesis  # noqa: F401
         import schemathesis.cli
     except ImportError:
-        raise UsageError(
-            "schemathesis is not installed: pip install 'klavi-mock[check]' (or pip install schemathesis)"
-        ) from None
+        raise UsageError(f"schemathesis is not installed: {install_hint()}") from None
 
     include = list(dict.fromkeys(include)) if include else None
     base = api_base_url(base_url)

@@ -95,8 +95,8 @@ def _serve_refused(*args: str, env: dict | None = None) -> subprocess.CompletedP
 @pytest.mark.parametrize(
     "args, says",
     [
-        (["--port", "99999"], "--port 99999: a port is a number from 1 to 65535"),
-        (["--port", "-1"], "--port -1: a port is a number from 1 to 65535"),
+        (["--port", "99999"], "--port 99999: a port is a number from 0 (any free port) to 65535"),
+        (["--port", "-1"], "--port -1: a port is a number from 0 (any free port) to 65535"),
         (["--max-body-bytes", "-5"], "--max-body-bytes -5: give a number of bytes of at least 1"),
         (["--public-url", "not-a-url"], "--public-url 'not-a-url' is not an http(s) URL"),
         (["--admin-token", ""], "--admin-token is empty"),

@@ -30,7 +30,7 @@ def test_host_port_and_log_level_from_the_environment():
         process.terminate()
         output = process.communicate(timeout=10)[0]
     assert f"Klavi API    http://127.0.0.1:{port}/data/v1" in output
-    assert "Uvicorn running on" not in output  # an info line, below the level asked for
+    assert "Application startup complete" not in output  # an info line, below the level asked for
 
 
 @pytest.mark.parametrize("name_the_file", ["--config", "KLAVI_MOCK_CONFIG"])

@@ -163,9 +163,9 @@ def test_a_bad_value_names_the_option_and_its_source(option: Option, source: str
 
 def test_bad_values_say_what_to_give(tmp_path: Path):
     cases = [
-        (["--port", "99999"], {}, "--port 99999: a port is a number from 1 to 65535 (default 8080)"),
+        (["--port", "99999"], {}, "--port 99999: a port is a number from 0 (any free port) to 65535 (default 8080)"),
         (["--log-level", "loud"], {}, "--log-level 'loud': give one of critical, error, warning, info, debug"),
-        ([], {"KLAVI_MOCK_PORT": "http"}, "KLAVI_MOCK_PORT 'http': a port is a number from 1 to 65535"),
+        ([], {"KLAVI_MOCK_PORT": "http"}, "KLAVI_MOCK_PORT 'http': a port is a number from 0 (any free port) to 65535"),
         ([], {"KLAVI_MOCK_ACCESS_LOG": "off"}, "KLAVI_MOCK_ACCESS_LOG 'off': give 1/true/yes or 0/false/no"),
         ([], {"KLAVI_MOCK_TOKEN_SECRET": "short"}, "KLAVI_MOCK_TOKEN_SECRET has 5 characters; give at least 16"),
     ]

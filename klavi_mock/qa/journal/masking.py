@@ -106,3 +106,26 @@ def mask_headers(raw_headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
             text = MASK
         kept[name] = text
     return kept
+
+
+# -- log lines ----------------------------------------------------------------------------------
+#
+# The server log (web/server/logs.py) masks each line as the journal masks an entry: any JWT
+# (a link token in `/link?v=eyJ...`, an access token), a bearer credential, and the values of
+# query parameters named like a secret field (`?linkToken=...`, `?secretKey=...`).
+_BEARER = re.compile(r"(?i)(\bbearer\s+)[^\s\"',;]+")
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:" + "|".join(sorted(SECRET_FIELDS)) + r")=)[^&\s\"']*")
+_ADMIN_TOKEN_HEADER = re.compile(r"(?i)(x-mock-admin-token\s*[:=]\s*)[^\s\"',;]+")
+
+
+def mask_text(text: str) -> str:
+    """A log line with its credentials as "***"."""
+    if "eyJ" in text:
+        text = _JWT.sub(MASK, text)
+    if "earer" in text or "EARER" in text:
+        text = _BEARER.sub(r"\1" + MASK, text)
+    if "=" in text:
+        text = _SECRET_PARAM.sub(r"\1" + MASK, text)
+    if "oken" in text or "OKEN" in text:
+        text = _ADMIN_TOKEN_HEADER.sub(r"\1" + MASK, text)
+    return text

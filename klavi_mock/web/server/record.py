@@ -15,6 +15,7 @@ from klavi_mock.qa.journal.masking import kept
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.spec.operations import Operation
 from klavi_mock.web.server.call import Record
+from klavi_mock.web.server.logs import JOURNAL_ID
 
 
 def record_exchange(
@@ -54,7 +55,7 @@ def journal(
     auth: dict[str, Any] | None = None
     if claims is not None:
         auth = {"kind": claims.kind, "appId": claims.tenant_id, "linkId": claims.link_id}
-    sandbox.journal.add(
+    entry = sandbox.journal.add(
         timestamp=sandbox.clock.timestamp(),
         method=scope["method"],
         path=scope["path"],
@@ -70,6 +71,7 @@ def journal(
         fault=record.fault,
         tolerated=tuple(record.tolerated),
     )
+    scope[JOURNAL_ID] = entry.id  # for the access log (logs.AccessLog)
 
 
 def record_unrouted(sandbox: Sandbox, request: Request, response: Response, started: float) -> None:

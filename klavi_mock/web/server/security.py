@@ -29,6 +29,10 @@ from klavi_mock.errors import Forbidden
 from klavi_mock.web.server.errors import error_response
 
 CONTROL_PREFIX = "/__mock"
+# Answers any Host and Origin (and, by its `security: []` in mock-admin.yaml, no token): health
+# checks come from container runtimes, load balancers and CI jobs under any name. It says
+# nothing secret and changes nothing.
+HEALTH_PATH = CONTROL_PREFIX + "/health"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 PAGE_POLICY = (
@@ -96,7 +100,7 @@ class ControlApiGuard:
         self.allowed = frozenset(name.lower() for name in names if name and name not in ("0.0.0.0", "::"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(CONTROL_PREFIX):
+        if scope["type"] == "http" and scope["path"].startswith(CONTROL_PREFIX) and scope["path"] != HEALTH_PATH:
             refusal = self._refusal(scope)
             if refusal is not None:
                 await error_response(refusal)(scope, receive, send)

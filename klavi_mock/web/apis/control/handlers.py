@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from klavi_mock import __version__
 from klavi_mock.contract.receiver import check_receiver
 from klavi_mock.domain.clock import iso
 from klavi_mock.domain.deliveries import Delivery, shown_key
@@ -22,6 +24,21 @@ from klavi_mock.webhooks.chaos import Chaos
 from klavi_mock.webhooks.signing import sign, verify_signature
 
 NO_CHAOS = Chaos()
+STARTED = time.monotonic()  # the process's start, near enough: this module loads as it starts
+
+
+async def get_health(call: Call) -> Response:
+    """Up and serving. No token needed (mock-admin.yaml: `security: []`; the Host guard lets
+    it through too), so it says nothing secret: no keys, no tenant data."""
+    return JSONResponse(
+        {
+            "status": "ok",
+            "version": __version__,
+            "uptimeSeconds": round(time.monotonic() - STARTED, 3),
+            "storage": "sqlite" if call.sandbox.settings.state_file else "memory",
+        },
+        headers={"cache-control": "no-store"},
+    )
 
 
 def _clock(call: Call) -> dict:
@@ -317,6 +334,7 @@ async def get_contract(call: Call) -> Response:
 
 
 ADMIN_HANDLERS: dict[str, Handler] = {
+    "getHealth": get_health,
     "getClock": get_clock,
     "advanceClock": advance_clock,
     "resetState": reset_state,
