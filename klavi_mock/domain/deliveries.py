@@ -5,10 +5,13 @@ the dispatcher sends it later. Nothing is dropped silently: a delivery that exha
 retries is `failed`, one with nowhere to go is `undeliverable`, and both can be
 redelivered.
 
-Order: each delivery has an ordering key (`consent:<id>`, `link:<id>`, `request:<id>`):
-deliveries with the same key to the same URL go out one at a time in the order they were
-created, a retry holding back the later ones. Deliveries with different keys go in
-parallel (`queue.DeliveryQueue` arranges that).
+Order: each delivery has an ordering key (`link:<id>`, `link:<id>/consent:<id>`,
+`request:<id>`): deliveries with the same key to the same URL go out one at a time in the
+order they were created, a retry holding back the later ones. A consent's key names its
+link's key as its parent (`parent_key`): while the link's own deliveries to that URL are
+pending (link_created, and its retries), its consents' wait. So a receiver that creates its
+link record on link_created never meets an unknown linkId. Different keys otherwise go in
+parallel, the consents of one link too (`queue.DeliveryQueue` arranges that).
 """
 
 from __future__ import annotations
@@ -24,6 +27,35 @@ MAX_REDIRECTS = 3
 EXCERPT = 500  # characters of the receiver's answer kept in the log
 
 PENDING, DELIVERED, FAILED, UNDELIVERABLE = "pending", "delivered", "failed", "undeliverable"
+
+
+def consent_key(link_id: str, consent_id: str) -> str:
+    """The ordering key of a consent's deliveries: in its link's line."""
+    return f"link:{link_id}/consent:{consent_id}"
+
+
+def parent_key(ordering_key: str | None) -> str | None:
+    """The key whose pending deliveries hold this one's back: a consent's link
+    (`link:<id>/consent:<id>` -> `link:<id>`). None for the others, and for a key chaos gave
+    a line of its own (`<key>~<deliveryId>`: chaos reorders on purpose)."""
+    if not ordering_key or "~" in ordering_key or "/" not in ordering_key:
+        return None
+    return ordering_key.split("/", 1)[0]
+
+
+def shown_key(ordering_key: str | None) -> str | None:
+    """The key as the control API shows it: without the parent a consent's key carries
+    (`link:<id>/consent:<id>` -> `consent:<id>`, as before the parent was added)."""
+    return ordering_key.rsplit("/", 1)[-1] if ordering_key else ordering_key
+
+
+def key_names(ordering_key: str | None, wanted: str) -> bool:
+    """Whether a filter for `wanted` finds the key: the whole key, or its last part
+    (`consent:<id>` finds `link:<id>/consent:<id>`, as it found `consent:<id>` before;
+    `link:<id>` finds only the link's own deliveries, as before)."""
+    if ordering_key is None:
+        return False
+    return ordering_key == wanted or shown_key(ordering_key) == wanted
 
 
 def delivery_id(seq: int, now: datetime) -> str:

@@ -51,8 +51,14 @@ def decrypt_field(token: str, secret_key: str) -> str:
     return (unpadder.update(padded) + unpadder.finalize()).decode("utf-8")
 
 
+ENCODED_VERSION = "V1.1"
+
+
 def encrypt_report(report: dict, secret_key: str) -> dict:
-    """The "CPF encoded" variant: enquiryCpf (and enquiryCnpj) encrypted, no partieCnpjCpf."""
+    """The "CPF encoded" variant: enquiryCpf (and enquiryCnpj) encrypted, no partieCnpjCpf,
+    and productVersion V1.1 (Klavi's product pages pair "CPF encoded" with V1.1, "Plain CPF"
+    with V1)."""
+    report["productVersion"] = ENCODED_VERSION
     for field in ("enquiryCpf", "enquiryCnpj"):
         if report.get(field):
             report[field] = encrypt_field(report[field], secret_key)

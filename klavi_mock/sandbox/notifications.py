@@ -12,6 +12,7 @@ from typing import Any
 
 from klavi_mock import unit_of_work
 from klavi_mock.domain.consents import AUTHORISED, REASONS, Consent
+from klavi_mock.domain.deliveries import consent_key
 from klavi_mock.domain.links import Link
 from klavi_mock.sandbox.reports import ReportService
 from klavi_mock.sandbox.tenants import Tenants
@@ -46,7 +47,11 @@ class Notifications:
             )
         link = self.store.get_link(consent.tenant_id, consent.link_id)
         self.webhooks.emit(
-            tenant.app_id, name, payload, link.external_info if link else {}, ordering_key=f"consent:{consent.id}"
+            tenant.app_id,
+            name,
+            payload,
+            link.external_info if link else {},
+            ordering_key=consent_key(consent.link_id, consent.id),
         )
         if consent.status == AUTHORISED and tenant.report_delivery != "on-request":
             unit_of_work.after_commit(

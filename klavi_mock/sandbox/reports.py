@@ -20,6 +20,7 @@ from klavi_mock.domain import consents as states
 from klavi_mock.domain.callbacks import normalize_products_callback
 from klavi_mock.domain.clock import Clock
 from klavi_mock.domain.consents import Consent
+from klavi_mock.domain.deliveries import consent_key
 from klavi_mock.domain.encryption import encrypt_report
 from klavi_mock.domain.institutions import InstitutionCatalog
 from klavi_mock.domain.personas import PersonaCatalog
@@ -301,7 +302,9 @@ class ReportService:
         now = self.clock.now()
         later = now + timedelta(seconds=persona.report_delay_seconds) if persona.report_delay_seconds else None
         # An automatic delivery's events follow its consent's (consent_authorised first).
-        key = f"consent:{request.consent_ids[0]}" if request.automatic else f"request:{request.id}"
+        key = (
+            consent_key(request.link_id or "", request.consent_ids[0]) if request.automatic else f"request:{request.id}"
+        )
         self.webhooks.emit(
             tenant.app_id,
             "product_request_received",

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from klavi_mock.config import Settings
 from klavi_mock.domain.clock import Clock
-from klavi_mock.domain.deliveries import Delivery
+from klavi_mock.domain.deliveries import Delivery, consent_key
 from klavi_mock.domain.institutions import InstitutionCatalog
 from klavi_mock.domain.links import Link, new_link
 from klavi_mock.domain.personas import PersonaCatalog
@@ -129,8 +129,8 @@ class Sandbox:
         """Send any API event now: its payload from a consent, a link, or given."""
         link, key = None, None
         if consent_id is not None:
-            key = f"consent:{consent_id}"
             consent = self.consents.get(None, consent_id)
+            key = consent_key(consent.link_id, consent.id)
             app_id = app_id or consent.tenant_id
             link = self.store.get_link(consent.tenant_id, consent.link_id)
             if payload is None:

@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
-from klavi_mock.domain.formats import FORMAT_HINTS, check_digits_problem
+from klavi_mock.domain.formats import FORMAT_HINTS, check_digits_problem, phone_problem, redirect_url_problem
 from klavi_mock.errors import InvalidRequest, UnsupportedMediaType
 from klavi_mock.spec.operations import Operation, Parameter
 
@@ -101,6 +101,10 @@ def describe(error: ValidationError, prefix: str) -> str:
         return f"{where}: must be one of {', '.join(_shorten(v) for v in expected)}; got {_shorten(value)}"
     if kind == "const":
         return f"{where}: must be {_shorten(expected)}; got {_shorten(value)}"
+    if kind == "format" and expected == "redirect-uri":
+        return f"{where}: {redirect_url_problem(value) or 'is not a redirect URL'}"
+    if kind == "format" and expected == "phone-br":
+        return f"{where}: {phone_problem(value) or 'Invalid phone'}"
     if kind == "format":
         return f"{where}: {_shorten(value)} is not {FORMAT_HINTS.get(expected, 'a valid ' + expected)}"
     if kind == "maxLength":

@@ -1,5 +1,9 @@
 """The pending deliveries, arranged so that every step of the dispatcher is O(log n).
 
+- A line may have a parent (`deliveries.parent_key`: a consent's link, to the same URL):
+  while the parent line has pending deliveries, the line's head is *held* (`_held`), not
+  scheduled; the parent's last delivery leaving releases it (link_created before any event
+  of its consents).
 - A *line* is what must go one at a time, in creation order: the deliveries to one URL
   with one ordering key (with `per_url=1`, every delivery to the URL: strict per-URL order).
   Only a line's head may be attempted; a head in its retry backoff holds back its line.
@@ -19,7 +23,7 @@ import itertools
 from collections import deque
 from datetime import datetime
 
-from klavi_mock.domain.deliveries import PENDING, Delivery
+from klavi_mock.domain.deliveries import PENDING, Delivery, parent_key
 
 Line = tuple[str, str]
 
@@ -36,6 +40,7 @@ class DeliveryQueue:
         self._in_flight: dict[str, set[str]] = {}  # url -> ids being attempted
         self._flying: dict[str, str] = {}  # id being attempted -> its url
         self._stamp = itertools.count()
+        self._held: dict[Line, set[Line]] = {}  # a parent line -> its lines waiting for it to empty
 
     # -- what the store tells it --------------------------------------------------------
 
@@ -78,12 +83,15 @@ class DeliveryQueue:
         queue.remove(delivery)  # a line is short: the events of one consent, or one report request
         if not queue:
             del self._lines[line]
+            for child in self._held.pop(line, ()):  # the link's own deliveries are done: its consents' go
+                if child in self._lines:
+                    self._schedule(self._lines[child][0])
         elif was_head:
             self._schedule(queue[0])
 
     def clear(self) -> None:
         """Forget everything (a reset). Attempts under way end in `finished`, which ignores them."""
-        for name in ("_pending", "_line_of", "_lines", "_stamps", "_ready", "_in_flight", "_flying"):
+        for name in ("_pending", "_line_of", "_lines", "_stamps", "_ready", "_in_flight", "_flying", "_held"):
             getattr(self, name).clear()
         self._waiting.clear()
 
@@ -142,6 +150,11 @@ class DeliveryQueue:
     def _schedule(self, delivery: Delivery) -> None:
         if delivery.id in self._flying:
             return  # `finished` schedules it
+        parent = parent_key(delivery.ordering_key) if self.per_url != 1 else None
+        if parent is not None and (delivery.destination or "", parent) in self._lines:
+            self._held.setdefault((delivery.destination or "", parent), set()).add(self._line_of[delivery.id])
+            self._stamps.pop(delivery.id, None)  # any entry it had no longer applies
+            return
         stamp = next(self._stamp)
         self._stamps[delivery.id] = stamp
         heapq.heappush(self._waiting, (delivery.next_attempt_at, stamp, delivery.id))

@@ -45,7 +45,7 @@ from datetime import datetime
 from typing import Protocol, TypeAlias
 
 from klavi_mock.domain.consents import Consent
-from klavi_mock.domain.deliveries import Delivery
+from klavi_mock.domain.deliveries import Delivery, key_names
 from klavi_mock.domain.links import Link
 from klavi_mock.domain.report_requests import ReportRequest
 from klavi_mock.domain.tasks import Task
@@ -61,7 +61,7 @@ class StorageError(Exception):
 
 @dataclass(frozen=True)
 class DeliveryFilter:
-    """The deliveries the control API asks for: each field given must be equal."""
+    """The deliveries the control API asks for: each field given must match."""
 
     tenant_id: str | None = None
     kind: str | None = None
@@ -71,8 +71,16 @@ class DeliveryFilter:
     ordering_key: str | None = None
 
     def matches(self, delivery: Delivery) -> bool:
+        """Each field given equal; `ordering_key` may name the key's last part
+        (`consent:<id>` finds `link:<id>/consent:<id>`)."""
         return all(
-            getattr(self, f.name) is None or getattr(delivery, f.name) == getattr(self, f.name) for f in fields(self)
+            getattr(self, f.name) is None
+            or (
+                key_names(delivery.ordering_key, self.ordering_key)
+                if f.name == "ordering_key" and self.ordering_key is not None
+                else getattr(delivery, f.name) == getattr(self, f.name)
+            )
+            for f in fields(self)
         )
 
     def without_status(self) -> DeliveryFilter:

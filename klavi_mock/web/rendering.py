@@ -5,11 +5,13 @@ header, the partner's name, the generic message page)."""
 from __future__ import annotations
 
 from datetime import datetime
+from html import escape
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from klavi_mock.domain.formats import is_web_url
 from klavi_mock.domain.institutions import DEFAULT_BRAND_COLOR
 from klavi_mock.domain.taxid import mask_cnpj, mask_cpf
 from klavi_mock.resources import package_dir
@@ -32,6 +34,24 @@ def masked_tax_id(consent_or_link) -> tuple[str, str]:
     if consent_or_link.business_tax_id:
         return "CNPJ", mask_cnpj(consent_or_link.business_tax_id)
     return "CPF", mask_cpf(consent_or_link.personal_tax_id)
+
+
+def leave_for(url: str) -> Response:
+    """The end of a journey: a 302 to the partner's URL. For an app's deep link
+    (`myapp://redirect?link_id=...`) the 302 carries a small page with a link to it too: a
+    WebView catches the navigation to its scheme, and a desktop browser with no app for the
+    scheme (which does not follow such a redirect) shows the page and its link."""
+    if is_web_url(url):
+        return RedirectResponse(url, status_code=302)
+    href = escape(url, quote=True)
+    page = (
+        '<!doctype html><html lang="pt-BR"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Voltar ao aplicativo</title></head><body>"
+        "<p>Compartilhamento concluído. Se o aplicativo não abrir sozinho, toque no link abaixo.</p>"
+        f'<p><a id="klavi-return" href="{href}">Voltar ao aplicativo</a></p></body></html>'
+    )
+    return HTMLResponse(page, status_code=302, headers={"Location": url})
 
 
 class PageRenderer:

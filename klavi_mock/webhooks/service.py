@@ -109,7 +109,7 @@ class Webhooks:
         request_id: str | None = None,
         ordering_key: str | None = None,
     ) -> Delivery:
-        """`ordering_key`: what the event is about (`consent:<id>`, `link:<id>`); a report
+        """`ordering_key`: what the event is about (`link:<id>/consent:<id>`, `link:<id>`); a report
         request's events are keyed by it (`request:<id>`)."""
         now = self.clock.now()
         tenant = self.tenants.get(app_id)

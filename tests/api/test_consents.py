@@ -58,7 +58,7 @@ def test_business_consents_take_a_cnpj_numeric_or_alphanumeric(klavi):
         ({"personalTaxId": "529.982.247-25"}, 400, "body.personalTaxId"),
         ({"businessTaxId": "1122233300018A"}, 400, "body.businessTaxId"),
         ({"validityPeriod": 6}, 400, "body.validityPeriod: must be one of 0, 12; got 6"),
-        ({"redirectURL": "/return"}, 400, 'body.redirectURL: "/return" is not an absolute http(s) URL'),
+        ({"redirectURL": "/return"}, 400, 'body.redirectURL: "/return" is not an absolute URL'),
         ({"externalTrackId": ""}, 400, "body.externalTrackId: must not be empty"),
         ({"institutionCode": None}, 400, "body.institutionCode: is required"),
         ({"institutionCode": "999"}, 416, "institutionCode '999' is not an institution"),

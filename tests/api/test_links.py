@@ -53,8 +53,8 @@ def test_the_alphanumeric_cnpj_is_accepted(klavi):
         ({"personalTaxId": "529.982.247-25"}, 400, "body.personalTaxId"),
         ({"personalTaxId": "5299822472a"}, 400, "body.personalTaxId"),
         ({"businessTaxId": "1122233300018"}, 400, 'body.businessTaxId: "1122233300018" is not 14 characters'),
-        ({"redirectURL": "partner/return"}, 400, 'body.redirectURL: "partner/return" is not an absolute http(s) URL'),
-        ({"redirectURL": "ftp://x.example.com/"}, 400, "body.redirectURL"),
+        ({"redirectURL": "partner/return"}, 400, 'body.redirectURL: "partner/return" is not an absolute URL'),
+        ({"redirectURL": "javascript:alert(1)"}, 400, "body.redirectURL: the javascript: scheme is refused"),
         ({"externalInfo": "trace-1"}, 400, "body.externalInfo: must be an object, not string"),
         ({"appLink": "myapp://back"}, 400, "body.appRedirectURLKey: is required when appLink is present"),
         ({"institutionCode": "999"}, 416, "institutionCode '999' is not an institution of GET /links/institutions"),
@@ -63,7 +63,11 @@ def test_the_alphanumeric_cnpj_is_accepted(klavi):
             416,
             "body.productsCallbackURL: 'all' cannot be combined with other keys (other)",
         ),
-        ({"productsCallbackURL": {"pf_checking_account": "not a url"}}, 400, "body.productsCallbackURL"),
+        (
+            {"productsCallbackURL": {"pf_checking_account": "not a url"}},
+            416,
+            "body.productsCallbackURL.pf_checking_account: the URL for 'pf_checking_account' (\"not a url\")",
+        ),
     ],
 )
 def test_bad_links_are_refused_naming_the_field(klavi, client, body, status, message):

@@ -90,7 +90,7 @@ def test_basic_link_creates_a_link_and_opens_its_hosted_page(klavi, client):
         klavi,
         personal_tax_id=VALID_CPF,
         email="ana@example.com",
-        phone="11999990000",
+        phone="+5511999990000",
         redirect_url=PARTNER,
         products_callback_url="https://partner.example.com/reports",
     )

@@ -1,7 +1,7 @@
 """What users install is what is tested: the sdist and the wheel are built from this tree,
 the wheel is installed (not editable) into a fresh virtual environment, and a real
 `klavi-mock serve` from it runs the whole API-only flow for a person and a company, up to
-the report webhook of every one of the 38 products; then `klavi-mock check` runs against
+the report webhook of every one of the 39 products; then `klavi-mock check` runs against
 it. A wheel built from the sdist has the same files as one built from the tree.
 
 Slow (two builds and a fresh environment, a couple of minutes): it needs PyPI or a local
@@ -157,13 +157,13 @@ def test_the_installed_serve_runs_the_whole_flow_and_sends_every_report(installe
                 for level in ("institution", "user")
                 for name in products_for(person, level)
             }
-            assert len(expected) == len(PRODUCTS) == 38
+            assert len(expected) == len(PRODUCTS) == 39
             reports = wait_for(
                 lambda: (lambda got: got if got >= expected else None)(
                     {r.json()["productName"] for r in receiver.at("/reports")}
                 ),
                 timeout=60,
-                what="all 38 reports",
+                what="all 39 reports",
             )
             assert reports == expected
             events = {e["eventName"] for e in receiver.events("/events")}

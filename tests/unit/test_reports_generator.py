@@ -128,9 +128,9 @@ def test_every_webhook_declares_signature_headers_and_a_200():
 # --- the catalogue -------------------------------------------------------------------------
 
 
-def test_catalogue_has_38_products_split_by_person_and_level():
-    assert len(PRODUCTS) == 38
-    assert len(products_for("pf", "institution")) == 13 and len(products_for("pf", "user")) == 6
+def test_catalogue_has_39_products_split_by_person_and_level():
+    assert len(PRODUCTS) == 39
+    assert len(products_for("pf", "institution")) == 13 and len(products_for("pf", "user")) == 7  # + pf_credit_risk
     assert set(products_for("pj", "user")) == {
         f"pj_categorized_{s}"
         for s in ("checking_l2", "savings_l2", "creditcard_l2", "checking_l3", "savings_l3", "creditcard_l3")

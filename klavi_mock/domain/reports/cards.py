@@ -3,7 +3,9 @@
 Field names follow klavi-api.md §5.4: the card with `limit`, an `openStatement` (the bill
 still running) and `closedStatements` (the last bills). The categorized products add
 `isActive`, use `limits` instead of `limit` (the same object, as Klavi's categorized card
-examples show it), and categorize each transaction. Extras beyond the doc, all OFB names: `creditCardAccountId`, `compeCode`,
+examples show it), and categorize each transaction. The raw products (pf_credit_card,
+pj_credit_card) send `limits` too, the same object as `limit` (mock choice: production
+clients read `limits.availableAmount` there). Extras beyond the doc, all OFB names: `creditCardAccountId`, `compeCode`,
 `amount` on transactions, and `billId`/`isInstalment`/`payments`/`financeCharges` on bills.
 
 Purchases use OFB transactionType PAGAMENTO (paid with the card, A_VISTA or A_PRAZO); the
@@ -106,6 +108,9 @@ def _card(ctx: Context, rng: random.Random) -> dict[str, Any]:
         card["limits"] = _limit(limit, used)
     else:
         card["limit"] = _limit(limit, used)
+        # Mock choice: production clients read creditCards[].limits.availableAmount here too,
+        # so the raw card products send both spellings, the same object.
+        card["limits"] = _limit(limit, used)
     card["openStatement"] = _statement(ctx, open_cycle, closed=False)
     card["closedStatements"] = [_statement(ctx, c, closed=True) for c in reversed(closed)]
     return card

@@ -1,5 +1,5 @@
 """The report product catalogue: 19 product kinds for people (pf_) and the same 19 for
-businesses (pj_), 38 products.
+businesses (pj_), and pf_credit_risk (people only, as documented): 39 products.
 
 Klavi's docs say products have a level (institution or user) but not which is which, and
 production clients ask for categorized pj_ products at institution level. So every product
@@ -36,12 +36,13 @@ class Product:
         return "".join(part.capitalize() for part in self.name.split("_")) + "Report"
 
 
-# suffix: (data key, version, permission, id field). Versions: Klavi documents V1 for
-# categorized checking and V1.1 for the card products; we use V1 for the undocumented ones.
+# suffix: (data key, version, permission, id field). The version is the "Plain CPF" one:
+# Klavi's product pages pair "Plain CPF" with V1 and "CPF encoded" with V1.1, so every
+# product is V1 here and the CPF-encoded variant says V1.1 (encryption.encrypt_report).
 _RAW = {
     "checking_account": ("checkingAccounts", "V1", "ACCOUNTS_ALL", "accountId"),
     "savings_account": ("savingsAccounts", "V1", "ACCOUNTS_ALL", "accountId"),
-    "credit_card": ("creditCards", "V1.1", "CREDIT_CARDS_ALL", "creditCardAccountId"),
+    "credit_card": ("creditCards", "V1", "CREDIT_CARDS_ALL", "creditCardAccountId"),
     "balance": ("balances", "V1", "ACCOUNTS_ALL", "accountId"),
     "loans": ("loans", "V1", "CREDIT_OPERATIONS_ALL", "contractId"),
     "financing": ("financings", "V1", "CREDIT_OPERATIONS_ALL", "contractId"),
@@ -58,11 +59,16 @@ _RAW = {
 _CATEGORIZED = {
     "categorized_checking_l2": ("checking_account", 2, "V1"),
     "categorized_savings_l2": ("savings_account", 2, "V1"),
-    "categorized_creditcard_l2": ("credit_card", 2, "V1.1"),
+    "categorized_creditcard_l2": ("credit_card", 2, "V1"),
     "categorized_checking_l3": ("checking_account", 3, "V1"),
     "categorized_savings_l3": ("savings_account", 3, "V1"),
-    "categorized_creditcard_l3": ("credit_card", 3, "V1.1"),
+    "categorized_creditcard_l3": ("credit_card", 3, "V1"),
 }
+
+
+# Documented for people only (docs.klavi.ai/link/KGqy-v11): one `creditRisk` object over
+# every institution, computed from the checking accounts (their ids go in links[]).
+_PERSONAL_ONLY = {"credit_risk": ("creditRisk", "V1", "ACCOUNTS_ALL", "accountId")}
 
 
 def _build() -> dict[str, Product]:
@@ -77,6 +83,10 @@ def _build() -> dict[str, Product]:
             products[f"{person}_{suffix}"] = Product(
                 f"{person}_{suffix}", person, suffix, base, "user", key, version, permission, level, id_field
             )
+    for suffix, (key, version, permission, id_field) in _PERSONAL_ONLY.items():
+        products[f"pf_{suffix}"] = Product(
+            f"pf_{suffix}", "pf", suffix, suffix, "user", key, version, permission, 0, id_field
+        )
     return products
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from klavi_mock.domain.reports import accounts, cards, credit, investments
+from klavi_mock.domain.reports import accounts, cards, credit, credit_risk, investments
 from klavi_mock.domain.reports.catalog import PERMISSIONS, PRODUCTS, Product
 from klavi_mock.domain.reports.common import Context, institution
 
@@ -44,6 +44,7 @@ _BUILDERS: dict[str, Builder] = {
     "variable_incomes": investments.variable_incomes,
     "treasure_titles": investments.treasure_titles,
     "funds": investments.funds,
+    "credit_risk": accounts.checking_accounts,  # what its labels are computed from
 }
 
 
@@ -109,6 +110,8 @@ def build_report(
         "links": [_link(link, product, data) for link in links],
         product.data_key: items,
     }
+    if product.family == "credit_risk":  # one object over every institution, not a list
+        body[product.data_key] = credit_risk.credit_risk(items, tax_id, moment.date())
     if product.family in _SUMMARIES:
         body[product.name] = [_SUMMARIES[product.family](item) for item in items]
     body["externalInfo"] = copy.deepcopy(external_info) if external_info else {}

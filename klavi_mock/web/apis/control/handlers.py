@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from klavi_mock import __version__
 from klavi_mock.contract.receiver import check_receiver
 from klavi_mock.domain.clock import iso
-from klavi_mock.domain.deliveries import Delivery
+from klavi_mock.domain.deliveries import Delivery, shown_key
 from klavi_mock.domain.links import Link
 from klavi_mock.errors import NotFound
 from klavi_mock.resources import openapi_dir
@@ -119,7 +119,7 @@ def _delivery(delivery: Delivery) -> dict:
         "nextAttemptAt": iso(delivery.next_attempt_at),
         "retriesLeft": delivery.retries_left,
         "requestId": delivery.request_id,
-        "orderingKey": delivery.ordering_key,
+        "orderingKey": shown_key(delivery.ordering_key),
         "chaos": delivery.chaos,
         "body": json.loads(delivery.body),
         "attempts": [

@@ -20,4 +20,7 @@ QUERY_TO_LINK_FIELD = {
 
 def link_request(query: Mapping[str, Any]) -> dict[str, Any]:
     """The POST /links body the query stands for (empty values are left out)."""
-    return {field: query[name] for name, field in QUERY_TO_LINK_FIELD.items() if query.get(name) not in (None, "")}
+    request = {field: query[name] for name, field in QUERY_TO_LINK_FIELD.items() if query.get(name) not in (None, "")}
+    if "redirectURL" not in request and query.get("redirectURL") not in (None, ""):
+        request["redirectURL"] = query["redirectURL"]  # the demo apps' older spelling
+    return request

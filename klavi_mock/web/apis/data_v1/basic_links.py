@@ -1,10 +1,11 @@
 """GET /basic-links/{appId}: the Basic WhiteLabel URL, opened in the user's browser."""
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from klavi_mock.domain.formats import redirect_url_problem
 from klavi_mock.errors import KlaviError, NotFound
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.web.apis.data_v1.basic_link_query import link_request
@@ -43,12 +44,8 @@ def basic_link_error_page(request: Request, sandbox: Sandbox, error: KlaviError)
     for JSON gets Klavi's error shape (None: the dispatcher renders it)."""
     if wants_json(request):
         return None
-    back = request.query_params.get("redirect_url", "")
-    try:
-        parts = urlsplit(back)
-        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # e.g. an unclosed [IPv6 literal
-        usable = False
+    back = request.query_params.get("redirect_url") or request.query_params.get("redirectURL") or ""
+    usable = bool(back) and redirect_url_problem(back) is None
     return PageRenderer(sandbox).message(
         request,
         error.status,

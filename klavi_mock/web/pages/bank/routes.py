@@ -22,7 +22,7 @@ from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.web.pages.bank.forms import one, read_form
 from klavi_mock.web.pages.bank.logos import logo_svg
 from klavi_mock.web.pages.bank.permissions import permission_items
-from klavi_mock.web.rendering import STATIC_DIR, PageRenderer, date_label, masked_tax_id
+from klavi_mock.web.rendering import STATIC_DIR, PageRenderer, date_label, leave_for, masked_tax_id
 
 LINK_ERRORS = {
     "unknown": (404, "Link inválido", "Este endereço de autorização não existe ou foi digitado incorretamente."),
@@ -99,7 +99,7 @@ class BankPages:
     def _render_step(self, request: Request, step: BankStep) -> Response:
         consent = step.consent
         if step.return_url is not None:
-            return RedirectResponse(step.return_url, status_code=302)  # back to the partner (or Klavi's result page)
+            return leave_for(step.return_url)  # back to the partner (or Klavi's result page)
         flow = f"{self.render.base(request)}/bank/flow/{consent.flow_token}"
         if step.page == "waiting":
             return self.render.message(

@@ -26,7 +26,7 @@ from klavi_mock.sandbox.consents import REASONS, REDIRECT_ERRORS
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.web.pages.bank.forms import one, read_form
 from klavi_mock.web.pages.bank.permissions import permission_items
-from klavi_mock.web.rendering import PageRenderer, date_label, masked_tax_id
+from klavi_mock.web.rendering import PageRenderer, date_label, leave_for, masked_tax_id
 
 _PUNCTUATION = re.compile(r"[\s./-]")
 
@@ -409,9 +409,7 @@ class HostedPages:
             self._tracking(link, "result", [event("authorise_success_finish_click", **institution)])
         reason = None if success else (consent.status_reason or "FORCED")
         if link.redirect_url:
-            return RedirectResponse(
-                self.sandbox.consents.return_url(consent, reason, to=link.redirect_url), status_code=302
-            )
+            return leave_for(self.sandbox.consents.return_url(consent, reason, to=link.redirect_url))
         if success:
             return self.render.message(
                 request,
@@ -453,7 +451,7 @@ class HostedPages:
             "error": "user_cancelled",
             "error_description": "The user left the journey without choosing an institution.",
         }
-        return RedirectResponse(with_query(link.redirect_url, params), status_code=302)
+        return leave_for(with_query(link.redirect_url, params))
 
     def routes(self) -> list:
         return [

@@ -1,0 +1,195 @@
+"""Issue 23 (fidelity, round three): each item driven over HTTP the way a production client
+does it, reading the bodies by the JSON paths such clients read."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from klavi_mock.testing import delivery_log, wait_for
+from tests.api.test_fidelity import _spec_nodes, reports
+from tests.conftest import API, VALID_CPF, ask, authorise, bearer
+
+# -- 2. pf_credit_risk ------------------------------------------------------------------------
+
+
+def test_pf_credit_risk_is_a_product_with_label_details(hooked, receiver):
+    authorise(hooked)
+    authorise(hooked, institutionCode="260")
+    got = reports(
+        receiver,
+        ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["pf_credit_risk", "pf_checking_account"]),
+        2,
+    )
+    risk = got["pf_credit_risk"]
+    assert risk["productVersion"] in ("V1", "V1.1")
+    block = risk["creditRisk"]
+    assert {a["compeCode"] for a in block["personalInfo"]["accounts"]} == {"341", "260"}
+    assert block["personalInfo"]["civilName"] == got["pf_checking_account"]["checkingAccounts"][0]["civilName"]
+    labels = {label["labelCode"]: label for label in block["labelDetails"]}
+    assert labels["F000007"]["labelName"] == "Longest checking account age" and labels["F000007"]["labelValue"] > 0
+    balance = sum(
+        Decimal(a["balances"]["availableAmount"]["amount"]) for a in got["pf_checking_account"]["checkingAccounts"]
+    )
+    assert Decimal(str(labels["F000009"]["labelValue"])) == balance.quantize(Decimal("0.01"))
+    for code in ("F000010", "F000011", "F000012", "F000013", "F000014", "F000015"):
+        assert labels[code]["labelName"].startswith("Checking account daily average balance last ")
+        assert isinstance(labels[code]["labelValue"], float) and labels[code]["labelValue"] >= 0
+    # links[] name the checking accounts the labels were computed from
+    ids = {a["accountId"] for a in got["pf_checking_account"]["checkingAccounts"]}
+    listed = {
+        i for link in risk["links"] for c in link["consents"] for i in c["permissions"]["ACCOUNTS_ALL"]["accountIds"]
+    }
+    assert listed == ids
+
+
+def test_pf_credit_risk_is_deterministic(hooked, receiver):
+    authorise(hooked)
+    first = reports(receiver, ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["pf_credit_risk"]), 1)
+    again = reports(receiver, ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["pf_credit_risk"]), 1)
+    assert first["pf_credit_risk"]["creditRisk"] == again["pf_credit_risk"]["creditRisk"]
+
+
+@pytest.mark.parametrize("path", ["/business/user-data", "/business/institution-data"])
+def test_there_is_no_pj_credit_risk(hooked, path):
+    response = ask(hooked, path, taxId="11222333000181", institutionCode="341", products=["pf_credit_risk"])
+    assert response.status_code == 416 and response.json()["statusCode"] == 4002, response.text
+    assert "pf_credit_risk is a personal (pf_) product" in response.json()["message"]
+
+
+# -- 8. phone numbers: E.164 with +55, or 400 "Invalid phone" ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "phone", ["11999999999", "(11) 99999-9999", "+15551234567", "+55 11 99999-9999", "5511999999999"]
+)
+def test_a_phone_that_is_not_e164_with_55_is_invalid_phone(klavi, client, phone):
+    link = client.post(f"{API}/links", json={"phone": phone}, headers=bearer(klavi.access_token()))
+    assert link.status_code == 400, link.text
+    assert set(link.json()) == {"statusCode", "error", "message"} and link.json()["statusCode"] == 400
+    assert link.json()["message"].startswith("body.phone: Invalid phone: ")
+    consent = klavi.consent_request(klavi.create_link()["linkToken"], phone=phone)
+    assert consent.status_code == 400 and consent.json()["message"].startswith("body.phone: Invalid phone: ")
+    opened = client.get(
+        f"{API}/basic-links/sandbox-app", params={"phone": phone}, headers={"Accept": "application/json"}
+    )
+    assert opened.status_code == 400 and opened.json()["message"].startswith("query.phone: Invalid phone: ")
+
+
+def test_a_national_number_gets_a_hint(klavi, client):
+    link = client.post(f"{API}/links", json={"phone": "11999999999"}, headers=bearer(klavi.access_token()))
+    assert "did you mean +5511999999999?" in link.json()["message"]
+
+
+@pytest.mark.parametrize("phone", ["+5511999999999", "+551133334444"])
+def test_e164_with_55_is_accepted(klavi, client, phone):
+    klavi.create_link(phone=phone)
+    klavi.create_consent(phone=phone)
+    opened = client.get(f"{API}/basic-links/sandbox-app", params={"phone": phone, "personal_tax_id": VALID_CPF})
+    assert opened.status_code == 302
+
+
+# -- 9. a bad URL inside productsCallbackURL: 416/4006 naming the product and the URL ---------
+
+
+@pytest.mark.parametrize(
+    "callbacks, product, url",
+    [
+        ({"pf_checking_account": "not a url"}, "pf_checking_account", "not a url"),
+        ({"pf_credit_card": "https://ok.example.com", "other": "ftp://x.example.com"}, "other", "ftp://x.example.com"),
+        ({"all": "/reports"}, "all", "/reports"),
+        ("partner/reports", "all", "partner/reports"),
+    ],
+)
+def test_a_bad_callback_url_is_4006_naming_the_product_and_the_url(hooked, receiver, callbacks, product, url):
+    authorise(hooked)
+    for response in (
+        ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["all"], productsCallbackURL=callbacks),
+        ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["all"], productsCallbackUrl=callbacks),
+        hooked.http.post(
+            f"{API}/links", json={"productsCallbackURL": callbacks}, headers=bearer(hooked.access_token())
+        ),
+    ):
+        assert response.status_code == 416, response.text
+        body = response.json()
+        assert body["statusCode"] == 4006 and body["error"] == "Invalid productsCallbackURL"
+        assert f"'{product}'" in body["message"] and f'"{url}"' in body["message"]
+        assert body["message"].startswith("body.productsCallbackURL")
+    assert not [e for e in receiver.events() if e["eventName"].startswith("product_")]  # nothing sent
+
+
+# -- 11. card limits: pf_credit_card/pj_credit_card send `limit` and `limits` ------------------
+
+
+@pytest.mark.parametrize(
+    "person, tax_field, tax_id", [("pf", "personalTaxId", VALID_CPF), ("pj", "businessTaxId", "11222333000181")]
+)
+def test_raw_card_products_send_limits_too(hooked, receiver, person, tax_field, tax_id):
+    authorise(hooked, **{"personalTaxId": None, tax_field: tax_id})
+    path = "/personal/institution-data" if person == "pf" else "/business/institution-data"
+    got = reports(
+        receiver, ask(hooked, path, taxId=tax_id, institutionCode="341", products=[f"{person}_credit_card"]), 1
+    )
+    for card in got[f"{person}_credit_card"]["creditCards"]:
+        available = float(card["limits"]["availableAmount"]["amount"])  # as the production clients read it
+        assert card["limits"] == card["limit"]
+        limit, used = float(card["limits"]["limitAmount"]["amount"]), float(card["limits"]["usedAmount"]["amount"])
+        assert available == pytest.approx(limit - used) and limit > 0
+
+
+# -- 10. order across a link: link_created before any event of its consents ----------------------
+
+
+def test_link_created_reaches_the_receiver_before_its_consents_events(hooked, client, receiver):
+    receiver.scripts["/events"] = [503, 503]  # link_created fails twice: its retries hold the link's line
+    link = hooked.create_link()
+    authorise(hooked, link["linkToken"])
+    authorise(hooked, link["linkToken"], institutionCode="260")
+    wait_for(lambda: len(receiver.events(answered=200)) >= 3, 20, "link_created and two consent_authorised")
+    accepted = receiver.events(answered=200)
+    assert accepted[0]["eventName"] == "link_created" and accepted[0]["payload"]["linkId"] == link["linkId"]
+    assert [e["eventName"] for e in receiver.events()][:3] == ["link_created"] * 3  # nothing overtook its retries
+    # the log still finds a consent's deliveries by consent:<id>, and the link's own by link:<id>
+    consent_id = next(e["payload"]["consents"]["consentId"] for e in accepted if e["eventName"] == "consent_authorised")
+    by_consent = delivery_log(client, orderingKey=f"consent:{consent_id}")
+    assert by_consent and all(d["orderingKey"] == f"consent:{consent_id}" for d in by_consent)  # shown as before
+    by_link = delivery_log(client, orderingKey=f"link:{link['linkId']}")
+    assert [d["name"] for d in by_link] == ["link_created"]  # the link's own, as before
+
+
+# -- 3. productVersion pairs with the CPF encoding: "Plain CPF" V1, "CPF encoded" V1.1 ----------
+
+PAIRED = ["pf_categorized_checking_l3", "pf_categorized_creditcard_l3", "pf_credit_card", "pf_credit_risk"]
+
+
+@pytest.mark.parametrize("encoded, version", [(False, "V1"), (True, "V1.1")])
+def test_product_version_pairs_with_the_cpf_encoding(hooked, client, receiver, encoded, version):
+    response = client.put("/__mock/tenants/sandbox-app/reports", json={"encryptSensitiveFields": encoded})
+    assert response.status_code == 200, response.text
+    authorise(hooked)
+    got = reports(receiver, ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=PAIRED), len(PAIRED))
+    for name, report in got.items():
+        assert report["productVersion"] == version, name
+        assert (report["enquiryCpf"] == VALID_CPF) is not encoded, name  # plain CPF, or encoded
+
+
+# -- 12. the choices the docs leave open are marked (and behave as marked) ----------------------
+
+
+def test_the_409_on_a_reused_external_track_id_is_a_marked_choice(klavi):
+    link = klavi.create_link()["linkToken"]
+    assert klavi.consent_request(link, externalTrackId="order-1").status_code == 200
+    again = klavi.consent_request(link, externalTrackId="order-1")
+    assert again.status_code == 409 and again.json()["statusCode"] == 409
+    marked = {"/".join(path) for path, node in _spec_nodes() if node.get("x-mock-choice") is True}
+    assert "paths//consents/post/responses/409" in marked
+
+
+def test_the_year_2300_expiry_for_validity_period_0_is_a_marked_choice(klavi):
+    assert klavi.create_consent(validityPeriod=0)["expireAt"] == "2300-01-01T00:00:00.000Z"
+    marked = {"/".join(path) for path, node in _spec_nodes() if node.get("x-mock-choice") is True}
+    assert "components/schemas/CreatedConsent/properties/expireAt" in marked
+    assert "components/schemas/CreateConsentRequest/properties/validityPeriod" in marked
+    for pointer in ("RedirectUrl", "Phone", "PfCreditRiskReport", "CreditCard/allOf/1/properties/limits"):
+        assert f"components/schemas/{pointer}" in marked, pointer
