@@ -26,12 +26,20 @@ SANDBOX_KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-
 
 
 def register_formats() -> None:
-    """Valid CPFs and CNPJs (numeric or alphanumeric) for `format: cpf` / `format: cnpj`."""
+    """Valid values for the spec's own formats: CPFs and CNPJs (numeric or alphanumeric), Brazilian
+    phones in E.164, redirect URLs (http(s) or a deep link)."""
     schemathesis.openapi.format(
         "cpf", st.from_regex(r"\A[0-9]{9}\Z").filter(lambda base: len(set(base)) > 1).map(make_cpf)
     )
     schemathesis.openapi.format(
         "cnpj", st.from_regex(r"\A[0-9A-Z]{12}\Z").filter(lambda base: len(set(base)) > 1).map(make_cnpj)
+    )
+    # The mock's own formats (openapi/klavi.yaml): a phone in E.164 with Brazil's +55, and a
+    # redirect URL that is an absolute http(s) URL or an app's deep link.
+    schemathesis.openapi.format("phone-br", st.from_regex(r"\A\+55[1-9][0-9]{9,10}\Z"))
+    schemathesis.openapi.format(
+        "redirect-uri",
+        st.sampled_from(["https://partner.example.com/return", "http://127.0.0.1:9/return", "myapp://redirect"]),
     )
 
 

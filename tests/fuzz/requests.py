@@ -87,6 +87,8 @@ FORMAT_EXAMPLES = {
     "cpf": VALID_CPF,
     "cnpj": VALID_CNPJ,
     "uri": PARTNER_RETURN,
+    "redirect-uri": PARTNER_RETURN,
+    "phone-br": "+5511999999999",
     "email": "ana@example.com",
     "date": "2025-01-31",
     "date-time": "2025-01-31T12:00:00Z",

@@ -177,6 +177,8 @@ HINTS = {
     "cnpj": [VALID_CNPJ, "12ABC34501DE35", "00000001000136", "00000009000100"],
     "uri": ["http://127.0.0.1:9/unused", "https://partner.example.com/return"],
     "url": ["http://127.0.0.1:9/klavi/events"],  # a receiver check's: nothing listens on port 9
+    "redirect-uri": ["http://127.0.0.1:9/unused", "myapp://redirect"],
+    "phone-br": ["+5511999999999", "+552133334444"],
     "institutionCode": ["341", "237", "746", "389", "999"],
     "products": [["all"], ["pf_checking_account"], ["pj_checking_account", "all"], ["categorized_transactions"], []],
     "persona": ["bank-denies", "happy-path", "consent-limit", "no-such-persona"],
