@@ -24,16 +24,17 @@ fixture (session scope) to return your own `Settings`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlencode, urlsplit
 
+import anyio.to_thread
 import httpx
 import pytest
 
@@ -44,6 +45,8 @@ from klavi_mock.testing.helpers import Receiver, delivery_log, serve_in_thread, 
 
 ACCESS_KEY, SECRET_KEY, APP_ID = "sandbox-access-key", "sandbox-secret-key", "sandbox-app"
 URL_VARIABLE = "KLAVI_MOCK_URL"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class KlaviContractViolation(AssertionError):
@@ -331,7 +334,11 @@ class KlaviMock:
         try:
             yield created
         finally:
-            self._http.delete(f"/__mock/faults/{created['faultId']}")
+            self.remove_fault(created["faultId"])
+
+    def remove_fault(self, fault_id: str) -> None:
+        """End a fault rule now (one already gone, e.g. used up by `times`, is fine)."""
+        self._http.delete(f"/__mock/faults/{fault_id}")
 
     def add_fault(self, **rule: Any) -> dict:
         """A fault rule until the test ends (fields as in POST /__mock/faults)."""
@@ -380,160 +387,67 @@ def violation_text(report: dict[str, Any]) -> str:
     )
 
 
+def _in_a_thread(
+    method: Callable[Concatenate[KlaviMock, P], R],
+) -> Callable[Concatenate[AsyncKlaviMock, P], Coroutine[Any, Any, R]]:
+    """`method` as a coroutine that runs it in a worker thread, so the event loop (the test's
+    own server, its other tasks) keeps running while the helper waits on HTTP or sleeps."""
+
+    @functools.wraps(method)
+    async def run(self: AsyncKlaviMock, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await anyio.to_thread.run_sync(functools.partial(method, self.sync, *args, **kwargs))
+
+    return run
+
+
 class AsyncKlaviMock:
-    """The same helpers for async test suites (each call an `httpx.AsyncClient` request, so
-    it works on whatever event loop the test runs): `klavi_mock_async`."""
+    """KlaviMock's helpers as coroutines, for async test suites (`klavi_mock_async`): each
+    runs the synchronous helper in a worker thread (anyio's, which works under pytest-asyncio
+    and anyio alike), one implementation for both. `events`, `reports` and
+    `basic_link_url` do no I/O and stay plain methods."""
 
     def __init__(self, mock: KlaviMock) -> None:
         self.sync = mock
         self.base_url, self.api_url = mock.base_url, mock.api_url
         self.access_key, self.secret_key, self.app_id = mock.access_key, mock.secret_key, mock.app_id
         self.receiver = mock.receiver
+        self.events, self.reports, self.basic_link_url = mock.events, mock.reports, mock.basic_link_url
 
-    async def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=15, headers=self.sync.headers) as http:
-            response = await http.request(method, f"/__mock{path}", **kwargs)
-        if response.status_code >= 400:
-            raise AssertionError(f"klavi-mock control API {method} {path}: {response.status_code} {response.text}")
-        return response.json()
-
-    async def now(self) -> str:
-        return (await self._admin("GET", "/clock"))["now"]
-
-    async def advance(self, seconds: float) -> str:
-        return (await self._admin("POST", "/clock/advance", json={"seconds": seconds}))["now"]
-
-    async def settle(self, seconds: float = 0, timeout: float = 30, max_steps: int = 100) -> str:
-        now = await self.advance(seconds) if seconds > 0 else await self.now()
-        deadline = time.monotonic() + timeout
-        for _ in range(max_steps):
-            pending = await self.deliveries(status="pending", appId=self.app_id)
-            if not pending:
-                return now
-            step = _next_step(pending, _ts(await self.now()))
-            if step is None:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"deliveries still pending after {timeout} s: {pending}")
-                await asyncio.sleep(0.05)
-                continue
-            now = await self.advance(step)
-        raise AssertionError(f"deliveries still pending after {max_steps} clock moves")
-
-    async def consent(self, consent_id: str) -> dict:
-        return await self._admin("GET", f"/consents/{consent_id}")
-
-    async def personas(self) -> list[dict]:
-        return await self._admin("GET", "/personas")
-
-    async def tax_id(self, persona: str) -> str:
-        return _tax_id(await self.personas(), persona)
-
-    async def answer_at_bank(
-        self, consent_id: str, decision: str = "approve", lgpd: str = "accept", permissions: list[str] | None = None
-    ) -> dict:
-        body = _bank_answer(decision, lgpd, permissions)
-        return await self._admin("POST", f"/consents/{consent_id}/bank", json=body)
-
-    async def deliveries(self, consent_id: str | None = None, link_id: str | None = None, **filters: str) -> list[dict]:
-        params: dict[str, Any] = {**_ordering_key(consent_id, link_id), **filters, "limit": 1000}
-        items: list[dict] = []
-        while True:
-            page = await self._admin("GET", "/webhooks", params=params)
-            items += page["items"]
-            if page["nextCursor"] is None:
-                return items
-            params["cursor"] = page["nextCursor"]
-
-    async def wait_for_event(
-        self, name: str, consent_id: str | None = None, link_id: str | None = None, timeout: float = 10
-    ) -> dict:
-        deadline = time.monotonic() + timeout
-        while not (found := self.sync.events(name, consent_id, link_id)):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for the {name} webhook")
-            await asyncio.sleep(0.02)
-        return found[-1]
-
-    async def wait_for_delivery(
-        self,
-        name: str | None = None,
-        consent_id: str | None = None,
-        link_id: str | None = None,
-        status: str = "delivered",
-        timeout: float = 10,
-    ) -> dict:
-        filters = {"status": status, "appId": self.app_id, **({"name": name} if name else {})}
-        deadline = time.monotonic() + timeout
-        while not (found := await self.deliveries(consent_id, link_id, **filters)):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for a {status} delivery")
-            await asyncio.sleep(0.05)
-        return found[0]
-
-    async def redeliver(self, delivery_id: str | None = None, status: str = "failed", **filters: str) -> dict:
-        if delivery_id is not None:
-            return await self._admin("POST", f"/webhooks/{delivery_id}/redeliver")
-        return await self._admin("POST", "/webhooks/redeliver", json={"status": status, **filters})
-
-    async def chaos(self, **modes: Any) -> dict:
-        if not modes:
-            return await self._admin("DELETE", f"/tenants/{self.app_id}/chaos")
-        return await self._admin("PUT", f"/tenants/{self.app_id}/chaos", json=modes)
-
-    async def report_delivery(
-        self,
-        mode: str | None = None,
-        activated_products: list[str] | None = None,
-        encrypt_sensitive_fields: bool | None = None,
-        *,
-        all_products: bool = False,
-    ) -> dict:
-        body: dict[str, Any] = {}
-        if mode is not None:
-            body["reportDelivery"] = mode
-        if activated_products is not None or all_products:
-            body["activatedProducts"] = None if all_products else activated_products
-        if encrypt_sensitive_fields is not None:
-            body["encryptSensitiveFields"] = encrypt_sensitive_fields
-        return await self._admin("PUT", f"/tenants/{self.app_id}/reports", json=body)
-
-    async def force(self, consent_id: str, status: str) -> dict:
-        return await self._admin("POST", f"/consents/{consent_id}/force", json={"status": status})
-
-    async def use_persona(self, consent_id: str, persona: str) -> dict:
-        return await self._admin("POST", f"/consents/{consent_id}/persona", json={"persona": persona})
-
-    async def requests(self, **filters: Any) -> list[dict]:
-        return (await self._admin("GET", "/requests", params=filters))["items"]
-
-    def events(self, name: str | None = None, consent_id: str | None = None, link_id: str | None = None) -> list[dict]:
-        """The events the receiver got (no I/O: the receiver runs in this process)."""
-        return self.sync.events(name, consent_id, link_id)
-
-    def reports(self, product: str | None = None) -> list[dict]:
-        return self.sync.reports(product)
-
-    async def add_fault(self, **rule: Any) -> dict:
-        return await self._admin("POST", "/faults", json=rule)
+    reset = _in_a_thread(KlaviMock.reset)
+    advance = _in_a_thread(KlaviMock.advance)
+    settle = _in_a_thread(KlaviMock.settle)
+    now = _in_a_thread(KlaviMock.now)
+    consent = _in_a_thread(KlaviMock.consent)
+    force = _in_a_thread(KlaviMock.force)
+    use_persona = _in_a_thread(KlaviMock.use_persona)
+    personas = _in_a_thread(KlaviMock.personas)
+    tax_id = _in_a_thread(KlaviMock.tax_id)
+    answer_at_bank = _in_a_thread(KlaviMock.answer_at_bank)
+    approve = _in_a_thread(KlaviMock.approve)
+    deny = _in_a_thread(KlaviMock.deny)
+    tracking_events = _in_a_thread(KlaviMock.tracking_events)
+    deliveries = _in_a_thread(KlaviMock.deliveries)
+    requests = _in_a_thread(KlaviMock.requests)
+    wait_for_event = _in_a_thread(KlaviMock.wait_for_event)
+    wait_for_delivery = _in_a_thread(KlaviMock.wait_for_delivery)
+    wait_for_report = _in_a_thread(KlaviMock.wait_for_report)
+    redeliver = _in_a_thread(KlaviMock.redeliver)
+    chaos = _in_a_thread(KlaviMock.chaos)
+    report_delivery = _in_a_thread(KlaviMock.report_delivery)
+    add_fault = _in_a_thread(KlaviMock.add_fault)
+    fault_reactions = _in_a_thread(KlaviMock.fault_reactions)
+    conformance = _in_a_thread(KlaviMock.conformance)
+    violations = _in_a_thread(KlaviMock.violations)
+    assert_conforms = _in_a_thread(KlaviMock.assert_conforms)
 
     @contextlib.asynccontextmanager
     async def fault(self, **rule: Any) -> AsyncIterator[dict]:
+        """As KlaviMock.fault: matching requests fail while the block runs."""
         created = await self.add_fault(**rule)
         try:
             yield created
         finally:
-            await self._admin("DELETE", f"/faults/{created['faultId']}")
-
-    async def conformance(self) -> dict:
-        return await self._admin("GET", "/conformance")
-
-    async def violations(self) -> list[str]:
-        return _violations(await self.conformance())
-
-    async def assert_conforms(self) -> None:
-        report = await self.conformance()
-        if _violations(report):
-            pytest.fail(violation_text(report), pytrace=False)
+            await anyio.to_thread.run_sync(self.sync.remove_fault, created["faultId"])
 
 
 # -- configuration and fixtures ------------------------------------------------------------

@@ -364,6 +364,26 @@ async def test_an_async_suite(klavi_mock_async):
     assert await mock.violations() == []
     await mock.assert_conforms()
     assert (await mock.consent(consent["consentId"]))["status"] == "AUTHORISED"
+    async with httpx.AsyncClient() as http:  # a second consent, walked through the bank pages
+        second = (await http.post(f"{mock.api_url}/consents", headers={"Authorization": f"Bearer {link['linkToken']}"},
+                  json={"externalTrackId": "y", "personalTaxId": tax_id, "institutionCode": "341",
+                        "redirectURL": "https://partner.example.com/back"})).json()
+        third = (await http.post(f"{mock.api_url}/consents", headers={"Authorization": f"Bearer {link['linkToken']}"},
+                 json={"externalTrackId": "z", "personalTaxId": tax_id, "institutionCode": "341",
+                       "redirectURL": "https://partner.example.com/back"})).json()
+    back = await mock.approve(second["consentRedirectURL"])
+    assert back.startswith("https://partner.example.com/back")
+    assert (await mock.consent(second["consentId"]))["status"] == "AUTHORISED"
+    await mock.deny(third["consentRedirectURL"])
+    assert (await mock.consent(third["consentId"]))["status"] == "REJECTED"
+    assert await mock.tracking_events(link_id=link["linkId"]) == []  # no hosted page was opened
+    async with httpx.AsyncClient() as http:  # the 503 rule above answers both; the client retried
+        for _ in range(2):
+            await http.post(f"{mock.api_url}/links", json={"personalTaxId": tax_id},
+                            headers={"Authorization": f"Bearer {token}"})
+    first, second = await mock.fault_reactions()
+    assert first["reaction"]["retried"] is True and second["status"] == 503
+    assert mock.basic_link_url().endswith(f"/basic-links/{mock.app_id}")
 
 
 @pytest.fixture
