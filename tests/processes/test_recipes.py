@@ -131,6 +131,20 @@ def test_the_action_fails_with_the_log_when_the_mock_cannot_start(installed_acti
     assert "--log-level" in done.stdout  # the mock's own one-line reason, from its log
 
 
+def test_the_action_stops_the_mock_it_started_when_it_gives_up_waiting(installed_action):
+    port = str(free_port())
+    done = installed_action.run("start", {"port": port, "timeout": "0"}, timeout=60)
+    assert done.returncode == 1
+    assert "::error::klavi-mock was not healthy in 0s" in done.stdout
+    left = None
+    for _ in range(50):  # SIGTERM was sent; give the mock a moment to exit
+        left = subprocess.run(["pgrep", "-f", f"klavi-mock serve --host 127.0.0.1 --port {port}"], capture_output=True)
+        if left.returncode == 1:  # no such process
+            break
+        time.sleep(0.2)
+    assert left is not None and left.returncode == 1, f"still running: {left.stdout!r}"
+
+
 def _ci_sh(*command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["bash", str(ROOT / "docs/recipes/ci.sh"), *command],
