@@ -204,6 +204,7 @@ TENANT_SCHEMA = {
         "reportDelivery": {"enum": list(REPORT_DELIVERY)},
         "activatedProducts": {"type": "array", "items": {"enum": sorted(PRODUCTS)}, "uniqueItems": True},
         "encryptSensitiveFields": {"type": "boolean"},
+        "trackingEvents": {"type": "boolean"},
     },
 }
 _TENANTS = Draft202012Validator({"type": "array", "minItems": 1, "items": TENANT_SCHEMA})
@@ -222,6 +223,7 @@ def tenant(raw: Mapping[str, Any]) -> Tenant:
         report_delivery=raw.get("reportDelivery", "on-request"),
         activated_products=tuple(raw["activatedProducts"]) if raw.get("activatedProducts") is not None else None,
         encrypt_sensitive_fields=raw.get("encryptSensitiveFields", False),
+        tracking_events=raw.get("trackingEvents", True),
     )
 
 

@@ -25,3 +25,4 @@ class Tenant:
     report_delivery: str = "on-request"  # one of REPORT_DELIVERY
     activated_products: tuple[str, ...] | None = None  # the products chosen at onboarding; None: every one
     encrypt_sensitive_fields: bool = False  # reports in the "CPF encoded" variant (domain/encryption.py)
+    tracking_events: bool = True  # the hosted pages' clicks and page views go to events_url too (eventType web)

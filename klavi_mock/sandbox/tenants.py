@@ -68,11 +68,20 @@ class Tenants(Mapping[str, Tenant]):
     # -- the control API's changes ---------------------------------------------------------
 
     def configure_webhooks(
-        self, app_id: str, events_url: str | None, products_callback_url: str | dict | None
+        self,
+        app_id: str,
+        events_url: str | None,
+        products_callback_url: str | dict | None,
+        tracking_events: bool | None = None,
     ) -> Tenant:
+        """`tracking_events` None: as it is."""
         known = self._known(app_id)
         callbacks = normalize_products_callback(products_callback_url, "body.productsCallbackURL")
-        hooks: dict[str, Any] = {"events_url": events_url, "products_callback_url": callbacks}
+        hooks: dict[str, Any] = {
+            "events_url": events_url,
+            "products_callback_url": callbacks,
+            "tracking_events": known.tracking_events if tracking_events is None else tracking_events,
+        }
         tenant = self._set(dataclasses.replace(known, **hooks))
         self._keep(WEBHOOKS, app_id, hooks)
         return tenant
