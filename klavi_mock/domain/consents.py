@@ -41,6 +41,8 @@ REASONS = {
     "CONSENT_MAX_DATE_REACHED": "The consent reached its expireAt.",
     "CUSTOMER_MANUALLY_REVOKED": "The user revoked the consent at the institution.",
     "REVOKED_BY_PARTNER": "The partner revoked the consent (DELETE /consents/{consentId}/revoke).",
+    "REVOKED_BEFORE_AUTHORISATION": "The partner revoked the consent before the user completed it "
+    "(DELETE /consents/{consentId}/revoke); its consentRedirectURL no longer opens.",
     "DELETED_BY_USER": "The user asked for the data to be deleted in Klavi's portal.",
     "FORCED": "Forced through the control API.",
     "OPEN_DATA_CONNECTION_FAILED": "The Open Data task failed (its code says why: GET /tasks/{taskId}/status).",

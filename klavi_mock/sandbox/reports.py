@@ -25,7 +25,7 @@ from klavi_mock.domain.encryption import encrypt_report
 from klavi_mock.domain.institutions import InstitutionCatalog
 from klavi_mock.domain.personas import PersonaCatalog
 from klavi_mock.domain.report_requests import ReportRequest
-from klavi_mock.domain.reports import PRODUCTS, ReportConsent, ReportLink, build_report, products_for
+from klavi_mock.domain.reports import ECO_PRODUCTS, PRODUCTS, ReportConsent, ReportLink, build_report, products_for
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.throttle import Throttle
 from klavi_mock.errors import BusinessRuleError, Forbidden, NotFound
@@ -69,13 +69,22 @@ class ReportService:
         meanwhile), then record the request and send everything in one step."""
         self._persona_refusal(tenant, body["taxId"])
         products = self._products(tenant, person, level, body["products"])
+        # 4008 and 4009 are "eco product only": for a request that names one ("all" asks for
+        # every product and keeps the general answers)
+        eco = [] if "all" in body["products"] else [name for name in products if name in ECO_PRODUCTS]
+        if eco and self.personas.for_tax_id(body["taxId"]).report_request == "kyc-needed":
+            raise BusinessRuleError(
+                4009,
+                f"Insufficient authorization info: {', '.join(eco)} needs a KYC process for taxId "
+                f"{body['taxId']} before its data can be inquired",
+            )
         callbacks = normalize_products_callback(body.get("productsCallbackURL"), "body.productsCallbackURL")
         for key in callbacks or {}:
             if key not in ("all", "other") and key not in PRODUCTS:
                 raise BusinessRuleError(
                     4006, f"body.productsCallbackURL: {key!r} is not a product name, 'other' or 'all'"
                 )
-        consents = self._scope(tenant, person, level, body)
+        consents = self._scope(tenant, person, level, body, eco)
         newest_link = self.store.get_link(tenant.app_id, consents[0].link_id)
         request = self._new_request(
             tenant,
@@ -227,8 +236,11 @@ class ReportService:
             # partner that pj_ products (categorized ones included) are institution-level.
         return list(dict.fromkeys(asked))
 
-    def _scope(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> list[Consent]:
-        """The AUTHORISED consents the request covers, newest first (4001 when none)."""
+    def _scope(
+        self, tenant: Tenant, person: str, level: str, body: dict[str, Any], eco: list[str] | None = None
+    ) -> list[Consent]:
+        """The AUTHORISED consents the request covers, newest first (4001 when none; 4008
+        when an eco product is asked for: "no Open Finance consent available")."""
         tax_id, code = body["taxId"], body.get("institutionCode")
         if code is not None and self.institutions.get(code) is None:
             raise BusinessRuleError(
@@ -260,6 +272,12 @@ class ReportService:
         if not chosen:
             where = f" at institution {code}" if code else ""
             via = f" on link {body['linkId']}" if body.get("linkId") else ""
+            if eco:
+                raise BusinessRuleError(
+                    4008,
+                    f"Insufficient authorization info: no Open Finance consent available for taxId {tax_id}"
+                    f"{where}{via} to build {', '.join(eco)}; the user must authorise one first",
+                )
             raise BusinessRuleError(
                 4001, f"no AUTHORISED consent for taxId {tax_id}{where}{via}; the user must authorise one first"
             )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.institutions import InstitutionCatalog
 from klavi_mock.domain.links import Link
-from klavi_mock.domain.tasks import FAIL, NEED_MFA, SUCCESS, Task, login_task, new_task
+from klavi_mock.domain.tasks import FAIL, NEED_MFA, PENDING, SUCCESS, Task, login_task, new_task
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.tokens import TokenClaims
 from klavi_mock.errors import BusinessRuleError, InvalidRequest, NotFound
@@ -98,4 +98,6 @@ class OpenDataTasks:
             self.consents.open_data_connected(consent, task.connection_key or "")
         elif consent is not None and task.status == FAIL:
             self.consents.open_data_failed(consent)
+        elif consent is not None and task.status == PENDING:
+            self.consents.open_data_collecting(consent, task.crawl_seconds)
         return task
