@@ -304,7 +304,7 @@ class ReportService:
                 representative_tax_id=request.representative_tax_id,
             )
             if request.encrypted:
-                encrypt_report(report, secret_key)
+                encrypt_report(report, secret_key, request.created_at)
             built.append((report, encode_body(report)))
         return built
 

@@ -303,3 +303,53 @@ def test_open_data_codes_201_to_203_are_success_not_failure(hooked, password, co
         hooked, "/personal/institution-data", taxId=VALID_CPF, institutionCode="003", products=["pf_checking_account"]
     )
     assert served.status_code == 200, served.text
+
+
+# -- 4. encrypted fields in the shape of the docs' example ------------------------------------
+
+DOCS_EXAMPLE = "cly0AXWVPlVJMk-3P1qFQ5i3UgY-t0mIkn3xNPAWxW4DusQWC6wKP6WKTKunzSqy2oVpKd2p7_liKxGXpV7wQ3a62M4g"
+URL_SAFE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@pytest.mark.parametrize(
+    ("path", "tax", "fields"),
+    [
+        ("/personal/institution-data", {"personalTaxId": VALID_CPF}, ["enquiryCpf"]),
+        ("/business/institution-data", {"businessTaxId": "11222333000181"}, ["enquiryCnpj"]),
+        (
+            "/business/institution-data",
+            {"businessTaxId": "11222333000181", "personalTaxId": VALID_CPF},
+            ["enquiryCnpj", "enquiryCpf"],
+        ),
+    ],
+)
+def test_encrypted_fields_have_the_docs_examples_shape_and_decrypt(hooked, client, receiver, path, tax, fields):
+    from klavi_mock.domain.encryption import decrypt_field
+
+    assert client.put("/__mock/tenants/sandbox-app/reports", json={"encryptSensitiveFields": True}).status_code == 200
+    authorise(hooked, **tax)
+    tax_id = tax.get("businessTaxId") or tax["personalTaxId"]
+    product = "pj_checking_account" if "business" in path else "pf_checking_account"
+    asked = ask(hooked, path, taxId=tax_id, institutionCode="341", products=[product])
+    assert asked.status_code == 200, asked.text
+    [report] = [r.json() for r in wait_for(lambda: receiver.at("/reports"), 20, "the report")]
+    for field in fields:
+        token = report[field]
+        assert len(token) == len(DOCS_EXAMPLE) == 92 and set(token) <= URL_SAFE and token[0] == DOCS_EXAMPLE[0]
+        plain = decrypt_field(token, "sandbox-secret-key")
+        assert plain == (tax_id if field == "enquiryCnpj" else VALID_CPF)
+        with pytest.raises(ValueError):
+            decrypt_field(token, "another-secret")
+        with pytest.raises(ValueError):
+            decrypt_field(token[:-2] + ("AA" if token[-2:] != "AA" else "BA"), "sandbox-secret-key")
+    assert report["productVersion"] == "V1.1"
+    # the same request again gives the same bytes (deterministic reports)
+    assert client.get(f"/__mock/reports/{report['productReportId']}").json() == report
+
+
+def test_the_docs_example_has_the_layout_the_mock_follows():
+    import base64
+
+    raw = base64.urlsafe_b64decode(DOCS_EXAMPLE + "=" * (-len(DOCS_EXAMPLE) % 4))
+    assert len(raw) == 69 == 1 + 4 + 16 + 16 + 32
+    assert raw[0] == 0x72  # the version byte the mock writes
