@@ -33,6 +33,7 @@ REDIRECT_ERRORS = {
     "CUSTOMER_MANUALLY_REJECTED": "access_denied",
     "LGPD_DECLINED": "lgpd_declined",
     "CONSENT_TECHNICAL_ISSUE": "consent_error",
+    "OPEN_DATA_CONNECTION_FAILED": "consent_error",
 }
 
 FORCEABLE = {

@@ -21,7 +21,7 @@ class OpenDataTasks:
         self.institutions = institutions
         self.consents = consents
 
-    def create_consent(self, tenant: Tenant, link: Link, request: dict) -> Consent:
+    def create_consent(self, tenant: Tenant, link: Link, request: dict, hosted: bool = False) -> Consent:
         """POST /consents: a consent (the lifecycle's rules); at an Open Data institution,
         with the task that logs in. A link made with a connectionKey of this institution
         updates without a login."""
@@ -32,7 +32,7 @@ class OpenDataTasks:
                 f"body.institutionCode: the link's connectionKey is for institution "
                 f"{known.institution_code}, not {request['institutionCode']}",
             )
-        consent = self.consents.create(tenant, link, request)
+        consent = self.consents.create(tenant, link, request, hosted=hosted)
         if consent.open_data:
             task = login_task(
                 tenant.app_id, link.id, consent.institution_code, consent.id, known.connection_key if known else None

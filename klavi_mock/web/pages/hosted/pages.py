@@ -26,6 +26,7 @@ from klavi_mock.sandbox.consents import REASONS, REDIRECT_ERRORS
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.web.pages.bank.forms import one, read_form
 from klavi_mock.web.pages.bank.permissions import permission_items
+from klavi_mock.web.pages.hosted.open_data import OpenDataLogin
 from klavi_mock.web.rendering import PageRenderer, date_label, leave_for, masked_tax_id
 from klavi_mock.web.server.body import read_body
 
@@ -44,6 +45,8 @@ _FAILURES = {
     "CONSENT_TECHNICAL_ISSUE": "A instituição teve um problema ao autorizar. Tente de novo em alguns minutos.",
     "REDIRECT_URL_EXPIRED": "O tempo para abrir a instituição acabou. Comece de novo.",
     "CONSENT_EXPIRED": "O pedido não foi concluído a tempo. Comece de novo.",
+    "OPEN_DATA_CONNECTION_FAILED": "Não foi possível entrar na instituição. Nenhum dado foi compartilhado.",
+    "REVOKED_BEFORE_AUTHORISATION": "O pedido foi cancelado antes de ser concluído. Nenhum dado foi compartilhado.",
 }
 
 
@@ -164,7 +167,7 @@ class HostedPages:
                 events.append(event("institution_list_search", key=query))
             label, masked = masked_tax_id(link)
             person = "pj" if link.business_tax_id else "pf"
-            usable = [i for i in self.sandbox.institutions.all() if i.institution_type == 1 and i.serves(person)]
+            usable = [i for i in self.sandbox.institutions.all() if i.serves(person)]  # Open Data ones too
             institutions = [
                 {
                     "institutionCode": i.code,
@@ -251,7 +254,7 @@ class HostedPages:
             return RedirectResponse(self._here(request, token), status_code=303)
         if institution is None:
             problem = f"institutionCode {code!r} is not an institution of GET /links/institutions"
-        elif institution.institution_type != 1 or not institution.serves(person) or institution.is_outage:
+        elif not institution.serves(person) or institution.is_outage:
             problem = (
                 f"{institution.name} ({code}) cannot take this consent: institutionType {institution.institution_type}, "
                 f"businessType {institution.business_type}, isOutage {str(institution.is_outage).lower()}"
@@ -298,17 +301,6 @@ class HostedPages:
                 request, link, token, tax_error="Informe seu CPF ou CNPJ para continuar.", status=400
             )
         institution = self.sandbox.institutions.get(code)
-        if institution is not None and institution.institution_type != 1:  # Open Data: a login through tasks, API only
-            return self.render.message(
-                request,
-                400,
-                "Não foi possível continuar",
-                _START_ERRORS[4004],
-                detail=f"{institution.name} ({code}) is an Open Data institution (institutionType 2); "
-                "the hosted page offers Open Finance institutions only",
-                back_url=self._here(request, token),
-                back_label="Escolher outra instituição",
-            )
         if institution is not None:
             self._tracking(
                 link,
@@ -325,8 +317,12 @@ class HostedPages:
                 if value
             },
         }
+        open_data = institution is not None and institution.institution_type == 2
         try:
-            consent = self.sandbox.consents.create(tenant, link, body, hosted=True)
+            if open_data:  # the API-only flow's consent and login task; the steps as pages
+                consent = self.sandbox.tasks.create_consent(tenant, link, body, hosted=True)
+            else:
+                consent = self.sandbox.consents.create(tenant, link, body, hosted=True)
         except KlaviError as error:
             if isinstance(error, TooManyRequests):
                 message = "Muitas tentativas seguidas. Aguarde alguns segundos e tente de novo."
@@ -343,6 +339,8 @@ class HostedPages:
                 back_url=self._here(request, token),
                 back_label="Escolher outra instituição",
             )
+        if open_data:
+            return RedirectResponse(self._here(request, token, "/link/login", consent_id=consent.id), status_code=303)
         return RedirectResponse(
             f"{self.render.base(request)}/bank/authorize?{urlencode({'ticket': consent.ticket})}", status_code=303
         )
@@ -396,14 +394,20 @@ class HostedPages:
             message=None
             if success
             else _FAILURES.get(consent.status_reason or "", "O compartilhamento não foi concluído."),
-            detail=None
-            if success
-            else f"{consent.status} ({consent.status_reason}): {REASONS.get(consent.status_reason or '', '')}",
+            detail=None if success else self._failure_detail(consent),
             finish_url=finish_url,
             more_url=self._here(request, token, "/link/finish", consent_id=consent.id, action="more"),
             list_url=self._here(request, token),
             tracking_payload=institution_payload(institution),
         )
+
+    def _failure_detail(self, consent: Consent) -> str:
+        """The developer's detail of a failure; an Open Data task's code and message with it."""
+        detail = f"{consent.status} ({consent.status_reason}): {REASONS.get(consent.status_reason or '', '')}"
+        task = self.sandbox.store.get_task(consent.task_id) if consent.task_id else None
+        if task is not None:
+            detail += f" Open Data code {task.code}: {task.message} (task {task.id})"
+        return detail
 
     async def finish(self, request: Request) -> Response:
         """The result page's buttons: back to the partner's redirectURL (link-level
@@ -493,7 +497,9 @@ class HostedPages:
         return Response(status_code=204)
 
     def routes(self) -> list:
+        login = OpenDataLogin(self)
         return [
+            Route("/link/login", login.login, methods=["GET", "POST"]),
             Route("/link/events", self.page_event, methods=["POST"]),
             Route("/link", self.hosted_link, methods=["GET", "POST"]),
             Route("/link/confirm", self.confirm, methods=["GET"]),
