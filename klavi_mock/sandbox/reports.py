@@ -85,6 +85,7 @@ class ReportService:
                     4006, f"body.productsCallbackURL: {key!r} is not a product name, 'other' or 'all'"
                 )
         consents = self._scope(tenant, person, level, body, eco)
+        # the link's settings (productsCallbackURL, externalInfo) are its application's own
         newest_link = self.store.get_link(tenant.app_id, consents[0].link_id)
         request = self._new_request(
             tenant,
@@ -247,7 +248,14 @@ class ReportService:
                 4004, f"body.institutionCode: {code!r} is not an institution of GET /links/institutions"
             )
         # A company's consent that also names its representative's CPF is the company's.
-        mine = [c for c in self.store.list_consents(tenant.app_id) if c.person == person and c.tax_id == tax_id]
+        # Another application of the same partner may ask for reports on a consent (Klavi);
+        # other partners' consents stay invisible (4001 as if they did not exist).
+        mine = [
+            c
+            for app_id in self.tenants.apps_of_partner(tenant.app_id)
+            for c in self.store.list_consents(app_id)
+            if c.person == person and c.tax_id == tax_id
+        ]
         if body.get("consentIds"):
             by_id = {c.id: c for c in mine}
             chosen = []

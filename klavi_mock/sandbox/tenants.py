@@ -62,6 +62,13 @@ class Tenants(Mapping[str, Tenant]):
         tenant = self._by_app.get(app_id)
         return tenant.secret_key if tenant else None
 
+    def apps_of_partner(self, app_id: str) -> list[str]:
+        """The applications of `app_id`'s partner, itself first."""
+        tenant = self._by_app[app_id]
+        return [app_id] + [
+            t.app_id for t in self._by_app.values() if t.partner_id == tenant.partner_id and t.app_id != app_id
+        ]
+
     def chaos(self, app_id: str) -> Chaos | None:
         return self._chaos.get(app_id)
 

@@ -72,6 +72,7 @@ def _tenant(tenant) -> dict:
         "activatedProducts": list(tenant.activated_products) if tenant.activated_products is not None else None,
         "encryptSensitiveFields": tenant.encrypt_sensitive_fields,
         "trackingEvents": tenant.tracking_events,
+        "partner": tenant.partner_id,
     }
 
 
