@@ -87,9 +87,9 @@ def client_event(body: object, institutions: InstitutionCatalog) -> tuple[str, d
     if not isinstance(body, dict):
         raise InvalidRequest("body: must be a JSON object {page, eventName, payload}")
     page, name, payload = body.get("page"), body.get("eventName"), body.get("payload", {})
-    if page not in PAGES:
+    if not isinstance(page, str) or page not in PAGES:
         raise InvalidRequest(f"body.page: must be one of {', '.join(sorted(PAGES))}")
-    if name not in CLIENT_EVENTS:
+    if not isinstance(name, str) or name not in CLIENT_EVENTS:
         raise InvalidRequest(
             f"body.eventName: must be one of {', '.join(sorted(CLIENT_EVENTS))} "
             "(the server records the journey's other events itself)"
