@@ -114,6 +114,8 @@ def test_the_browser_only_events_are_posted_back_by_the_pages(hooked, receiver, 
             "body.payload.institutionCode",
         ),
         (["not", "an", "object"], "body"),
+        ({"page": ["landing"], "eventName": "landing_terms_click"}, "body.page"),
+        ({"page": "landing", "eventName": {"a": 1}}, "body.eventName"),
     ],
 )
 def test_a_bad_page_event_is_a_400_naming_the_field(klavi, client, body, field):
