@@ -113,8 +113,8 @@ class Tenants(Mapping[str, Tenant]):
         return chaos
 
     def back_to_configured(self) -> None:
-        """A reset: each tenant's report settings and webhook chaos as configured (the next
-        test starts clean; the webhook URLs stay as they are)."""
+        """A reset: each tenant's report settings, trackingEvents and webhook chaos as
+        configured (the next test starts clean; the webhook URLs stay as they are)."""
         before = dict(self._chaos)
         self._chaos.clear()
         unit_of_work.on_rollback(lambda: self._chaos.update(before))
@@ -125,12 +125,22 @@ class Tenants(Mapping[str, Tenant]):
                     report_delivery=configured.report_delivery,
                     activated_products=configured.activated_products,
                     encrypt_sensitive_fields=configured.encrypt_sensitive_fields,
+                    tracking_events=configured.tracking_events,
                 )
             )
             if configured.webhook_chaos:
                 self._set_chaos(configured.app_id, configured.webhook_chaos)
         self._store.set_meta(CHAOS, {})
         self._store.set_meta(REPORTS, {})
+        hooks = {app_id: values for app_id, values in self._kept(WEBHOOKS).items() if isinstance(values, Mapping)}
+        self._store.set_meta(
+            WEBHOOKS,
+            {
+                app_id: {**values, "tracking_events": self[app_id].tracking_events}
+                for app_id, values in hooks.items()
+                if app_id in self
+            },
+        )
 
     # -- inside ----------------------------------------------------------------------------
 

@@ -205,3 +205,10 @@ def test_the_config_file_turns_tracking_events_off():
         ).json()
         http.get(link["linkURL"])
         assert http.get("/__mock/webhooks", params={"name": "app_loaded"}).json()["items"] == []
+
+
+def test_reset_brings_back_the_configured_setting(client):
+    assert client.put("/__mock/tenants/sandbox-app/webhooks", json={"trackingEvents": False}).status_code == 200
+    assert client.post("/__mock/reset", json={}).status_code == 200
+    [tenant] = [t for t in client.get("/__mock/tenants").json() if t["appId"] == "sandbox-app"]
+    assert tenant["trackingEvents"] is True
