@@ -126,6 +126,7 @@ class Consent:
     open_data: bool = False  # at an institutionType 2 institution: connected through a task
     task_id: str | None = None
     connection_key: str | None = None  # an Open Data connection's, once it succeeded (in its reports)
+    open_data_code: int = 200  # the code its Open Data task succeeded with (201-203: success with a note)
     # The bank step: the redirect ticket works once, within REDIRECT_TTL; the flow token
     # then carries the browser through the bank and LGPD pages.
     ticket: str = field(default_factory=lambda: secrets.token_urlsafe(24))

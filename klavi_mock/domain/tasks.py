@@ -40,6 +40,7 @@ CODES = {
 FAILING_PASSWORDS = {"wrong-password": 402, "bank-down": 403, "too-many-attempts": 406, "inactive": 407, "blocked": 408}
 # Success with a note (mock choice: status success, the code and its message instead of 200/ok).
 PARTIAL_PASSWORDS = {"extra-authorization": 201, "partial-transactions": 202, "cpf-missing": 203}
+PARTIAL_TRANSACTIONS = 202  # its reports are partial (code 204)
 SLOW_PASSWORD = "slow-bank"
 CRAWL_SECONDS = 30  # how long a slow bank's collection stays pending on the mock clock
 WRONG_TOKEN = "000000"

@@ -325,11 +325,13 @@ class ConsentLifecycle:
                 ran.append(FellDue(job.kind, datetime.fromtimestamp(job.due, timezone.utc), consent.id, before, *move))
         return ran
 
-    def open_data_connected(self, consent: Consent, connection_key: str) -> None:
-        """Its task succeeded: the data can be reported (no bank page, no LGPD step)."""
+    def open_data_connected(self, consent: Consent, connection_key: str, code: int = 200) -> None:
+        """Its task succeeded (`code`: 200, or 201-203): the data can be reported (no bank
+        page, no LGPD step)."""
         with self.store.updating(consent):
             consent.permissions_granted = self.persona_of(consent).granted(consent.permissions_apply)
             consent.connection_key = connection_key
+            consent.open_data_code = code
         self._move(consent, states.AUTHORISED)
 
     def open_data_collecting(self, consent: Consent, seconds: float) -> None:
@@ -343,7 +345,7 @@ class ConsentLifecycle:
             return False
         with self.store.updating(task):
             task.succeed()
-        self.open_data_connected(consent, task.connection_key or "")
+        self.open_data_connected(consent, task.connection_key or "", task.code)
         return True
 
     def open_data_failed(self, consent: Consent) -> None:

@@ -26,6 +26,7 @@ from klavi_mock.domain.institutions import InstitutionCatalog
 from klavi_mock.domain.personas import PersonaCatalog
 from klavi_mock.domain.report_requests import ReportRequest
 from klavi_mock.domain.reports import ECO_PRODUCTS, PRODUCTS, ReportConsent, ReportLink, build_report, products_for
+from klavi_mock.domain.tasks import PARTIAL_TRANSACTIONS
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.throttle import Throttle
 from klavi_mock.errors import BusinessRuleError, Forbidden, NotFound
@@ -382,6 +383,8 @@ class ReportService:
             return persona.report_error_code, persona.report_error_message
         if persona.report_outcome == "partial":
             return 204, "partial: some of the institution's APIs were unavailable"
+        if any(link.open_data_code == PARTIAL_TRANSACTIONS for link in scope):
+            return 204, "partial: partial transaction missing (the Open Data connection's code 202)"
         permission = PRODUCTS[product_name].permission
         if not any(permission in c.permissions_granted for link in scope for c in link.consents):
             return 204, f"partial: no consent in scope grants {permission}"
@@ -398,6 +401,9 @@ class ReportService:
                 institution_name=self.institutions.name_of(code),
                 consents=[ReportConsent(c.id, list(c.permissions_granted)) for c in group],
                 connection_key=next((c.connection_key for c in group if c.connection_key), ""),
+                open_data_code=PARTIAL_TRANSACTIONS
+                if any(c.open_data_code == PARTIAL_TRANSACTIONS for c in group)
+                else 200,
             )
             for (link_id, code), group in grouped.items()
         ]

@@ -95,7 +95,7 @@ class OpenDataTasks:
             task.answer(mfa)
         consent = self.store.get_consent(None, task.consent_id)
         if consent is not None and task.status == SUCCESS:
-            self.consents.open_data_connected(consent, task.connection_key or "")
+            self.consents.open_data_connected(consent, task.connection_key or "", task.code)
         elif consent is not None and task.status == FAIL:
             self.consents.open_data_failed(consent)
         elif consent is not None and task.status == PENDING:

@@ -287,14 +287,14 @@ def test_a_slow_bank_task_is_pending_until_the_clock_passes(hooked, client, rece
 
 
 @pytest.mark.parametrize(
-    ("password", "code", "message"),
+    ("password", "code", "message", "report_code"),
     [
-        ("extra-authorization", 201, "Extra authorization required"),
-        ("partial-transactions", 202, "Partial transaction missing"),
-        ("cpf-missing", 203, "CPF missing"),
+        ("extra-authorization", 201, "Extra authorization required", 200),
+        ("partial-transactions", 202, "Partial transaction missing", 204),  # partial data
+        ("cpf-missing", 203, "CPF missing", 200),
     ],
 )
-def test_open_data_codes_201_to_203_are_success_not_failure(hooked, password, code, message):
+def test_open_data_codes_201_to_203_are_success_not_failure(hooked, receiver, password, code, message, report_code):
     link, created = _open_data(hooked)
     assert _login(hooked, link, created["taskId"], password).status_code == 200
     assert _task(hooked, link, created["taskId"]) == {"code": code, "message": message, "status": "success"}
@@ -303,6 +303,10 @@ def test_open_data_codes_201_to_203_are_success_not_failure(hooked, password, co
         hooked, "/personal/institution-data", taxId=VALID_CPF, institutionCode="003", products=["pf_checking_account"]
     )
     assert served.status_code == 200, served.text
+    [report] = [r.json() for r in wait_for(lambda: receiver.at("/reports"), 20, "the report")]
+    assert report["code"] == report_code and report["checkingAccounts"], report["code"]
+    if report_code == 204:
+        assert "202" in report["message"]
 
 
 # -- 4. encrypted fields in the shape of the docs' example ------------------------------------
