@@ -24,6 +24,8 @@ A config file (YAML or JSON) looks like:
         reportDelivery: automatic                          # optional: on-request (default), automatic, manual
         activatedProducts: [pf_checking_account, pf_credit_card]  # optional; default every product
         encryptSensitiveFields: true                       # optional: "CPF encoded" reports
+        trackingEvents: false                              # optional: page events to eventsUrl (default true)
+        partner: acme-group                                # optional: apps of one partner share consents for reports
     faults:                                                # optional: fault rules (docs/reference/faults.md)
       - {operationId: createConsent, status: 429, retryAfterSeconds: 2, times: 1}
     webhookConcurrency: 4                                  # optional: any option's key (docs/reference/options.md)

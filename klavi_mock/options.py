@@ -186,6 +186,7 @@ DEFAULT_TENANT = {
     "accessKey": "sandbox-access-key",
     "secretKey": "sandbox-secret-key",
     "displayName": "Parceiro Sandbox",
+    "partner": "sandbox-partner",
 }
 
 TENANT_SCHEMA = {
@@ -204,6 +205,8 @@ TENANT_SCHEMA = {
         "reportDelivery": {"enum": list(REPORT_DELIVERY)},
         "activatedProducts": {"type": "array", "items": {"enum": sorted(PRODUCTS)}, "uniqueItems": True},
         "encryptSensitiveFields": {"type": "boolean"},
+        "trackingEvents": {"type": "boolean"},
+        "partner": {"type": "string", "minLength": 1, "maxLength": 64},
     },
 }
 _TENANTS = Draft202012Validator({"type": "array", "minItems": 1, "items": TENANT_SCHEMA})
@@ -222,6 +225,8 @@ def tenant(raw: Mapping[str, Any]) -> Tenant:
         report_delivery=raw.get("reportDelivery", "on-request"),
         activated_products=tuple(raw["activatedProducts"]) if raw.get("activatedProducts") is not None else None,
         encrypt_sensitive_fields=raw.get("encryptSensitiveFields", False),
+        tracking_events=raw.get("trackingEvents", True),
+        partner=raw.get("partner"),
     )
 
 

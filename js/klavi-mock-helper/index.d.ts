@@ -136,6 +136,10 @@ export interface Tenant {
   reportDelivery: ReportDelivery;
   activatedProducts: string[] | null;
   encryptSensitiveFields: boolean;
+  /** The hosted pages' tracking events go to eventsUrl too (eventType "web"). */
+  trackingEvents: boolean;
+  /** The partner this application belongs to (its appId when none). */
+  partner: string;
 }
 
 export interface DeviationItem {
@@ -195,7 +199,10 @@ export class KlaviMock {
   advance(seconds: number): Promise<ClockAdvanced>;
   settle(seconds?: number, options?: { timeout?: number; maxSteps?: number }): Promise<string>;
   tenants(): Promise<Tenant[]>;
-  setWebhooks(settings: { eventsUrl?: string | null; productsCallbackURL?: string | Record<string, string> | null }, appId?: string): Promise<Tenant>;
+  setWebhooks(
+    settings: { eventsUrl?: string | null; productsCallbackURL?: string | Record<string, string> | null; trackingEvents?: boolean },
+    appId?: string,
+  ): Promise<Tenant>;
 
   personas(): Promise<Persona[]>;
   taxId(persona: string, options?: { business?: boolean }): Promise<string>;

@@ -159,7 +159,7 @@ export class KlaviMock {
     return this.admin('GET', '/tenants');
   }
 
-  /** Where the tenant's webhooks go: {eventsUrl, productsCallbackURL}. */
+  /** Where the tenant's webhooks go: {eventsUrl, productsCallbackURL, trackingEvents}. */
   setWebhooks(settings, appId = this.appId) {
     return this.admin('PUT', `/tenants/${appId}/webhooks`, settings);
   }

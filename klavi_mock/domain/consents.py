@@ -41,6 +41,8 @@ REASONS = {
     "CONSENT_MAX_DATE_REACHED": "The consent reached its expireAt.",
     "CUSTOMER_MANUALLY_REVOKED": "The user revoked the consent at the institution.",
     "REVOKED_BY_PARTNER": "The partner revoked the consent (DELETE /consents/{consentId}/revoke).",
+    "REVOKED_BEFORE_AUTHORISATION": "The partner revoked the consent before the user completed it "
+    "(DELETE /consents/{consentId}/revoke); its consentRedirectURL no longer opens.",
     "DELETED_BY_USER": "The user asked for the data to be deleted in Klavi's portal.",
     "FORCED": "Forced through the control API.",
     "OPEN_DATA_CONNECTION_FAILED": "The Open Data task failed (its code says why: GET /tasks/{taskId}/status).",
@@ -124,6 +126,7 @@ class Consent:
     open_data: bool = False  # at an institutionType 2 institution: connected through a task
     task_id: str | None = None
     connection_key: str | None = None  # an Open Data connection's, once it succeeded (in its reports)
+    open_data_code: int = 200  # the code its Open Data task succeeded with (201-203: success with a note)
     # The bank step: the redirect ticket works once, within REDIRECT_TTL; the flow token
     # then carries the browser through the bank and LGPD pages.
     ticket: str = field(default_factory=lambda: secrets.token_urlsafe(24))

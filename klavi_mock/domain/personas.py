@@ -52,7 +52,7 @@ _SCHEMA = {
                         "additionalProperties": False,
                         "properties": {"retryAfterSeconds": {"type": "integer", "minimum": 1, "maximum": 3600}},
                     },
-                    "reportRequest": {"enum": ["ok", "forbidden", "fail"]},
+                    "reportRequest": {"enum": ["ok", "forbidden", "fail", "kyc-needed"]},
                     "reports": {
                         "type": "object",
                         "additionalProperties": False,
@@ -88,7 +88,7 @@ class Persona:
     report_error_message: str = "Failed to generate the report"
     report_delay_seconds: float = 0
     throttle_seconds: int | None = None  # 429 with Retry-After on POST /consents and report requests
-    report_request: str = "ok"  # ok | forbidden (403) | fail (416, code 4007)
+    report_request: str = "ok"  # ok | forbidden (403) | fail (416, code 4007) | kyc-needed (4009, eco products)
     raw: dict[str, Any] | None = None  # as written in the fixture, for the control API
 
     def granted(self, requested: list[str], chosen: list[str] | None = None) -> list[str]:

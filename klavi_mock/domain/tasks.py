@@ -5,8 +5,11 @@ Klavi's docs don't say how a task starts through the API. The mock's choice: POS
 at an Open Data institution answers a `taskId`; the task asks `basic` (username and
 password) first, then whatever the institution's script below asks, then succeeds and
 the consent becomes AUTHORISED. Sandbox passwords in FAILING_PASSWORDS fail the task with
-that Open Data code (connect/open-data-codes-and-errors); a contact code of 000000 is a
-wrong token (402). A task can also be made in any status through POST /__mock/tasks."""
+that Open Data code (connect/open-data-codes-and-errors); those in PARTIAL_PASSWORDS succeed
+with code 201-203 (not failures: the docs list them as extra authorization, partial
+transactions, CPF missing); SLOW_PASSWORD leaves the task `pending` while the bank's data is
+collected, CRAWL_SECONDS on the mock clock. A contact code of 000000 is a wrong token (402).
+A task can also be made in any status through POST /__mock/tasks."""
 
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ MFA_SCRIPTS = {"021": [CONTACT], "389": [MULTICHOICE, CONTACT, QUESTIONS_TYPE]}
 
 # Open Data codes and their messages (connect/open-data-codes-and-errors).
 CODES = {
+    201: "Extra authorization required",
+    202: "Partial transaction missing",
+    203: "CPF missing",
     402: "User credential error",
     403: "Bank service error",
     404: "Unexpected error",
@@ -32,6 +38,11 @@ CODES = {
     408: "Account or password blocked",
 }
 FAILING_PASSWORDS = {"wrong-password": 402, "bank-down": 403, "too-many-attempts": 406, "inactive": 407, "blocked": 408}
+# Success with a note (mock choice: status success, the code and its message instead of 200/ok).
+PARTIAL_PASSWORDS = {"extra-authorization": 201, "partial-transactions": 202, "cpf-missing": 203}
+PARTIAL_TRANSACTIONS = 202  # its reports are partial (code 204)
+SLOW_PASSWORD = "slow-bank"
+CRAWL_SECONDS = 30  # how long a slow bank's collection stays pending on the mock clock
 WRONG_TOKEN = "000000"
 MULTICHOICES = [{"label": "E-mail", "value": "1"}, {"label": "SMS", "value": "2"}]
 
@@ -64,6 +75,8 @@ class Task:
     steps: list[str] = field(default_factory=list)  # the MFA types still to ask after this one
     consent_id: str | None = None  # the consent it connects (tasks started by POST /consents)
     connection_key: str | None = None  # given on success: a later link's connectionKey updates without a login
+    success_code: int = 200  # the code it succeeds with (PARTIAL_PASSWORDS: 201-203)
+    crawl_seconds: float = 0  # once the MFA is done, pending this long on the clock (SLOW_PASSWORD)
 
     def status_view(self) -> dict[str, Any]:
         view: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
@@ -97,11 +110,16 @@ class Task:
         failure = FAILING_PASSWORDS.get(mfa.get("password", "")) if self.mfa_type == BASIC else None
         if self.mfa_type == CONTACT and mfa["code"] == WRONG_TOKEN:
             failure = 402
+        if self.mfa_type == BASIC:
+            self.success_code = PARTIAL_PASSWORDS.get(mfa["password"], 200)
+            self.crawl_seconds = CRAWL_SECONDS if mfa["password"] == SLOW_PASSWORD else 0
         if failure:
             self.fail(failure)
         elif self.steps:
             self.mfa_type, self.steps = self.steps[0], self.steps[1:]
             self.mfa_id = secrets.randbelow(900) + 100
+        elif self.crawl_seconds:
+            self.status, self.code, self.message = PENDING, 200, "ok"  # collecting: finish_crawl() when due
         else:
             self.succeed()
 
@@ -109,7 +127,8 @@ class Task:
         self.status, self.code, self.message = FAIL, code, CODES.get(code, "unexpected error")
 
     def succeed(self) -> None:
-        self.status, self.code, self.message = SUCCESS, 200, "ok"
+        code = self.success_code
+        self.status, self.code, self.message = SUCCESS, code, CODES.get(code, "ok") if code != 200 else "ok"
         self.connection_key = self.connection_key or f"ck-{secrets.token_hex(12)}"
 
 

@@ -25,3 +25,11 @@ class Tenant:
     report_delivery: str = "on-request"  # one of REPORT_DELIVERY
     activated_products: tuple[str, ...] | None = None  # the products chosen at onboarding; None: every one
     encrypt_sensitive_fields: bool = False  # reports in the "CPF encoded" variant (domain/encryption.py)
+    partner: str | None = None  # the partner whose application this is (None: a partner of its own)
+    tracking_events: bool = True  # the hosted pages' clicks and page views go to events_url too (eventType web)
+
+    @property
+    def partner_id(self) -> str:
+        """Applications of one partner may request reports on each other's consents (Klavi:
+        products "may be requested by different applications"); other partners' stay apart."""
+        return self.partner or self.app_id

@@ -3,9 +3,13 @@ emitted by the hosted pages as the user moves through them.
 
 The pages post each event to the window that opened them (a popup's `window.opener`) and to
 a React Native WebView bridge when there is one (the static `tracking.js`); no other site
-may frame them. Klavi's docs don't say how events reach the partner: this is the mock's
-choice. The events the server can see (a page served, a button that submits) are also kept
-here, per link, so a test without a browser can read them (`GET /__mock/tracking-events`).
+may frame them. Klavi's webhooks overview says the event webhook carries "events of end users
+clicking or jumping on all web pages", so each event also goes to the tenant's eventsUrl
+(`Sandbox.track`; eventType `web`, a mock choice). The events the server sees (a page
+served, a button that submits) are recorded where they happen; the few only the browser
+sees (a click that opens text on the page, the time spent on a page) are posted back by
+`tracking.js` (`client_event` checks them). All are kept here, per link, so a test without a
+browser can read them (`GET /__mock/tracking-events`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from klavi_mock.domain.institutions import InstitutionCatalog
+from klavi_mock.errors import InvalidRequest
 
 # Every event name on Klavi's page (its table is cut off after authorise_fail).
 EVENT_NAMES = frozenset(
@@ -42,6 +49,22 @@ EVENT_NAMES = frozenset(
     }
 )
 
+# The events only the browser sees, which tracking.js posts back; every other event is
+# recorded by the server when the page is served or the button's request arrives.
+CLIENT_EVENTS = frozenset(
+    {
+        "page_duration",
+        "landing_terms_click",
+        "landing_privacy_policy_click",
+        "institution_list_citizen_portal_click",
+        "data_confirmation_validity_click",
+        "data_confirmation_klavi_portal_click",
+    }
+)
+_INSTITUTION_EVENTS = frozenset({"data_confirmation_validity_click", "data_confirmation_klavi_portal_click"})
+PAGES = frozenset({"landing", "institution_list", "data_confirmation", "lgpd", "result"})
+_LONGEST_PAGE_MS = 86_400_000  # a day: past it, a page_duration is a client's bug
+
 LOG_LIMIT = 10_000  # the oldest are forgotten first: a long-running sandbox does not grow
 
 
@@ -55,6 +78,36 @@ def institution_payload(institution, with_type: bool = False) -> dict[str, Any]:
     if with_type:
         payload["institutionType"] = institution.institution_type
     return payload
+
+
+def client_event(body: object, institutions: InstitutionCatalog) -> tuple[str, dict[str, Any]]:
+    """The page and the event a page's script posted (`{"page", "eventName", "payload"}`),
+    checked: only CLIENT_EVENTS, on a page of the journey; an institution's name is taken
+    from the catalogue, not from the client. InvalidRequest names the field."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("body: must be a JSON object {page, eventName, payload}")
+    page, name, payload = body.get("page"), body.get("eventName"), body.get("payload", {})
+    if not isinstance(page, str) or page not in PAGES:
+        raise InvalidRequest(f"body.page: must be one of {', '.join(sorted(PAGES))}")
+    if not isinstance(name, str) or name not in CLIENT_EVENTS:
+        raise InvalidRequest(
+            f"body.eventName: must be one of {', '.join(sorted(CLIENT_EVENTS))} "
+            "(the server records the journey's other events itself)"
+        )
+    if not isinstance(payload, dict):
+        raise InvalidRequest("body.payload: must be an object")
+    if name == "page_duration":
+        duration = payload.get("durationMs")
+        if isinstance(duration, bool) or not isinstance(duration, int) or not 0 <= duration <= _LONGEST_PAGE_MS:
+            raise InvalidRequest(f"body.payload.durationMs: must be an integer from 0 to {_LONGEST_PAGE_MS}")
+        return page, event(name, page=page, durationMs=duration)
+    if name in _INSTITUTION_EVENTS:
+        code = payload.get("institutionCode")
+        institution = institutions.get(code) if isinstance(code, str) else None
+        if institution is None:
+            raise InvalidRequest("body.payload.institutionCode: must be an institution of GET /links/institutions")
+        return page, event(name, **institution_payload(institution))
+    return page, event(name)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from klavi_mock.domain.consents import REASONS, Consent, new_consent, permission
 from klavi_mock.domain.institutions import InstitutionCatalog
 from klavi_mock.domain.links import Link
 from klavi_mock.domain.personas import Persona, PersonaCatalog
+from klavi_mock.domain.tasks import PENDING as PENDING_TASK
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.throttle import Throttle
 from klavi_mock.domain.timeline import Timeline
@@ -32,6 +33,7 @@ REDIRECT_ERRORS = {
     "CUSTOMER_MANUALLY_REJECTED": "access_denied",
     "LGPD_DECLINED": "lgpd_declined",
     "CONSENT_TECHNICAL_ISSUE": "consent_error",
+    "OPEN_DATA_CONNECTION_FAILED": "consent_error",
 }
 
 FORCEABLE = {
@@ -57,7 +59,7 @@ class BankLinkError(Exception):
 class FellDue:
     """A job the clock reached that changed a consent."""
 
-    kind: str  # authorisation_window | expire | revoke | delete
+    kind: str  # authorisation_window | expire | revoke | delete | crawl (an Open Data task's collection)
     due: datetime
     consent_id: str
     status_before: str
@@ -172,7 +174,12 @@ class ConsentLifecycle:
                 4001,
                 f"consent {consent_id} is already {consent.status}; only a pending or AUTHORISED consent can be revoked",
             )
-        self._move(consent, states.REVOKED, "REVOKED_BY_PARTNER")
+        if consent.status in states.PENDING:
+            # Klavi: a consent revoked before it is completed "moves to REJECTED" and its
+            # consentRedirectURL fails (the bank page's ticket sees a finished consent).
+            self._move(consent, states.REJECTED, "REVOKED_BEFORE_AUTHORISATION")
+        else:
+            self._move(consent, states.REVOKED, "REVOKED_BY_PARTNER")
         return consent
 
     def persona_of(self, consent: Consent) -> Persona:
@@ -306,18 +313,40 @@ class ConsentLifecycle:
                 move = (states.REVOKED, "CUSTOMER_MANUALLY_REVOKED")
             elif job.kind == "delete" and consent.status == states.AUTHORISED:
                 move = (states.DELETED_BY_USER, "DELETED_BY_USER")
+            elif job.kind == "crawl" and consent.status in states.PENDING:
+                before = consent.status
+                if self._crawl_done(consent):
+                    due = datetime.fromtimestamp(job.due, timezone.utc)
+                    ran.append(FellDue(job.kind, due, consent.id, before, consent.status, "OPEN_DATA_COLLECTED"))
+                continue
             if move is not None:
                 before = consent.status
                 self._move(consent, *move)
                 ran.append(FellDue(job.kind, datetime.fromtimestamp(job.due, timezone.utc), consent.id, before, *move))
         return ran
 
-    def open_data_connected(self, consent: Consent, connection_key: str) -> None:
-        """Its task succeeded: the data can be reported (no bank page, no LGPD step)."""
+    def open_data_connected(self, consent: Consent, connection_key: str, code: int = 200) -> None:
+        """Its task succeeded (`code`: 200, or 201-203): the data can be reported (no bank
+        page, no LGPD step)."""
         with self.store.updating(consent):
             consent.permissions_granted = self.persona_of(consent).granted(consent.permissions_apply)
             consent.connection_key = connection_key
+            consent.open_data_code = code
         self._move(consent, states.AUTHORISED)
+
+    def open_data_collecting(self, consent: Consent, seconds: float) -> None:
+        """Its task is `pending` while the bank's data is collected: done `seconds` later on
+        the clock (POST /__mock/clock/advance gets there)."""
+        self.timeline.schedule(self.clock.now() + timedelta(seconds=seconds), "crawl", consent.id)
+
+    def _crawl_done(self, consent: Consent) -> bool:
+        task = self.store.get_task(consent.task_id) if consent.task_id else None
+        if task is None or task.status != PENDING_TASK:
+            return False
+        with self.store.updating(task):
+            task.succeed()
+        self.open_data_connected(consent, task.connection_key or "", task.code)
+        return True
 
     def open_data_failed(self, consent: Consent) -> None:
         self._move(consent, states.ERROR, "OPEN_DATA_CONNECTION_FAILED")
@@ -344,6 +373,9 @@ class ConsentLifecycle:
         consents when the mock restarts on a state file)."""
         if consent.status in states.PENDING:
             self.timeline.schedule(consent.authorisation_deadline(), "authorisation_window", consent.id)
+            task = self.store.get_task(consent.task_id) if consent.task_id else None
+            if task is not None and task.status == PENDING_TASK:  # its collection's job: due now
+                self.timeline.schedule(self.clock.now(), "crawl", consent.id)
         elif consent.status == states.AUTHORISED:
             self._schedule_after_authorisation(consent, authorised_at=consent.updated_at or consent.created_at)
 

@@ -1,5 +1,5 @@
 """What a change announces to the partner: a consent's new status (its event), a new link
-(link_created), and, with reportDelivery automatic or manual, a consent's reports once it
+(link_created), what the user did on the hosted pages (their tracking events), and, with reportDelivery automatic or manual, a consent's reports once it
 is AUTHORISED. The services call it where the change happens (`ConsentLifecycle._move`,
 `Sandbox.create_link`); it puts the deliveries in the outbox through `Webhooks`."""
 
@@ -17,7 +17,7 @@ from klavi_mock.domain.links import Link
 from klavi_mock.sandbox.reports import ReportService
 from klavi_mock.sandbox.tenants import Tenants
 from klavi_mock.storage.protocol import StorageError, Store
-from klavi_mock.webhooks.events import CONSENT_EVENTS, consent_payload, link_created_payload
+from klavi_mock.webhooks.events import CONSENT_EVENTS, consent_payload, link_created_payload, web_event_payload
 from klavi_mock.webhooks.service import Webhooks
 
 log = logging.getLogger("klavi_mock")
@@ -66,6 +66,24 @@ class Notifications:
             link.external_info,
             ordering_key=f"link:{link.id}",
         )
+
+    def page_events(self, link: Link, page: str, events: list[dict[str, Any]]) -> None:
+        """The hosted pages' tracking events, to the event webhook too (eventType web), unless
+        the tenant's trackingEvents is off. Keyed in the link's line (`link:<id>/web:<id>`): they
+        wait for link_created, go one at a time in the order the user made them, and hold back
+        no consent event."""
+        tenant = self.tenants.get(link.tenant_id)
+        if tenant is None or not tenant.tracking_events:
+            return
+        for item in events:
+            self.webhooks.emit(
+                tenant.app_id,
+                item["eventName"],
+                web_event_payload(link, page, item["payload"]),
+                link.external_info,
+                ordering_key=f"link:{link.id}/web:{link.id}",
+                event_type="web",
+            )
 
     def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
         """Run `work` on the event loop, after the request that started it, on its own: it

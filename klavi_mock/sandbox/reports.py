@@ -25,7 +25,8 @@ from klavi_mock.domain.encryption import encrypt_report
 from klavi_mock.domain.institutions import InstitutionCatalog
 from klavi_mock.domain.personas import PersonaCatalog
 from klavi_mock.domain.report_requests import ReportRequest
-from klavi_mock.domain.reports import PRODUCTS, ReportConsent, ReportLink, build_report, products_for
+from klavi_mock.domain.reports import ECO_PRODUCTS, PRODUCTS, ReportConsent, ReportLink, build_report, products_for
+from klavi_mock.domain.tasks import PARTIAL_TRANSACTIONS
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.throttle import Throttle
 from klavi_mock.errors import BusinessRuleError, Forbidden, NotFound
@@ -69,13 +70,23 @@ class ReportService:
         meanwhile), then record the request and send everything in one step."""
         self._persona_refusal(tenant, body["taxId"])
         products = self._products(tenant, person, level, body["products"])
+        # 4008 and 4009 are "eco product only": for a request that names one ("all" asks for
+        # every product and keeps the general answers)
+        eco = [] if "all" in body["products"] else [name for name in products if name in ECO_PRODUCTS]
+        if eco and self.personas.for_tax_id(body["taxId"]).report_request == "kyc-needed":
+            raise BusinessRuleError(
+                4009,
+                f"Insufficient authorization info: {', '.join(eco)} needs a KYC process for taxId "
+                f"{body['taxId']} before its data can be inquired",
+            )
         callbacks = normalize_products_callback(body.get("productsCallbackURL"), "body.productsCallbackURL")
         for key in callbacks or {}:
             if key not in ("all", "other") and key not in PRODUCTS:
                 raise BusinessRuleError(
                     4006, f"body.productsCallbackURL: {key!r} is not a product name, 'other' or 'all'"
                 )
-        consents = self._scope(tenant, person, level, body)
+        consents = self._scope(tenant, person, level, body, eco)
+        # the link's settings (productsCallbackURL, externalInfo) are its application's own
         newest_link = self.store.get_link(tenant.app_id, consents[0].link_id)
         request = self._new_request(
             tenant,
@@ -227,15 +238,25 @@ class ReportService:
             # partner that pj_ products (categorized ones included) are institution-level.
         return list(dict.fromkeys(asked))
 
-    def _scope(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> list[Consent]:
-        """The AUTHORISED consents the request covers, newest first (4001 when none)."""
+    def _scope(
+        self, tenant: Tenant, person: str, level: str, body: dict[str, Any], eco: list[str] | None = None
+    ) -> list[Consent]:
+        """The AUTHORISED consents the request covers, newest first (4001 when none; 4008
+        when an eco product is asked for: "no Open Finance consent available")."""
         tax_id, code = body["taxId"], body.get("institutionCode")
         if code is not None and self.institutions.get(code) is None:
             raise BusinessRuleError(
                 4004, f"body.institutionCode: {code!r} is not an institution of GET /links/institutions"
             )
         # A company's consent that also names its representative's CPF is the company's.
-        mine = [c for c in self.store.list_consents(tenant.app_id) if c.person == person and c.tax_id == tax_id]
+        # Another application of the same partner may ask for reports on a consent (Klavi);
+        # other partners' consents stay invisible (4001 as if they did not exist).
+        mine = [
+            c
+            for app_id in self.tenants.apps_of_partner(tenant.app_id)
+            for c in self.store.list_consents(app_id)
+            if c.person == person and c.tax_id == tax_id
+        ]
         if body.get("consentIds"):
             by_id = {c.id: c for c in mine}
             chosen = []
@@ -260,6 +281,12 @@ class ReportService:
         if not chosen:
             where = f" at institution {code}" if code else ""
             via = f" on link {body['linkId']}" if body.get("linkId") else ""
+            if eco:
+                raise BusinessRuleError(
+                    4008,
+                    f"Insufficient authorization info: no Open Finance consent available for taxId {tax_id}"
+                    f"{where}{via} to build {', '.join(eco)}; the user must authorise one first",
+                )
             raise BusinessRuleError(
                 4001, f"no AUTHORISED consent for taxId {tax_id}{where}{via}; the user must authorise one first"
             )
@@ -286,7 +313,7 @@ class ReportService:
                 representative_tax_id=request.representative_tax_id,
             )
             if request.encrypted:
-                encrypt_report(report, secret_key)
+                encrypt_report(report, secret_key, request.created_at)
             built.append((report, encode_body(report)))
         return built
 
@@ -356,6 +383,8 @@ class ReportService:
             return persona.report_error_code, persona.report_error_message
         if persona.report_outcome == "partial":
             return 204, "partial: some of the institution's APIs were unavailable"
+        if any(link.open_data_code == PARTIAL_TRANSACTIONS for link in scope):
+            return 204, "partial: partial transaction missing (the Open Data connection's code 202)"
         permission = PRODUCTS[product_name].permission
         if not any(permission in c.permissions_granted for link in scope for c in link.consents):
             return 204, f"partial: no consent in scope grants {permission}"
@@ -372,6 +401,9 @@ class ReportService:
                 institution_name=self.institutions.name_of(code),
                 consents=[ReportConsent(c.id, list(c.permissions_granted)) for c in group],
                 connection_key=next((c.connection_key for c in group if c.connection_key), ""),
+                open_data_code=PARTIAL_TRANSACTIONS
+                if any(c.open_data_code == PARTIAL_TRANSACTIONS for c in group)
+                else 200,
             )
             for (link_id, code), group in grouped.items()
         ]

@@ -114,6 +114,12 @@ class Sandbox:
         assert link is not None, "authenticate() checked the link exists"
         return link
 
+    def track(self, link: Link, page: str, events: list[dict]) -> None:
+        """What the user did on a hosted page: kept for the control API and sent to the
+        tenant's event webhook (Notifications.page_events)."""
+        self.tracking.record(link.tenant_id, link.id, page, events, self.clock.now())
+        self.notifications.page_events(link, page, events)
+
     # -- webhooks by hand (control API) --------------------------------------------------
 
     def fire_event(

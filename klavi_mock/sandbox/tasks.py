@@ -7,7 +7,7 @@ from __future__ import annotations
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.institutions import InstitutionCatalog
 from klavi_mock.domain.links import Link
-from klavi_mock.domain.tasks import FAIL, NEED_MFA, SUCCESS, Task, login_task, new_task
+from klavi_mock.domain.tasks import FAIL, NEED_MFA, PENDING, SUCCESS, Task, login_task, new_task
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.tokens import TokenClaims
 from klavi_mock.errors import BusinessRuleError, InvalidRequest, NotFound
@@ -21,7 +21,7 @@ class OpenDataTasks:
         self.institutions = institutions
         self.consents = consents
 
-    def create_consent(self, tenant: Tenant, link: Link, request: dict) -> Consent:
+    def create_consent(self, tenant: Tenant, link: Link, request: dict, hosted: bool = False) -> Consent:
         """POST /consents: a consent (the lifecycle's rules); at an Open Data institution,
         with the task that logs in. A link made with a connectionKey of this institution
         updates without a login."""
@@ -32,7 +32,7 @@ class OpenDataTasks:
                 f"body.institutionCode: the link's connectionKey is for institution "
                 f"{known.institution_code}, not {request['institutionCode']}",
             )
-        consent = self.consents.create(tenant, link, request)
+        consent = self.consents.create(tenant, link, request, hosted=hosted)
         if consent.open_data:
             task = login_task(
                 tenant.app_id, link.id, consent.institution_code, consent.id, known.connection_key if known else None
@@ -95,7 +95,9 @@ class OpenDataTasks:
             task.answer(mfa)
         consent = self.store.get_consent(None, task.consent_id)
         if consent is not None and task.status == SUCCESS:
-            self.consents.open_data_connected(consent, task.connection_key or "")
+            self.consents.open_data_connected(consent, task.connection_key or "", task.code)
         elif consent is not None and task.status == FAIL:
             self.consents.open_data_failed(consent)
+        elif consent is not None and task.status == PENDING:
+            self.consents.open_data_collecting(consent, task.crawl_seconds)
         return task

@@ -62,17 +62,33 @@ class Tenants(Mapping[str, Tenant]):
         tenant = self._by_app.get(app_id)
         return tenant.secret_key if tenant else None
 
+    def apps_of_partner(self, app_id: str) -> list[str]:
+        """The applications of `app_id`'s partner, itself first."""
+        tenant = self._by_app[app_id]
+        return [app_id] + [
+            t.app_id for t in self._by_app.values() if t.partner_id == tenant.partner_id and t.app_id != app_id
+        ]
+
     def chaos(self, app_id: str) -> Chaos | None:
         return self._chaos.get(app_id)
 
     # -- the control API's changes ---------------------------------------------------------
 
     def configure_webhooks(
-        self, app_id: str, events_url: str | None, products_callback_url: str | dict | None
+        self,
+        app_id: str,
+        events_url: str | None,
+        products_callback_url: str | dict | None,
+        tracking_events: bool | None = None,
     ) -> Tenant:
+        """`tracking_events` None: as it is."""
         known = self._known(app_id)
         callbacks = normalize_products_callback(products_callback_url, "body.productsCallbackURL")
-        hooks: dict[str, Any] = {"events_url": events_url, "products_callback_url": callbacks}
+        hooks: dict[str, Any] = {
+            "events_url": events_url,
+            "products_callback_url": callbacks,
+            "tracking_events": known.tracking_events if tracking_events is None else tracking_events,
+        }
         tenant = self._set(dataclasses.replace(known, **hooks))
         self._keep(WEBHOOKS, app_id, hooks)
         return tenant
@@ -97,8 +113,8 @@ class Tenants(Mapping[str, Tenant]):
         return chaos
 
     def back_to_configured(self) -> None:
-        """A reset: each tenant's report settings and webhook chaos as configured (the next
-        test starts clean; the webhook URLs stay as they are)."""
+        """A reset: each tenant's report settings, trackingEvents and webhook chaos as
+        configured (the next test starts clean; the webhook URLs stay as they are)."""
         before = dict(self._chaos)
         self._chaos.clear()
         unit_of_work.on_rollback(lambda: self._chaos.update(before))
@@ -109,12 +125,22 @@ class Tenants(Mapping[str, Tenant]):
                     report_delivery=configured.report_delivery,
                     activated_products=configured.activated_products,
                     encrypt_sensitive_fields=configured.encrypt_sensitive_fields,
+                    tracking_events=configured.tracking_events,
                 )
             )
             if configured.webhook_chaos:
                 self._set_chaos(configured.app_id, configured.webhook_chaos)
         self._store.set_meta(CHAOS, {})
         self._store.set_meta(REPORTS, {})
+        hooks = {app_id: values for app_id, values in self._kept(WEBHOOKS).items() if isinstance(values, Mapping)}
+        self._store.set_meta(
+            WEBHOOKS,
+            {
+                app_id: {**values, "tracking_events": self[app_id].tracking_events}
+                for app_id, values in hooks.items()
+                if app_id in self
+            },
+        )
 
     # -- inside ----------------------------------------------------------------------------
 

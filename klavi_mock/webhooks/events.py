@@ -39,17 +39,30 @@ def event_id(now: datetime) -> str:
 
 
 def envelope(
-    app_id: str, name: str, payload: dict[str, Any], external_info: dict | None, now: datetime
+    app_id: str,
+    name: str,
+    payload: dict[str, Any],
+    external_info: dict | None,
+    now: datetime,
+    event_type: str = "api",
 ) -> dict[str, Any]:
+    """`event_type`: "api", or "web" for a hosted page's tracking event (a mock choice: Klavi
+    says the event webhook carries them but documents "api" only)."""
     return {
         "partnerAppId": app_id,
         "eventId": event_id(now),
-        "eventType": "api",
+        "eventType": event_type,
         "eventName": name,
         "eventTime": iso(now),
         "payload": payload,
         "externalInfo": external_info or {},
     }
+
+
+def web_event_payload(link: Link, page: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A tracking event's payload as on the page, plus the link and the page it came from
+    (a mock choice: the page's own event has neither, a webhook receiver needs both)."""
+    return {**payload, "linkId": link.id, "page": page}
 
 
 def link_created_payload(link: Link) -> dict[str, Any]:

@@ -108,12 +108,14 @@ class Webhooks:
         not_before: datetime | None = None,
         request_id: str | None = None,
         ordering_key: str | None = None,
+        event_type: str = "api",
     ) -> Delivery:
-        """`ordering_key`: what the event is about (`link:<id>/consent:<id>`, `link:<id>`); a report
-        request's events are keyed by it (`request:<id>`)."""
+        """`ordering_key`: what the event is about (`link:<id>/consent:<id>`, `link:<id>`,
+        `link:<id>/web:<id>` for the pages' tracking events); a report request's events are
+        keyed by it (`request:<id>`)."""
         now = self.clock.now()
         tenant = self.tenants.get(app_id)
-        body = encode_body([envelope(app_id, name, payload, external_info, now)])
+        body = encode_body([envelope(app_id, name, payload, external_info, now, event_type)])
         return self._add(
             self._new(
                 now,

@@ -163,7 +163,7 @@ def test_revoking_a_final_consent_is_a_clear_416(klavi, client):
     again = client.delete(f"{API}/consents/{consent_id}/revoke", headers=bearer(token))
     assert again.status_code == 416
     assert again.json()["statusCode"] == 4001
-    assert "already REVOKED" in again.json()["message"]
+    assert "already REJECTED" in again.json()["message"]  # a pending consent revoked is REJECTED
 
 
 def test_the_institution_status_of_a_link_shows_its_newest_consent_per_institution(klavi, client):

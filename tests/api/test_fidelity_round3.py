@@ -193,3 +193,167 @@ def test_the_year_2300_expiry_for_validity_period_0_is_a_marked_choice(klavi):
     assert "components/schemas/CreateConsentRequest/properties/validityPeriod" in marked
     for pointer in ("RedirectUrl", "Phone", "PfCreditRiskReport", "CreditCard/allOf/1/properties/limits"):
         assert f"components/schemas/{pointer}" in marked, pointer
+
+
+# -- 12. smaller items ------------------------------------------------------------------------
+
+KYC_CPF = "00000001678"  # persona kyc-needed
+
+
+@pytest.mark.parametrize(
+    ("path", "tax_id", "product", "kind"),
+    [
+        ("/business/institution-data", "11222333000181", "pf_checking_account", "personal (pf_)"),
+        ("/business/user-data", "11222333000181", "pf_categorized_checking_l3", "personal (pf_)"),
+        ("/personal/institution-data", VALID_CPF, "pj_checking_account", "business (pj_)"),
+        ("/personal/user-data", VALID_CPF, "pj_categorized_creditcard_l3", "business (pj_)"),
+    ],
+)
+def test_a_product_of_the_other_kind_is_4002(hooked, path, tax_id, product, kind):
+    response = ask(hooked, path, taxId=tax_id, institutionCode="341", products=[product])
+    assert response.status_code == 416 and response.json()["statusCode"] == 4002, response.text
+    assert response.json()["message"].startswith(f"body.products: {product} is a {kind} product")
+
+
+def test_4008_no_open_finance_consent_for_an_eco_product(hooked):
+    response = ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["pf_credit_risk"])
+    assert response.status_code == 416 and response.json()["statusCode"] == 4008, response.text
+    assert response.json()["error"] == "Insufficient authorization info"
+    assert "no Open Finance consent available" in response.json()["message"]
+    plain = ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["pf_checking_account"])
+    assert plain.status_code == 416 and plain.json()["statusCode"] == 4001  # not an eco product: as before
+    authorise(hooked)
+    served = ask(hooked, "/personal/user-data", taxId=VALID_CPF, products=["pf_credit_risk"])
+    assert served.status_code == 200, served.text
+
+
+def test_4009_kyc_needed_for_the_persona_and_an_eco_product(hooked, receiver):
+    authorise(hooked, personalTaxId=KYC_CPF)
+    refused = ask(hooked, "/personal/user-data", taxId=KYC_CPF, products=["pf_credit_risk", "pf_checking_account"])
+    assert refused.status_code == 416 and refused.json()["statusCode"] == 4009, refused.text
+    assert "KYC" in refused.json()["message"] and "pf_credit_risk" in refused.json()["message"]
+    served = ask(hooked, "/personal/user-data", taxId=KYC_CPF, products=["pf_checking_account"])
+    assert served.status_code == 200, served.text
+    wait_for(lambda: receiver.at("/reports"), 10, "the checking account report")
+
+
+def test_revoking_a_consent_still_at_the_institution_rejects_it(hooked, client, receiver):
+    created = hooked.create_consent()
+    revoked = client.delete(f"{API}/consents/{created['consentId']}/revoke", headers=bearer(hooked.access_token()))
+    assert revoked.status_code == 200 and revoked.json() == {"message": "ok"}
+    consent = hooked.consent(created["consentId"])
+    assert consent["status"] == "REJECTED"
+    event = wait_for(lambda: [e for e in receiver.events() if e["eventName"] == "consent_rejected"], 10, "rejected")[0]
+    assert event["payload"]["reason"]["code"] == "REVOKED_BEFORE_AUTHORISATION"
+    assert not [e for e in receiver.events() if e["eventName"] == "consent_revoked"]
+    # its consentRedirectURL no longer opens the bank
+    page, left = hooked.follow(created["consentRedirectURL"])
+    assert left is None and page.status_code >= 400 and "Autorizar" not in page.text
+
+
+def _open_data(klavi, code: str = "003"):
+    link = klavi.create_link()
+    created = klavi.consent_request(link["linkToken"], institutionCode=code).json()
+    return link, created
+
+
+def _task(klavi, link, task_id):
+    return klavi.http.get(f"{API}/tasks/{task_id}/status", headers=bearer(link["linkToken"])).json()
+
+
+def _login(klavi, link, task_id, password):
+    mfa = _task(klavi, link, task_id)["mfaInfo"]["mfaId"]
+    return klavi.http.post(
+        f"{API}/tasks/{task_id}/mfa",
+        headers=bearer(link["linkToken"]),
+        json={"mfaId": mfa, "username": "maria", "password": password},
+    )
+
+
+def test_a_slow_bank_task_is_pending_until_the_clock_passes(hooked, client, receiver):
+    link, created = _open_data(hooked)
+    assert _login(hooked, link, created["taskId"], "slow-bank").status_code == 200
+    assert _task(hooked, link, created["taskId"]) == {"code": 200, "message": "ok", "status": "pending"}
+    assert hooked.consent(created["consentId"])["status"] == "AWAITING_AUTHORISATION"
+    moved = client.post("/__mock/clock/advance", json={"seconds": 29}).json()
+    assert _task(hooked, link, created["taskId"])["status"] == "pending" and not [
+        f for f in moved["fellDue"] if f["kind"] == "crawl"
+    ]
+    moved = client.post("/__mock/clock/advance", json={"seconds": 1}).json()
+    assert [f["consentId"] for f in moved["fellDue"] if f["kind"] == "crawl"] == [created["consentId"]]
+    assert _task(hooked, link, created["taskId"]) == {"code": 200, "message": "ok", "status": "success"}
+    assert hooked.consent(created["consentId"])["status"] == "AUTHORISED"
+    wait_for(lambda: [e for e in receiver.events() if e["eventName"] == "consent_authorised"], 10, "authorised")
+
+
+@pytest.mark.parametrize(
+    ("password", "code", "message", "report_code"),
+    [
+        ("extra-authorization", 201, "Extra authorization required", 200),
+        ("partial-transactions", 202, "Partial transaction missing", 204),  # partial data
+        ("cpf-missing", 203, "CPF missing", 200),
+    ],
+)
+def test_open_data_codes_201_to_203_are_success_not_failure(hooked, receiver, password, code, message, report_code):
+    link, created = _open_data(hooked)
+    assert _login(hooked, link, created["taskId"], password).status_code == 200
+    assert _task(hooked, link, created["taskId"]) == {"code": code, "message": message, "status": "success"}
+    assert hooked.consent(created["consentId"])["status"] == "AUTHORISED"
+    served = ask(
+        hooked, "/personal/institution-data", taxId=VALID_CPF, institutionCode="003", products=["pf_checking_account"]
+    )
+    assert served.status_code == 200, served.text
+    [report] = [r.json() for r in wait_for(lambda: receiver.at("/reports"), 20, "the report")]
+    assert report["code"] == report_code and report["checkingAccounts"], report["code"]
+    if report_code == 204:
+        assert "202" in report["message"]
+
+
+# -- 4. encrypted fields in the shape of the docs' example ------------------------------------
+
+DOCS_EXAMPLE = "cly0AXWVPlVJMk-3P1qFQ5i3UgY-t0mIkn3xNPAWxW4DusQWC6wKP6WKTKunzSqy2oVpKd2p7_liKxGXpV7wQ3a62M4g"
+URL_SAFE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@pytest.mark.parametrize(
+    ("path", "tax", "fields"),
+    [
+        ("/personal/institution-data", {"personalTaxId": VALID_CPF}, ["enquiryCpf"]),
+        ("/business/institution-data", {"businessTaxId": "11222333000181"}, ["enquiryCnpj"]),
+        (
+            "/business/institution-data",
+            {"businessTaxId": "11222333000181", "personalTaxId": VALID_CPF},
+            ["enquiryCnpj", "enquiryCpf"],
+        ),
+    ],
+)
+def test_encrypted_fields_have_the_docs_examples_shape_and_decrypt(hooked, client, receiver, path, tax, fields):
+    from klavi_mock.domain.encryption import decrypt_field
+
+    assert client.put("/__mock/tenants/sandbox-app/reports", json={"encryptSensitiveFields": True}).status_code == 200
+    authorise(hooked, **tax)
+    tax_id = tax.get("businessTaxId") or tax["personalTaxId"]
+    product = "pj_checking_account" if "business" in path else "pf_checking_account"
+    asked = ask(hooked, path, taxId=tax_id, institutionCode="341", products=[product])
+    assert asked.status_code == 200, asked.text
+    [report] = [r.json() for r in wait_for(lambda: receiver.at("/reports"), 20, "the report")]
+    for field in fields:
+        token = report[field]
+        assert len(token) == len(DOCS_EXAMPLE) == 92 and set(token) <= URL_SAFE and token[0] == DOCS_EXAMPLE[0]
+        plain = decrypt_field(token, "sandbox-secret-key")
+        assert plain == (tax_id if field == "enquiryCnpj" else VALID_CPF)
+        with pytest.raises(ValueError):
+            decrypt_field(token, "another-secret")
+        with pytest.raises(ValueError):
+            decrypt_field(token[:-2] + ("AA" if token[-2:] != "AA" else "BA"), "sandbox-secret-key")
+    assert report["productVersion"] == "V1.1"
+    # the same request again gives the same bytes (deterministic reports)
+    assert client.get(f"/__mock/reports/{report['productReportId']}").json() == report
+
+
+def test_the_docs_example_has_the_layout_the_mock_follows():
+    import base64
+
+    raw = base64.urlsafe_b64decode(DOCS_EXAMPLE + "=" * (-len(DOCS_EXAMPLE) % 4))
+    assert len(raw) == 69 == 1 + 4 + 16 + 16 + 32
+    assert raw[0] == 0x72  # the version byte the mock writes

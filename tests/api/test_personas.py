@@ -192,7 +192,20 @@ def check_product_request_fails(klavi, client, created, page, left):
     assert not [d for d in delivery_log(client) if d["name"].endswith("_loans")]  # nothing sent
 
 
+def check_kyc_needed(klavi, client, created, page, left):
+    consent = klavi.consent(created["consentId"])
+    assert report_request(klavi, client, created).status_code == 200  # not an eco product: served
+    if consent["personalTaxId"]:
+        response = client.post(
+            f"{API}/personal/user-data",
+            headers=bearer(klavi.access_token()),
+            json={"taxId": consent["personalTaxId"], "products": ["pf_credit_risk"]},
+        )
+        assert response.status_code == 416 and response.json()["statusCode"] == 4009, response.text
+
+
 PERSONA_CHECKS = {
+    "kyc-needed": check_kyc_needed,
     "rate-limited": check_rate_limited,
     "report-forbidden": check_report_forbidden,
     "product-request-fails": check_product_request_fails,

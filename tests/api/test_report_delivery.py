@@ -159,18 +159,23 @@ def test_the_decryption_recipe_in_the_readme_works_with_plain_cryptography():
     """The recipe in docs/reference/encrypted-fields.md (for partners who do not use klavi-mock's helper)."""
     import base64
     import hashlib
+    import hmac
+    from datetime import datetime, timezone
 
     from cryptography.hazmat.primitives import padding
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
     from klavi_mock.domain.encryption import encrypt_field
 
-    token = encrypt_field(VALID_CPF, "sandbox-secret-key")
+    token = encrypt_field(VALID_CPF, "sandbox-secret-key", datetime(2026, 1, 2, tzinfo=timezone.utc))
+    secret = "sandbox-secret-key"
     raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    key = hashlib.sha256(b"sandbox-secret-key").digest()
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(raw[:16])).decryptor()
+    mac_key = hashlib.sha256(b"mac:" + secret.encode()).digest()
+    assert hmac.compare_digest(hmac.new(mac_key, raw[:-32], hashlib.sha256).digest(), raw[-32:])
+    key = hashlib.sha256(secret.encode()).digest()
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(raw[5:21])).decryptor()
     unpadder = padding.PKCS7(128).unpadder()
-    plain = unpadder.update(decryptor.update(raw[16:]) + decryptor.finalize()) + unpadder.finalize()
+    plain = unpadder.update(decryptor.update(raw[21:-32]) + decryptor.finalize()) + unpadder.finalize()
     assert plain.decode() == VALID_CPF
 
 

@@ -239,11 +239,13 @@ def test_edit_a_tenants_webhook_urls(page: Page, api: httpx.Client, mock_url: st
     form = settings.locator("[data-form=webhooks]")
     form.locator("input[name=eventsUrl]").fill("https://partner.example/events")
     form.locator("input[name=productsCallbackURL]").fill("https://partner.example/reports")
+    form.locator("select[name=trackingEvents]").select_option("false")
     form.locator("[data-act=webhooks]").click()
     result_says(page, "/webhooks → 200")
     saved = tenant(api)
     assert saved["eventsUrl"] == "https://partner.example/events"
     assert saved["productsCallbackURL"] == {"all": "https://partner.example/reports"}
+    assert saved["trackingEvents"] is False
     form.locator("input[name=eventsUrl]").fill("")
     form.locator("[data-act=webhooks]").click()
     expect(page.locator("#result-title")).to_contain_text("→ 200")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -118,6 +120,46 @@ def test_the_bank_and_link_pages_survive_garbage(mock):
             ),
         ),
         st.tuples(st.just("GET"), st.builds(lambda c: f"/assets/logos/{encode(c)}.svg", nasty_text)),
+        st.tuples(
+            st.sampled_from(["GET", "POST"]),
+            st.builds(lambda v: "/link?" + query(v=world.link_token, view="landing", **{"from": v}), nasty_text),
+        ),
+        # the events tracking.js posts back: JSON with nasty fields, or no JSON at all
+        st.tuples(
+            st.just("POST"),
+            st.builds(
+                lambda p, e, d: (
+                    "/link/events?"
+                    + query(v=world.link_token)
+                    + "|"
+                    + json.dumps({"page": p, "eventName": e, "payload": d})
+                ),
+                st.one_of(
+                    nasty_text, st.sampled_from(["landing", "data_confirmation"]), st.lists(st.integers(), max_size=2)
+                ),
+                st.one_of(nasty_text, st.sampled_from(["page_duration", "data_confirmation_validity_click"])),
+                st.one_of(
+                    st.dictionaries(nasty_text, st.one_of(nasty_text, st.integers(), st.booleans()), max_size=3),
+                    st.builds(lambda n: {"durationMs": n, "institutionCode": "341"}, st.integers()),
+                ),
+            ),
+        ),
+        st.tuples(
+            st.just("POST"),
+            st.builds(lambda b: "/link/events?" + query(v=world.link_token) + "|" + encode(b), nasty_text),
+        ),
+        # an Open Data login page: any consent, any answer
+        st.tuples(
+            st.sampled_from(["GET", "POST"]),
+            st.builds(
+                lambda c, m, p: (
+                    "/link/login?" + query(v=world.link_token, consent_id=c) + "|" + query(mfaId=m, password=p)
+                ),
+                st.one_of(nasty_text, st.just(world.consent_id)),
+                st.one_of(nasty_text, st.integers(min_value=0).map(str)),
+                nasty_text,
+            ),
+        ),
     )
 
     @fuzz(40)

@@ -5,13 +5,13 @@ import re
 from tests.conftest import VALID_CPF, query_of
 
 
-def test_the_link_page_lists_open_finance_institutions(klavi):
+def test_the_link_page_lists_open_finance_and_open_data_institutions(klavi):
     link = klavi.create_link(personalTaxId=VALID_CPF)
     page = klavi.http.get(link["linkURL"])
     assert page.status_code == 200
     assert "Itaú" in page.text and "Nubank" in page.text
     assert "***.982.247-**" in page.text
-    assert "Mercantil" not in page.text  # Open Data institutions take no consent
+    assert "Mercantil" in page.text  # Open Data institutions too (issue 23: their login as pages)
     assert re.search(r'value="746"[^>]*disabled', page.text)  # the outage can't be picked
 
 

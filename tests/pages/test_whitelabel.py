@@ -234,7 +234,7 @@ def test_the_links_institution_is_preselected(klavi):
 
 def test_an_institution_that_cannot_take_the_consent_is_a_page_with_a_way_back(klavi):
     link = klavi.create_link(personalTaxId=VALID_CPF)
-    for code in ("746", "197", "389"):  # in outage; for companies only; Open Data (crafted posts: none is offered)
+    for code in ("746", "197"):  # in outage; for companies only (crafted posts: neither is offered)
         refused = confirm_page(klavi, link["linkURL"], code)
         assert refused.status_code == 400 and "Não foi possível continuar" in refused.text
         assert "Esta instituição não está disponível para você agora" in refused.text

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Klavi's "eco" products, the only ones 4008 (no Open Finance consent available) and 4009
+# (KYC needed) apply to. The docs don't list them (mock choice): the products outside the
+# Statement family, i.e. Credit Risk's pf_credit_risk.
+ECO_PRODUCTS = frozenset({"pf_credit_risk"})
+
 PERSONS = ("pf", "pj")
 LEVELS = ("institution", "user")
 PERMISSIONS = ("REGISTRATION_ALL", "ACCOUNTS_ALL", "CREDIT_CARDS_ALL", "CREDIT_OPERATIONS_ALL", "INVESTMENTS_ALL")

@@ -71,6 +71,7 @@ class ReportLink:
     institution_name: str  # e.g. "Itaú": the accounts' brandName
     consents: list[ReportConsent] = field(default_factory=list)
     connection_key: str = ""  # an Open Data connection's: a later link's connectionKey updates it
+    open_data_code: int = 200  # the Open Data code its connection succeeded with (202: partial transactions)
 
 
 def build_report(

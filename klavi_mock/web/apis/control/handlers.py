@@ -71,6 +71,8 @@ def _tenant(tenant) -> dict:
         "reportDelivery": tenant.report_delivery,
         "activatedProducts": list(tenant.activated_products) if tenant.activated_products is not None else None,
         "encryptSensitiveFields": tenant.encrypt_sensitive_fields,
+        "trackingEvents": tenant.tracking_events,
+        "partner": tenant.partner_id,
     }
 
 
@@ -85,6 +87,7 @@ async def set_tenant_webhooks(call: Call) -> Response:
         call.path["appId"],
         body.get("eventsUrl", current.events_url if current else None),
         body.get("productsCallbackURL", current.products_callback_url if current else None),
+        body.get("trackingEvents"),
     )
     return JSONResponse(_tenant(tenant))
 

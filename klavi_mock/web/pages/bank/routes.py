@@ -160,8 +160,11 @@ class BankPages:
         )
 
     def _tracking(self, consent: Consent, page: str, events: list[dict]) -> dict:
-        """Record the events a page emits and hand them to it (see whitelabel/tracking.py)."""
-        self.sandbox.tracking.record(consent.tenant_id, consent.link_id, page, events, self.sandbox.clock.now())
+        """Record the events a page emits, send them to the event webhook, and hand them to
+        the page (see qa/tracking.py)."""
+        link = self.sandbox.store.get_link(consent.tenant_id, consent.link_id)
+        if link is not None:
+            self.sandbox.track(link, page, events)
         return {"page": page, "events": events}
 
     # -- routes -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ import uuid
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from klavi_mock.domain import consents as states
@@ -20,14 +20,17 @@ from klavi_mock.domain.consents import Consent, permissions_for
 from klavi_mock.domain.links import Link
 from klavi_mock.domain.taxid import is_valid_cnpj, is_valid_cpf
 from klavi_mock.domain.tenants import Tenant
-from klavi_mock.errors import BusinessRuleError, KlaviError, TooManyRequests
-from klavi_mock.qa.tracking import event, institution_payload
+from klavi_mock.errors import BusinessRuleError, InvalidRequest, KlaviError, TooManyRequests
+from klavi_mock.qa.tracking import client_event, event, institution_payload
 from klavi_mock.sandbox.consents import REASONS, REDIRECT_ERRORS
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.web.pages.bank.forms import one, read_form
 from klavi_mock.web.pages.bank.permissions import permission_items
+from klavi_mock.web.pages.hosted.open_data import OpenDataLogin
 from klavi_mock.web.rendering import PageRenderer, date_label, leave_for, masked_tax_id
+from klavi_mock.web.server.body import read_body
 
+_LARGEST_EVENT = 4096  # bytes: one event from tracking.js is well under it
 _PUNCTUATION = re.compile(r"[\s./-]")
 
 # What the user reads when starting the consent fails; the English detail goes below it.
@@ -42,6 +45,8 @@ _FAILURES = {
     "CONSENT_TECHNICAL_ISSUE": "A instituição teve um problema ao autorizar. Tente de novo em alguns minutos.",
     "REDIRECT_URL_EXPIRED": "O tempo para abrir a instituição acabou. Comece de novo.",
     "CONSENT_EXPIRED": "O pedido não foi concluído a tempo. Comece de novo.",
+    "OPEN_DATA_CONNECTION_FAILED": "Não foi possível entrar na instituição. Nenhum dado foi compartilhado.",
+    "REVOKED_BEFORE_AUTHORISATION": "O pedido foi cancelado antes de ser concluído. Nenhum dado foi compartilhado.",
 }
 
 
@@ -89,9 +94,11 @@ class HostedPages:
     def _here(self, request: Request, token: str, path: str = "/link", **extra: str) -> str:
         return f"{self.render.base(request)}{path}?{urlencode({'v': token, **extra})}"
 
-    def _tracking(self, link: Link, page: str, events: list[dict]) -> dict:
-        self.sandbox.tracking.record(link.tenant_id, link.id, page, events, self.sandbox.clock.now())
-        return {"page": page, "events": events}
+    def _tracking(self, link: Link, page: str, events: list[dict], beacon: str | None = None) -> dict:
+        """Record and send `events`; what the page's tracking.js needs (`beacon`: where it
+        posts the events only the browser sees)."""
+        self.sandbox.track(link, page, events)
+        return {"page": page, "events": events, "beacon": beacon}
 
     def _consent_of(self, request: Request, tenant: Tenant, link: Link, token: str) -> Consent | Response:
         consent = self.sandbox.store.get_consent(tenant.app_id, request.query_params.get("consent_id", ""))
@@ -128,7 +135,12 @@ class HostedPages:
             self._tracking(
                 link, "data_confirmation", [event("data_confirmation_back_click", **institution_payload(institution))]
             )
-        return self._link_page(request, link, token, query=one(form, "q"))
+        landing = one(form, "view") == "landing"
+        if landing:  # "Voltar" on the institution list
+            self._tracking(link, "institution_list", [event("institution_list_back_click")])
+        elif one(form, "from") == "landing":  # "Continuar" on a landing page that asked for nothing
+            self._tracking(link, "landing", [event("landing_continue_click")])
+        return self._link_page(request, link, token, query=one(form, "q"), landing=landing)
 
     def _link_page(
         self,
@@ -139,10 +151,14 @@ class HostedPages:
         tax_error: str | None = None,
         tax_value: str = "",
         status: int = 200,
+        landing: bool = False,
     ) -> Response:
+        """The landing page (identification when the link has no tax id; asked for with
+        view=landing, Klavi's intro before the list), or the institution list."""
         base = self.render.base(request)
         needs_tax_id = not (link.personal_tax_id or link.business_tax_id)
-        page = "landing" if needs_tax_id else "institution_list"
+        landing = landing or needs_tax_id
+        page = "landing" if landing else "institution_list"
         events = [event("app_loaded")] if self.sandbox.tracking.first_visit(link.id) else []
         events.append(event("page_view", page=page))
         institutions, preselected, preselect_note, label, masked = [], None, None, None, None
@@ -151,7 +167,7 @@ class HostedPages:
                 events.append(event("institution_list_search", key=query))
             label, masked = masked_tax_id(link)
             person = "pj" if link.business_tax_id else "pf"
-            usable = [i for i in self.sandbox.institutions.all() if i.institution_type == 1 and i.serves(person)]
+            usable = [i for i in self.sandbox.institutions.all() if i.serves(person)]  # Open Data ones too
             institutions = [
                 {
                     "institutionCode": i.code,
@@ -183,7 +199,10 @@ class HostedPages:
                 "tax_id_label": label,
                 "expires_at": date_label(link.expires_at),
                 "needs_tax_id": needs_tax_id,
+                "landing": landing,
             },
+            list_url=self._here(request, token, **{"from": "landing"}),
+            back_url=self._here(request, token, view="landing"),
             institutions=institutions,
             preselected=preselected,
             preselect_note=preselect_note,
@@ -193,8 +212,8 @@ class HostedPages:
             partner_name=self.render.partner_name(link.tenant_id),
             query=query,
             token=token,
-            exit_url=self._here(request, token, "/link/finish", action="exit"),
-            tracking=self._tracking(link, page, events),
+            exit_url=self._here(request, token, "/link/finish", action="exit", page=page),
+            tracking=self._tracking(link, page, events, self._here(request, token, "/link/events")),
         )
 
     def _identify(self, request: Request, link: Link, token: str, typed: str) -> Response:
@@ -235,7 +254,7 @@ class HostedPages:
             return RedirectResponse(self._here(request, token), status_code=303)
         if institution is None:
             problem = f"institutionCode {code!r} is not an institution of GET /links/institutions"
-        elif institution.institution_type != 1 or not institution.serves(person) or institution.is_outage:
+        elif not institution.serves(person) or institution.is_outage:
             problem = (
                 f"{institution.name} ({code}) cannot take this consent: institutionType {institution.institution_type}, "
                 f"businessType {institution.business_type}, isOutage {str(institution.is_outage).lower()}"
@@ -253,7 +272,12 @@ class HostedPages:
         assert institution is not None, "refused above when unknown"
         label, masked = masked_tax_id(link)
         payload = institution_payload(institution)
-        tracking = self._tracking(link, "data_confirmation", [event("page_view", page="data_confirmation")])
+        tracking = self._tracking(
+            link,
+            "data_confirmation",
+            [event("page_view", page="data_confirmation")],
+            self._here(request, token, "/link/events"),
+        )
         return self.render.page(
             "confirm.html",
             request,
@@ -277,17 +301,6 @@ class HostedPages:
                 request, link, token, tax_error="Informe seu CPF ou CNPJ para continuar.", status=400
             )
         institution = self.sandbox.institutions.get(code)
-        if institution is not None and institution.institution_type != 1:  # Open Data: a login through tasks, API only
-            return self.render.message(
-                request,
-                400,
-                "Não foi possível continuar",
-                _START_ERRORS[4004],
-                detail=f"{institution.name} ({code}) is an Open Data institution (institutionType 2); "
-                "the hosted page offers Open Finance institutions only",
-                back_url=self._here(request, token),
-                back_label="Escolher outra instituição",
-            )
         if institution is not None:
             self._tracking(
                 link,
@@ -304,8 +317,12 @@ class HostedPages:
                 if value
             },
         }
+        open_data = institution is not None and institution.institution_type == 2
         try:
-            consent = self.sandbox.consents.create(tenant, link, body, hosted=True)
+            if open_data:  # the API-only flow's consent and login task; the steps as pages
+                consent = self.sandbox.tasks.create_consent(tenant, link, body, hosted=True)
+            else:
+                consent = self.sandbox.consents.create(tenant, link, body, hosted=True)
         except KlaviError as error:
             if isinstance(error, TooManyRequests):
                 message = "Muitas tentativas seguidas. Aguarde alguns segundos e tente de novo."
@@ -322,6 +339,8 @@ class HostedPages:
                 back_url=self._here(request, token),
                 back_label="Escolher outra instituição",
             )
+        if open_data:
+            return RedirectResponse(self._here(request, token, "/link/login", consent_id=consent.id), status_code=303)
         return RedirectResponse(
             f"{self.render.base(request)}/bank/authorize?{urlencode({'ticket': consent.ticket})}", status_code=303
         )
@@ -363,6 +382,7 @@ class HostedPages:
             link,
             "result",
             [event("page_view", page="result"), event("authorise_success" if success else "authorise_fail", **payload)],
+            self._here(request, token, "/link/events"),
         )
         return self.render.page(
             "result.html",
@@ -374,14 +394,20 @@ class HostedPages:
             message=None
             if success
             else _FAILURES.get(consent.status_reason or "", "O compartilhamento não foi concluído."),
-            detail=None
-            if success
-            else f"{consent.status} ({consent.status_reason}): {REASONS.get(consent.status_reason or '', '')}",
+            detail=None if success else self._failure_detail(consent),
             finish_url=finish_url,
             more_url=self._here(request, token, "/link/finish", consent_id=consent.id, action="more"),
             list_url=self._here(request, token),
             tracking_payload=institution_payload(institution),
         )
+
+    def _failure_detail(self, consent: Consent) -> str:
+        """The developer's detail of a failure; an Open Data task's code and message with it."""
+        detail = f"{consent.status} ({consent.status_reason}): {REASONS.get(consent.status_reason or '', '')}"
+        task = self.sandbox.store.get_task(consent.task_id) if consent.task_id else None
+        if task is not None:
+            detail += f" Open Data code {task.code}: {task.message} (task {task.id})"
+        return detail
 
     async def finish(self, request: Request) -> Response:
         """The result page's buttons: back to the partner's redirectURL (link-level
@@ -432,8 +458,8 @@ class HostedPages:
         """ "Sair" on the link page: back to the partner before choosing an institution, with
         the link-level failure parameters. **Mock choice**: `error=user_cancelled`."""
         page = "landing" if not (link.personal_tax_id or link.business_tax_id) else "institution_list"
-        if request.query_params.get("page") == "data_confirmation":
-            page = "data_confirmation"
+        if request.query_params.get("page") in ("landing", "data_confirmation"):
+            page = request.query_params["page"]
         self._tracking(link, page, [event(f"{page}_exit_click")])
         if not link.redirect_url:
             return self.render.message(
@@ -453,8 +479,28 @@ class HostedPages:
         }
         return leave_for(with_query(link.redirect_url, params))
 
+    async def page_event(self, request: Request) -> Response:
+        """What a page's script posts back (tracking.js): an event only the browser sees,
+        recorded and sent to the event webhook like the others. 204; a bad link token 401, a
+        bad event 400, in Klavi's error shape."""
+        try:
+            tenant, claims = self.sandbox.authenticate(request.query_params.get("v", ""), ("link",), "the page events")
+            raw = await read_body(request, _LARGEST_EVENT)
+            try:
+                body = json.loads(raw)
+            except (ValueError, RecursionError):
+                raise InvalidRequest("body: must be JSON {page, eventName, payload}") from None
+            page, item = client_event(body, self.sandbox.institutions)
+        except KlaviError as error:
+            return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+        self.sandbox.track(self.sandbox.link_of(tenant, claims), page, [item])
+        return Response(status_code=204)
+
     def routes(self) -> list:
+        login = OpenDataLogin(self)
         return [
+            Route("/link/login", login.login, methods=["GET", "POST"]),
+            Route("/link/events", self.page_event, methods=["POST"]),
             Route("/link", self.hosted_link, methods=["GET", "POST"]),
             Route("/link/confirm", self.confirm, methods=["GET"]),
             Route("/link/result", self.result, methods=["GET"]),

@@ -3,11 +3,14 @@
    Native WebView bridge when there is one. (No other site may frame the pages: their policy
    says frame-ancestors 'none'.) The page's own events
    (page_view, authorise_success...) are in #klavi-tracking; clicks on [data-track] elements
-   add theirs; page_duration goes when the page is left. */
+   add theirs; page_duration goes when the page is left. The events only the browser sees
+   (clicks on [data-track-post] elements, page_duration) are also posted to data-beacon, so
+   the mock records them and sends them to the partner's event webhook like the others. */
 (function () {
   var holder = document.getElementById("klavi-tracking");
   if (!holder) return;
   var page = holder.getAttribute("data-page");
+  var beacon = holder.getAttribute("data-beacon");
   var started = Date.now();
   var durationSent = false;
 
@@ -23,6 +26,16 @@
     }
   }
 
+  function post(eventName, payload) {
+    if (!beacon) return;
+    var body = JSON.stringify({ page: page, eventName: eventName, payload: payload || {} });
+    // sendBeacon survives the page being left (page_duration); fetch where it is missing
+    if (navigator.sendBeacon && navigator.sendBeacon(beacon, new Blob([body], { type: "application/json" }))) return;
+    try {
+      fetch(beacon, { method: "POST", body: body, headers: { "Content-Type": "application/json" }, keepalive: true, credentials: "omit" });
+    } catch (e) { /* tracking never breaks the page */ }
+  }
+
   var events = [];
   try { events = JSON.parse(holder.getAttribute("data-events") || "[]"); } catch (e) { events = []; }
   events.forEach(function (e) { emit(e.eventName, e.payload); });
@@ -33,12 +46,15 @@
     var payload = {};
     try { payload = JSON.parse(el.getAttribute("data-track-payload") || "{}"); } catch (e) { payload = {}; }
     emit(el.getAttribute("data-track"), payload);
+    if (el.hasAttribute("data-track-post")) post(el.getAttribute("data-track"), payload);
   }, true);
 
   function leave() {
     if (durationSent) return;
     durationSent = true;
-    emit("page_duration", { page: page, durationMs: Date.now() - started });
+    var duration = { page: page, durationMs: Date.now() - started };
+    emit("page_duration", duration);
+    post("page_duration", duration);
   }
   window.addEventListener("pagehide", leave);
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") leave(); });
