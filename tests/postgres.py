@@ -49,10 +49,11 @@ class Server:
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
         atexit.register(self.stop)
 
-    def _run(self, *command: str) -> None:
+    def _run(self, program: str, *arguments: str) -> None:
+        command = [str(_binaries() / program), *arguments]  # type: ignore[operator]
         result = subprocess.run([*self._as_postgres, *command], capture_output=True, text=True)
         if result.returncode:
-            raise RuntimeError(f"{command[0]} failed: {result.stdout}{result.stderr}")
+            raise RuntimeError(f"{program} failed: {result.stdout}{result.stderr}")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -67,7 +68,8 @@ class Server:
     def stop(self) -> None:
         if self.data.exists():
             subprocess.run(
-                [*self._as_postgres, "pg_ctl", "-D", str(self.data), "-m", "immediate", "stop"], capture_output=True
+                [*self._as_postgres, str(_binaries() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],  # type: ignore[operator]
+                capture_output=True,
             )
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -75,8 +77,17 @@ class Server:
 _server: Server | None = None
 
 
+def _binaries() -> Path | None:
+    """The folder of initdb and pg_ctl: on PATH, or where Debian's postgresql package puts them."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return versions[-1].parent if versions and versions[-1].parent.name == "bin" else None
+
+
 def available() -> bool:
-    return shutil.which("initdb") is not None and shutil.which("pg_ctl") is not None
+    return _binaries() is not None
 
 
 def server() -> Server:

@@ -42,6 +42,7 @@ _FORGOTTEN_BY_RESET = (
 
 class MemoryStore:
     durable = False  # whether commit() and checkpoint() have anything to do
+    shared = False  # one process's: no other changes it
 
     def __init__(self, webhook_concurrency: int = 8, webhook_retention: int = 5000) -> None:
         self._links: dict[str, Link] = {}
@@ -99,6 +100,9 @@ class MemoryStore:
 
     def get_meta(self, key: str) -> Json:
         return self._meta.get(key)
+
+    def meta_changes(self) -> int:
+        return 0  # only this process changes them
 
     def set_meta(self, key: str, value: Json) -> None:
         had, before = key in self._meta, self._meta.get(key)

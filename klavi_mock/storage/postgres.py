@@ -139,6 +139,7 @@ class _Transaction:
 
 class PostgresStore:
     durable = True  # whether commit() and checkpoint() have anything to do
+    shared = True  # other instances change it too
 
     def __init__(self, url: str, webhook_concurrency: int = 8, webhook_retention: int = 5000, pool_size: int = 20):
         self.url = url

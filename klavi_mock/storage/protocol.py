@@ -1,7 +1,7 @@
 """The store: the one way anything reads or writes the mock's state.
 
-Two backends implement it: `memory.MemoryStore` (the default) and `sqlite.SqliteStore`
-(`--state-file`). Nothing outside `klavi_mock/storage/` knows which one it has, nor
+Three backends implement it: `memory.MemoryStore` (the default), `sqlite.SqliteStore`
+(`--state-file`) and `postgres.PostgresStore` (`--database-url`, shared by several processes). Nothing outside `klavi_mock/storage/` knows which one it has, nor
 touches a backend's own structures (tests/unit/test_store_boundary.py checks that);
 tests/storage/ is the contract both pass, and any new backend must.
 
@@ -25,7 +25,8 @@ Units of work (`klavi_mock.unit_of_work`). Inside a unit (one HTTP request), eve
 here can be undone: a backend registers its undo with `unit_of_work.on_rollback` as it
 changes something, and defers with `unit_of_work.after_commit` what must wait for the
 unit's success (a delivery reaches the outbox only then: a webhook is owed only for a
-change that was kept). Outside a unit (the ticker, the dispatcher) changes apply at once.
+change that was kept). Outside a unit (the ticker, the dispatcher) changes apply at once
+(on PostgreSQL they are also committed at once: each call is its own transaction).
 `commit()` makes every change since the last commit durable in one step, or raises
 `StorageError` and keeps them for a later commit; the app calls it just before a request's
 answer goes out, after each webhook attempt and after time-driven work.
@@ -98,6 +99,7 @@ class DeliveryPage:
 
 class Store(Protocol):
     durable: bool  # whether commit() and checkpoint() have anything to do
+    shared: bool  # whether other processes change it too (PostgreSQL): meta values are read again
 
     # -- links -------------------------------------------------------------------------
     def add_link(self, link: Link) -> None: ...
@@ -198,6 +200,11 @@ class Store(Protocol):
     # -- meta values -------------------------------------------------------------------
     def get_meta(self, key: str) -> Json: ...
     def set_meta(self, key: str, value: Json) -> None: ...
+    def meta_changes(self) -> int:
+        """A number that changes whenever a meta value another process set is committed
+        (a process that keeps copies of meta values reads them again then); constant for a
+        store only this process changes."""
+        ...
 
     # -- control -----------------------------------------------------------------------
     def reset(self) -> None:

@@ -82,3 +82,8 @@ CREATE TABLE meta (
 );
 CREATE TABLE meta_changes (one boolean PRIMARY KEY DEFAULT true CHECK (one), n bigint NOT NULL);
 INSERT INTO meta_changes (n) VALUES (0);
+
+-- The secret that signs tokens, made once for the database, so a token one instance issued
+-- is accepted by every other (two instances starting at once agree on it).
+INSERT INTO meta (key, value)
+VALUES ('token_secret', to_jsonb(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')));
