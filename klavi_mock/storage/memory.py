@@ -311,6 +311,10 @@ class MemoryStore:
 
     # -- control ---------------------------------------------------------------------
 
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        yield True  # one process: nobody else could be doing it
+
     def reset(self) -> None:
         self._keep_for_rollback()
         for name in _FORGOTTEN_BY_RESET:

@@ -25,6 +25,7 @@ reconnects by itself when it is back.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import weakref
@@ -547,6 +548,21 @@ class PostgresStore:
         )
 
     # -- control -----------------------------------------------------------------------------
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """A transaction-scoped advisory lock, tried, never waited for (a wait would hold
+        the event loop, and the holder may be a request on this very loop): inside a unit
+        on its transaction, so the work's changes are committed before another process
+        may start; outside on a connection of its own, held while the work runs."""
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        if unit_of_work.current() is not None:
+            [(mine,)] = self._rows("SELECT pg_try_advisory_xact_lock(%s)", (key,))
+            yield bool(mine)
+            return
+        with self._db(committed=True) as db:
+            [(mine,)] = db.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchall()
+            yield bool(mine)
 
     def reset(self) -> None:
         for table in TABLES.values():

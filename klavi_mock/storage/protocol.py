@@ -207,6 +207,12 @@ class Store(Protocol):
         ...
 
     # -- control -----------------------------------------------------------------------
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """`with store.exclusive("consent-jobs") as mine:` work that one process at a time
+        may do (several share a database): `mine` is False when another process is doing
+        it now (skip it; it is tried again later). Inside a unit, held until the unit ends."""
+        ...
+
     def reset(self) -> None:
         """Forget links, consents, tasks, report requests and deliveries; meta values stay
         (the clock only moves forward), and so does the delivery numbering."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -104,6 +105,41 @@ def test_two_instances_share_one_sandbox(database, receiver):
         assert seen.status_code == 200 and seen.json()["status"] == "AUTHORISED"
         process.terminate()
         assert "2 links, 1 consents, " in process.communicate(timeout=15)[0]
+
+
+def test_time_driven_work_runs_once_whichever_instance_holds_it(database, receiver):
+    """A consent's 60-minute window closes once, though both instances know of it (the one
+    that made it, and one started after, which schedules every stored consent's jobs)."""
+    with serve_process("--database-url", database) as (a, _):
+        hooks = {"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")}
+        assert httpx.put(f"{a}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
+        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
+        link = httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).json()
+        consent = httpx.post(
+            f"{a}/data/v1/consents",
+            headers=bearer(link["linkToken"]),
+            json={
+                "externalTrackId": "window",
+                "personalTaxId": CPF,
+                "institutionCode": "341",
+                "redirectURL": "https://partner.example.com/r",
+            },
+        ).json()
+        with serve_process("--database-url", database) as (b, _):
+            assert httpx.post(f"{a}/__mock/clock/advance", json={"seconds": 2 * 3600}).status_code == 200
+            wait_for(
+                lambda: (
+                    receiver.events("/events")
+                    and any(e["eventName"] == "consent_rejected" for e in receiver.events("/events"))
+                ),
+                what="the window closed",
+            )
+            # B's ticker has the same job: it ran it after A (the consent had moved on), or not at all.
+            wait_for(lambda: httpx.get(f"{b}/__mock/clock").json()["offsetSeconds"] >= 7200, what="B caught up")
+            time.sleep(2.5)  # B's ticker looks twice (once a second)
+            rejected = [d for d in deliveries(b) if d["name"] == "consent_rejected"]
+            assert len(rejected) == 1 and rejected[0]["orderingKey"].endswith(consent["consentId"])
+            assert httpx.get(f"{b}/__mock/consents/{consent['consentId']}").json()["status"] == "REJECTED"
 
 
 def test_an_instance_killed_mid_delivery_loses_nothing(database, receiver):

@@ -516,3 +516,31 @@ def test_meta_values(backend: Backend) -> None:
         again = backend.reopen(store)
         assert again.get_meta("token_secret") == "s3cret"
         assert again.get_meta("tenant_chaos") == {"app-a": {"duplicate": 1, "seed": 7}}
+
+
+def test_exclusive_work_is_one_process_at_a_time(backend: Backend) -> None:
+    """A store another process shares (the same database) is refused while one does it; a
+    store of its own always gets it."""
+    store = backend.open()
+    if not store.shared:
+        with store.exclusive("consent-jobs") as mine:
+            assert mine
+        return
+    other = backend.open()  # another process's, on the same database
+    with store.exclusive("consent-jobs") as mine:
+        assert mine
+        with other.exclusive("consent-jobs") as theirs:
+            assert not theirs
+        with other.exclusive("something-else") as unrelated:
+            assert unrelated
+    with other.exclusive("consent-jobs") as theirs:
+        assert theirs  # released at the end
+    with unit() as request:
+        with store.exclusive("consent-jobs") as mine:
+            assert mine
+        with other.exclusive("consent-jobs") as theirs:
+            assert not theirs  # held until the unit ends
+        store.commit()
+        request.committed()
+    with other.exclusive("consent-jobs") as theirs:
+        assert theirs
