@@ -174,8 +174,9 @@ class MemoryStore:
         consent_id = self._by_flow.get(flow_token)
         return self._consents.get(consent_id) if consent_id else None
 
-    def list_consents(self, tenant_id: str | None = None) -> list[Consent]:
-        return list(self._consents.values()) if tenant_id is None else list(self._by_tenant.get(tenant_id, ()))
+    def list_consents(self, tenant_id: str | None = None, tax_id: str | None = None) -> list[Consent]:
+        found = list(self._consents.values()) if tenant_id is None else list(self._by_tenant.get(tenant_id, ()))
+        return found if tax_id is None else [c for c in found if c.tax_id == tax_id]
 
     # -- Open Data tasks (few: scanned) ------------------------------------------------------
 

@@ -25,6 +25,7 @@ reconnects by itself when it is back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -154,7 +155,8 @@ class PostgresStore:
             max_size=pool_size,
             timeout=POOL_TIMEOUT,
             open=True,
-            check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
+            # No check on every checkout (a round trip per store call): a connection the
+            # server dropped fails its query once (503) and the pool replaces it.
             kwargs={"connect_timeout": 5},
             name="klavi-mock",
         )
@@ -198,9 +200,10 @@ class PostgresStore:
             if commit:
                 connection.commit()
             else:
-                connection.rollback()
+                with contextlib.suppress(psycopg.Error):  # a broken connection: nothing to roll back
+                    connection.rollback()
         finally:
-            self._pool.putconn(connection)
+            self._pool.putconn(connection)  # the pool replaces a broken one
 
     def _identity(self) -> dict[tuple[str, str], Any] | None:
         unit = unit_of_work.current()
@@ -352,10 +355,12 @@ class PostgresStore:
         rows = self._rows("SELECT id, data FROM consents WHERE flow_token = %s LIMIT 1", (flow_token,))
         return self._first(Consent, rows)
 
-    def list_consents(self, tenant_id: str | None = None) -> list[Consent]:
-        if tenant_id is None:
-            return self._objects(Consent, self._rows("SELECT id, data FROM consents ORDER BY n"))
-        rows = self._rows("SELECT id, data FROM consents WHERE tenant_id = %s ORDER BY n", (tenant_id,))
+    def list_consents(self, tenant_id: str | None = None, tax_id: str | None = None) -> list[Consent]:
+        rows = self._rows(
+            "SELECT id, data FROM consents WHERE (%s::text IS NULL OR tenant_id = %s)"
+            " AND (%s::text IS NULL OR tax_id = %s) ORDER BY n",
+            (tenant_id, tenant_id, tax_id, tax_id),
+        )
         return self._objects(Consent, rows)
 
     # -- Open Data tasks --------------------------------------------------------------------
@@ -580,7 +585,12 @@ _OUTBOX = "status = 'pending' AND destination IS NOT NULL"
 def _columns(obj: Stored) -> dict[str, Any]:
     """The indexed columns an update may change."""
     if isinstance(obj, Consent):
-        return {"track_id": obj.external_track_id, "ticket": obj.ticket, "flow_token": obj.flow_token}
+        return {
+            "track_id": obj.external_track_id,
+            "ticket": obj.ticket,
+            "flow_token": obj.flow_token,
+            "tax_id": obj.tax_id,
+        }
     if isinstance(obj, Task):
         return {"link_id": obj.link_id, "connection_key": obj.connection_key}
     if isinstance(obj, Delivery):

@@ -544,3 +544,14 @@ def test_exclusive_work_is_one_process_at_a_time(backend: Backend) -> None:
         request.committed()
     with other.exclusive("consent-jobs") as theirs:
         assert theirs
+
+
+def test_consents_by_tax_id(store: Store) -> None:
+    link = a_link()
+    mine, other = a_consent(link, "t-mine"), a_consent(link, "t-other")
+    other.personal_tax_id = "11144477735"
+    for consent in (mine, other):
+        store.add_consent(consent)
+    assert ids(store.list_consents("app-a", mine.tax_id)) == [mine.id]
+    assert ids(store.list_consents(None, "11144477735")) == [other.id]
+    assert store.list_consents("app-b", mine.tax_id) == []

@@ -17,11 +17,13 @@ CREATE TABLE consents (
     track_id text NOT NULL,
     ticket text NOT NULL,
     flow_token text,
+    tax_id text NOT NULL,
     data jsonb NOT NULL
 );
 CREATE INDEX consents_tenant ON consents (tenant_id, n);
 CREATE INDEX consents_track_id ON consents (tenant_id, track_id);
 CREATE INDEX consents_ticket ON consents (ticket);
+CREATE INDEX consents_tax_id ON consents (tenant_id, tax_id);
 CREATE INDEX consents_flow_token ON consents (flow_token) WHERE flow_token IS NOT NULL;
 
 CREATE TABLE tasks (
