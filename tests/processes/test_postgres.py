@@ -260,3 +260,25 @@ def test_workers_without_a_database_are_refused(tmp_path):
         )
         assert result.returncode == 2 and result.stderr.count("\n") == 1
         assert "--workers 2 needs --database-url" in result.stderr
+
+
+def test_health_says_postgres(database):
+    with serve_process("--database-url", database) as (a, _):
+        assert httpx.get(f"{a}/__mock/health").json()["storage"] == "postgres"
+
+
+def test_the_default_install_never_imports_the_driver():
+    """psycopg is loaded only for a database URL; without it, --database-url says what to install."""
+    check = (
+        "import sys; from klavi_mock.app import create_app; import klavi_mock.cli; create_app(); "
+        "print('psycopg' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
+    without = (
+        "import sys; sys.modules['psycopg'] = None; from klavi_mock.cli import main; "
+        f"raise SystemExit(main(['serve', '--port', '{free_port()}', '--database-url', 'postgresql://m@db/k']))"
+    )
+    result = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "pip install 'klavi-mock[postgres]'" in result.stderr
