@@ -170,7 +170,7 @@ class PostgresStore:
         """The connection for this call: the unit's (its transaction), else one of its own
         committed at the end (`committed=True`: always one of its own, which sees only
         what was committed)."""
-        unit = None if committed else unit_of_work.current()
+        unit = None if committed else self._unit()
         try:
             if unit is None:
                 with self._pool.connection() as connection:
@@ -180,9 +180,18 @@ class PostgresStore:
         except (psycopg.Error, PoolTimeout) as exc:
             raise StorageError(f"the database {where(self.url)} failed: {_one_line(exc)}") from exc
 
+    def _unit(self) -> unit_of_work.Unit | None:
+        """The unit whose transaction this call joins: None outside a unit, and once the
+        unit's transaction has ended (what its after-commit steps do applies at once)."""
+        unit = unit_of_work.current()
+        if unit is None:
+            return None
+        tx = self._units.get(unit)
+        return None if tx is not None and tx.connection is None else unit
+
     def _transaction(self, unit: unit_of_work.Unit) -> psycopg.Connection:
         tx = self._units.get(unit)
-        if tx is None or tx.connection is None:
+        if tx is None:
             tx = _Transaction(self._pool.getconn())
             self._units[unit] = tx
             unit.on_rollback(lambda: self._end(tx, commit=False))
@@ -561,7 +570,7 @@ class PostgresStore:
         on its transaction, so the work's changes are committed before another process
         may start; outside on a connection of its own, held while the work runs."""
         key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-        if unit_of_work.current() is not None:
+        if self._unit() is not None:
             [(mine,)] = self._rows("SELECT pg_try_advisory_xact_lock(%s)", (key,))
             yield bool(mine)
             return
