@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json as JsonValue
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from klavi_mock import unit_of_work
@@ -156,8 +156,10 @@ class PostgresStore:
             timeout=POOL_TIMEOUT,
             open=True,
             # No check on every checkout (a round trip per store call): a connection the
-            # server dropped fails its query once (503) and the pool replaces it.
-            kwargs={"connect_timeout": 5},
+            # server dropped fails its query once (503) and the pool replaces it. Autocommit:
+            # a call outside a unit is one round trip, not BEGIN, the query and COMMIT; a
+            # unit's transaction is begun and ended explicitly.
+            kwargs={"connect_timeout": 5, "autocommit": True},
             name="klavi-mock",
         )
         self._units: weakref.WeakKeyDictionary[unit_of_work.Unit, _Transaction] = weakref.WeakKeyDictionary()
@@ -192,7 +194,13 @@ class PostgresStore:
     def _transaction(self, unit: unit_of_work.Unit) -> psycopg.Connection:
         tx = self._units.get(unit)
         if tx is None:
-            tx = _Transaction(self._pool.getconn())
+            connection = self._pool.getconn()
+            try:
+                connection.execute("BEGIN")
+            except psycopg.Error:
+                self._pool.putconn(connection)
+                raise
+            tx = _Transaction(connection)
             self._units[unit] = tx
             unit.on_rollback(lambda: self._end(tx, commit=False))
             # A unit dropped without ending (it should not happen) gives its connection back.
@@ -207,12 +215,12 @@ class PostgresStore:
             return
         try:
             if commit:
-                connection.commit()
+                connection.execute("COMMIT")
             else:
                 with contextlib.suppress(psycopg.Error):  # a broken connection: nothing to roll back
-                    connection.rollback()
+                    connection.execute("ROLLBACK")
         finally:
-            self._pool.putconn(connection)  # the pool replaces a broken one
+            self._pool.putconn(connection)  # the pool rolls back what is left open, and replaces a broken one
 
     def _identity(self) -> dict[tuple[str, str], Any] | None:
         unit = unit_of_work.current()
@@ -259,7 +267,7 @@ class PostgresStore:
 
     def _add(self, obj: Stored, columns: dict[str, Any]) -> None:
         table = TABLES[type(obj)]
-        values = {"id": obj.id, **columns, "data": Jsonb(to_record(obj))}
+        values = {"id": obj.id, **columns, "data": JsonValue(to_record(obj))}
         self._execute(
             sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
                 sql.Identifier(table),
@@ -282,7 +290,7 @@ class PostgresStore:
         try:
             yield
         finally:
-            values = {**_columns(obj), "data": Jsonb(to_record(obj))}
+            values = {**_columns(obj), "data": JsonValue(to_record(obj))}
             self._execute(
                 sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
                     sql.Identifier(TABLES[type(obj)]),
@@ -315,7 +323,7 @@ class PostgresStore:
     def set_meta(self, key: str, value: Json) -> None:
         self._execute(
             "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, Jsonb(value)),
+            (key, JsonValue(value)),
         )
         self._execute("UPDATE meta_changes SET n = n + 1")
 
@@ -574,7 +582,7 @@ class PostgresStore:
             [(mine,)] = self._rows("SELECT pg_try_advisory_xact_lock(%s)", (key,))
             yield bool(mine)
             return
-        with self._db(committed=True) as db:
+        with self._db(committed=True) as db, db.transaction():
             [(mine,)] = db.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchall()
             yield bool(mine)
 

@@ -555,3 +555,14 @@ def test_consents_by_tax_id(store: Store) -> None:
     assert ids(store.list_consents("app-a", mine.tax_id)) == [mine.id]
     assert ids(store.list_consents(None, "11144477735")) == [other.id]
     assert store.list_consents("app-b", mine.tax_id) == []
+
+
+def test_a_clients_json_keeps_its_key_order(backend: Backend) -> None:
+    """externalInfo comes back as the client sent it (Klavi echoes it in redirects and events)."""
+    store = backend.open()
+    link = new_link("app-a", {"externalInfo": {"zeta": 1, "alpha": {"y": 2, "b": 3}}}, NOW, INSTITUTIONS)
+    store.add_link(link)
+    store.commit()
+    found = backend.reopen(store) if backend.durable else store
+    info = found.get_link("app-a", link.id).external_info
+    assert list(info) == ["zeta", "alpha"] and list(info["alpha"]) == ["y", "b"]

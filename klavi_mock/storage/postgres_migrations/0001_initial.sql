@@ -1,12 +1,13 @@
 -- klavi-mock's PostgreSQL schema, version 1. One row per stored object: the object as
--- JSONB (`data`, as storage/records.py writes it) plus the columns its lookups need.
+-- JSON (`data`, as storage/records.py writes it; json, not jsonb, keeps the key order a
+-- client gave, e.g. in externalInfo) plus the columns its lookups need.
 -- `n` is creation order (lists are in creation order).
 
 CREATE TABLE links (
     id text PRIMARY KEY,
     n bigserial NOT NULL,
     tenant_id text NOT NULL,
-    data jsonb NOT NULL
+    data json NOT NULL
 );
 CREATE INDEX links_tenant ON links (tenant_id, n);
 
@@ -18,7 +19,7 @@ CREATE TABLE consents (
     ticket text NOT NULL,
     flow_token text,
     tax_id text NOT NULL,
-    data jsonb NOT NULL
+    data json NOT NULL
 );
 CREATE INDEX consents_tenant ON consents (tenant_id, n);
 CREATE INDEX consents_track_id ON consents (tenant_id, track_id);
@@ -32,7 +33,7 @@ CREATE TABLE tasks (
     tenant_id text NOT NULL,
     link_id text,
     connection_key text,
-    data jsonb NOT NULL
+    data json NOT NULL
 );
 CREATE INDEX tasks_link ON tasks (link_id, n);
 CREATE INDEX tasks_connection ON tasks (tenant_id, connection_key);
@@ -44,7 +45,7 @@ CREATE TABLE report_requests (
     tax_id text,
     created_at timestamptz NOT NULL,
     report_ids text[] NOT NULL,
-    data jsonb NOT NULL
+    data json NOT NULL
 );
 CREATE INDEX report_requests_tenant ON report_requests (tenant_id, created_at);
 CREATE INDEX report_requests_tax_id ON report_requests (tax_id);
@@ -67,7 +68,7 @@ CREATE TABLE deliveries (
     next_attempt_at timestamptz NOT NULL,
     claimed_until timestamptz,
     claimed_by text,
-    data jsonb NOT NULL
+    data json NOT NULL
 );
 CREATE INDEX deliveries_outbox ON deliveries (destination, seq) WHERE status = 'pending' AND destination IS NOT NULL;
 CREATE INDEX deliveries_status ON deliveries (status, seq);
@@ -80,7 +81,7 @@ CREATE INDEX deliveries_request ON deliveries (request_id) WHERE request_id IS N
 -- with one cheap read whether anything it keeps in memory must be read again.
 CREATE TABLE meta (
     key text PRIMARY KEY,
-    value jsonb NOT NULL
+    value json NOT NULL
 );
 CREATE TABLE meta_changes (one boolean PRIMARY KEY DEFAULT true CHECK (one), n bigint NOT NULL);
 INSERT INTO meta_changes (n) VALUES (0);
@@ -88,4 +89,4 @@ INSERT INTO meta_changes (n) VALUES (0);
 -- The secret that signs tokens, made once for the database, so a token one instance issued
 -- is accepted by every other (two instances starting at once agree on it).
 INSERT INTO meta (key, value)
-VALUES ('token_secret', to_jsonb(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')));
+VALUES ('token_secret', to_json(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')));
