@@ -84,6 +84,19 @@ def test_two_instances_share_one_sandbox(database, receiver):
         assert all(count == 1 for count in event_ids(receiver).values()), event_ids(receiver)
         assert [r.json()["requestId"] for r in receiver.at("/reports")] == [report.json()["requestId"]]
 
+        # Revoked through A, seen revoked through B; its event goes out once.
+        revoked = httpx.delete(f"{a}/data/v1/consents/{consent['consentId']}/revoke", headers=bearer(access))
+        assert revoked.status_code == 200, revoked.text
+        seen = httpx.get(f"{b}/data/v1/consents/{consent['consentId']}", headers=bearer(access))
+        assert seen.json()["status"] == "REVOKED"
+        wait_for(
+            lambda: any(e["eventName"] == "consent_revoked" for e in receiver.events("/events")),
+            what="consent_revoked",
+        )
+        wait_for(lambda: all(d["status"] == "delivered" for d in deliveries(b)), what="every delivery delivered")
+        assert [e["eventName"] for e in receiver.events("/events")].count("consent_revoked") == 1
+        assert all(count == 1 for count in event_ids(receiver).values()), event_ids(receiver)
+
         # The clock, the fault rules and the webhook chaos set on one apply on the other.
         before = httpx.get(f"{b}/__mock/clock").json()["offsetSeconds"]
         assert httpx.post(f"{a}/__mock/clock/advance", json={"seconds": 120}).status_code == 200
@@ -102,7 +115,7 @@ def test_two_instances_share_one_sandbox(database, receiver):
     # Restarted: everything is there.
     with serve_process("--database-url", database) as (c, process):
         seen = httpx.get(f"{c}/data/v1/consents/{consent['consentId']}", headers=bearer(access))
-        assert seen.status_code == 200 and seen.json()["status"] == "AUTHORISED"
+        assert seen.status_code == 200 and seen.json()["status"] == "REVOKED"
         process.terminate()
         assert "2 links, 1 consents, " in process.communicate(timeout=15)[0]
 
