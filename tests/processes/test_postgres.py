@@ -6,11 +6,13 @@ database's schema is migrated, a newer one refused, and a database that goes awa
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -261,6 +263,26 @@ def test_workers_share_the_port_and_the_database(database, receiver):
     assert process.returncode == 0
     assert "workers      2 processes" in output
     assert output.count("Application shutdown complete") == 2
+
+
+def test_a_worker_that_dies_is_started_again(database):
+    with serve_process("--database-url", database, "--workers", "2") as (a, process):
+        workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(workers) == 2
+        os.kill(int(workers[0]), signal.SIGKILL)
+        wait_for(
+            lambda: (
+                len(set(Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()) - {workers[0]})
+                == 2
+            ),
+            what="the worker started again",
+        )
+        for _ in range(10):
+            with httpx.Client() as http:
+                assert http.get(f"{a}/__mock/health").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0 and "starting it again" in output
 
 
 def test_workers_without_a_database_are_refused(tmp_path):
