@@ -220,6 +220,16 @@ def test_migrate_then_a_newer_schema_is_refused(database):
     assert "Traceback" not in refused.stderr
 
 
+def test_instances_starting_at_once_migrate_once(database):
+    migrate = [sys.executable, "-m", "klavi_mock", "migrate", "--database-url", database]
+    both = [subprocess.Popen(migrate, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [process.communicate(timeout=60)[0] for process in both]
+    assert [process.returncode for process in both] == [0, 0, 0]
+    assert sum("migrated from schema 0 to 1" in output for output in outputs) == 1, outputs
+    with psycopg.connect(database) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+
+
 def test_a_database_that_is_down_at_start_is_one_line_and_exit_2():
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
     for command in (["serve", "--port", str(free_port()), "--database-url", url], ["migrate", "--database-url", url]):
