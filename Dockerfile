@@ -11,15 +11,18 @@
 # BASE: any image with Python 3.10+ and its venv module (Debian's python3 + python3-venv works).
 # Offline builds: put a wheelhouse (`pip wheel . -w wheelhouse`) in the build context and the
 # build installs from it with --no-index; otherwise it installs the context from PyPI.
+# EXTRAS: optional parts to install, e.g. `--build-arg EXTRAS=postgres` for --database-url
+# (compose.postgres.yaml).
 ARG BASE=python:3.12-slim
 
 FROM ${BASE} AS build
+ARG EXTRAS=""
 COPY . /src
 RUN python3 -m venv /opt/klavi-mock \
  && if [ -d /src/wheelhouse ]; then \
-      /opt/klavi-mock/bin/pip install --no-cache-dir --no-index --find-links /src/wheelhouse klavi-mock; \
+      /opt/klavi-mock/bin/pip install --no-cache-dir --no-index --find-links /src/wheelhouse "klavi-mock${EXTRAS:+[$EXTRAS]}"; \
     else \
-      /opt/klavi-mock/bin/pip install --no-cache-dir /src; \
+      /opt/klavi-mock/bin/pip install --no-cache-dir "/src${EXTRAS:+[$EXTRAS]}"; \
     fi \
  && /opt/klavi-mock/bin/klavi-mock --version \
  && /opt/klavi-mock/bin/python -m pip uninstall -q -y pip

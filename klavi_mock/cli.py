@@ -5,6 +5,7 @@ klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PAT
                  [--max-examples N] [--workers N] [--include OPERATION_ID ...]
 klavi-mock conformance [--base-url http://127.0.0.1:8080] [--app-id APP] [--fail-on-violations]
 klavi-mock health [--url http://127.0.0.1:8080]
+klavi-mock migrate --database-url URL
 klavi-mock check-receiver --url URL --secret S [--junit-xml FILE] [--timeout 10] [--app-id APP] [--require-signatures]
 """
 
@@ -14,13 +15,14 @@ import argparse
 import errno
 import gc
 import os
+import signal
 import socket
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from klavi_mock import __version__
-from klavi_mock.app import create_app
-from klavi_mock.config import ConfigError, Settings, check_exposure, settings_from
+from klavi_mock.app import create_app, database_name, migrate_database
+from klavi_mock.config import ConfigError, Settings, check_exposure, check_storage, settings_from
 from klavi_mock.contract.check import run_check
 from klavi_mock.contract.receiver import run_check_receiver
 from klavi_mock.options import add_flags, from_flags
@@ -33,13 +35,13 @@ if TYPE_CHECKING:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
 
     # The port is bound first: a port in use is one line and exit 2 (before the state file is
     # opened), and the banner, printed once the port is bound, names the port --port 0 chose.
     try:
         settings = settings_from(from_flags(args), os.environ)
         check_exposure(settings)
+        check_storage(settings)
         sock = bind_socket(settings.host, settings.port)
     except ConfigError as exc:
         return _config_error(exc)
@@ -50,12 +52,24 @@ def _serve(args: argparse.Namespace) -> int:
         return _config_error(exc)
     port = sock.getsockname()[1]
     print(banner(settings, app.state.sandbox.store, port=port), flush=True)
+    if settings.workers > 1:
+        # The app above checked and migrated the database; each worker opens its own pool.
+        app.state.sandbox.store.close()
+        return _serve_workers(settings, sock)
+    _run_server(settings, app, sock)
+    return 0
+
+
+def _run_server(settings: Settings, app: Any, sock: socket.socket) -> None:
+    import uvicorn
+
     # Reports are built on worker threads; a short GIL switch interval gives the event loop
     # the GIL back within half a millisecond, so other requests are not held behind them.
     sys.setswitchinterval(0.0005)
     # What start-up made (the compiled spec, fixtures, catalogues) lives as long as the
     # process: out of the garbage collector's sight, its full collections stay short.
     gc.freeze()
+    port = sock.getsockname()[1]
     config = uvicorn.Config(
         AccessLog(app) if settings.access_log else app,
         host=settings.host,
@@ -68,6 +82,73 @@ def _serve(args: argparse.Namespace) -> int:
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_workers(settings: Settings, sock: socket.socket) -> int:
+    """`--workers N`: N processes forked after the socket is bound, each accepting on it
+    with an app (and a connection pool) of its own; their state is the database's. SIGTERM
+    or Ctrl-C stops them all gracefully; a worker that dies is started again."""
+    children: dict[int, int] = {}  # pid -> worker number
+    stopping = False
+
+    def start(number: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                _run_server(settings, create_app(settings), sock)
+            except ConfigError as exc:
+                code = _config_error(exc)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        children[pid] = number
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for number in range(settings.workers):
+        start(number)
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        ended = children.pop(pid, -1)
+        if ended >= 0 and not stopping:
+            print(f"klavi-mock: worker {ended + 1} (pid {pid}) ended ({status}); starting it again", file=sys.stderr)
+            start(ended)
+    sock.close()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Bring a database's schema up to this klavi-mock's (serve does it too, at start)."""
+    url = args.database_url or os.environ.get("KLAVI_MOCK_DATABASE_URL")
+    if not url:
+        print("klavi-mock migrate: give --database-url URL (or KLAVI_MOCK_DATABASE_URL)", file=sys.stderr)
+        return 2
+    try:
+        before, now = migrate_database(url)
+        name = database_name(url)
+    except ConfigError as exc:
+        return _config_error(exc)
+    if before == now:
+        print(f"klavi-mock migrate: {name} is at schema {now}, this klavi-mock's; nothing to do")
+    else:
+        print(f"klavi-mock migrate: {name} migrated from schema {before} to {now}")
     return 0
 
 
@@ -172,6 +253,13 @@ def banner(settings: Settings, store: Store | None = None, port: int | None = No
         f"  control API  {base}/__mock   (contract: {base}/__mock/openapi/mock-admin.yaml)"
         + ("; send X-Mock-Admin-Token" if settings.admin_token else ""),
     ]
+    if settings.database_url and store is not None:
+        lines.append(
+            f"  database     {database_name(settings.database_url)} ({len(store.list_links())} links, "
+            f"{len(store.list_consents())} consents, {store.outbox_size()} webhook deliveries pending)"
+        )
+    if settings.workers > 1:
+        lines.append(f"  workers      {settings.workers} processes on this port, sharing the database")
     if settings.state_file and store is not None:
         lines.append(
             f"  state file   {settings.state_file} ({len(store.list_links())} links, {len(store.list_consents())} consents, "
@@ -255,6 +343,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-violations", action="store_true", help="exit 1 when a client broke the contract (for CI)"
     )
     conformance.set_defaults(run=_conformance)
+    migrate = commands.add_parser(
+        "migrate",
+        help="bring a PostgreSQL database's schema up to this klavi-mock's (serve does it too, at start)",
+        description="Apply the schema migrations this klavi-mock ships to a --database-url database, under a lock "
+        "(safe while instances start). Exit code 0: the schema is current; 2: the database cannot be reached, or "
+        "a newer klavi-mock wrote it.",
+    )
+    migrate.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="the database (default: KLAVI_MOCK_DATABASE_URL), e.g. postgresql://mock@db/klavi",
+    )
+    migrate.set_defaults(run=_migrate)
     health = commands.add_parser(
         "health",
         help="ask a running mock whether it is healthy (for HEALTHCHECK and CI): exit 0 yes, 1 no",

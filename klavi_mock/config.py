@@ -53,6 +53,7 @@ __all__ = [
     "Tenant",
     "check_exposure",
     "check_settings",
+    "check_storage",
     "is_http_url",
     "is_loopback",
     "load_config_file",
@@ -81,6 +82,8 @@ class Settings:
     max_body_bytes: int = _default("max_body_bytes")
     admin_token: str | None = _default("admin_token")
     state_file: str | None = _default("state_file")
+    database_url: str | None = _default("database_url")
+    workers: int = _default("workers")
     allowed_hosts: tuple[str, ...] = _default("allowed_hosts")
     strict_tax_ids: bool = _default("strict_tax_ids")
     faults: tuple[dict, ...] = _default("faults")  # as written; klavi_mock/qa/faults/rules.py builds them
@@ -160,4 +163,22 @@ def check_exposure(settings: Settings) -> None:
         raise ConfigError(
             f"listening on {settings.host} lets anyone who reaches it steer the mock through /__mock; "
             f"give {token.flag} TOKEN (or {token.env}, or {token.key} in the config file) and send it as X-Mock-Admin-Token"
+        )
+
+
+def check_storage(settings: Settings) -> None:
+    """One place for the state: memory, a state file, or a database; several worker
+    processes only share state through a database."""
+    url, state, workers = OPTION["database_url"], OPTION["state_file"], OPTION["workers"]
+    if settings.database_url and settings.state_file:
+        raise ConfigError(f"give {state.flag} or {url.flag}, not both: the state lives in one place")
+    if settings.workers > 1 and not settings.database_url:
+        where = (
+            f"the state file {settings.state_file} is one process's"
+            if settings.state_file
+            else "memory is one process's"
+        )
+        raise ConfigError(
+            f"{workers.flag} {settings.workers} needs {url.flag}: {where}, so each worker would have its own "
+            "sandbox; give a PostgreSQL database they share"
         )

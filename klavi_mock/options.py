@@ -446,6 +446,24 @@ OPTIONS: tuple[Option, ...] = (
         default_text="in memory",
     ),
     Option(
+        "database_url",
+        Text("a PostgreSQL URL, e.g. postgresql://mock:secret@db:5432/klavi"),
+        None,
+        "keep the state in this PostgreSQL database, shared by every mock process that names it "
+        "(a team sandbox; needs klavi-mock[postgres])",
+        ("postgresql://mock@db-a/klavi", "postgresql://mock@db-b/klavi"),
+        metavar="URL",
+        default_text="in memory",
+    ),
+    Option(
+        "workers",
+        Integer(1, 64, "give a number of processes from 1 to 64"),
+        1,
+        "processes serving on the one port (more than 1 needs --database-url: they share its state)",
+        ("2", "3"),
+        metavar="N",
+    ),
+    Option(
         "allowed_hosts",
         Names(),
         [],

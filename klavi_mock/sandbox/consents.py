@@ -298,6 +298,13 @@ class ConsentLifecycle:
         had already moved on change nothing and are left out)."""
         if not self.timeline.has_due(self.clock.timestamp()):  # every request asks: keep it cheap
             return []
+        # Processes sharing a database may hold the same jobs (each schedules what it sees
+        # and a restarted one reschedules every stored consent): one runs them at a time, and
+        # each job reads its consent afresh, so a job another process ran changes nothing.
+        with self.store.exclusive("consent-jobs") as mine:
+            return self._run_due() if mine else []
+
+    def _run_due(self) -> builtins.list[FellDue]:
         now = self.clock.now()
         ran = []
         for job in self.timeline.pop_due(now.timestamp()):

@@ -254,8 +254,8 @@ class ReportService:
         mine = [
             c
             for app_id in self.tenants.apps_of_partner(tenant.app_id)
-            for c in self.store.list_consents(app_id)
-            if c.person == person and c.tax_id == tax_id
+            for c in self.store.list_consents(app_id, tax_id)
+            if c.person == person
         ]
         if body.get("consentIds"):
             by_id = {c.id: c for c in mine}

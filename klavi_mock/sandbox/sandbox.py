@@ -17,6 +17,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
+from klavi_mock import unit_of_work
 from klavi_mock.config import Settings
 from klavi_mock.domain.clock import Clock
 from klavi_mock.domain.deliveries import Delivery, consent_key
@@ -41,6 +42,8 @@ from klavi_mock.webhooks.events import CONSENT_EVENTS, consent_payload, link_cre
 from klavi_mock.webhooks.service import Webhooks
 from klavi_mock.webhooks.wakeup import WakeUp
 
+FAULTS = "fault_rules"  # the meta value the control API's fault rules are shared in (a shared store)
+
 
 @dataclass(eq=False)  # one sandbox per app: compared and hashed by identity
 class Sandbox:
@@ -63,6 +66,8 @@ class Sandbox:
     tracking: TrackingLog  # the hosted pages' web tracking events
     faults: FaultBook  # the fault rules (klavi_mock/qa/faults/)
     journal: RequestJournal
+
+    _meta_seen: int | None = None  # the store's meta_changes() when meta values were last read
 
     def close(self) -> None:
         self.store.close()
@@ -164,8 +169,31 @@ class Sandbox:
     # -- time and control ------------------------------------------------------------
 
     def run_due(self) -> list[FellDue]:
-        """Carry out whatever the clock has made due (cheap when nothing is)."""
+        """Carry out whatever the clock has made due (cheap when nothing is). Before a
+        request (outside its unit), first catch up with what other processes sharing the
+        store changed."""
+        if self.store.shared and unit_of_work.current() is None:
+            self.catch_up()
         return self.consents.run_due()
+
+    def catch_up(self) -> None:
+        """Read again the meta values other processes may have changed (a team sandbox on
+        PostgreSQL): the clock's offset, tenant settings and chaos, the fault rules. One
+        cheap read when nothing changed."""
+        changes = self.store.meta_changes()
+        if changes == self._meta_seen:
+            return
+        self._meta_seen = changes
+        offset = self.store.get_meta("clock_offset")
+        if isinstance(offset, (int, float)) and not isinstance(offset, bool):
+            self.clock.offset = float(offset)
+        self.tenants.reload()
+        self.faults.load(self.store.get_meta(FAULTS))
+
+    def share_faults(self) -> None:
+        """The control API changed the fault rules: other processes sharing the store take them up."""
+        if self.store.shared:
+            self.store.set_meta(FAULTS, self.faults.shared())
 
     def advance_clock(self, seconds: float) -> tuple[datetime, list[FellDue]]:
         """The new time and the consent jobs that ran because of the move."""
@@ -181,6 +209,7 @@ class Sandbox:
         self.conformance.reset()
         self.tracking.clear()
         self.faults.reset()
+        self.share_faults()
         self.journal.clear()
         self.consents.throttle.clear()
         self.reports.throttle.clear()

@@ -31,6 +31,14 @@ class Tenants(Mapping[str, Tenant]):
         self._chaos: dict[str, Chaos] = {}  # appId -> its webhook chaos (webhooks/chaos.py)
         self._resume()
 
+    def reload(self) -> None:
+        """The control API's changes as the store holds them now (another process may have
+        made them: a team sandbox on PostgreSQL)."""
+        self._by_app = {t.app_id: t for t in self._configured}
+        self._by_key = {t.access_key: t for t in self._configured}
+        self._chaos = {}
+        self._resume()
+
     def _resume(self) -> None:
         """What a state file kept of the control API's changes."""
         for key in (WEBHOOKS, REPORTS):

@@ -42,6 +42,7 @@ _FORGOTTEN_BY_RESET = (
 
 class MemoryStore:
     durable = False  # whether commit() and checkpoint() have anything to do
+    shared = False  # one process's: no other changes it
 
     def __init__(self, webhook_concurrency: int = 8, webhook_retention: int = 5000) -> None:
         self._links: dict[str, Link] = {}
@@ -99,6 +100,9 @@ class MemoryStore:
 
     def get_meta(self, key: str) -> Json:
         return self._meta.get(key)
+
+    def meta_changes(self) -> int:
+        return 0  # only this process changes them
 
     def set_meta(self, key: str, value: Json) -> None:
         had, before = key in self._meta, self._meta.get(key)
@@ -170,8 +174,9 @@ class MemoryStore:
         consent_id = self._by_flow.get(flow_token)
         return self._consents.get(consent_id) if consent_id else None
 
-    def list_consents(self, tenant_id: str | None = None) -> list[Consent]:
-        return list(self._consents.values()) if tenant_id is None else list(self._by_tenant.get(tenant_id, ()))
+    def list_consents(self, tenant_id: str | None = None, tax_id: str | None = None) -> list[Consent]:
+        found = list(self._consents.values()) if tenant_id is None else list(self._by_tenant.get(tenant_id, ()))
+        return found if tax_id is None else [c for c in found if c.tax_id == tax_id]
 
     # -- Open Data tasks (few: scanned) ------------------------------------------------------
 
@@ -306,6 +311,10 @@ class MemoryStore:
         self._unmark(delivery)
 
     # -- control ---------------------------------------------------------------------
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        yield True  # one process: nobody else could be doing it
 
     def reset(self) -> None:
         self._keep_for_rollback()

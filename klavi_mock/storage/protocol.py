@@ -1,7 +1,7 @@
 """The store: the one way anything reads or writes the mock's state.
 
-Two backends implement it: `memory.MemoryStore` (the default) and `sqlite.SqliteStore`
-(`--state-file`). Nothing outside `klavi_mock/storage/` knows which one it has, nor
+Three backends implement it: `memory.MemoryStore` (the default), `sqlite.SqliteStore`
+(`--state-file`) and `postgres.PostgresStore` (`--database-url`, shared by several processes). Nothing outside `klavi_mock/storage/` knows which one it has, nor
 touches a backend's own structures (tests/unit/test_store_boundary.py checks that);
 tests/storage/ is the contract both pass, and any new backend must.
 
@@ -25,7 +25,8 @@ Units of work (`klavi_mock.unit_of_work`). Inside a unit (one HTTP request), eve
 here can be undone: a backend registers its undo with `unit_of_work.on_rollback` as it
 changes something, and defers with `unit_of_work.after_commit` what must wait for the
 unit's success (a delivery reaches the outbox only then: a webhook is owed only for a
-change that was kept). Outside a unit (the ticker, the dispatcher) changes apply at once.
+change that was kept). Outside a unit (the ticker, the dispatcher) changes apply at once
+(on PostgreSQL they are also committed at once: each call is its own transaction).
 `commit()` makes every change since the last commit durable in one step, or raises
 `StorageError` and keeps them for a later commit; the app calls it just before a request's
 answer goes out, after each webhook attempt and after time-driven work.
@@ -98,6 +99,7 @@ class DeliveryPage:
 
 class Store(Protocol):
     durable: bool  # whether commit() and checkpoint() have anything to do
+    shared: bool  # whether other processes change it too (PostgreSQL): meta values are read again
 
     # -- links -------------------------------------------------------------------------
     def add_link(self, link: Link) -> None: ...
@@ -116,7 +118,9 @@ class Store(Protocol):
         """By the token of its journey through the bank pages (set inside `updating`)."""
         ...
 
-    def list_consents(self, tenant_id: str | None = None) -> list[Consent]: ...
+    def list_consents(self, tenant_id: str | None = None, tax_id: str | None = None) -> list[Consent]:
+        """`tax_id`: only the consents whose `Consent.tax_id` it is (a report request's)."""
+        ...
 
     # -- Open Data tasks -----------------------------------------------------------------
     def add_task(self, task: Task) -> None: ...
@@ -198,8 +202,19 @@ class Store(Protocol):
     # -- meta values -------------------------------------------------------------------
     def get_meta(self, key: str) -> Json: ...
     def set_meta(self, key: str, value: Json) -> None: ...
+    def meta_changes(self) -> int:
+        """A number that changes whenever a meta value another process set is committed
+        (a process that keeps copies of meta values reads them again then); constant for a
+        store only this process changes."""
+        ...
 
     # -- control -----------------------------------------------------------------------
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """`with store.exclusive("consent-jobs") as mine:` work that one process at a time
+        may do (several share a database): `mine` is False when another process is doing
+        it now (skip it; it is tried again later). Inside a unit, held until the unit ends."""
+        ...
+
     def reset(self) -> None:
         """Forget links, consents, tasks, report requests and deliveries; meta values stay
         (the clock only moves forward), and so does the delivery numbering."""

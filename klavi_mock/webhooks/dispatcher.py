@@ -62,8 +62,12 @@ class Dispatcher:
         try:
             while not self._stopping:
                 self._wake.clear()
-                self._start_ready()
-                due = self._store.next_due()
+                try:
+                    self._start_ready()
+                    due = self._store.next_due()
+                except StorageError as exc:  # a database that is down: look again in a while
+                    log.warning("%s; the webhook outbox is looked at again shortly", exc)
+                    due = None
                 wait = IDLE_WAIT if due is None else max(0.0, min(IDLE_WAIT, (due - self.clock.now()).total_seconds()))
                 await self._sleep(wait)
         finally:
@@ -132,14 +136,16 @@ class Dispatcher:
             log.exception("webhook attempt failed unexpectedly")
             error = f"{type(exc).__name__}: {exc}"
         latency = (time.perf_counter() - started) * 1000
-        with self._store.updating(delivery):
-            delivery.record(
-                Attempt(len(delivery.attempts) + 1, started_at, url, status_code, round(latency, 1), error, excerpt),
-                self.clock.now(),
-            )
-        self._store.attempted(delivery)
         try:
+            with self._store.updating(delivery):
+                delivery.record(
+                    Attempt(
+                        len(delivery.attempts) + 1, started_at, url, status_code, round(latency, 1), error, excerpt
+                    ),
+                    self.clock.now(),
+                )
+            self._store.attempted(delivery)
             self._store.commit()
-        except StorageError as exc:  # kept in memory, written by a later commit
+        except StorageError as exc:  # kept in memory, written by a later commit (a database: its lease runs out)
             log.warning("%s; trying again", exc)
         self.wake()

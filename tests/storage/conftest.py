@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from klavi_mock.storage.memory import MemoryStore
+from klavi_mock.storage.postgres import PostgresStore
 from klavi_mock.storage.protocol import Store
 from klavi_mock.storage.sqlite import SqliteStore
+from tests.postgres import database_for
 
 
 @dataclass(frozen=True)
@@ -21,11 +23,19 @@ class Kind:
     open: Callable[[Path, int], Store]  # (this test's folder, webhook concurrency) -> a store
     durable: bool  # a store opened again on the same storage finds what was committed
     crash: Callable[[Store], None] = lambda store: None  # stop without closing (kill -9)
+    # Outside a unit of work every change is committed at once (PostgreSQL: each call is its
+    # own transaction, so the ticker's and the dispatcher's work is shared at once).
+    commits_at_once: bool = False
 
 
 def _sqlite_crash(store: Store) -> None:
     assert isinstance(store, SqliteStore)
     store._release()  # the connections and the file lock go, as the OS would take them; nothing is written
+
+
+def _postgres_crash(store: Store) -> None:
+    assert isinstance(store, PostgresStore)
+    store.close()  # the connections go; a transaction left open is rolled back, as after kill -9
 
 
 BACKENDS: dict[str, Kind] = {
@@ -34,6 +44,12 @@ BACKENDS: dict[str, Kind] = {
         lambda where, concurrency: SqliteStore(where / "state.sqlite", webhook_concurrency=concurrency),
         durable=True,
         crash=_sqlite_crash,
+    ),
+    "postgres": Kind(
+        lambda where, concurrency: PostgresStore(database_for(where), webhook_concurrency=concurrency, pool_size=4),
+        durable=True,
+        crash=_postgres_crash,
+        commits_at_once=True,
     ),
 }
 

@@ -35,3 +35,22 @@ def test_the_compose_example_gives_valid_settings():
     [tenant] = settings.tenants
     assert tenant.events_url == "http://partner:9000/klavi/events"
     assert compose["services"]["partner"]["depends_on"]["klavi-mock"]["condition"] == "service_healthy"
+
+
+def test_the_postgres_compose_example_gives_valid_settings():
+    """Two instances over one database (compose.postgres.yaml): each one's settings are valid
+    and name the same database, and each waits for the database to be healthy."""
+    compose = yaml.safe_load((ROOT / "compose.postgres.yaml").read_text())
+    urls = set()
+    for name in ("klavi-mock-a", "klavi-mock-b"):
+        mock = compose["services"][name]
+        environment = {key: str(value) for key, value in mock["environment"].items()}
+        assert set(environment) <= VARIABLES
+        settings = settings_from({}, {**environment, "KLAVI_MOCK_HOST": "0.0.0.0"})
+        assert settings.admin_token and settings.database_url and settings.public_url
+        urls.add(settings.database_url)
+        assert mock["build"]["args"]["EXTRAS"] == "postgres"
+        assert mock["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert urls == {"postgresql://klavi:klavi@postgres:5432/klavi"}
+    database = compose["services"]["postgres"]["environment"]
+    assert (database["POSTGRES_USER"], database["POSTGRES_PASSWORD"], database["POSTGRES_DB"]) == ("klavi",) * 3

@@ -81,6 +81,22 @@ class FaultBook:
         self._install_configured()
         self.reactions.reset()
 
+    def shared(self) -> list[dict[str, Any]]:
+        """The rules added through the control API, as other processes rebuild them (`load`)."""
+        return [{"id": rule.id, "raw": rule.raw} for rule in self.rules.values() if rule.source == "api"]
+
+    def load(self, shared: Any) -> None:
+        """The control API's rules as another process left them (a team sandbox): the
+        configured ones stay, a rule kept keeps its counts here (counts are per process)."""
+        wanted = [entry for entry in shared if isinstance(entry, dict)] if isinstance(shared, list) else []
+        rules = {key: rule for key, rule in self.rules.items() if rule.source == "config"}
+        for entry in wanted:
+            kept = self.rules.get(str(entry.get("id")))
+            rules[str(entry.get("id"))] = (
+                kept if kept is not None else parse_rule(entry.get("raw"), rule_id=str(entry.get("id")))
+            )
+        self.rules = rules
+
     def intercept(self, app_id: str | None, operation_id: str, method: str, path: str) -> Injection | None:
         if not self.rules:  # the hot path: no rules, nothing to do
             return None

@@ -17,6 +17,7 @@ async def list_faults(call: Call) -> Response:
 async def create_fault(call: Call) -> Response:
     try:
         rule = call.sandbox.faults.add(call.body)
+        call.sandbox.share_faults()
     except RuleError as exc:
         raise InvalidRequest(str(exc), problems=exc.problems) from None
     except TooManyRules as exc:
@@ -35,11 +36,14 @@ async def get_fault(call: Call) -> Response:
 
 
 async def delete_fault(call: Call) -> Response:
-    return JSONResponse(_rule(call, call.sandbox.faults.remove(call.path["faultId"])).view())
+    removed = _rule(call, call.sandbox.faults.remove(call.path["faultId"]))
+    call.sandbox.share_faults()
+    return JSONResponse(removed.view())
 
 
 async def clear_faults(call: Call) -> Response:
     call.sandbox.faults.clear()
+    call.sandbox.share_faults()
     return JSONResponse({"message": "ok"})
 
 

@@ -8,6 +8,7 @@ import time
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from klavi_mock import __version__
+from klavi_mock.config import Settings
 from klavi_mock.contract.receiver import check_receiver
 from klavi_mock.domain.clock import iso
 from klavi_mock.domain.deliveries import Delivery, shown_key
@@ -35,10 +36,14 @@ async def get_health(call: Call) -> Response:
             "status": "ok",
             "version": __version__,
             "uptimeSeconds": round(time.monotonic() - STARTED, 3),
-            "storage": "sqlite" if call.sandbox.settings.state_file else "memory",
+            "storage": _storage(call.sandbox.settings),
         },
         headers={"cache-control": "no-store"},
     )
+
+
+def _storage(settings: Settings) -> str:
+    return "postgres" if settings.database_url else "sqlite" if settings.state_file else "memory"
 
 
 def _clock(call: Call) -> dict:

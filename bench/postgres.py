@@ -1,0 +1,160 @@
+"""Flows per second over PostgreSQL, against one in-memory process, in one run:
+
+    python bench/postgres.py [--duration SECONDS] [--clients N] [--quick]
+
+Three mocks, each a real `klavi-mock serve` on a free loopback port, one after the other:
+in memory (the default), on PostgreSQL with one process, and on PostgreSQL with
+`--workers 2`. Each gets the API-only flow of bench/flowbench.py (auth, link, institutions,
+consent, approval, report request, the report's webhook) from `--clients` concurrent
+clients for `--duration` seconds. PostgreSQL is a throwaway server (tests/postgres.py:
+initdb + pg_ctl, fsync off), a fresh database per mock.
+
+Printed, and written to bench/results/postgres.md: flows/s and its ratio to the in-memory
+mock; CPU seconds per flow of the mock (its processes, workers included) and of PostgreSQL
+(the postmaster and its backends), from /proc/<pid>/stat. Nothing asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import flowbench  # noqa: E402  (bench/ is not a package)
+
+from tests.postgres import Server  # noqa: E402
+from tests.servers import free_port  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its descendants: their own, and those of children
+    already reaped (cutime, cstime)."""
+    total = 0.0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        fields = _stat(current)
+        if fields is None:
+            continue
+        total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
+        stack.extend(_children(current))
+    return total
+
+
+def postmaster_pid(data: Path) -> int:
+    return int((data / "postmaster.pid").read_text().split()[0])
+
+
+def run_one(label: str, extra: list[str], options: argparse.Namespace, pg: Server | None) -> dict:
+    port = free_port()
+    command = [sys.executable, "-m", "klavi_mock", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--no-access-log", "--log-level", "warning", *extra]
+    log = tempfile.TemporaryFile()  # noqa: SIM115
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/__mock/health", timeout=0.5)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"{label} did not start: {log.read().decode()[-800:]}") from None
+                time.sleep(0.05)
+        mock_before = tree_cpu(process.pid)
+        pg_before = tree_cpu(postmaster_pid(pg.data)) if pg else 0.0
+        result = asyncio.run(flowbench.run_mock_flows(base, options.clients, 100_000, options.duration, run_tag=label))
+        mock_cpu = tree_cpu(process.pid) - mock_before
+        pg_cpu = (tree_cpu(postmaster_pid(pg.data)) - pg_before) if pg else 0.0
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+    flows = max(result.completed, 1)
+    return {
+        "label": label,
+        "flows": result.completed,
+        "failed": result.failed,
+        "per_second": result.per_second,
+        "mock_cpu": mock_cpu / flows,
+        "pg_cpu": pg_cpu / flows,
+        "failures": result.failures,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of flows per mock (default 20)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent flow clients (default 8)")
+    parser.add_argument("--quick", action="store_true", help="3 s per mock: a smoke run, not for quoting")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "postgres.md")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.duration = 3.0
+    pg = Server()
+    try:
+        rows = [
+            run_one("memory, 1 process", [], options, None),
+            run_one("PostgreSQL, 1 process", ["--database-url", pg.database("bench_1")], options, pg),
+            run_one(
+                "PostgreSQL, --workers 2", ["--database-url", pg.database("bench_2"), "--workers", "2"], options, pg
+            ),
+        ]
+    finally:
+        pg.stop()
+    memory = rows[0]["per_second"] or 1.0
+    lines = [
+        f"# Flows over PostgreSQL ({options.clients} clients, {options.duration:g} s a mock, nproc {os.cpu_count()})",
+        "",
+        "| mock | flows | failed | flows/s | × memory | mock CPU ms/flow | PostgreSQL CPU ms/flow |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['label']} | {row['flows']} | {row['failed']} | {row['per_second']:.1f} | "
+            f"{row['per_second'] / memory:.2f}× | {row['mock_cpu'] * 1000:.1f} | {row['pg_cpu'] * 1000:.1f} |"
+        )
+    for row in rows:
+        if row["failures"]:
+            lines.append(f"\n{row['label']}: failures {row['failures']}")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(text)
+    return 0 if all(row["flows"] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

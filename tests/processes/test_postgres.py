@@ -1,0 +1,329 @@
+"""The team sandbox: real `klavi-mock serve` processes over one PostgreSQL database
+(tests/postgres.py starts a throwaway server). What one instance is told, every other
+knows; each webhook goes out once; an instance killed mid-delivery loses nothing; the
+database's schema is migrated, a newer one refused, and a database that goes away answers
+503 until it is back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+import pytest
+
+from klavi_mock.testing import Receiver, delivery_log, wait_for
+from tests.postgres import database_for, server
+from tests.processes.test_restarts import CPF, EXPECTED_EVENTS, KEYS, bearer
+from tests.servers import free_port, serve_process
+
+
+@pytest.fixture
+def database(tmp_path) -> str:
+    return database_for(tmp_path)
+
+
+def on(base: str, url: str) -> str:
+    """A URL one instance handed out, sent to another instance."""
+    parts = urlsplit(url)
+    return f"{base}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+
+
+def deliveries(base: str) -> list[dict]:
+    with httpx.Client(base_url=base) as http:
+        return delivery_log(http)
+
+
+def event_ids(receiver: Receiver) -> Counter:
+    return Counter(event["eventId"] for r in receiver.at("/events") for event in r.json())
+
+
+def test_two_instances_share_one_sandbox(database, receiver):
+    with serve_process("--database-url", database) as (a, _), serve_process("--database-url", database) as (b, _):
+        hooks = {"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")}
+        assert httpx.put(f"{a}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
+        assert httpx.get(f"{b}/__mock/tenants").json()[0]["eventsUrl"] == hooks["eventsUrl"]
+
+        # A token from A works on B, and the flow goes back and forth.
+        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
+        link = httpx.post(f"{b}/data/v1/links", json={"externalInfo": {"team": 1}}, headers=bearer(access)).json()
+        consent = httpx.post(
+            f"{a}/data/v1/consents",
+            headers=bearer(link["linkToken"]),
+            json={
+                "externalTrackId": "team-1",
+                "personalTaxId": CPF,
+                "institutionCode": "341",
+                "redirectURL": "https://partner.example.com/return",
+            },
+        ).json()
+        back = httpx.get(on(b, consent["consentRedirectURL"]) + "&decision=approve")
+        assert back.status_code == 302 and "consent_id=" in back.headers["location"]
+        seen = httpx.get(f"{a}/data/v1/consents/{consent['consentId']}", headers=bearer(access))
+        assert seen.status_code == 200 and seen.json()["status"] == "AUTHORISED"
+        assert [c["consentId"] for c in httpx.get(f"{b}/__mock/consents").json()] == [consent["consentId"]]
+        report = httpx.post(
+            f"{b}/data/v1/personal/institution-data",
+            headers=bearer(access),
+            json={"taxId": CPF, "products": ["pf_checking_account"], "institutionCode": "341"},
+        )
+        assert report.status_code == 200, report.text
+
+        # Each webhook delivered once, by one of the two.
+        wait_for(
+            lambda: deliveries(a) and all(d["status"] == "delivered" for d in deliveries(a)),
+            timeout=30,
+            what="every delivery delivered",
+        )
+        assert {e["eventName"] for e in receiver.events("/events")} == EXPECTED_EVENTS
+        assert all(count == 1 for count in event_ids(receiver).values()), event_ids(receiver)
+        assert [r.json()["requestId"] for r in receiver.at("/reports")] == [report.json()["requestId"]]
+
+        # Revoked through A, seen revoked through B; its event goes out once.
+        revoked = httpx.delete(f"{a}/data/v1/consents/{consent['consentId']}/revoke", headers=bearer(access))
+        assert revoked.status_code == 200, revoked.text
+        seen = httpx.get(f"{b}/data/v1/consents/{consent['consentId']}", headers=bearer(access))
+        assert seen.json()["status"] == "REVOKED"
+        wait_for(
+            lambda: any(e["eventName"] == "consent_revoked" for e in receiver.events("/events")),
+            what="consent_revoked",
+        )
+        wait_for(lambda: all(d["status"] == "delivered" for d in deliveries(b)), what="every delivery delivered")
+        assert [e["eventName"] for e in receiver.events("/events")].count("consent_revoked") == 1
+        assert all(count == 1 for count in event_ids(receiver).values()), event_ids(receiver)
+
+        # The clock, the fault rules and the webhook chaos set on one apply on the other.
+        before = httpx.get(f"{b}/__mock/clock").json()["offsetSeconds"]
+        assert httpx.post(f"{a}/__mock/clock/advance", json={"seconds": 120}).status_code == 200
+        assert httpx.get(f"{b}/__mock/clock").json()["offsetSeconds"] == before + 120
+        chaos = httpx.put(f"{b}/__mock/tenants/sandbox-app/chaos", json={"duplicate": 1, "seed": 7})
+        assert chaos.status_code == 200
+        assert httpx.get(f"{a}/__mock/tenants/sandbox-app/chaos").json()["duplicate"] == 1
+        fault = httpx.post(f"{a}/__mock/faults", json={"operationId": "createLink", "status": 503}).json()
+        links_before = len(httpx.get(f"{a}/__mock/links").json())
+        refused = httpx.post(f"{b}/data/v1/links", json={}, headers=bearer(access))
+        assert refused.status_code == 503
+        assert len(httpx.get(f"{a}/__mock/links").json()) == links_before  # the failed request changed nothing
+        assert httpx.delete(f"{b}/__mock/faults/{fault['faultId']}").status_code == 200
+        assert httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).status_code == 200
+
+    # Restarted: everything is there.
+    with serve_process("--database-url", database) as (c, process):
+        seen = httpx.get(f"{c}/data/v1/consents/{consent['consentId']}", headers=bearer(access))
+        assert seen.status_code == 200 and seen.json()["status"] == "REVOKED"
+        process.terminate()
+        assert "2 links, 1 consents, " in process.communicate(timeout=15)[0]
+
+
+def test_time_driven_work_runs_once_whichever_instance_holds_it(database, receiver):
+    """A consent's 60-minute window closes once, though both instances know of it (the one
+    that made it, and one started after, which schedules every stored consent's jobs)."""
+    with serve_process("--database-url", database) as (a, _):
+        hooks = {"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")}
+        assert httpx.put(f"{a}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
+        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
+        link = httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).json()
+        consent = httpx.post(
+            f"{a}/data/v1/consents",
+            headers=bearer(link["linkToken"]),
+            json={
+                "externalTrackId": "window",
+                "personalTaxId": CPF,
+                "institutionCode": "341",
+                "redirectURL": "https://partner.example.com/r",
+            },
+        ).json()
+        with serve_process("--database-url", database) as (b, _):
+            assert httpx.post(f"{a}/__mock/clock/advance", json={"seconds": 2 * 3600}).status_code == 200
+            wait_for(
+                lambda: (
+                    receiver.events("/events")
+                    and any(e["eventName"] == "consent_rejected" for e in receiver.events("/events"))
+                ),
+                what="the window closed",
+            )
+            # B's ticker has the same job: it ran it after A (the consent had moved on), or not at all.
+            wait_for(lambda: httpx.get(f"{b}/__mock/clock").json()["offsetSeconds"] >= 7200, what="B caught up")
+            time.sleep(2.5)  # B's ticker looks twice (once a second)
+            rejected = [d for d in deliveries(b) if d["name"] == "consent_rejected"]
+            assert len(rejected) == 1 and rejected[0]["orderingKey"].endswith(consent["consentId"])
+            assert httpx.get(f"{b}/__mock/consents/{consent['consentId']}").json()["status"] == "REJECTED"
+
+
+def test_an_instance_killed_mid_delivery_loses_nothing(database, receiver):
+    receiver.hang_seconds = 60  # the first instance's attempts never end
+    with serve_process("--database-url", database) as (a, first):
+        hooks = {"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")}
+        assert httpx.put(f"{a}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
+        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
+        link = httpx.post(f"{a}/data/v1/links", json={"externalInfo": {"x": 1}}, headers=bearer(access)).json()
+        wait_for(lambda: receiver.at("/events"), what="the attempt under way")
+        first.kill()  # SIGKILL mid-delivery: its lease runs out, and another instance takes it
+        first.wait(timeout=10)
+    receiver.hang_seconds = 0
+    with serve_process("--database-url", database) as (b, _):
+        wait_for(
+            lambda: [d["status"] for d in deliveries(b)] == ["delivered"],
+            timeout=40,
+            what="the delivery the killed instance held, delivered by the other",
+        )
+        [delivered] = deliveries(b)
+        assert delivered["orderingKey"] == f"link:{link['linkId']}" and delivered["name"] == "link_created"
+        # The killed instance's attempt, then the one after its lease ran out.
+        assert len(delivered["attempts"]) == 1 and len(receiver.at("/events")) == 2
+
+
+def test_sigterm_stops_an_instance_gracefully_and_the_other_delivers(database, receiver):
+    receiver.hang_seconds = 60
+    with serve_process("--database-url", database) as (a, first), serve_process("--database-url", database) as (b, _):
+        hooks = {"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")}
+        assert httpx.put(f"{a}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
+        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
+        httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access))
+        wait_for(lambda: receiver.at("/events"), what="an attempt under way")
+        receiver.hang_seconds = 0
+        first.send_signal(signal.SIGTERM)
+        output = first.communicate(timeout=30)[0]
+        assert first.returncode in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in output
+        wait_for(
+            lambda: [d["status"] for d in deliveries(b)] == ["delivered"], timeout=40, what="delivered by the other"
+        )
+        # The attempt cut short by the stop was released, not recorded: it went again, once.
+        [delivered] = deliveries(b)
+        assert len(delivered["attempts"]) == 1 and len(receiver.at("/events")) == 2
+
+
+def test_migrate_then_a_newer_schema_is_refused(database):
+    migrate = [sys.executable, "-m", "klavi_mock", "migrate", "--database-url", database]
+    first = subprocess.run(migrate, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0 and "migrated from schema 0 to 1" in first.stdout
+    again = subprocess.run(migrate, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    with psycopg.connect(database, autocommit=True) as db:
+        db.execute("INSERT INTO schema_version (version) VALUES (99)")
+    refused = subprocess.run(
+        [sys.executable, "-m", "klavi_mock", "serve", "--port", str(free_port()), "--database-url", database],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "newer klavi-mock (schema 99" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_instances_starting_at_once_migrate_once(database):
+    migrate = [sys.executable, "-m", "klavi_mock", "migrate", "--database-url", database]
+    both = [subprocess.Popen(migrate, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [process.communicate(timeout=60)[0] for process in both]
+    assert [process.returncode for process in both] == [0, 0, 0]
+    assert sum("migrated from schema 0 to 1" in output for output in outputs) == 1, outputs
+    with psycopg.connect(database) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+
+
+def test_a_database_that_is_down_at_start_is_one_line_and_exit_2():
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    for command in (["serve", "--port", str(free_port()), "--database-url", url], ["migrate", "--database-url", url]):
+        result = subprocess.run(
+            [sys.executable, "-m", "klavi_mock", *command], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2, result
+        assert result.stderr.count("\n") == 1 and "cannot reach database nothing on 127.0.0.1" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_goes_away_answers_503_and_the_mock_recovers(database):
+    name = urlsplit(database).path.lstrip("/")
+    with serve_process("--database-url", database) as (a, _):
+        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
+        assert httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).status_code == 200
+        with psycopg.connect(server().url(), autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            down = httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access))
+            assert down.status_code == 503
+            assert down.json()["statusCode"] == 503 and down.json()["error"] == "Service Unavailable"
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        wait_for(
+            lambda: httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).status_code == 200,
+            timeout=20,
+            what="the mock recovered",
+        )
+        assert len(httpx.get(f"{a}/__mock/links").json()) == 2
+
+
+def test_workers_share_the_port_and_the_database(database, receiver):
+    with serve_process("--database-url", database, "--workers", "2") as (a, process):
+        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
+        for _ in range(20):  # new connections: the kernel spreads them over both workers
+            with httpx.Client() as http:
+                assert http.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).status_code == 200
+        assert len(httpx.get(f"{a}/__mock/links").json()) == 20
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0
+    assert "workers      2 processes" in output
+    assert output.count("Application shutdown complete") == 2
+
+
+def test_a_worker_that_dies_is_started_again(database):
+    with serve_process("--database-url", database, "--workers", "2") as (a, process):
+        workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(workers) == 2
+        os.kill(int(workers[0]), signal.SIGKILL)
+        wait_for(
+            lambda: (
+                len(set(Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()) - {workers[0]})
+                == 2
+            ),
+            what="the worker started again",
+        )
+        for _ in range(10):
+            with httpx.Client() as http:
+                assert http.get(f"{a}/__mock/health").status_code == 200
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0 and "starting it again" in output
+
+
+def test_workers_without_a_database_are_refused(tmp_path):
+    for extra in ([], ["--state-file", str(tmp_path / "s.sqlite")]):
+        result = subprocess.run(
+            [sys.executable, "-m", "klavi_mock", "serve", "--port", str(free_port()), "--workers", "2", *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2 and result.stderr.count("\n") == 1
+        assert "--workers 2 needs --database-url" in result.stderr
+
+
+def test_health_says_postgres(database):
+    with serve_process("--database-url", database) as (a, _):
+        assert httpx.get(f"{a}/__mock/health").json()["storage"] == "postgres"
+
+
+def test_the_default_install_never_imports_the_driver():
+    """psycopg is loaded only for a database URL; without it, --database-url says what to install."""
+    check = (
+        "import sys; from klavi_mock.app import create_app; import klavi_mock.cli; create_app(); "
+        "print('psycopg' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
+    without = (
+        "import sys; sys.modules['psycopg'] = None; from klavi_mock.cli import main; "
+        f"raise SystemExit(main(['serve', '--port', '{free_port()}', '--database-url', 'postgresql://m@db/k']))"
+    )
+    result = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "pip install 'klavi-mock[postgres]'" in result.stderr
