@@ -328,7 +328,7 @@ class ReportService:
                 4004, f"body.institutionCode: {code!r} is not an institution of GET /links/institutions"
             )
         # A company's consent that also names its representative's CPF is the company's.
-        mine = [c for c in self.store.list_consents(tenant.app_id) if c.person == person and c.tax_id == tax_id]
+        mine = [c for c in self.store.consents_for_tax_id(tenant.app_id, tax_id) if c.person == person]
         if body.get("consentIds"):
             by_id = {c.id: c for c in mine}
             chosen = []

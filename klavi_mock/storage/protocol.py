@@ -12,7 +12,8 @@ offset, the token secret, tenant settings changed through the control API).
 Reading. `get_*` and the lookups answer None when nothing matches; a `tenant_id` of None
 means any tenant's (the control API, the bank pages), otherwise another tenant's object is
 not found (tenant scoping happens here). Lists are in creation order unless they say
-otherwise.
+otherwise. (`consents_for_tax_id` was added for issue 20's speed work: an index, so a
+report request's cost does not grow with the number of consents.)
 
 Changing. `add_*` stores a new object. An object the store gave out is changed in place,
 and only inside `with store.updating(obj):` — one way, on purpose: on entry the store keeps
@@ -114,6 +115,11 @@ class Store(Protocol):
 
     def consent_with_flow(self, flow_token: str) -> Consent | None:
         """By the token of its journey through the bank pages (set inside `updating`)."""
+        ...
+
+    def consents_for_tax_id(self, tenant_id: str, tax_id: str) -> list[Consent]:
+        """The tenant's consents whose data is `tax_id`'s (`Consent.tax_id`), in creation
+        order: a report request's scope without scanning every consent."""
         ...
 
     def list_consents(self, tenant_id: str | None = None) -> list[Consent]: ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import urllib.request
 from collections.abc import Callable
 
 import httpx
@@ -21,6 +22,7 @@ import httpx
 from klavi_mock.domain.clock import Clock
 from klavi_mock.domain.deliveries import EXCERPT, MAX_REDIRECTS, TIMEOUT, Attempt, Delivery
 from klavi_mock.storage.protocol import StorageError, Store
+from klavi_mock.webhooks import pool
 from klavi_mock.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from klavi_mock.webhooks.wakeup import WakeUp
 
@@ -58,6 +60,8 @@ class Dispatcher:
             max_redirects=MAX_REDIRECTS,
             limits=limits,
             headers={"User-Agent": "klavi-mock webhooks"},
+            # The lean pool (pool.py), unless the environment names a proxy: httpx's own then.
+            transport=None if urllib.request.getproxies() else pool.transport(),
         )
         try:
             while not self._stopping:
