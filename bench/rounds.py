@@ -12,7 +12,8 @@ bank approval, report request, report webhook received) for `--seconds`; then th
 still pending when the load stops and the seconds until none is (the receiver still up);
 then `POST /__mock/reset` and the RSS after it. Per round: flows/s, the mock's CPU seconds
 per flow (its own accounting in /proc, steadier than flows/s on a shared machine), the
-report request's p50/p99, pending, drain seconds, RSS after the reset; and the RSS idle
+report request's p50/p99 (and POST /auth's p99, a cheap request: the queue every request
+waits in when the mock's core is saturated), pending, drain seconds, RSS after the reset; and the RSS idle
 before the first round.
 
 The two trees run in turn (baseline, this tree, baseline, ... `--pairs` times) and each
@@ -85,6 +86,8 @@ async def _round(mock: harness.Server, clients: int, seconds: float, tag: str) -
             "cpu ms/flow": 1000 * cpu / max(1, result.completed),
             "report p50 ms": 1000 * p(report, 0.5),
             "report p99 ms": 1000 * p(report, 0.99),
+            # The yardstick: a cheap request in the same run (its wait is the event loop's queue).
+            "auth p99 ms": 1000 * p(result.steps.get("auth", []), 0.99),
             "pending": backlog,
             "drain s": drained,
             "RSS after reset MiB": (mock.rss_kib() or 0) / MIB,
@@ -117,6 +120,7 @@ FIGURES = (
     "cpu ms/flow",
     "report p50 ms",
     "report p99 ms",
+    "auth p99 ms",
     "pending",
     "drain s",
     "RSS after reset MiB",
