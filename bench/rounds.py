@@ -79,6 +79,8 @@ async def _round(mock: harness.Server, clients: int, seconds: float, tag: str) -
             (await client.post("/__mock/reset", json={})).raise_for_status()
         await asyncio.sleep(0.5)
         report = result.steps.get("report_request", [])
+        if result.failures:
+            harness.log(f"failed flows: {dict(result.failures)}")
         return {
             "flows": result.completed,
             "failed": result.failed,
