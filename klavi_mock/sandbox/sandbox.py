@@ -182,6 +182,7 @@ class Sandbox:
         self.journal.clear()
         self.consents.throttle.clear()
         self.reports.throttle.clear()
+        self.tokens.forget_verified()
         self.tenants.back_to_configured()
         if rewind_clock:
             self.clock.rewind()
