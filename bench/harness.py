@@ -146,8 +146,9 @@ class Server:
 
     READY_PATH = {"mock": "/__mock/clock", "bare": "/json"}
 
-    def __init__(self, kind: str, tools: Tools, logdir: Path, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, tools: Tools, logdir: Path, extra: tuple[str, ...] = (), root: Path = ROOT) -> None:
         self.kind = kind
+        self.root = root  # the source tree it runs from (another commit's worktree, to compare)
         self.extra = extra  # more `serve` flags, e.g. --state-file
         self.tools = tools
         self.port = free_port()
@@ -170,9 +171,13 @@ class Server:
     def start(self, timeout: float = 30.0, poll_every: float = 0.005) -> float:
         """Spawn, then poll the ready path every few ms: seconds from spawn to the first 200."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("KLAVI_MOCK_")}  # the default sandbox tenant
+        if self.root != ROOT:
+            env["PYTHONPATH"] = str(self.root)
         with open(self.logfile, "wb") as out:
             started = time.perf_counter()
-            self.process = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+            self.process = subprocess.Popen(
+                self.command(), stdout=out, stderr=subprocess.STDOUT, cwd=self.root, env=env
+            )
         deadline = started + timeout
         path = self.READY_PATH[self.kind]
         while True:
@@ -209,8 +214,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(kind: str, tools: Tools, logdir: Path, extra: tuple[str, ...] = ()) -> Iterator[Server]:
-    server = Server(kind, tools, logdir, extra)
+def running(kind: str, tools: Tools, logdir: Path, extra: tuple[str, ...] = (), root: Path = ROOT) -> Iterator[Server]:
+    server = Server(kind, tools, logdir, extra, root)
     try:
         server.start()
         yield server

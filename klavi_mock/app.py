@@ -62,18 +62,23 @@ log = logging.getLogger("klavi_mock")
 
 # /data, not /data/v1: the report paths real clients send without /v1 are aliases (ALIASES).
 API_PREFIX = "/data"
+REPORTS_GRACE = 5.0  # seconds the report builds under way get when the mock stops
 
 
 def _webhook_delivery(settings: Settings, sandbox: Sandbox) -> contextlib.AbstractAsyncContextManager[None]:
-    """The webhook dispatcher, running while the app serves."""
+    """The webhook dispatcher, running while the app serves, and the report builds: those a
+    stop left owed start with it; those under way get a grace before it stops (what is
+    still unbuilt then stays owed in a state file)."""
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
         dispatcher = Dispatcher(sandbox.clock, sandbox.store, sandbox.tenants.secret_key, sandbox.wakeup)
         delivering = asyncio.create_task(dispatcher.run())
+        sandbox.reports.resume()
         try:
             yield
         finally:
+            await sandbox.reports.settle(REPORTS_GRACE)
             await dispatcher.shutdown(delivering)
             if sandbox.store.outbox_size():
                 kept = (

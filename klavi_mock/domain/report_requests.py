@@ -29,3 +29,6 @@ class ReportRequest:
     representative_tax_id: str = ""  # a company consent's CPF: pj_ reports echo it as enquiryCpf
     automatic: bool = False  # sent on authorisation (reportDelivery automatic or manual), not asked for
     encrypted: bool = False  # the tenant's encryptSensitiveFields when it was made: the "CPF encoded" variant
+    # Its reports are in the outbox. A request is answered before they are built (as Klavi
+    # answers requestId at once); one still False after a restart is built then.
+    built: bool = True

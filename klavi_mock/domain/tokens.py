@@ -67,6 +67,11 @@ class TokenService:
         self._clock = clock
         self._verified: dict[str, TokenClaims] = {}
 
+    def forget_verified(self) -> None:
+        """Drop the kept claims (a reset gives back what the state held; tokens stay valid
+        and are checked again when next seen)."""
+        self._verified.clear()
+
     def _encode(self, claims: dict) -> str:
         return jwt.encode(claims, self._secret, algorithm="HS256", headers={"kid": "klavi-mock"})
 

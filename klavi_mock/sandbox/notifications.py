@@ -1,13 +1,10 @@
 """What a change announces to the partner: a consent's new status (its event), a new link
-(link_created), what the user did on the hosted pages (their tracking events), and, with reportDelivery automatic or manual, a consent's reports once it
-is AUTHORISED. The services call it where the change happens (`ConsentLifecycle._move`,
+(link_created), what the user did on the hosted pages (their tracking events), and, with
+reportDelivery automatic or manual, a consent's reports once it is AUTHORISED. The services call it where the change happens (`ConsentLifecycle._move`,
 `Sandbox.create_link`); it puts the deliveries in the outbox through `Webhooks`."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Coroutine
 from typing import Any
 
 from klavi_mock import unit_of_work
@@ -16,11 +13,9 @@ from klavi_mock.domain.deliveries import consent_key
 from klavi_mock.domain.links import Link
 from klavi_mock.sandbox.reports import ReportService
 from klavi_mock.sandbox.tenants import Tenants
-from klavi_mock.storage.protocol import StorageError, Store
+from klavi_mock.storage.protocol import Store
 from klavi_mock.webhooks.events import CONSENT_EVENTS, consent_payload, link_created_payload, web_event_payload
 from klavi_mock.webhooks.service import Webhooks
-
-log = logging.getLogger("klavi_mock")
 
 
 class Notifications:
@@ -29,7 +24,6 @@ class Notifications:
         self.tenants = tenants
         self.webhooks = webhooks
         self.reports = reports
-        self._background: set[asyncio.Task] = set()  # report deliveries started by requests, still running
 
     def consent_changed(self, consent: Consent) -> None:
         """A consent's new status is announced by its event (For-FI partners get the single
@@ -55,7 +49,9 @@ class Notifications:
         )
         if consent.status == AUTHORISED and tenant.report_delivery != "on-request":
             unit_of_work.after_commit(
-                lambda: self._in_background(self.reports.deliver_on_authorisation(tenant, consent))
+                lambda: self.reports.in_background(
+                    self.reports.deliver_on_authorisation(tenant, consent), "automatic report delivery"
+                )
             )
 
     def link_created(self, link: Link) -> None:
@@ -84,21 +80,3 @@ class Notifications:
                 ordering_key=f"link:{link.id}/web:{link.id}",
                 event_type="web",
             )
-
-    def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
-        """Run `work` on the event loop, after the request that started it, on its own: it
-        applies and commits its changes itself (automatic report delivery)."""
-
-        async def run() -> None:
-            unit_of_work.detach()
-            try:
-                await work
-                self.store.commit()
-            except StorageError as exc:  # kept in memory, written by a later commit
-                log.warning("%s; trying again", exc)
-            except Exception:  # never a silent loss: the log says why the reports did not go
-                log.exception("automatic report delivery failed")
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)

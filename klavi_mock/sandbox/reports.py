@@ -1,5 +1,11 @@
 """Report requests: which consents a request covers (reference §1.10), and the reports and
-events it sends. The request is answered at once; the reports go through the outbox.
+events it sends. The request is answered as soon as it is recorded (with its
+product_request_received event), as Klavi answers `requestId` and builds later: once the
+request commits, its reports are built on one worker thread and go through the outbox with
+their product_generated_* events, in one step. A request rolled back schedules nothing; one
+recorded but not built when the mock stopped (`built` False in a state file) is built at
+the next start (`resume`). A report that fails to build goes as a failed report (code 5000,
+an x-mock-choice) with its product_generated_failed event.
 
 Scope: every AUTHORISED consent of the partner for the taxId (at the institution, for
 institution-level products), or only those of `linkId`, or only `consentIds`. With neither,
@@ -11,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import uuid
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+from klavi_mock import unit_of_work
 from klavi_mock.domain import consents as states
 from klavi_mock.domain.callbacks import normalize_products_callback
 from klavi_mock.domain.clock import Clock
@@ -31,7 +40,7 @@ from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.throttle import Throttle
 from klavi_mock.errors import BusinessRuleError, Forbidden, NotFound
 from klavi_mock.sandbox.tenants import Tenants
-from klavi_mock.storage.protocol import Store
+from klavi_mock.storage.protocol import StorageError, Store
 from klavi_mock.webhooks.service import Webhooks, callback_url
 from klavi_mock.webhooks.signing import encode_body
 
@@ -41,6 +50,10 @@ LEVEL_ENDPOINTS = {
     ("pj", "institution"): "POST /business/institution-data",
     ("pj", "user"): "POST /business/user-data",
 }
+
+log = logging.getLogger("klavi_mock")
+
+BUILD_FAILED = 5000  # a report that could not be built: Klavi's common-error range (x-mock-choice)
 
 # One thread builds every report: with more, they would outnumber the event loop for the GIL.
 _BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="klavi-mock-reports")
@@ -63,11 +76,12 @@ class ReportService:
         self.tenants = tenants
         self.webhooks = webhooks
         self.throttle = Throttle()  # the rate-limited persona's 429s
+        self._background: set[asyncio.Task] = set()  # report builds and deliveries still running
 
-    async def request(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> ReportRequest:
-        """Check everything first (nothing is sent for a refused request), build the reports
-        on a worker thread (all 38 take tens of milliseconds: other requests go on
-        meanwhile), then record the request and send everything in one step."""
+    def request(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> ReportRequest:
+        """Check everything first (nothing is sent for a refused request), then record the
+        request and its product_request_received event; the reports are built once the
+        request commits (`_complete`), so the answer does not wait for them."""
         self._persona_refusal(tenant, body["taxId"])
         products = self._products(tenant, person, level, body["products"])
         # 4008 and 4009 are "eco product only": for a request that names one ("all" asks for
@@ -99,9 +113,87 @@ class ReportService:
             link_id=body.get("linkId"),
             products_callback_url=callbacks,
             external_info=body.get("externalInfo") or (newest_link.external_info if newest_link else {}),
+            built=False,
         )
-        await self._build_and_send(tenant, request, newest_link.products_callback_url if newest_link else None)
+        self.store.add_report_request(request)
+        self._announce(tenant, request)
+        unit_of_work.after_commit(lambda: self.in_background(self._complete(request.id), "building reports"))
         return request
+
+    def resume(self) -> None:
+        """At start-up (on the event loop): build the requests a stop left unbuilt."""
+        for request in reversed(self.store.list_report_requests()):  # oldest first
+            if not request.built:
+                self.in_background(self._complete(request.id), "building reports")
+
+    def in_background(self, work: Coroutine[Any, Any, object], what: str) -> None:
+        """Run `work` on the event loop, after the request that started it, on its own: it
+        applies and commits its changes itself."""
+
+        async def run() -> None:
+            unit_of_work.detach()
+            try:
+                await work
+                self.store.commit()
+            except StorageError as exc:  # kept in memory, written by a later commit
+                log.warning("%s; trying again", exc)
+            except Exception:  # never a silent loss: the log says why the reports did not go
+                log.exception("%s failed", what)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the builds under way now (not those started
+        meanwhile, so a read under load is not held up for ever); True when they ended."""
+        if not self._background:
+            return True
+        _, pending = await asyncio.wait(set(self._background), timeout=timeout)
+        return not pending
+
+    async def _complete(self, request_id: str) -> None:
+        """Build a recorded request's reports off the loop, then put them and their events in
+        the outbox and mark it built, in one step on the loop (a restart builds it again
+        only if that step never happened)."""
+        request = self.store.get_report_request(request_id)
+        if request is None or request.built:
+            return
+        tenant = self.tenants.get(request.tenant_id)
+        persona = self.personas.for_tax_id(request.tax_id)
+        reports = await asyncio.get_running_loop().run_in_executor(
+            _BUILDER, functools.partial(self._build_each, request, persona, tenant.secret_key if tenant else "")
+        )
+        current = self.store.get_report_request(request_id)
+        if current is None or current.built or tenant is None:  # reset (or the tenant gone) meanwhile
+            return
+        link = self.store.get_link(request.tenant_id, request.scope[0].link_id) if request.scope else None
+        self._send_reports(tenant, current, persona, reports, link.products_callback_url if link else None)
+        with self.store.updating(current):
+            current.built = True
+
+    def _build_each(self, request: ReportRequest, persona, secret_key: str) -> list[tuple[dict, bytes]]:
+        """`_build_reports`, product by product: one that fails to build becomes a failed
+        report (code 5000, no data), so the partner still hears of every product."""
+        built = []
+        for name in request.products:
+            try:
+                built += self._build_reports(request, persona, secret_key, only=name)
+            except Exception as exc:
+                log.exception("building %s of report request %s failed", name, request.id)
+                report = build_report(
+                    name,
+                    request_id=request.id,
+                    tax_id=request.tax_id,
+                    now=request.created_at,
+                    links=request.scope,
+                    external_info=request.external_info,
+                    code=BUILD_FAILED,
+                    message=f"the report could not be generated ({type(exc).__name__})",
+                    representative_tax_id=request.representative_tax_id,
+                )
+                built.append((report, encode_body(report)))
+        return built
 
     async def deliver_on_authorisation(self, tenant: Tenant, consent: Consent) -> ReportRequest | None:
         """reportDelivery automatic or manual: the consent just became AUTHORISED, so its
@@ -183,7 +275,8 @@ class ReportService:
             _BUILDER, functools.partial(self._build_reports, request, persona, tenant.secret_key)
         )
         self.store.add_report_request(request)
-        self._send(tenant, request, persona, reports, link_callbacks, push_reports)
+        self._announce(tenant, request)
+        self._send_reports(tenant, request, persona, reports, link_callbacks, push_reports)
 
     def _persona_refusal(self, tenant: Tenant, tax_id: str) -> None:
         """What a persona scripts for the request itself: 429, 403 or 4007."""
@@ -317,21 +410,15 @@ class ReportService:
             built.append((report, encode_body(report)))
         return built
 
-    def _send(
-        self,
-        tenant: Tenant,
-        request: ReportRequest,
-        persona,
-        reports: list[tuple[dict, bytes]],
-        link_callbacks: dict | None,
-        push_reports: bool = True,
-    ) -> None:
-        now = self.clock.now()
-        later = now + timedelta(seconds=persona.report_delay_seconds) if persona.report_delay_seconds else None
+    @staticmethod
+    def _ordering_key(request: ReportRequest) -> str:
         # An automatic delivery's events follow its consent's (consent_authorised first).
-        key = (
+        return (
             consent_key(request.link_id or "", request.consent_ids[0]) if request.automatic else f"request:{request.id}"
         )
+
+    def _announce(self, tenant: Tenant, request: ReportRequest) -> None:
+        """product_request_received: first in the request's line, before its reports."""
         self.webhooks.emit(
             tenant.app_id,
             "product_request_received",
@@ -344,8 +431,23 @@ class ReportService:
             },
             request.external_info,
             request_id=request.id,
-            ordering_key=key,
+            ordering_key=self._ordering_key(request),
         )
+
+    def _send_reports(
+        self,
+        tenant: Tenant,
+        request: ReportRequest,
+        persona,
+        reports: list[tuple[dict, bytes]],
+        link_callbacks: dict | None,
+        push_reports: bool = True,
+    ) -> None:
+        """Each report (unless manual) and its product_generated_* event; a persona's delay
+        counts from the request."""
+        delay = persona.report_delay_seconds
+        later = request.created_at + timedelta(seconds=delay) if delay else None
+        key = self._ordering_key(request)
         tenant_callbacks = normalize_products_callback(tenant.products_callback_url, "productsCallbackURL")
         for report, body in reports:
             name, code, message = report["productName"], report["code"], report["message"]

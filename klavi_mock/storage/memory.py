@@ -34,6 +34,7 @@ _FORGOTTEN_BY_RESET = (
     "_by_ticket",
     "_by_flow",
     "_by_tenant",
+    "_by_tax_id",
     "_report_requests",
     "_report_ids",
     "_tasks",
@@ -52,6 +53,7 @@ class MemoryStore:
         self._by_ticket: dict[str, str] = {}
         self._by_flow: dict[str, str] = {}
         self._by_tenant: dict[str, list[Consent]] = {}
+        self._by_tax_id: dict[tuple[str, str], list[Consent]] = {}  # (tenant, Consent.tax_id)
         self._deliveries = DeliveryLog()  # the webhook log, oldest first
         self._outbox = DeliveryQueue(webhook_concurrency)  # the pending ones, as the dispatcher takes them
         self._retention = webhook_retention  # delivered deliveries kept in the log
@@ -138,6 +140,7 @@ class MemoryStore:
         if consent.flow_token:
             self._by_flow[consent.flow_token] = consent.id
         self._by_tenant.setdefault(consent.tenant_id, []).append(consent)
+        self._by_tax_id.setdefault((consent.tenant_id, consent.tax_id), []).append(consent)
         self._added(consent, lambda: self._remove_consent(consent))
 
     def _remove_consent(self, consent: Consent) -> None:
@@ -145,9 +148,12 @@ class MemoryStore:
         self._track_ids.pop((consent.tenant_id, consent.external_track_id), None)
         self._by_ticket.pop(consent.ticket, None)
         self._by_flow.pop(consent.flow_token or "", None)
-        mine = self._by_tenant.get(consent.tenant_id, [])
-        if consent in mine:
-            mine.remove(consent)
+        for mine in (
+            self._by_tenant.get(consent.tenant_id, []),
+            self._by_tax_id.get((consent.tenant_id, consent.tax_id), []),
+        ):
+            if consent in mine:
+                mine.remove(consent)
 
     def _index_flow(self, consent: Consent) -> None:
         """A consent that started its journey through the bank pages is found by its flow token."""
@@ -175,6 +181,8 @@ class MemoryStore:
         return self._consents.get(consent_id) if consent_id else None
 
     def list_consents(self, tenant_id: str | None = None, tax_id: str | None = None) -> list[Consent]:
+        if tenant_id is not None and tax_id is not None:  # a report request's scope: indexed
+            return list(self._by_tax_id.get((tenant_id, tax_id), ()))
         found = list(self._consents.values()) if tenant_id is None else list(self._by_tenant.get(tenant_id, ()))
         return found if tax_id is None else [c for c in found if c.tax_id == tax_id]
 

@@ -12,7 +12,8 @@ offset, the token secret, tenant settings changed through the control API).
 Reading. `get_*` and the lookups answer None when nothing matches; a `tenant_id` of None
 means any tenant's (the control API, the bank pages), otherwise another tenant's object is
 not found (tenant scoping happens here). Lists are in creation order unless they say
-otherwise.
+otherwise. (`list_consents(tenant, tax_id)` is indexed in every backend, so a report
+request's cost does not grow with the number of consents.)
 
 Changing. `add_*` stores a new object. An object the store gave out is changed in place,
 and only inside `with store.updating(obj):` — one way, on purpose: on entry the store keeps
@@ -119,7 +120,8 @@ class Store(Protocol):
         ...
 
     def list_consents(self, tenant_id: str | None = None, tax_id: str | None = None) -> list[Consent]:
-        """`tax_id`: only the consents whose `Consent.tax_id` it is (a report request's)."""
+        """`tax_id`: only the consents whose data is its (`Consent.tax_id`): a report
+        request's scope, without scanning every consent."""
         ...
 
     # -- Open Data tasks -----------------------------------------------------------------

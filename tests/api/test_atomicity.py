@@ -233,29 +233,36 @@ def test_a_failed_bank_page_changes_nothing(app_and_state, receiver, monkeypatch
     _prove_nothing_applied(http, state_file, receiver, monkeypatch, inject, act, page)
 
 
-def test_a_report_that_cannot_be_built_sends_nothing(app_and_state, receiver, monkeypatch):
-    """The case found in the field: the first report failed to build after
-    product_request_received had been sent. A retrying client must cause no webhook."""
+def test_a_report_that_cannot_be_built_ends_as_a_failed_report(app_and_state, receiver, monkeypatch):
+    """The request is answered before its reports are built (Klavi answers requestId at
+    once), so a report that fails to build cannot undo it: it goes as a failed report
+    (code 5000, no data) with product_generated_failed, and the others as usual."""
     app, http, state_file = app_and_state
-    built = []
+    failing = "pf_credit_card"
 
-    def build_then_fail(name, **kwargs):
-        built.append(name)
-        if len(built) > 3:
+    def build_or_fail(name, **kwargs):
+        if name == failing and kwargs["code"] < 5000:
             raise FileNotFoundError("seed.yaml")
         return reports.build_report(name, **kwargs)
 
-    monkeypatch.setattr(reporting, "build_report", build_then_fail)
+    monkeypatch.setattr(reporting, "build_report", build_or_fail)
     world = World(http, receiver)
-    before = observable(http)
-    for _ in range(4):  # a client retrying its 500
-        built.clear()
-        response = http.post(f"{API}/personal/institution-data", json=report_body(world), headers=bearer(world.access))
-        assert response.status_code == 500
-    assert observable(http) == before
-    assert not [d for d in delivery_log(http) if d["kind"] == "report" or d["name"].startswith("product_")]
-    report = http.get("/__mock/conformance").json()
-    assert "500" in str(report), "the 500s are missing from the conformance report"
+    response = http.post(f"{API}/personal/institution-data", json=report_body(world), headers=bearer(world.access))
+    assert response.status_code == 200, response.text
+    request_id = response.json()["requestId"]
+    products = http.get("/__mock/reports").json()[0]["products"]
+    assert failing in products and len(products) > 1
+
+    def generated():
+        log = [d for d in delivery_log(http) if d["requestId"] == request_id and d["kind"] == "event"][::-1]
+        return len(log) == 1 + len(products) and log
+
+    events = wait_for(generated)
+    assert events[0]["name"] == "product_request_received"
+    failed = [e for e in events if e["name"] == "product_generated_failed"]
+    assert len(failed) == 1 and len(events) - 2 == len([e for e in events if e["name"] == "product_generated_success"])
+    report = wait_for(lambda: [r for r in receiver.at("/reports") if r.json()["productName"] == failing])[0].json()
+    assert report["code"] == 5000 and report["requestId"] == request_id
 
 
 def test_a_full_disk_answers_503_and_keeps_nothing_then_recovers(settings, tmp_path, receiver, monkeypatch):

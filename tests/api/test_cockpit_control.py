@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from klavi_mock.testing import wait_for
 from tests.conftest import VALID_CPF, ask, authorise, query_of
 
 EXPIRES_SOON_CPF = "00000000515"  # persona expires-soon: EXPIRED 300 s after authorisation
@@ -95,7 +96,8 @@ def test_reports_lists_requests_and_their_reports(klavi, client):
         products=["pf_checking_account", "pf_credit_card"],
     )
     request_id = response.json()["requestId"]
-    listed = client.get("/__mock/reports").json()
+    # Built once the request is answered: listed at once, its reports shortly after.
+    listed = wait_for(lambda: (found := client.get("/__mock/reports").json())[0]["reports"] and found)
     assert [r["requestId"] for r in listed] == [request_id]
     entry = listed[0]
     assert entry["appId"] == "sandbox-app" and entry["taxId"] == VALID_CPF and entry["level"] == "institution"

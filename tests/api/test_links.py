@@ -104,6 +104,16 @@ def test_reset_forgets_links_and_their_tokens(klavi, client):
     assert "no longer exists" in response.json()["message"]
 
 
+def test_an_access_token_outlives_a_reset(klavi, client):
+    """A reset forgets the verified tokens it kept (memory): a token seen before is checked
+    again, and still accepted."""
+    access = klavi.access_token()
+    assert client.post(f"{API}/links", json={"personalTaxId": VALID_CPF}, headers=bearer(access)).status_code == 200
+    assert client.post("/__mock/reset").json() == {"message": "ok"}
+    again = client.post(f"{API}/links", json={"personalTaxId": VALID_CPF}, headers=bearer(access))
+    assert again.status_code == 200, again.text
+
+
 def test_links_are_listed_per_tenant(klavi, client):
     mine = klavi.create_link()["linkId"]
     theirs = klavi.create_link(klavi.access_token({"accessKey": "other-access-key", "secretKey": "other-secret-key"}))[

@@ -140,6 +140,9 @@ def test_consents_are_found_by_the_lookups_the_api_needs(store: Store) -> None:
     assert store.consent_with_ticket("no-such-ticket") is None
     assert ids(store.list_consents("app-a")) == [first.id, second.id]
     assert ids(store.list_consents()) == [first.id, second.id, elsewhere.id]
+    assert ids(store.list_consents("app-a", first.tax_id)) == [first.id, second.id]
+    assert ids(store.list_consents("app-b", first.tax_id)) == [elsewhere.id]
+    assert store.list_consents("app-a", "00000000000") == []
 
     assert store.consent_with_flow("flow-1") is None
     with store.updating(second):
@@ -237,6 +240,7 @@ def test_a_failed_unit_leaves_nothing(backend: Backend) -> None:
     def nothing_of_the_unit(store: Store) -> None:
         assert store.list_links() == [] and store.get_link(None, link.id) is None
         assert ids(store.list_consents()) == [kept.id]
+        assert ids(store.list_consents("app-a", kept.tax_id)) == [kept.id]
         assert store.consent_with_track_id("app-a", "rolled-back") is None
         assert store.get_consent(None, kept.id).status == AWAITING_AUTHORISATION
         assert store.consent_with_flow("flow-rolled-back") is None
@@ -491,6 +495,7 @@ def test_a_reset_forgets_everything_but_the_meta_values(backend: Backend) -> Non
 
     def empty(store: Store) -> None:
         assert store.list_links() == [] and store.list_consents() == [] and store.list_tasks() == []
+        assert store.list_consents("app-a", a_consent(link).tax_id) == []
         assert store.list_report_requests() == [] and store.list_deliveries() == []
         assert store.outbox_size() == 0 and store.next_due() is None
         assert store.get_meta("clock_offset") == 60.0

@@ -24,6 +24,9 @@ from klavi_mock.web.apis.control.views import consent_state
 from klavi_mock.web.server.call import Call, Handler
 
 MAX_PAGE = 1000
+# Reads of the webhook log first wait (this long at most) for the report builds under way,
+# so they show what every request answered before them sent (an x-mock-choice).
+SETTLE_SECONDS = 10.0
 DEFAULT_PAGE = 100
 
 
@@ -195,6 +198,7 @@ async def answer_at_bank(call: Call) -> Response:
 
 async def list_reports(call: Call) -> Response:
     sandbox = call.sandbox
+    await sandbox.reports.settle(SETTLE_SECONDS)
     by_request: dict[str, list] = {}
     for delivery in sandbox.store.list_deliveries():
         if delivery.request_id is not None:

@@ -17,7 +17,7 @@ from klavi_mock.errors import NotFound
 from klavi_mock.resources import openapi_dir
 from klavi_mock.spec.operations import load_spec
 from klavi_mock.storage.protocol import DeliveryFilter
-from klavi_mock.web.apis.control.cockpit import COCKPIT_HANDLERS, fell_due
+from klavi_mock.web.apis.control.cockpit import COCKPIT_HANDLERS, SETTLE_SECONDS, fell_due
 from klavi_mock.web.apis.control.faults import FAULT_HANDLERS
 from klavi_mock.web.apis.control.views import consent_state
 from klavi_mock.web.server.call import Call, Handler
@@ -161,6 +161,7 @@ def _filter(values: dict) -> DeliveryFilter:
 
 
 async def list_webhook_deliveries(call: Call) -> Response:
+    await call.sandbox.reports.settle(SETTLE_SECONDS)
     store, where, cursor = call.sandbox.store, _filter(call.query), call.query.get("cursor")
     page = store.page_deliveries(where, call.query.get("limit", 100), int(cursor[1:]) if cursor else None)
     return JSONResponse(
@@ -303,6 +304,7 @@ async def create_task(call: Call) -> Response:
 
 async def get_conformance(call: Call) -> Response:
     sandbox = call.sandbox
+    await sandbox.reports.settle(SETTLE_SECONDS)
     operations = list(load_spec("klavi.yaml").operations)
     return JSONResponse(
         sandbox.conformance.report(

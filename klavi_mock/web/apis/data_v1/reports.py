@@ -7,7 +7,7 @@ from klavi_mock.web.server.call import Call
 
 def _requester(person: str, level: str):
     async def request_reports(call: Call) -> Response:
-        request = await call.sandbox.reports.request(call.partner, person, level, call.body)
+        request = call.sandbox.reports.request(call.partner, person, level, call.body)
         return JSONResponse({"requestId": request.id, "message": "ok"})
 
     request_reports.__name__ = f"request_{person}_{level}_reports"
