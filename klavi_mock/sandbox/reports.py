@@ -164,13 +164,16 @@ class ReportService:
         reports = await asyncio.get_running_loop().run_in_executor(
             _BUILDER, functools.partial(self._build_each, request, persona, tenant.secret_key if tenant else "")
         )
-        current = self.store.get_report_request(request_id)
-        if current is None or current.built or tenant is None:  # reset (or the tenant gone) meanwhile
-            return
-        link = self.store.get_link(request.tenant_id, request.scope[0].link_id) if request.scope else None
-        self._send_reports(tenant, current, persona, reports, link.products_callback_url if link else None)
-        with self.store.updating(current):
-            current.built = True
+        # One sender: instances over one database that each resumed this request at start-up
+        # may all have built it; the first to get here sends, the others find it built.
+        with self.store.exclusive(f"report-request:{request_id}") as mine:
+            current = self.store.get_report_request(request_id)
+            if not mine or current is None or current.built or tenant is None:  # or reset meanwhile
+                return
+            link = self.store.get_link(request.tenant_id, request.scope[0].link_id) if request.scope else None
+            self._send_reports(tenant, current, persona, reports, link.products_callback_url if link else None)
+            with self.store.updating(current):
+                current.built = True
 
     def _build_each(self, request: ReportRequest, persona, secret_key: str) -> list[tuple[dict, bytes]]:
         """`_build_reports`, product by product: one that fails to build becomes a failed

@@ -77,12 +77,15 @@ def test_two_instances_share_one_sandbox(database, receiver):
         assert report.status_code == 200, report.text
 
         # Each webhook delivered once, by one of the two.
+        # (the reports are built after the answer: wait for their events too)
         wait_for(
-            lambda: deliveries(a) and all(d["status"] == "delivered" for d in deliveries(a)),
+            lambda: (
+                {e["eventName"] for e in receiver.events("/events")} == EXPECTED_EVENTS
+                and all(d["status"] == "delivered" for d in deliveries(a))
+            ),
             timeout=30,
-            what="every delivery delivered",
+            what="every event, every delivery delivered",
         )
-        assert {e["eventName"] for e in receiver.events("/events")} == EXPECTED_EVENTS
         assert all(count == 1 for count in event_ids(receiver).values()), event_ids(receiver)
         assert [r.json()["requestId"] for r in receiver.at("/reports")] == [report.json()["requestId"]]
 
