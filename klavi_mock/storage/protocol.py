@@ -61,6 +61,12 @@ class StorageError(Exception):
     """A durable store could not write a commit (e.g. the disk is full)."""
 
 
+class ConflictError(StorageError):
+    """A shared store (PostgreSQL): the object was changed by another transaction since
+    it was read, so this change is refused rather than overwriting that one. Inside a unit
+    the request answers 503 and nothing it did is kept; outside, the work is tried again."""
+
+
 @dataclass(frozen=True)
 class DeliveryFilter:
     """The deliveries the control API asks for: each field given must match."""
