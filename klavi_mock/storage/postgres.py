@@ -306,22 +306,20 @@ class PostgresStore:
 
     def _update(self, obj: Stored) -> None:
         """Write the object's row if it is still the version read (optimistic concurrency),
-        else raise ConflictError. The row is locked NOWAIT: a row another open transaction
-        changed is a conflict at once, never a wait (a wait would hold the event loop, and
-        the other transaction may be a request on this very loop)."""
+        else raise ConflictError. A row another open transaction changed is skipped, not
+        waited for: a conflict at once (a wait would hold the event loop, and the other
+        transaction may be a request on this very loop), and no error that would abort this
+        unit's transaction (a caller that handles the conflict may go on)."""
         table = sql.Identifier(TABLES[type(obj)])
         values = {**_columns(obj), "data": JsonValue(to_record(obj))}
         read = vars(obj).get(VERSION)  # None: not read from a row (no check)
         query = sql.SQL(
             "WITH mine AS (SELECT id FROM {t} WHERE id = %s AND (%s::integer IS NULL OR version = %s)"
-            " FOR UPDATE NOWAIT) UPDATE {t} SET {sets}, version = {t}.version + 1 FROM mine"
+            " FOR UPDATE SKIP LOCKED) UPDATE {t} SET {sets}, version = {t}.version + 1 FROM mine"
             " WHERE {t}.id = mine.id RETURNING {t}.version"
         ).format(t=table, sets=sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values))
         with self._db() as db:
-            try:
-                rows = db.execute(query, [obj.id, read, read, *values.values()]).fetchall()
-            except psycopg.errors.LockNotAvailable:
-                rows = []
+            rows = db.execute(query, [obj.id, read, read, *values.values()]).fetchall()
         if not rows:
             raise ConflictError(
                 f"{type(obj).__name__.lower()} {obj.id} was changed concurrently by another request or instance"

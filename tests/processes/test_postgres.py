@@ -308,6 +308,40 @@ def test_a_change_that_meets_another_answers_503_and_keeps_nothing(database, rec
         )
 
 
+def test_a_consent_job_that_meets_a_change_runs_again(database):
+    # The 60-minute window closes while another transaction is changing the consent: the
+    # job gives way, and runs again on a later tick, on the consent as it then is.
+    with serve_process("--database-url", database) as (a, _):
+        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
+        link = httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).json()
+        consent = httpx.post(
+            f"{a}/data/v1/consents",
+            headers=bearer(link["linkToken"]),
+            json={
+                "externalTrackId": "race-2",
+                "personalTaxId": CPF,
+                "institutionCode": "341",
+                "redirectURL": "https://partner.example.com/return",
+            },
+        ).json()
+
+        def status() -> str:  # through the control API (the access token expires with the move)
+            [found] = [c for c in httpx.get(f"{a}/__mock/consents").json() if c["consentId"] == consent["consentId"]]
+            return found["status"]
+
+        with psycopg.connect(database) as other:
+            other.execute("UPDATE consents SET version = version + 1 WHERE id = %s", (consent["consentId"],))
+            moved = httpx.post(f"{a}/__mock/clock/advance", json={"seconds": 3700}, timeout=10)
+            assert moved.status_code == 200, moved.text
+            assert status() == "AWAITING_AUTHORISATION"
+            other.rollback()
+        wait_for(
+            lambda: status() == "REJECTED",
+            timeout=10,
+            what="the window's job ran again",
+        )
+
+
 def test_workers_share_the_port_and_the_database(database, receiver):
     with serve_process("--database-url", database, "--workers", "2") as (a, process):
         access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]

@@ -104,6 +104,23 @@ def test_a_row_another_open_transaction_changed_is_a_conflict_at_once(two) -> No
     assert b.get_consent(None, consent_id).status == AUTHORISED
 
 
+def test_a_unit_that_handles_a_conflict_goes_on(two) -> None:
+    # (the consent jobs run inside a request's unit on a clock move: one that meets a
+    # change is put back, and the rest of the unit must still commit)
+    a, b = two
+    consent_id = _stored_consent(a)
+    holder, other = Request(), Request()
+    holder.run(_change, a, consent_id, AUTHORISED)  # the row is locked by an open transaction
+    with pytest.raises(ConflictError):
+        other.run(_change, b, consent_id, REJECTED)
+    link = a_link("app-b")
+    other.run(b.add_link, link)
+    other.commit(b)
+    holder.roll_back()
+    assert a.get_link(None, link.id) is not None
+    assert a.get_consent(None, consent_id).status == AWAITING_AUTHORISATION
+
+
 def test_a_refused_unit_keeps_nothing_it_did(two) -> None:
     a, b = two
     consent_id = _stored_consent(a)
