@@ -12,6 +12,10 @@ same object (an identity map), since the services change objects in place and re
 again. Outside a unit (the ticker, the dispatcher) each call is its own short transaction:
 its change is durable at once (the contract's "commit" has nothing left to do there).
 
+No lost updates. Each object row has a `version`; an object keeps the one it was read at,
+and `updating` writes the row only if it still has it (then one more), else raises
+ConflictError: another transaction changed it since, and the later change gives way.
+
 The outbox is the pending deliveries with a destination. `claim_due` runs under a
 transaction-scoped advisory lock, so instances claim one at a time and each URL's
 concurrency holds across them all; a claim is a lease (`claimed_until`: the webhook
