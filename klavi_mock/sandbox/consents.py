@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -23,7 +24,9 @@ from klavi_mock.domain.throttle import Throttle
 from klavi_mock.domain.timeline import Timeline
 from klavi_mock.errors import BusinessRuleError, Conflict, NotFound
 from klavi_mock.sandbox.notifications import Notifications
-from klavi_mock.storage.protocol import Store
+from klavi_mock.storage.protocol import ConflictError, Store
+
+log = logging.getLogger("klavi_mock")
 
 # What an Open Data connection reads: Klavi lists no resources for those institutions.
 OPEN_DATA_PERMISSIONS = ["ACCOUNTS_ALL", "CREDIT_CARDS_ALL"]
@@ -308,29 +311,40 @@ class ConsentLifecycle:
         now = self.clock.now()
         ran = []
         for job in self.timeline.pop_due(now.timestamp()):
-            consent = self.store.get_consent(None, job.subject_id)
-            if consent is None:
+            try:
+                fell_due = self._run_job(job.kind, job.subject_id, datetime.fromtimestamp(job.due, timezone.utc), now)
+            except ConflictError as exc:  # another instance changed the consent meanwhile: read it afresh later
+                log.warning("%s; its %s job runs again on the next tick", exc, job.kind)
+                self.timeline.schedule(datetime.fromtimestamp(job.due, timezone.utc), job.kind, job.subject_id)
                 continue
-            move = None
-            if job.kind == "authorisation_window" and consent.status in states.PENDING:
-                move = (states.REJECTED, "CONSENT_EXPIRED")
-            elif job.kind == "expire" and consent.status == states.AUTHORISED and consent.expires_at <= now:
-                move = (states.EXPIRED, "CONSENT_MAX_DATE_REACHED")
-            elif job.kind == "revoke" and consent.status == states.AUTHORISED:
-                move = (states.REVOKED, "CUSTOMER_MANUALLY_REVOKED")
-            elif job.kind == "delete" and consent.status == states.AUTHORISED:
-                move = (states.DELETED_BY_USER, "DELETED_BY_USER")
-            elif job.kind == "crawl" and consent.status in states.PENDING:
-                before = consent.status
-                if self._crawl_done(consent):
-                    due = datetime.fromtimestamp(job.due, timezone.utc)
-                    ran.append(FellDue(job.kind, due, consent.id, before, consent.status, "OPEN_DATA_COLLECTED"))
-                continue
-            if move is not None:
-                before = consent.status
-                self._move(consent, *move)
-                ran.append(FellDue(job.kind, datetime.fromtimestamp(job.due, timezone.utc), consent.id, before, *move))
+            if fell_due is not None:
+                ran.append(fell_due)
         return ran
+
+    def _run_job(self, kind: str, consent_id: str, due: datetime, now: datetime) -> FellDue | None:
+        """One job on its consent as it is now: what it changed, if anything."""
+        consent = self.store.get_consent(None, consent_id)
+        if consent is None:
+            return None
+        move = None
+        if kind == "authorisation_window" and consent.status in states.PENDING:
+            move = (states.REJECTED, "CONSENT_EXPIRED")
+        elif kind == "expire" and consent.status == states.AUTHORISED and consent.expires_at <= now:
+            move = (states.EXPIRED, "CONSENT_MAX_DATE_REACHED")
+        elif kind == "revoke" and consent.status == states.AUTHORISED:
+            move = (states.REVOKED, "CUSTOMER_MANUALLY_REVOKED")
+        elif kind == "delete" and consent.status == states.AUTHORISED:
+            move = (states.DELETED_BY_USER, "DELETED_BY_USER")
+        elif kind == "crawl" and consent.status in states.PENDING:
+            before = consent.status
+            if self._crawl_done(consent):
+                return FellDue(kind, due, consent.id, before, consent.status, "OPEN_DATA_COLLECTED")
+            return None
+        if move is None:
+            return None
+        before = consent.status
+        self._move(consent, *move)
+        return FellDue(kind, due, consent.id, before, *move)
 
     def open_data_connected(self, consent: Consent, connection_key: str, code: int = 200) -> None:
         """Its task succeeded (`code`: 200, or 201-203): the data can be reported (no bank

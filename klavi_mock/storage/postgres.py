@@ -12,6 +12,10 @@ same object (an identity map), since the services change objects in place and re
 again. Outside a unit (the ticker, the dispatcher) each call is its own short transaction:
 its change is durable at once (the contract's "commit" has nothing left to do there).
 
+No lost updates. Each object row has a `version`; an object keeps the one it was read at,
+and `updating` writes the row only if it still has it (then one more), else raises
+ConflictError: another transaction changed it since, and the later change gives way.
+
 The outbox is the pending deliveries with a destination. `claim_due` runs under a
 transaction-scoped advisory lock, so instances claim one at a time and each URL's
 concurrency holds across them all; a claim is a lease (`claimed_until`: the webhook
@@ -52,7 +56,15 @@ from klavi_mock.domain.reports import report_id
 from klavi_mock.domain.tasks import Task
 from klavi_mock.errors import ConfigError
 from klavi_mock.storage.delivery_log import STATUSES
-from klavi_mock.storage.protocol import EVERY_DELIVERY, DeliveryFilter, DeliveryPage, Json, StorageError, Stored
+from klavi_mock.storage.protocol import (
+    EVERY_DELIVERY,
+    ConflictError,
+    DeliveryFilter,
+    DeliveryPage,
+    Json,
+    StorageError,
+    Stored,
+)
 from klavi_mock.storage.records import from_record, to_record
 
 log = logging.getLogger("klavi_mock.state")
@@ -71,6 +83,7 @@ LEASE = timedelta(seconds=TIMEOUT + 5)  # an attempt's claim: its timeout, and a
 MIGRATION_LOCK = 0x6B6C6176  # "klav"
 CLAIM_LOCK = 0x6B6C6177
 MIGRATIONS = "postgres_migrations"  # a folder of numbered SQL files beside this module
+VERSION = "_row_version"  # the attribute that keeps, on an object, the row version it was read at
 POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
 
 
@@ -235,16 +248,18 @@ class PostgresStore:
         with self._db() as db:
             db.execute(query, params)
 
-    def _object(self, cls: type[T], key: str, data: dict) -> T:
+    def _object(self, cls: type[T], key: str, data: dict, version: int) -> T:
         """The row as an object: inside a unit, the one the unit already has for that id
-        (its changes are the truth); outside, the one handed out before, if it is still
-        held, brought up to date (as the memory store's objects are always current)."""
+        (its changes are the truth, and the version it read is the one its update names);
+        outside, the one handed out before, if it is still held, brought up to date (as the
+        memory store's objects are always current)."""
         objects = self._identity()
         if objects is not None:
             found = objects.get((TABLES[cls], key))
             if found is not None:
                 return found
         obj = from_record(cls, data)
+        vars(obj)[VERSION] = version
         if objects is not None:
             objects[(TABLES[cls], key)] = obj
             return obj
@@ -260,10 +275,10 @@ class PostgresStore:
         return held
 
     def _objects(self, cls: type[T], rows: list[tuple]) -> list[T]:
-        return [self._object(cls, key, data) for key, data in rows]
+        return [self._object(cls, key, data, version) for key, data, version in rows]
 
     def _first(self, cls: type[T], rows: list[tuple]) -> T | None:
-        return self._object(cls, rows[0][0], rows[0][1]) if rows else None
+        return self._object(cls, rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
     def _add(self, obj: Stored, columns: dict[str, Any]) -> None:
         table = TABLES[type(obj)]
@@ -276,6 +291,7 @@ class PostgresStore:
             ),
             list(values.values()),
         )
+        vars(obj)[VERSION] = 0  # the column's default
         objects = self._identity()
         if objects is not None:
             objects[(table, obj.id)] = obj
@@ -290,14 +306,29 @@ class PostgresStore:
         try:
             yield
         finally:
-            values = {**_columns(obj), "data": JsonValue(to_record(obj))}
-            self._execute(
-                sql.SQL("UPDATE {} SET {} WHERE id = %s").format(
-                    sql.Identifier(TABLES[type(obj)]),
-                    sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values),
-                ),
-                [*values.values(), obj.id],
+            self._update(obj)
+
+    def _update(self, obj: Stored) -> None:
+        """Write the object's row if it is still the version read (optimistic concurrency),
+        else raise ConflictError. A row another open transaction changed is skipped, not
+        waited for: a conflict at once (a wait would hold the event loop, and the other
+        transaction may be a request on this very loop), and no error that would abort this
+        unit's transaction (a caller that handles the conflict may go on)."""
+        table = sql.Identifier(TABLES[type(obj)])
+        values = {**_columns(obj), "data": JsonValue(to_record(obj))}
+        read = vars(obj).get(VERSION)  # None: not read from a row (no check)
+        query = sql.SQL(
+            "WITH mine AS (SELECT id FROM {t} WHERE id = %s AND (%s::integer IS NULL OR version = %s)"
+            " FOR UPDATE SKIP LOCKED) UPDATE {t} SET {sets}, version = {t}.version + 1 FROM mine"
+            " WHERE {t}.id = mine.id RETURNING {t}.version"
+        ).format(t=table, sets=sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values))
+        with self._db() as db:
+            rows = db.execute(query, [obj.id, read, read, *values.values()]).fetchall()
+        if not rows:
+            raise ConflictError(
+                f"{type(obj).__name__.lower()} {obj.id} was changed concurrently by another request or instance"
             )
+        vars(obj)[VERSION] = rows[0][0]
 
     def commit(self) -> None:
         """Commit the unit's transaction (outside a unit every call committed already)."""
@@ -338,15 +369,15 @@ class PostgresStore:
         self._add(link, {"tenant_id": link.tenant_id})
 
     def get_link(self, tenant_id: str | None, link_id: str) -> Link | None:
-        rows = self._rows("SELECT id, data FROM links WHERE id = %s", (link_id,))
+        rows = self._rows("SELECT id, data, version FROM links WHERE id = %s", (link_id,))
         link = self._first(Link, rows)
         return link if link is not None and tenant_id in (None, link.tenant_id) else None
 
     def list_links(self, tenant_id: str | None = None) -> list[Link]:
         if tenant_id is None:
-            return self._objects(Link, self._rows("SELECT id, data FROM links ORDER BY n"))
+            return self._objects(Link, self._rows("SELECT id, data, version FROM links ORDER BY n"))
         return self._objects(
-            Link, self._rows("SELECT id, data FROM links WHERE tenant_id = %s ORDER BY n", (tenant_id,))
+            Link, self._rows("SELECT id, data, version FROM links WHERE tenant_id = %s ORDER BY n", (tenant_id,))
         )
 
     # -- consents ----------------------------------------------------------------------
@@ -355,26 +386,30 @@ class PostgresStore:
         self._add(consent, {"tenant_id": consent.tenant_id, **_columns(consent)})
 
     def get_consent(self, tenant_id: str | None, consent_id: str) -> Consent | None:
-        consent = self._first(Consent, self._rows("SELECT id, data FROM consents WHERE id = %s", (consent_id,)))
+        consent = self._first(
+            Consent, self._rows("SELECT id, data, version FROM consents WHERE id = %s", (consent_id,))
+        )
         return consent if consent is not None and tenant_id in (None, consent.tenant_id) else None
 
     def consent_with_track_id(self, tenant_id: str, external_track_id: str) -> Consent | None:
         rows = self._rows(
-            "SELECT id, data FROM consents WHERE tenant_id = %s AND track_id = %s ORDER BY n DESC LIMIT 1",
+            "SELECT id, data, version FROM consents WHERE tenant_id = %s AND track_id = %s ORDER BY n DESC LIMIT 1",
             (tenant_id, external_track_id),
         )
         return self._first(Consent, rows)
 
     def consent_with_ticket(self, ticket: str) -> Consent | None:
-        return self._first(Consent, self._rows("SELECT id, data FROM consents WHERE ticket = %s LIMIT 1", (ticket,)))
+        return self._first(
+            Consent, self._rows("SELECT id, data, version FROM consents WHERE ticket = %s LIMIT 1", (ticket,))
+        )
 
     def consent_with_flow(self, flow_token: str) -> Consent | None:
-        rows = self._rows("SELECT id, data FROM consents WHERE flow_token = %s LIMIT 1", (flow_token,))
+        rows = self._rows("SELECT id, data, version FROM consents WHERE flow_token = %s LIMIT 1", (flow_token,))
         return self._first(Consent, rows)
 
     def list_consents(self, tenant_id: str | None = None, tax_id: str | None = None) -> list[Consent]:
         rows = self._rows(
-            "SELECT id, data FROM consents WHERE (%s::text IS NULL OR tenant_id = %s)"
+            "SELECT id, data, version FROM consents WHERE (%s::text IS NULL OR tenant_id = %s)"
             " AND (%s::text IS NULL OR tax_id = %s) ORDER BY n",
             (tenant_id, tenant_id, tax_id, tax_id),
         )
@@ -386,19 +421,21 @@ class PostgresStore:
         self._add(task, {"tenant_id": task.tenant_id, **_columns(task)})
 
     def get_task(self, task_id: str) -> Task | None:
-        return self._first(Task, self._rows("SELECT id, data FROM tasks WHERE id = %s", (task_id,)))
+        return self._first(Task, self._rows("SELECT id, data, version FROM tasks WHERE id = %s", (task_id,)))
 
     def task_with_connection(self, tenant_id: str, connection_key: str) -> Task | None:
         rows = self._rows(
-            "SELECT id, data FROM tasks WHERE tenant_id = %s AND connection_key = %s ORDER BY n LIMIT 1",
+            "SELECT id, data, version FROM tasks WHERE tenant_id = %s AND connection_key = %s ORDER BY n LIMIT 1",
             (tenant_id, connection_key),
         )
         return self._first(Task, rows)
 
     def list_tasks(self, link_id: str | None = None) -> list[Task]:
         if link_id is None:
-            return self._objects(Task, self._rows("SELECT id, data FROM tasks ORDER BY n"))
-        return self._objects(Task, self._rows("SELECT id, data FROM tasks WHERE link_id = %s ORDER BY n", (link_id,)))
+            return self._objects(Task, self._rows("SELECT id, data, version FROM tasks ORDER BY n"))
+        return self._objects(
+            Task, self._rows("SELECT id, data, version FROM tasks WHERE link_id = %s ORDER BY n", (link_id,))
+        )
 
     # -- report requests ---------------------------------------------------------------------
 
@@ -414,12 +451,13 @@ class PostgresStore:
         )
 
     def get_report_request(self, request_id: str) -> ReportRequest | None:
-        rows = self._rows("SELECT id, data FROM report_requests WHERE id = %s", (request_id,))
+        rows = self._rows("SELECT id, data, version FROM report_requests WHERE id = %s", (request_id,))
         return self._first(ReportRequest, rows)
 
     def report_of(self, product_report_id: str) -> tuple[ReportRequest, str] | None:
         rows = self._rows(
-            "SELECT id, data FROM report_requests WHERE report_ids @> ARRAY[%s]::text[] LIMIT 1", (product_report_id,)
+            "SELECT id, data, version FROM report_requests WHERE report_ids @> ARRAY[%s]::text[] LIMIT 1",
+            (product_report_id,),
         )
         request = self._first(ReportRequest, rows)
         if request is None:
@@ -428,7 +466,7 @@ class PostgresStore:
 
     def list_report_requests(self, tenant_id: str | None = None, tax_id: str | None = None) -> list[ReportRequest]:
         rows = self._rows(
-            "SELECT id, data FROM report_requests WHERE (%s::text IS NULL OR tenant_id = %s)"
+            "SELECT id, data, version FROM report_requests WHERE (%s::text IS NULL OR tenant_id = %s)"
             " AND (%s::text IS NULL OR tax_id = %s) ORDER BY created_at DESC, n",
             (tenant_id, tenant_id, tax_id, tax_id),
         )
@@ -448,24 +486,26 @@ class PostgresStore:
         )
 
     def _delivery(self, row: tuple) -> Delivery:
-        """(id, data, in flight) as a delivery."""
-        delivery = self._object(Delivery, row[0], row[1])
-        delivery.in_flight = bool(row[2])
+        """(id, data, version, in flight) as a delivery."""
+        delivery = self._object(Delivery, row[0], row[1], row[2])
+        delivery.in_flight = bool(row[3])
         return delivery
 
     def get_delivery(self, delivery_id: str) -> Delivery | None:
-        rows = self._rows(f"SELECT id, data, {_IN_FLIGHT} FROM deliveries WHERE id = %s", (delivery_id,))
+        rows = self._rows(f"SELECT id, data, version, {_IN_FLIGHT} FROM deliveries WHERE id = %s", (delivery_id,))
         return self._delivery(rows[0]) if rows else None
 
     def list_deliveries(self, where: DeliveryFilter = EVERY_DELIVERY) -> list[Delivery]:
         condition, params = _filter(where)
-        rows = self._rows(f"SELECT id, data, {_IN_FLIGHT} FROM deliveries WHERE {condition} ORDER BY seq", params)
+        rows = self._rows(
+            f"SELECT id, data, version, {_IN_FLIGHT} FROM deliveries WHERE {condition} ORDER BY seq", params
+        )
         return [self._delivery(row) for row in rows]
 
     def page_deliveries(self, where: DeliveryFilter, limit: int, before: int | None = None) -> DeliveryPage:
         condition, params = _filter(where)
         rows = self._rows(
-            f"SELECT id, data, {_IN_FLIGHT} FROM deliveries WHERE {condition} AND (%s::bigint IS NULL OR seq < %s)"
+            f"SELECT id, data, version, {_IN_FLIGHT} FROM deliveries WHERE {condition} AND (%s::bigint IS NULL OR seq < %s)"
             " ORDER BY seq DESC LIMIT %s",
             [*params, before, before, limit + 1],
         )
@@ -532,15 +572,18 @@ class PostgresStore:
                     return []
                 rows = db.execute(
                     "UPDATE deliveries SET claimed_until = clock_timestamp() + %s, claimed_by = %s"
-                    " WHERE id = ANY(%s) RETURNING id, data",
+                    " WHERE id = ANY(%s) RETURNING id, data, version",
                     (LEASE, self.instance, chosen),
                 ).fetchall()
         except (psycopg.Error, PoolTimeout) as exc:
             raise StorageError(f"the database {where(self.url)} failed: {_one_line(exc)}") from exc
-        found = {key: data for key, data in rows}
+        found = {key: (data, version) for key, data, version in rows}
         claimed = []
         for key in chosen:
-            delivery = self._shared_object(("deliveries", key), from_record(Delivery, found[key]))
+            data, version = found[key]
+            fresh = from_record(Delivery, data)
+            vars(fresh)[VERSION] = version
+            delivery = self._shared_object(("deliveries", key), fresh)
             delivery.in_flight = True
             claimed.append(delivery)
         return claimed

@@ -19,7 +19,9 @@ Changing. `add_*` stores a new object. An object the store gave out is changed i
 and only inside `with store.updating(obj):` — one way, on purpose: on entry the store keeps
 what a rollback needs (the object's attributes as they were: the memory backend hands out
 its own objects, so the state before the change exists nowhere else); on exit it records
-the new state (its indexes, the row the next commit writes). Deliveries have their own
+the new state (its indexes, the row the next commit writes). A shared store refuses the
+change of an object another process changed since it was read (`ConflictError`, on exit
+from `updating`). Deliveries have their own
 steps besides (`requeue`, `attempted`, `release`), because the outbox follows them.
 
 Units of work (`klavi_mock.unit_of_work`). Inside a unit (one HTTP request), every change
@@ -59,6 +61,12 @@ Json: TypeAlias = "None | bool | int | float | str | Sequence[Json] | Mapping[st
 
 class StorageError(Exception):
     """A durable store could not write a commit (e.g. the disk is full)."""
+
+
+class ConflictError(StorageError):
+    """A shared store (PostgreSQL): the object was changed by another transaction since
+    it was read, so this change is refused rather than overwriting that one. Inside a unit
+    the request answers 503 and nothing it did is kept; outside, the work is tried again."""
 
 
 @dataclass(frozen=True)

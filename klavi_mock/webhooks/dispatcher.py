@@ -12,6 +12,7 @@ the restart).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import urllib.request
@@ -21,7 +22,7 @@ import httpx
 
 from klavi_mock.domain.clock import Clock
 from klavi_mock.domain.deliveries import EXCERPT, MAX_REDIRECTS, TIMEOUT, Attempt, Delivery
-from klavi_mock.storage.protocol import StorageError, Store
+from klavi_mock.storage.protocol import ConflictError, StorageError, Store
 from klavi_mock.webhooks import pool
 from klavi_mock.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from klavi_mock.webhooks.wakeup import WakeUp
@@ -168,6 +169,10 @@ class Dispatcher:
                 )
             self._store.attempted(delivery)
             self._store.commit()
+        except ConflictError as exc:  # changed meanwhile (redelivered through another instance): its row wins
+            log.warning("%s; this attempt is not recorded, the delivery goes as it now says", exc)
+            with contextlib.suppress(StorageError):
+                self._store.release(delivery)
         except StorageError as exc:  # kept in memory, written by a later commit (a database: its lease runs out)
             log.warning("%s; trying again", exc)
         self.wake()

@@ -207,7 +207,7 @@ def test_sigterm_stops_an_instance_gracefully_and_the_other_delivers(database, r
 def test_migrate_then_a_newer_schema_is_refused(database):
     migrate = [sys.executable, "-m", "klavi_mock", "migrate", "--database-url", database]
     first = subprocess.run(migrate, capture_output=True, text=True, timeout=60)
-    assert first.returncode == 0 and "migrated from schema 0 to 1" in first.stdout
+    assert first.returncode == 0 and "migrated from schema 0 to 2" in first.stdout
     again = subprocess.run(migrate, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "nothing to do" in again.stdout
     with psycopg.connect(database, autocommit=True) as db:
@@ -228,9 +228,9 @@ def test_instances_starting_at_once_migrate_once(database):
     both = [subprocess.Popen(migrate, stdout=subprocess.PIPE, text=True) for _ in range(3)]
     outputs = [process.communicate(timeout=60)[0] for process in both]
     assert [process.returncode for process in both] == [0, 0, 0]
-    assert sum("migrated from schema 0 to 1" in output for output in outputs) == 1, outputs
+    assert sum("migrated from schema 0 to 2" in output for output in outputs) == 1, outputs
     with psycopg.connect(database) as db:
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,), (2,)]
 
 
 def test_a_database_that_is_down_at_start_is_one_line_and_exit_2():
@@ -262,6 +262,84 @@ def test_a_database_that_goes_away_answers_503_and_the_mock_recovers(database):
             what="the mock recovered",
         )
         assert len(httpx.get(f"{a}/__mock/links").json()) == 2
+
+
+def test_a_change_that_meets_another_answers_503_and_keeps_nothing(database, receiver):
+    # Another instance's request is changing this consent (its row is locked, uncommitted):
+    # a revoke at that moment is refused at once, in Klavi's shape, and leaves nothing.
+    with serve_process("--database-url", database) as (a, _):
+        hooks = {"eventsUrl": receiver.url("/events")}
+        assert httpx.put(f"{a}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
+        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
+        link = httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).json()
+        consent = httpx.post(
+            f"{a}/data/v1/consents",
+            headers=bearer(link["linkToken"]),
+            json={
+                "externalTrackId": "race-1",
+                "personalTaxId": CPF,
+                "institutionCode": "341",
+                "redirectURL": "https://partner.example.com/return",
+            },
+        ).json()
+        assert httpx.get(consent["consentRedirectURL"] + "&decision=approve").status_code == 302
+        revoke = f"{a}/data/v1/consents/{consent['consentId']}/revoke"
+        events_before = {d["deliveryId"] for d in deliveries(a)}
+        with psycopg.connect(database) as other:
+            other.execute(
+                "UPDATE consents SET version = version + 1 WHERE id = %s", (consent["consentId"],)
+            )  # held open
+            refused = httpx.delete(revoke, headers=bearer(access), timeout=10)
+            assert refused.status_code == 503, refused.text
+            body = refused.json()
+            assert body["statusCode"] == 503 and body["error"] == "Service Unavailable"
+            assert f"consent {consent['consentId']} was changed concurrently" in body["message"]
+            assert "send the request again" in body["message"]
+            other.rollback()
+        seen = httpx.get(f"{a}/data/v1/consents/{consent['consentId']}", headers=bearer(access)).json()
+        assert seen["status"] == "AUTHORISED"  # nothing of the refused revoke was kept
+        assert {d["deliveryId"] for d in deliveries(a)} == events_before  # and no consent_revoked owed
+        assert httpx.delete(revoke, headers=bearer(access)).status_code == 200  # sent again, it goes through
+        owed = [d["name"] for d in deliveries(a) if d["deliveryId"] not in events_before]
+        assert owed == ["consent_revoked"]
+        assert (
+            httpx.get(f"{a}/data/v1/consents/{consent['consentId']}", headers=bearer(access)).json()["status"]
+            == "REVOKED"
+        )
+
+
+def test_a_consent_job_that_meets_a_change_runs_again(database):
+    # The 60-minute window closes while another transaction is changing the consent: the
+    # job gives way, and runs again on a later tick, on the consent as it then is.
+    with serve_process("--database-url", database) as (a, _):
+        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
+        link = httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).json()
+        consent = httpx.post(
+            f"{a}/data/v1/consents",
+            headers=bearer(link["linkToken"]),
+            json={
+                "externalTrackId": "race-2",
+                "personalTaxId": CPF,
+                "institutionCode": "341",
+                "redirectURL": "https://partner.example.com/return",
+            },
+        ).json()
+
+        def status() -> str:  # through the control API (the access token expires with the move)
+            [found] = [c for c in httpx.get(f"{a}/__mock/consents").json() if c["consentId"] == consent["consentId"]]
+            return found["status"]
+
+        with psycopg.connect(database) as other:
+            other.execute("UPDATE consents SET version = version + 1 WHERE id = %s", (consent["consentId"],))
+            moved = httpx.post(f"{a}/__mock/clock/advance", json={"seconds": 3700}, timeout=10)
+            assert moved.status_code == 200, moved.text
+            assert status() == "AWAITING_AUTHORISATION"
+            other.rollback()
+        wait_for(
+            lambda: status() == "REJECTED",
+            timeout=10,
+            what="the window's job ran again",
+        )
 
 
 def test_workers_share_the_port_and_the_database(database, receiver):

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from klavi_mock.errors import InvalidRequest, KlaviError, MethodNotAllowed, NotFound, ServiceUnavailable
 from klavi_mock.sandbox.sandbox import Sandbox
-from klavi_mock.storage.protocol import StorageError
+from klavi_mock.storage.protocol import ConflictError, StorageError
 from klavi_mock.web.server.call import ErrorPage
 
 log = logging.getLogger("klavi_mock")
@@ -35,7 +35,10 @@ def answer(request: Request, sandbox: Sandbox, error: KlaviError, page: ErrorPag
 
 def internal_error(exc: BaseException) -> KlaviError:
     """A bug in the mock, as answered: never its traceback (the log has it). A database
-    that cannot be reached is no bug: 503, and the mock recovers when it is back."""
+    that cannot be reached is no bug: 503, and the mock recovers when it is back; nor is a
+    change another instance made first to the same object (503: send it again)."""
+    if isinstance(exc, ConflictError):  # another instance won the race: nothing of this request was kept
+        return ServiceUnavailable(f"{exc}; nothing was changed, send the request again")
     if isinstance(exc, StorageError):
         return ServiceUnavailable(f"klavi-mock's storage is unavailable ({exc}); send the request again shortly")
     return KlaviError(f"klavi-mock hit an internal error ({type(exc).__name__}); see its log")

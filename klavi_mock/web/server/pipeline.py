@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 from klavi_mock.errors import KlaviError, MethodNotAllowed
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.spec.operations import Operation
+from klavi_mock.storage.protocol import StorageError
 from klavi_mock.web.server import commit, errors, faults
 from klavi_mock.web.server.authenticate import authenticate, token_owner
 from klavi_mock.web.server.body import read_body
@@ -87,6 +88,9 @@ class PathDispatcher:
                     raise  # commit.OneUnitPerRequest says so
                 commit.hung_up(scope)
                 return
+            except StorageError as exc:  # the database (down, or a conflict), not a bug: no traceback
+                log.warning("%s answered 503: %s", operation.operation_id if operation else request.url.path, exc)
+                response = errors.error_response(errors.internal_error(exc))
             except Exception as exc:  # a bug in the mock: logged with its traceback, never sent
                 log.exception("unhandled error in %s", operation.operation_id if operation else request.url.path)
                 response = errors.error_response(errors.internal_error(exc))
