@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ class SqliteStore(MemoryStore):
         self._lock = _lock(self.path)
         self._db: sqlite3.Connection | None = None
         self._checkpoints: sqlite3.Connection | None = None
+        # Held by a checkpoint while it runs (on a thread) and by close: closing a connection
+        # another thread is using crashes the process (seen: a segfault at shutdown).
+        self._checkpointing = threading.Lock()
         self._sidecars = [p for p in _sidecars(self.path) if not p.exists()]  # ours to remove if refused
         try:
             # Everything is checked and read on a read-only connection first: a file that
@@ -216,11 +220,12 @@ class SqliteStore(MemoryStore):
     def checkpoint(self) -> None:
         """Move the WAL's pages into the database file (this one fsyncs): from a thread, on a
         connection of its own, without blocking the commits."""
-        try:
-            if self._checkpoints is not None:
-                self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            log.exception("could not checkpoint the state file %s", self.path)
+        with self._checkpointing:
+            try:
+                if self._checkpoints is not None:  # None once closed
+                    self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                log.exception("could not checkpoint the state file %s", self.path)
 
     def close(self) -> None:
         try:
@@ -231,7 +236,9 @@ class SqliteStore(MemoryStore):
         self._release()
 
     def _release(self) -> None:
-        for connection in (self._checkpoints, self._db):
+        with self._checkpointing:  # a checkpoint under way (the ticker's thread) ends first
+            connections, self._checkpoints = (self._checkpoints, self._db), None
+        for connection in connections:
             if connection is not None:
                 connection.close()
         if self._lock is not None:
