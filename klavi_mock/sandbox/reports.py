@@ -184,17 +184,8 @@ class ReportService:
                 built += self._build_reports(request, persona, secret_key, only=name)
             except Exception as exc:
                 log.exception("building %s of report request %s failed", name, request.id)
-                report = build_report(
-                    name,
-                    request_id=request.id,
-                    tax_id=request.tax_id,
-                    now=request.created_at,
-                    links=request.scope,
-                    external_info=request.external_info,
-                    code=BUILD_FAILED,
-                    message=f"the report could not be generated ({type(exc).__name__})",
-                    representative_tax_id=request.representative_tax_id,
-                )
+                message = f"the report could not be generated ({type(exc).__name__})"
+                report = _report_of(request, name, BUILD_FAILED, message)
                 built.append((report, encode_body(report)))
         return built
 
@@ -397,17 +388,7 @@ class ReportService:
         built = []
         for name in [only] if only else request.products:
             code, message = self._outcome(persona, name, request.scope)
-            report = build_report(
-                name,
-                request_id=request.id,
-                tax_id=request.tax_id,
-                now=request.created_at,
-                links=request.scope,
-                external_info=request.external_info,
-                code=code,
-                message=message,
-                representative_tax_id=request.representative_tax_id,
-            )
+            report = _report_of(request, name, code, message)
             if request.encrypted:
                 encrypt_report(report, secret_key, request.created_at)
             built.append((report, encode_body(report)))
@@ -512,3 +493,18 @@ class ReportService:
             )
             for (link_id, code), group in grouped.items()
         ]
+
+
+def _report_of(request: ReportRequest, product: str, code: int, message: str) -> dict:
+    """`product`'s report for `request`, with this outcome (code and message)."""
+    return build_report(
+        product,
+        request_id=request.id,
+        tax_id=request.tax_id,
+        now=request.created_at,
+        links=request.scope,
+        external_info=request.external_info,
+        code=code,
+        message=message,
+        representative_tax_id=request.representative_tax_id,
+    )

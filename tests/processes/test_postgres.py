@@ -45,6 +45,18 @@ def event_ids(receiver: Receiver) -> Counter:
     return Counter(event["eventId"] for r in receiver.at("/events") for event in r.json())
 
 
+def a_consent(base: str, track_id: str, redirect_url: str = "https://partner.example.com/return") -> tuple[str, dict]:
+    """Through one instance: an accessToken, a link and a consent at 341 waiting at the bank."""
+    access = httpx.post(f"{base}/data/v1/auth", json=KEYS).json()["accessToken"]
+    link = httpx.post(f"{base}/data/v1/links", json={}, headers=bearer(access)).json()
+    consent = httpx.post(
+        f"{base}/data/v1/consents",
+        headers=bearer(link["linkToken"]),
+        json={"externalTrackId": track_id, "personalTaxId": CPF, "institutionCode": "341", "redirectURL": redirect_url},
+    ).json()
+    return access, consent
+
+
 def test_two_instances_share_one_sandbox(database, receiver):
     with serve_process("--database-url", database) as (a, _), serve_process("--database-url", database) as (b, _):
         hooks = {"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")}
@@ -131,18 +143,7 @@ def test_time_driven_work_runs_once_whichever_instance_holds_it(database, receiv
     with serve_process("--database-url", database) as (a, _):
         hooks = {"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")}
         assert httpx.put(f"{a}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
-        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
-        link = httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).json()
-        consent = httpx.post(
-            f"{a}/data/v1/consents",
-            headers=bearer(link["linkToken"]),
-            json={
-                "externalTrackId": "window",
-                "personalTaxId": CPF,
-                "institutionCode": "341",
-                "redirectURL": "https://partner.example.com/r",
-            },
-        ).json()
+        access, consent = a_consent(a, "window", "https://partner.example.com/r")
         with serve_process("--database-url", database) as (b, _):
             assert httpx.post(f"{a}/__mock/clock/advance", json={"seconds": 2 * 3600}).status_code == 200
             wait_for(
@@ -270,18 +271,7 @@ def test_a_change_that_meets_another_answers_503_and_keeps_nothing(database, rec
     with serve_process("--database-url", database) as (a, _):
         hooks = {"eventsUrl": receiver.url("/events")}
         assert httpx.put(f"{a}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
-        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
-        link = httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).json()
-        consent = httpx.post(
-            f"{a}/data/v1/consents",
-            headers=bearer(link["linkToken"]),
-            json={
-                "externalTrackId": "race-1",
-                "personalTaxId": CPF,
-                "institutionCode": "341",
-                "redirectURL": "https://partner.example.com/return",
-            },
-        ).json()
+        access, consent = a_consent(a, "race-1", "https://partner.example.com/return")
         assert httpx.get(consent["consentRedirectURL"] + "&decision=approve").status_code == 302
         revoke = f"{a}/data/v1/consents/{consent['consentId']}/revoke"
         events_before = {d["deliveryId"] for d in deliveries(a)}
@@ -312,18 +302,7 @@ def test_a_consent_job_that_meets_a_change_runs_again(database):
     # The 60-minute window closes while another transaction is changing the consent: the
     # job gives way, and runs again on a later tick, on the consent as it then is.
     with serve_process("--database-url", database) as (a, _):
-        access = httpx.post(f"{a}/data/v1/auth", json=KEYS).json()["accessToken"]
-        link = httpx.post(f"{a}/data/v1/links", json={}, headers=bearer(access)).json()
-        consent = httpx.post(
-            f"{a}/data/v1/consents",
-            headers=bearer(link["linkToken"]),
-            json={
-                "externalTrackId": "race-2",
-                "personalTaxId": CPF,
-                "institutionCode": "341",
-                "redirectURL": "https://partner.example.com/return",
-            },
-        ).json()
+        access, consent = a_consent(a, "race-2", "https://partner.example.com/return")
 
         def status() -> str:  # through the control API (the access token expires with the move)
             [found] = [c for c in httpx.get(f"{a}/__mock/consents").json() if c["consentId"] == consent["consentId"]]
