@@ -49,7 +49,9 @@ def test_the_payments_contract_is_served_beside_the_others(client):
     assert response.status_code == 200
     document = yaml.safe_load(response.text)
     assert document["paths"]["/customer/v1/auth"]["post"]["operationId"] == "createPaymentAccessToken"
-    assert client.get("/__mock/docs/spec/klavi-payments.yaml").status_code == 200
+    for_swagger = client.get("/__mock/docs/spec/klavi-payments.yaml").json()
+    assert for_swagger["servers"][0]["url"] == "http://testserver/payment"
+    assert "klavi-payments.yaml" in client.get("/__mock/docs?spec=klavi-payments.yaml").text
 
 
 def test_payments_url_is_set_and_shown_by_the_control_api(client):
