@@ -37,6 +37,7 @@ from klavi_mock.qa.journal import RequestJournal
 from klavi_mock.qa.tracking import TrackingLog
 from klavi_mock.sandbox.consents import ConsentLifecycle, FellDue
 from klavi_mock.sandbox.notifications import Notifications
+from klavi_mock.sandbox.payments import InstantPayments
 from klavi_mock.sandbox.reports import ReportService
 from klavi_mock.sandbox.tasks import OpenDataTasks
 from klavi_mock.sandbox.tenants import Tenants
@@ -69,6 +70,8 @@ class Sandbox:
     tracking: TrackingLog  # the hosted pages' web tracking events
     faults: FaultBook  # the fault rules (klavi_mock/qa/faults/)
     journal: RequestJournal
+    # -- instant payments --
+    instant: InstantPayments
 
     _meta_seen: int | None = None  # the store's meta_changes() when meta values were last read
 
@@ -179,7 +182,10 @@ class Sandbox:
         store changed."""
         if self.store.shared and unit_of_work.current() is None:
             self.catch_up()
-        return self.consents.run_due()
+        ran = self.consents.run_due()
+        # -- instant payments --
+        self.instant.run_due()
+        return ran
 
     def catch_up(self) -> None:
         """Read again the meta values other processes may have changed (a team sandbox on
@@ -223,6 +229,8 @@ class Sandbox:
         if rewind_clock:
             self.clock.rewind()
             self.store.set_meta("clock_offset", self.clock.offset)
+        # -- instant payments --
+        self.instant.timeline.clear()
         unit_of_work.after_commit(_give_back_memory)
 
 

@@ -30,6 +30,7 @@ from klavi_mock import unit_of_work
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import Delivery
 from klavi_mock.domain.links import Link
+from klavi_mock.domain.payments import InstantPayment
 from klavi_mock.domain.report_requests import ReportRequest
 from klavi_mock.domain.tasks import Task
 from klavi_mock.errors import ConfigError
@@ -52,6 +53,8 @@ TABLES: dict[type, str] = {
     ReportRequest: "report_requests",
     Task: "tasks",
     Delivery: "deliveries",
+    # -- instant payments --
+    InstantPayment: "instant_payments",
 }
 
 
@@ -132,6 +135,8 @@ class SqliteStore(MemoryStore):
             ReportRequest: self.add_report_request,
             Task: self.add_task,
             Delivery: self._add_stored_delivery,
+            # -- instant payments --
+            InstantPayment: self.add_instant_payment,
         }
         for cls, table in TABLES.items():
             if not _has_table(reader, table):
