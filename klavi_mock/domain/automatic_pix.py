@@ -383,7 +383,7 @@ class AutomaticPayment:
     client_request_id: str
     fingerprint: str
     amount: str
-    date: str  # YYYY-MM-DD, Brasília
+    due_date: str  # YYYY-MM-DD, Brasília (the API's `date`)
     created_at: datetime
     currency: str = CURRENCY
     remittance_information: str | None = None
@@ -398,7 +398,7 @@ class AutomaticPayment:
 
     @property
     def day(self) -> date:
-        return date.fromisoformat(self.date)
+        return date.fromisoformat(self.due_date)
 
     def settles_at(self) -> datetime:
         return start_of(self.day)
@@ -426,7 +426,7 @@ def _payment(
         client_request_id=client_request_id,
         fingerprint=fingerprint(body),
         amount=money(amount),
-        date=day.isoformat(),
+        due_date=day.isoformat(),
         created_at=now,
         status=PAYMENT_PENDING if day <= today(now) else PAYMENT_SCHEDULED,
         status_update_at=now,
@@ -486,7 +486,7 @@ def charge(consent: AutomaticConsent, body: dict, others: list[AutomaticPayment]
             and other.status not in (CANCELED, ERROR)
             and period_of(interval, consent.reference_start, other.day) == period
         ):
-            raise _bad("body.date", f"{day} falls in the same {interval} period as payment {other.id} ({other.date})")
+            raise _bad("body.date", f"{day} falls in the same {interval} period as payment {other.id} ({other.due_date})")
     if body.get("creditorAccount") is not None:
         check_account(body["creditorAccount"], "body.creditorAccount", holder=False)
     return _payment(
@@ -555,6 +555,6 @@ def cancel(payment: AutomaticPayment, who: dict, now: datetime, reason: str = "C
     if payment.status not in CANCELLABLE:
         raise Conflict(f"payment {payment.id} is {payment.status}; only a pending or scheduled payment is cancelled")
     if payment.day <= today(now):
-        raise Conflict(f"payment {payment.id} is due today ({payment.date}); it can be cancelled until the day before")
+        raise Conflict(f"payment {payment.id} is due today ({payment.due_date}); it can be cancelled until the day before")
     payment.move_to(CANCELED, now, reason)
     payment.cancellation = who
