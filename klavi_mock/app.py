@@ -1,8 +1,9 @@
-"""create_app(settings) -> the Starlette app: the Klavi API from openapi/klavi.yaml, the
-control API from openapi/mock-admin.yaml, and the mock's own pages.
+"""create_app(settings) -> the Starlette app: the Klavi APIs from openapi/klavi.yaml (data)
+and openapi/klavi-payments.yaml (payments), the control API from openapi/mock-admin.yaml, and
+the mock's own pages.
 
-Two mounts, the Klavi API first: its requests meet no other route and no middleware (its
-pipeline holds the unit of work, CORS and the page policy of its one page itself:
+The Klavi APIs' mounts come first: their requests meet no other route and no middleware (the
+pipeline holds the unit of work, CORS and the page policy of the data API's one page itself:
 web/server/pipeline.py). Everything else (the control API, the cockpit, the bank and the
 hosted pages) is behind the control API's guard, the page policy and a unit of work per
 request."""
@@ -46,6 +47,7 @@ from klavi_mock.storage.protocol import Store
 from klavi_mock.storage.sqlite import SqliteStore
 from klavi_mock.web.apis.control.handlers import ADMIN_HANDLERS
 from klavi_mock.web.apis.data_v1.handlers import ALIASES, ERROR_PAGES, HANDLERS, NOT_SERVED
+from klavi_mock.web.apis.payments import handlers as payments_api
 from klavi_mock.web.pages.bank.routes import BankPages
 from klavi_mock.web.pages.cockpit.routes import CockpitPages
 from klavi_mock.web.pages.hosted.pages import HostedPages
@@ -62,6 +64,7 @@ log = logging.getLogger("klavi_mock")
 
 # /data, not /data/v1: the report paths real clients send without /v1 are aliases (ALIASES).
 API_PREFIX = "/data"
+PAYMENTS_PREFIX = "/payment"
 REPORTS_GRACE = 5.0  # seconds the report builds under way get when the mock stops
 
 
@@ -94,17 +97,17 @@ def _webhook_delivery(settings: Settings, sandbox: Sandbox) -> contextlib.Abstra
 
 
 class MockApp(Starlette):
-    """Starlette, with the Klavi API's requests handed straight to its mount's app: they
-    skip the router and Starlette's exception middleware (the API's pipeline answers its
+    """Starlette, with the Klavi APIs' requests handed straight to their mount's app: they
+    skip the router and Starlette's exception middleware (the APIs' pipeline answers its
     own errors); only the last-resort 500 stays, as for every request."""
 
-    def __init__(self, api: ASGIApp, api_prefix: str, errors: AppErrors, **options: Any) -> None:
+    def __init__(self, api: ASGIApp, api_prefixes: tuple[str, ...], errors: AppErrors, **options: Any) -> None:
         super().__init__(exception_handlers=errors.handlers(), **options)  # type: ignore[arg-type]
-        self.api_prefix = api_prefix
+        self.api_prefixes = api_prefixes
         self.api = ServerErrorMiddleware(api, handler=errors.server_error)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.api_prefix):
+        if scope["type"] == "http" and scope["path"].startswith(self.api_prefixes):
             scope["app"] = self
             await self.api(scope, receive, send)
         else:
@@ -114,18 +117,35 @@ class MockApp(Starlette):
 def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None) -> Starlette:
     settings = settings or Settings()
     sandbox = sandbox or compose(settings)
-    klavi, admin = load_spec("klavi.yaml"), load_spec("mock-admin.yaml")
+    klavi, payments, admin = load_spec("klavi.yaml"), load_spec("klavi-payments.yaml"), load_spec("mock-admin.yaml")
     check_handlers("klavi.yaml", klavi, HANDLERS, NOT_SERVED)
+    check_handlers("klavi-payments.yaml", payments, payments_api.HANDLERS, payments_api.NOT_SERVED)
     check_handlers("mock-admin.yaml", admin, ADMIN_HANDLERS, frozenset())
     all_routes = sorted(
-        {f"{op.method} {spec.base_path}{op.path}" for spec in (klavi, admin) for op in spec.operations.values()},
+        {
+            f"{op.method} {spec.base_path}{op.path}"
+            for spec in (klavi, payments, admin)
+            for op in spec.operations.values()
+        },
         key=lambda r: r.split(" ", 1)[1],
     )
     api = KlaviApi(
-        dispatchers(klavi, HANDLERS, NOT_SERVED, sandbox, klavi_api=True, error_pages=ERROR_PAGES, aliases=ALIASES),
+        {
+            **dispatchers(
+                klavi, HANDLERS, NOT_SERVED, sandbox, klavi_api=True, error_pages=ERROR_PAGES, aliases=ALIASES
+            ),
+            **dispatchers(
+                payments,
+                payments_api.HANDLERS,
+                payments_api.NOT_SERVED,
+                sandbox,
+                klavi_api=True,
+                error_pages=payments_api.ERROR_PAGES,
+            ),
+        },
         sandbox,
-        api_prefix=klavi.base_path,
-        api_routes=[r for r in all_routes if klavi.base_path in r],
+        api_prefixes=(klavi.base_path, payments.base_path),
+        api_routes=[r for r in all_routes if klavi.base_path in r or payments.base_path in r],
         all_routes=all_routes,
     )
     rest = (
@@ -137,10 +157,12 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
     errors = AppErrors(all_routes)
     app = MockApp(
         api,
-        API_PREFIX + "/",
+        (API_PREFIX + "/", PAYMENTS_PREFIX + "/"),
         errors,
         routes=[
-            Mount(API_PREFIX, app=api),  # first; MockApp sends the API's requests to it directly
+            # First; MockApp sends the APIs' requests to them directly.
+            Mount(API_PREFIX, app=api),
+            Mount(PAYMENTS_PREFIX, app=api),
             Mount(
                 "",
                 # An id with a trailing slash (/consents/abc/) is an unknown route, answered

@@ -26,6 +26,7 @@ A config file (YAML or JSON) looks like:
         encryptSensitiveFields: true                       # optional: "CPF encoded" reports
         trackingEvents: false                              # optional: page events to eventsUrl (default true)
         partner: acme-group                                # optional: apps of one partner share consents for reports
+        paymentsUrl: http://127.0.0.1:9000/klavi/payments  # optional: payment events (default: eventsUrl)
     faults:                                                # optional: fault rules (docs/reference/faults.md)
       - {operationId: createConsent, status: 429, retryAfterSeconds: 2, times: 1}
     webhookConcurrency: 4                                  # optional: any option's key (docs/reference/options.md)

@@ -207,6 +207,7 @@ TENANT_SCHEMA = {
         "encryptSensitiveFields": {"type": "boolean"},
         "trackingEvents": {"type": "boolean"},
         "partner": {"type": "string", "minLength": 1, "maxLength": 64},
+        "paymentsUrl": {"type": ["string", "null"]},
     },
 }
 _TENANTS = Draft202012Validator({"type": "array", "minItems": 1, "items": TENANT_SCHEMA})
@@ -227,6 +228,7 @@ def tenant(raw: Mapping[str, Any]) -> Tenant:
         encrypt_sensitive_fields=raw.get("encryptSensitiveFields", False),
         tracking_events=raw.get("trackingEvents", True),
         partner=raw.get("partner"),
+        payments_url=raw.get("paymentsUrl"),
     )
 
 
@@ -259,7 +261,7 @@ class Tenants(Kind):
 
     def check(self, value: Any) -> None:
         for one in value:
-            urls = {"eventsUrl": one.events_url}
+            urls = {"eventsUrl": one.events_url, "paymentsUrl": one.payments_url}
             callbacks = one.products_callback_url
             if isinstance(callbacks, dict):
                 urls.update({f"productsCallbackURL.{key}": url for key, url in callbacks.items()})

@@ -27,6 +27,7 @@ class Tenant:
     encrypt_sensitive_fields: bool = False  # reports in the "CPF encoded" variant (domain/encryption.py)
     partner: str | None = None  # the partner whose application this is (None: a partner of its own)
     tracking_events: bool = True  # the hosted pages' clicks and page views go to events_url too (eventType web)
+    payments_url: str | None = None  # the payments API's status changes (eventType payment); None: events_url
 
     @property
     def partner_id(self) -> str:

@@ -1,6 +1,7 @@
 """Access and link tokens: real JWTs (HS256) whose expiry follows the mock's clock.
 
-Claims: `sub` the tenant's app id, `typ` "access" or "link", `lnk` the link id (link
+Claims: `sub` the tenant's app id, `typ` "access", "link" or "payment" (the payments API's
+accessToken, from its own /auth), `lnk` the link id (link
 tokens), `iat`/`exp` in clock seconds, `jti` unique. PyJWT checks the signature; expiry is
 checked here against the mock clock, not the wall clock, so advancing the clock expires
 tokens.
@@ -19,6 +20,7 @@ from klavi_mock.errors import Unauthorized
 
 ACCESS = "access"
 LINK = "link"
+PAYMENT = "payment"
 ACCESS_TOKEN_TTL = 1800  # seconds, as in every Klavi example
 VERIFIED_CACHE_SIZE = 10_000  # tokens whose signature was checked (then forgotten all at once)
 
@@ -26,6 +28,7 @@ VERIFIED_CACHE_SIZE = 10_000  # tokens whose signature was checked (then forgott
 TOKEN_NAMES = {
     ACCESS: ("accessToken", "POST /auth (or GET /refresh)"),
     LINK: ("linkToken", "POST /links"),
+    PAYMENT: ("payments accessToken", "POST /payment/customer/v1/auth"),
 }
 
 
@@ -75,13 +78,14 @@ class TokenService:
     def _encode(self, claims: dict) -> str:
         return jwt.encode(claims, self._secret, algorithm="HS256", headers={"kid": "klavi-mock"})
 
-    def issue_access(self, tenant_id: str) -> str:
+    def issue_access(self, tenant_id: str, kind: str = ACCESS) -> str:
+        """`kind`: ACCESS (the data API's) or PAYMENT (the payments API's)."""
         now = int(self._clock.timestamp())
         return self._encode(
             {
                 "iss": "klavi-mock",
                 "sub": tenant_id,
-                "typ": ACCESS,
+                "typ": kind,
                 "iat": now,
                 "exp": now + ACCESS_TOKEN_TTL,
                 "jti": secrets.token_hex(8),

@@ -29,7 +29,7 @@ from klavi_mock.domain.links import Link, new_link
 from klavi_mock.domain.personas import PersonaCatalog
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.timeline import Timeline
-from klavi_mock.domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, TokenClaims, TokenService
+from klavi_mock.domain.tokens import ACCESS, ACCESS_TOKEN_TTL, LINK, PAYMENT, TokenClaims, TokenService
 from klavi_mock.errors import BusinessRuleError, InvalidRequest, NotFound, Unauthorized
 from klavi_mock.qa.conformance import ConformanceLog
 from klavi_mock.qa.faults import FaultBook
@@ -77,11 +77,13 @@ class Sandbox:
 
     # -- authentication ------------------------------------------------------------
 
-    def log_in(self, access_key: str, secret_key: str) -> tuple[str, int]:
+    def log_in(self, access_key: str, secret_key: str, kind: str = ACCESS) -> tuple[str, int]:
+        """A new token of `kind` (ACCESS: the data API's; PAYMENT: the payments API's, whose
+        keys are the same: a mock choice) and its lifetime in seconds."""
         tenant = self.tenants.by_access_key(access_key)
         if tenant is None or not hmac.compare_digest(tenant.secret_key.encode(), secret_key.encode()):
             raise Unauthorized("Invalid accessKey or secretKey")
-        return self.tokens.issue_access(tenant.app_id), ACCESS_TOKEN_TTL
+        return self.tokens.issue_access(tenant.app_id, kind), ACCESS_TOKEN_TTL
 
     def refresh(self, tenant: Tenant) -> tuple[str, int]:
         return self.tokens.issue_access(tenant.app_id), ACCESS_TOKEN_TTL
@@ -243,4 +245,4 @@ def _malloc_trim() -> Callable[[int], int] | None:
 _MALLOC_TRIM = _malloc_trim()
 
 
-TOKEN_KINDS = {"accessToken": ACCESS, "linkToken": LINK}
+TOKEN_KINDS = {"accessToken": ACCESS, "linkToken": LINK, "paymentToken": PAYMENT}

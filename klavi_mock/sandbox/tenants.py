@@ -88,6 +88,7 @@ class Tenants(Mapping[str, Tenant]):
         events_url: str | None,
         products_callback_url: str | dict | None,
         tracking_events: bool | None = None,
+        payments_url: str | None = None,
     ) -> Tenant:
         """`tracking_events` None: as it is."""
         known = self._known(app_id)
@@ -96,6 +97,7 @@ class Tenants(Mapping[str, Tenant]):
             "events_url": events_url,
             "products_callback_url": callbacks,
             "tracking_events": known.tracking_events if tracking_events is None else tracking_events,
+            "payments_url": payments_url,
         }
         tenant = self._set(dataclasses.replace(known, **hooks))
         self._keep(WEBHOOKS, app_id, hooks)

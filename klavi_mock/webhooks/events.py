@@ -24,6 +24,14 @@ CONSENT_EVENTS = {
     "DELETED_BY_USER": "consent_deleted_by_user",
 }
 
+# The payments API's status changes (eventType "payment"; a mock choice: Klavi documents no
+# payment webhook). The payload is the resource as its GET answers it.
+PAYMENT_EVENTS = (
+    "payment_status_changed",  # an instant payment
+    "automatic_consent_status_changed",  # an Automatic Pix consent
+    "automatic_payment_status_changed",  # a payment charged against one
+)
+
 EVENT_NAMES = (
     "link_created",
     "link_action_status",
@@ -31,6 +39,7 @@ EVENT_NAMES = (
     "product_request_received",
     "product_generated_success",
     "product_generated_failed",
+    *PAYMENT_EVENTS,
 )
 
 

@@ -130,6 +130,26 @@ class Webhooks:
             )
         )
 
+    def emit_payment(self, app_id: str, name: str, payload: dict[str, Any], ordering_key: str) -> Delivery:
+        """A payments API status change (`payment_status_changed`, ...): Klavi's envelope with
+        `eventType: payment` (a mock choice: Klavi documents no payment webhook), to the
+        tenant's paymentsUrl, else its eventsUrl; `ordering_key` names the resource
+        (`payment:<id>`, `automatic-consent:<id>`, `automatic-consent:<id>/payment:<id>`)."""
+        now = self.clock.now()
+        tenant = self.tenants.get(app_id)
+        body = encode_body([envelope(app_id, name, payload, None, now, "payment")])
+        return self._add(
+            self._new(
+                now,
+                tenant_id=app_id,
+                kind="event",
+                name=name,
+                body=body,
+                destination=(tenant.payments_url or tenant.events_url) if tenant else None,
+                ordering_key=ordering_key,
+            )
+        )
+
     def send_report(
         self,
         app_id: str,

@@ -1,2 +1,3 @@
-"""One package per OpenAPI document: `data_v1` (openapi/klavi.yaml) and `control`
-(openapi/mock-admin.yaml). Each has `handlers.py`, the table of one handler per operationId."""
+"""One package per OpenAPI document: `data_v1` (openapi/klavi.yaml), `payments`
+(openapi/klavi-payments.yaml) and `control` (openapi/mock-admin.yaml). Each has
+`handlers.py`, the table of one handler per operationId."""

@@ -106,20 +106,22 @@ def _template(path: str) -> re.Pattern[str]:
 
 
 class KlaviApi:
-    """The Klavi API's ASGI app: routes compiled once, then one pipeline per request."""
+    """The Klavi APIs' ASGI app (the data API and the payments API): routes compiled once,
+    then one pipeline per request."""
 
     def __init__(
         self,
         paths: Mapping[str, PathDispatcher],
         sandbox: Sandbox,
-        api_prefix: str,
+        api_prefixes: Sequence[str],
         api_routes: Sequence[str],
         all_routes: Sequence[str],
     ) -> None:
         self.sandbox = sandbox
         self.fixed = {path: d for path, d in paths.items() if "{" not in path}
         self.templated = [(_template(path), d) for path, d in paths.items() if "{" in path]
-        self.api_prefix = api_prefix + "/"  # its unknown paths are recorded and list its routes only
+        # Their unknown paths are recorded and list the APIs' routes only.
+        self.api_prefixes = tuple(prefix + "/" for prefix in api_prefixes)
         self.api_routes = api_routes
         self.all_routes = all_routes
         self.cors = cross_origin(self.route)
@@ -152,7 +154,7 @@ class KlaviApi:
         started = time.perf_counter()
         request = Request(scope, receive)
         path = request.url.path
-        if path.startswith(self.api_prefix):  # a client calling a path the spec does not have
+        if path.startswith(self.api_prefixes):  # a client calling a path the spec does not have
             response = error_response(no_route(request.method, path, self.api_routes))
             record_unrouted(self.sandbox, request, response, started)
         else:

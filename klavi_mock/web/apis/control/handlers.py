@@ -78,6 +78,7 @@ def _tenant(tenant) -> dict:
         "encryptSensitiveFields": tenant.encrypt_sensitive_fields,
         "trackingEvents": tenant.tracking_events,
         "partner": tenant.partner_id,
+        "paymentsUrl": tenant.payments_url,
     }
 
 
@@ -93,6 +94,7 @@ async def set_tenant_webhooks(call: Call) -> Response:
         body.get("eventsUrl", current.events_url if current else None),
         body.get("productsCallbackURL", current.products_callback_url if current else None),
         body.get("trackingEvents"),
+        body.get("paymentsUrl", current.payments_url if current else None),
     )
     return JSONResponse(_tenant(tenant))
 

@@ -31,7 +31,7 @@ _templates = Environment(
 )
 UI = "/__mock/ui"
 DOCS = "/__mock/docs"
-SPECS = ("klavi.yaml", "mock-admin.yaml")
+SPECS = ("klavi.yaml", "klavi-payments.yaml", "mock-admin.yaml")
 SHOWN_DELIVERIES = 200  # the newest; the control API has them all
 SHOWN_ITEMS = 200  # consents and links on the dashboard, newest first; filters narrow them
 TIMELINE_EVENTS = 1000  # the newest event deliveries the consents' timelines are drawn from

@@ -1,0 +1,16 @@
+"""The payments API's handlers, one per operationId of openapi/klavi-payments.yaml."""
+
+from klavi_mock.web.apis.payments.auth import create_payment_access_token
+from klavi_mock.web.server.call import ErrorPage, Handler
+
+HANDLERS: dict[str, Handler] = {
+    "createPaymentAccessToken": create_payment_access_token,
+    # -- instant payments --
+    # -- automatic pix --
+}
+
+# The handlers that answer people in a browser, and how they render their errors.
+ERROR_PAGES: dict[str, ErrorPage] = {}
+
+# In the spec, not served yet: each answers 501 naming itself.
+NOT_SERVED: frozenset[str] = frozenset()
