@@ -486,7 +486,9 @@ def charge(consent: AutomaticConsent, body: dict, others: list[AutomaticPayment]
             and other.status not in (CANCELED, ERROR)
             and period_of(interval, consent.reference_start, other.day) == period
         ):
-            raise _bad("body.date", f"{day} falls in the same {interval} period as payment {other.id} ({other.due_date})")
+            raise _bad(
+                "body.date", f"{day} falls in the same {interval} period as payment {other.id} ({other.due_date})"
+            )
     if body.get("creditorAccount") is not None:
         check_account(body["creditorAccount"], "body.creditorAccount", holder=False)
     return _payment(
@@ -555,6 +557,8 @@ def cancel(payment: AutomaticPayment, who: dict, now: datetime, reason: str = "C
     if payment.status not in CANCELLABLE:
         raise Conflict(f"payment {payment.id} is {payment.status}; only a pending or scheduled payment is cancelled")
     if payment.day <= today(now):
-        raise Conflict(f"payment {payment.id} is due today ({payment.due_date}); it can be cancelled until the day before")
+        raise Conflict(
+            f"payment {payment.id} is due today ({payment.due_date}); it can be cancelled until the day before"
+        )
     payment.move_to(CANCELED, now, reason)
     payment.cancellation = who

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from klavi_mock import unit_of_work
+from klavi_mock.domain.automatic_pix import AutomaticConsent, AutomaticPayment
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import Delivery
 from klavi_mock.domain.links import Link
@@ -52,6 +53,9 @@ TABLES: dict[type, str] = {
     ReportRequest: "report_requests",
     Task: "tasks",
     Delivery: "deliveries",
+    # -- automatic pix --
+    AutomaticConsent: "automatic_consents",
+    AutomaticPayment: "automatic_payments",
 }
 
 
@@ -132,6 +136,9 @@ class SqliteStore(MemoryStore):
             ReportRequest: self.add_report_request,
             Task: self.add_task,
             Delivery: self._add_stored_delivery,
+            # -- automatic pix --
+            AutomaticConsent: self.add_automatic_consent,
+            AutomaticPayment: self.add_automatic_payment,
         }
         for cls, table in TABLES.items():
             if not _has_table(reader, table):
