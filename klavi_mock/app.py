@@ -35,6 +35,7 @@ from klavi_mock.qa.faults import FaultBook
 from klavi_mock.qa.journal import RequestJournal
 from klavi_mock.qa.tracking import TrackingLog
 from klavi_mock.resources import fixtures_dir
+from klavi_mock.sandbox.automatic_pix import AutomaticPix
 from klavi_mock.sandbox.consents import ConsentLifecycle
 from klavi_mock.sandbox.notifications import Notifications
 from klavi_mock.sandbox.reports import ReportService
@@ -51,6 +52,7 @@ from klavi_mock.web.apis.payments import handlers as payments_api
 from klavi_mock.web.pages.bank.routes import BankPages
 from klavi_mock.web.pages.cockpit.routes import CockpitPages
 from klavi_mock.web.pages.hosted.pages import HostedPages
+from klavi_mock.web.pages.payments.automatic import AutomaticPixPages
 from klavi_mock.web.server.commit import OneUnitPerRequest
 from klavi_mock.web.server.errors import AppErrors
 from klavi_mock.web.server.lifespan import lifespan
@@ -153,6 +155,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         + BankPages(sandbox).routes()
         + HostedPages(sandbox).routes()
         + CockpitPages(sandbox).routes()
+        + AutomaticPixPages(sandbox).routes()  # -- automatic pix --
     )
     errors = AppErrors(all_routes)
     app = MockApp(
@@ -206,6 +209,8 @@ def compose(settings: Settings, clock: Clock | None = None) -> Sandbox:
     tasks = OpenDataTasks(store, institutions, consents)
     for consent in store.list_consents():
         consents.reschedule(consent)
+    automatic_pix = AutomaticPix(store, clock, personas, webhooks)  # -- automatic pix --
+    automatic_pix.reschedule()
     store.commit()
     return Sandbox(
         settings=settings,
@@ -226,6 +231,7 @@ def compose(settings: Settings, clock: Clock | None = None) -> Sandbox:
         tracking=TrackingLog(),
         faults=FaultBook(settings.faults),
         journal=RequestJournal(settings.journal_size),
+        automatic_pix=automatic_pix,  # -- automatic pix --
     )
 
 

@@ -100,6 +100,7 @@ REASONS = {
     "LIMITE_EXCEDIDO": "O valor excede o limite de transações Pix da conta do pagador.",
     "CANCELADO_RECEBEDOR": "O pagamento agendado foi cancelado pelo recebedor.",
     "CANCELADO_CONSENTIMENTO_REVOGADO": "O consentimento foi revogado; o agendamento foi cancelado.",
+    "CANCELADO_PAGADOR": "O pagador cancelou o agendamento na instituição detentora.",
 }
 
 # -- time rules -------------------------------------------------------------------------
@@ -317,6 +318,7 @@ class AutomaticConsent:
     # The bank step: the consent URL's ticket opens the bank page, which can be opened again
     # while the consent waits (a payer who reloads it).
     ticket: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    consent_url: str = ""  # the bank page's address (the mock's own, as the client reached it)
 
     @property
     def config(self) -> dict:
@@ -489,8 +491,11 @@ def charge(consent: AutomaticConsent, body: dict, others: list[AutomaticPayment]
             raise _bad(
                 "body.date", f"{day} falls in the same {interval} period as payment {other.id} ({other.due_date})"
             )
-    if body.get("creditorAccount") is not None:
-        check_account(body["creditorAccount"], "body.creditorAccount", holder=False)
+    account = body.get("creditorAccount") or {}
+    if "ispb" in account or "number" in account:
+        check_account(account, "body.creditorAccount", holder=False)
+    else:
+        account = None
     return _payment(
         consent,
         body["clientRequestId"],
@@ -499,7 +504,7 @@ def charge(consent: AutomaticConsent, body: dict, others: list[AutomaticPayment]
         day,
         now,
         remittance_information=body.get("remittanceInformation"),
-        creditor_account=body.get("creditorAccount") or consent.creditor_account,
+        creditor_account=account or consent.creditor_account,
     )
 
 

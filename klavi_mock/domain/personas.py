@@ -63,6 +63,18 @@ _SCHEMA = {
                             "delaySeconds": {"type": "number", "minimum": 0},
                         },
                     },
+                    # -- automatic pix --
+                    "automaticPix": {
+                        "enum": [
+                            "ok",
+                            "bank-denies",
+                            "bank-error",
+                            "revoked",
+                            "insufficient-funds",
+                            "limit-exceeded",
+                            "payer-cancels",
+                        ]
+                    },
                 },
             },
         }
@@ -90,6 +102,8 @@ class Persona:
     throttle_seconds: int | None = None  # 429 with Retry-After on POST /consents and report requests
     report_request: str = "ok"  # ok | forbidden (403) | fail (416, code 4007) | kyc-needed (4009, eco products)
     raw: dict[str, Any] | None = None  # as written in the fixture, for the control API
+    # -- automatic pix --
+    automatic_pix: str = "ok"  # what the payer's bank does with an Automatic Pix consent and its charges
 
     def granted(self, requested: list[str], chosen: list[str] | None = None) -> list[str]:
         """What the bank grants: the user's choice (default: everything asked), within what
@@ -149,4 +163,5 @@ def _persona(raw: dict[str, Any]) -> Persona:
         throttle_seconds=(raw.get("throttle") or {}).get("retryAfterSeconds"),
         report_request=raw.get("reportRequest", "ok"),
         raw=raw,
+        automatic_pix=raw.get("automaticPix", "ok"),  # -- automatic pix --
     )
