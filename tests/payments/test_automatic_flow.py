@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from klavi_mock.testing.helpers import delivery_log
 from tests.payments.autopix import PARTNER_RETURN, AutoPix, consent_body
 
 
@@ -71,10 +72,11 @@ def test_authorised_at_the_bank_the_payer_returns_and_the_first_payment_settles(
 
 
 def _first_payment_id(pix: AutoPix, consent_id: str) -> str:
-    """The first payment's id, as its webhook gave it."""
-    sandbox = pix.http.app.state.sandbox
-    [first] = [p for p in sandbox.store.list_automatic_payments(consent_id) if p.first]
-    return first.id
+    """The first payment's id, as its webhook gave it (in the control API's delivery log)."""
+    sent = delivery_log(pix.http, name="automatic_payment_status_changed")
+    ids = {d["body"][0]["payload"]["id"] for d in sent if d["body"][0]["payload"]["consentId"] == consent_id}
+    [first] = ids
+    return first
 
 
 def test_a_payer_who_refuses_returns_with_an_error_and_no_charge_can_be_made(pix: AutoPix) -> None:
