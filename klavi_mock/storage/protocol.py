@@ -6,8 +6,9 @@ touches a backend's own structures (tests/unit/test_store_boundary.py checks tha
 tests/storage/ is the contract both pass, and any new backend must.
 
 What is stored: links, consents, Open Data tasks, report requests, webhook deliveries,
-Automatic Pix consents and payments (the dataclasses of `klavi_mock.domain`), and meta values (small JSON values: the clock's
-offset, the token secret, tenant settings changed through the control API).
+Automatic Pix consents and payments (the dataclasses of `klavi_mock.domain`), and meta
+values (small JSON values: the clock's offset, the token secret, tenant settings changed
+through the control API).
 
 Reading. `get_*` and the lookups answer None when nothing matches; a `tenant_id` of None
 means any tenant's (the control API, the bank pages), otherwise another tenant's object is
