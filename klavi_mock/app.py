@@ -35,6 +35,7 @@ from klavi_mock.qa.faults import FaultBook
 from klavi_mock.qa.journal import RequestJournal
 from klavi_mock.qa.tracking import TrackingLog
 from klavi_mock.resources import fixtures_dir
+from klavi_mock.sandbox.automatic_pix import AutomaticPix
 from klavi_mock.sandbox.consents import ConsentLifecycle
 from klavi_mock.sandbox.notifications import Notifications
 from klavi_mock.sandbox.payments import InstantPayments
@@ -52,6 +53,7 @@ from klavi_mock.web.apis.payments import handlers as payments_api
 from klavi_mock.web.pages.bank.routes import BankPages
 from klavi_mock.web.pages.cockpit.routes import CockpitPages
 from klavi_mock.web.pages.hosted.pages import HostedPages
+from klavi_mock.web.pages.payments.automatic import AutomaticPixPages
 from klavi_mock.web.pages.payments.instant import PaymentPages
 from klavi_mock.web.server.commit import OneUnitPerRequest
 from klavi_mock.web.server.errors import AppErrors
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         + CockpitPages(sandbox).routes()
         # -- instant payments --
         + PaymentPages(sandbox).routes()
+        + AutomaticPixPages(sandbox).routes()  # -- automatic pix --
     )
     errors = AppErrors(all_routes)
     app = MockApp(
@@ -217,6 +220,8 @@ def compose(settings: Settings, clock: Clock | None = None) -> Sandbox:
     )
     for payment in store.list_instant_payments():
         instant.reschedule(payment)
+    automatic_pix = AutomaticPix(store, clock, personas, webhooks)  # -- automatic pix --
+    automatic_pix.reschedule()
     store.commit()
     return Sandbox(
         settings=settings,
@@ -239,6 +244,7 @@ def compose(settings: Settings, clock: Clock | None = None) -> Sandbox:
         journal=RequestJournal(settings.journal_size),
         # -- instant payments --
         instant=instant,
+        automatic_pix=automatic_pix,  # -- automatic pix --
     )
 
 

@@ -82,6 +82,18 @@ _SCHEMA = {
                             "delaySeconds": {"type": "number", "minimum": 0},
                         },
                     },
+                    # -- automatic pix --
+                    "automaticPix": {
+                        "enum": [
+                            "ok",
+                            "bank-denies",
+                            "bank-error",
+                            "revoked",
+                            "insufficient-funds",
+                            "limit-exceeded",
+                            "payer-cancels",
+                        ]
+                    },
                 },
             },
         }
@@ -111,6 +123,8 @@ class Persona:
     raw: dict[str, Any] | None = None  # as written in the fixture, for the control API
     # -- instant payments --
     payment: dict[str, Any] | None = None  # the payer's bank and the payment's end (sandbox/payments.py)
+    # -- automatic pix --
+    automatic_pix: str = "ok"  # what the payer's bank does with an Automatic Pix consent and its charges
 
     def granted(self, requested: list[str], chosen: list[str] | None = None) -> list[str]:
         """What the bank grants: the user's choice (default: everything asked), within what
@@ -172,4 +186,5 @@ def _persona(raw: dict[str, Any]) -> Persona:
         raw=raw,
         # -- instant payments --
         payment=raw.get("payment"),
+        automatic_pix=raw.get("automaticPix", "ok"),  # -- automatic pix --
     )

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from klavi_mock import unit_of_work
+from klavi_mock.domain.automatic_pix import AutomaticConsent, AutomaticPayment
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import DELIVERED, Delivery, delivery_id
 from klavi_mock.domain.links import Link
@@ -42,6 +43,12 @@ _FORGOTTEN_BY_RESET = (
     # -- instant payments --
     "_instant_payments",
     "_instant_by_key",
+    # -- automatic pix --
+    "_auto_consents",
+    "_auto_consent_requests",
+    "_auto_tickets",
+    "_auto_payments",
+    "_auto_payment_requests",
 )
 
 
@@ -71,6 +78,12 @@ class MemoryStore:
         self._instant_payments: dict[str, InstantPayment] = {}
         # ("request", tenant, clientRequestId) | ("ticket", t) | ("flow", t) | ("link", t) -> id
         self._instant_by_key: dict[tuple[str, ...], str] = {}
+        # -- automatic pix --
+        self._auto_consents: dict[str, AutomaticConsent] = {}
+        self._auto_consent_requests: dict[tuple[str, str], str] = {}  # (tenant, clientRequestId) -> id
+        self._auto_tickets: dict[str, str] = {}
+        self._auto_payments: dict[str, AutomaticPayment] = {}
+        self._auto_payment_requests: dict[tuple[str, str], str] = {}
 
     # -- changes -------------------------------------------------------------------
 
@@ -402,3 +415,50 @@ class MemoryStore:
 
     def list_instant_payments(self, tenant_id: str | None = None) -> list[InstantPayment]:
         return [p for p in self._instant_payments.values() if tenant_id is None or p.tenant_id == tenant_id]
+
+    # -- automatic pix (few per tenant: payments scanned by consent) --------------------------
+
+    def add_automatic_consent(self, consent: AutomaticConsent) -> None:
+        self._auto_consents[consent.id] = consent
+        self._auto_consent_requests[(consent.tenant_id, consent.client_request_id)] = consent.id
+        self._auto_tickets[consent.ticket] = consent.id
+
+        def remove() -> None:
+            self._auto_consents.pop(consent.id, None)
+            self._auto_consent_requests.pop((consent.tenant_id, consent.client_request_id), None)
+            self._auto_tickets.pop(consent.ticket, None)
+
+        self._added(consent, remove)
+
+    def get_automatic_consent(self, tenant_id: str | None, consent_id: str) -> AutomaticConsent | None:
+        consent = self._auto_consents.get(consent_id)
+        return consent if consent is not None and tenant_id in (None, consent.tenant_id) else None
+
+    def automatic_consent_with_request(self, tenant_id: str, client_request_id: str) -> AutomaticConsent | None:
+        return self._auto_consents.get(self._auto_consent_requests.get((tenant_id, client_request_id), ""))
+
+    def automatic_consent_with_ticket(self, ticket: str) -> AutomaticConsent | None:
+        return self._auto_consents.get(self._auto_tickets.get(ticket, ""))
+
+    def list_automatic_consents(self, tenant_id: str | None = None) -> list[AutomaticConsent]:
+        return [c for c in self._auto_consents.values() if tenant_id in (None, c.tenant_id)]
+
+    def add_automatic_payment(self, payment: AutomaticPayment) -> None:
+        self._auto_payments[payment.id] = payment
+        self._auto_payment_requests[(payment.tenant_id, payment.client_request_id)] = payment.id
+
+        def remove() -> None:
+            self._auto_payments.pop(payment.id, None)
+            self._auto_payment_requests.pop((payment.tenant_id, payment.client_request_id), None)
+
+        self._added(payment, remove)
+
+    def get_automatic_payment(self, tenant_id: str | None, payment_id: str) -> AutomaticPayment | None:
+        payment = self._auto_payments.get(payment_id)
+        return payment if payment is not None and tenant_id in (None, payment.tenant_id) else None
+
+    def automatic_payment_with_request(self, tenant_id: str, client_request_id: str) -> AutomaticPayment | None:
+        return self._auto_payments.get(self._auto_payment_requests.get((tenant_id, client_request_id), ""))
+
+    def list_automatic_payments(self, consent_id: str | None = None) -> list[AutomaticPayment]:
+        return [p for p in self._auto_payments.values() if consent_id in (None, p.consent_id)]

@@ -48,6 +48,7 @@ from psycopg.types.json import Json as JsonValue
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from klavi_mock import unit_of_work
+from klavi_mock.domain.automatic_pix import AutomaticConsent, AutomaticPayment
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import DELIVERED, TIMEOUT, Delivery, delivery_id, parent_key
 from klavi_mock.domain.links import Link
@@ -80,6 +81,9 @@ TABLES: dict[type, str] = {
     Delivery: "deliveries",
     # -- instant payments --
     InstantPayment: "instant_payments",
+    # -- automatic pix --
+    AutomaticConsent: "automatic_consents",
+    AutomaticPayment: "automatic_payments",
 }
 LEASE = timedelta(seconds=TIMEOUT + 5)  # an attempt's claim: its timeout, and a margin
 # Advisory lock keys (any two numbers no other program on the database uses).
@@ -671,6 +675,58 @@ class PostgresStore:
         if objects is not None:
             objects.clear()
 
+    # -- automatic pix -------------------------------------------------------------------------
+
+    def add_automatic_consent(self, consent: AutomaticConsent) -> None:
+        self._add(consent, {"tenant_id": consent.tenant_id, **_columns(consent)})
+
+    def get_automatic_consent(self, tenant_id: str | None, consent_id: str) -> AutomaticConsent | None:
+        rows = self._rows("SELECT id, data, version FROM automatic_consents WHERE id = %s", (consent_id,))
+        consent = self._first(AutomaticConsent, rows)
+        return consent if consent is not None and tenant_id in (None, consent.tenant_id) else None
+
+    def automatic_consent_with_request(self, tenant_id: str, client_request_id: str) -> AutomaticConsent | None:
+        rows = self._rows(
+            "SELECT id, data, version FROM automatic_consents WHERE tenant_id = %s AND client_request_id = %s"
+            " ORDER BY n LIMIT 1",
+            (tenant_id, client_request_id),
+        )
+        return self._first(AutomaticConsent, rows)
+
+    def automatic_consent_with_ticket(self, ticket: str) -> AutomaticConsent | None:
+        rows = self._rows("SELECT id, data, version FROM automatic_consents WHERE ticket = %s LIMIT 1", (ticket,))
+        return self._first(AutomaticConsent, rows)
+
+    def list_automatic_consents(self, tenant_id: str | None = None) -> list[AutomaticConsent]:
+        rows = self._rows(
+            "SELECT id, data, version FROM automatic_consents WHERE (%s::text IS NULL OR tenant_id = %s) ORDER BY n",
+            (tenant_id, tenant_id),
+        )
+        return self._objects(AutomaticConsent, rows)
+
+    def add_automatic_payment(self, payment: AutomaticPayment) -> None:
+        self._add(payment, {"tenant_id": payment.tenant_id, **_columns(payment)})
+
+    def get_automatic_payment(self, tenant_id: str | None, payment_id: str) -> AutomaticPayment | None:
+        rows = self._rows("SELECT id, data, version FROM automatic_payments WHERE id = %s", (payment_id,))
+        payment = self._first(AutomaticPayment, rows)
+        return payment if payment is not None and tenant_id in (None, payment.tenant_id) else None
+
+    def automatic_payment_with_request(self, tenant_id: str, client_request_id: str) -> AutomaticPayment | None:
+        rows = self._rows(
+            "SELECT id, data, version FROM automatic_payments WHERE tenant_id = %s AND client_request_id = %s"
+            " ORDER BY n LIMIT 1",
+            (tenant_id, client_request_id),
+        )
+        return self._first(AutomaticPayment, rows)
+
+    def list_automatic_payments(self, consent_id: str | None = None) -> list[AutomaticPayment]:
+        rows = self._rows(
+            "SELECT id, data, version FROM automatic_payments WHERE (%s::text IS NULL OR consent_id = %s) ORDER BY n",
+            (consent_id, consent_id),
+        )
+        return self._objects(AutomaticPayment, rows)
+
 
 # In flight: claimed, and the lease has not run out.
 _IN_FLIGHT = "coalesce(claimed_until > clock_timestamp(), false)"
@@ -708,6 +764,11 @@ def _columns(obj: Stored) -> dict[str, Any]:
             "flow_token": obj.flow_token,
             "link_token": obj.link_token,
         }
+    # -- automatic pix --
+    if isinstance(obj, AutomaticConsent):
+        return {"client_request_id": obj.client_request_id, "ticket": obj.ticket}
+    if isinstance(obj, AutomaticPayment):
+        return {"consent_id": obj.consent_id, "client_request_id": obj.client_request_id}
     return {}
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from klavi_mock import unit_of_work
+from klavi_mock.domain.automatic_pix import AutomaticConsent, AutomaticPayment
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import Delivery
 from klavi_mock.domain.links import Link
@@ -55,6 +56,9 @@ TABLES: dict[type, str] = {
     Delivery: "deliveries",
     # -- instant payments --
     InstantPayment: "instant_payments",
+    # -- automatic pix --
+    AutomaticConsent: "automatic_consents",
+    AutomaticPayment: "automatic_payments",
 }
 
 
@@ -137,6 +141,9 @@ class SqliteStore(MemoryStore):
             Delivery: self._add_stored_delivery,
             # -- instant payments --
             InstantPayment: self.add_instant_payment,
+            # -- automatic pix --
+            AutomaticConsent: self.add_automatic_consent,
+            AutomaticPayment: self.add_automatic_payment,
         }
         for cls, table in TABLES.items():
             if not _has_table(reader, table):
