@@ -115,7 +115,7 @@ def klavi_auth(
     prefix: str = "",
     keys: dict[str, str] | Callable[[], dict[str, str]] | None = None,
     on_error: Callable[[TokenError], None] | None = None,
-    contract: str = "data",
+    contract: str | Callable[[], str] = "data",
 ) -> type:
     """An auth provider class for `schema.auth()` / `schemathesis.auth()`.
 
@@ -123,7 +123,8 @@ def klavi_auth(
     (a starlette TestClient, an httpx.Client), or a zero-argument callable making a fresh one
     per token fetch (used as a context manager); `prefix` is put before `/auth` and `/links`
     (e.g. "/data/v1" for an in-process app; "/payment" for the payments contract); `contract`
-    is "data" or "payments" (TOKEN_FETCHERS: which tokens to get); `keys` is the accessKey/secretKey body, or a
+    is "data" or "payments" (TOKEN_FETCHERS: which tokens to get), or a zero-argument callable
+    returning it (read at each fetch); `keys` is the accessKey/secretKey body, or a
     zero-argument callable returning it (read at each fetch). Default: the sandbox keys.
 
     When the tokens cannot be had, `get` raises TokenError (schemathesis reports it as an
@@ -135,9 +136,8 @@ def klavi_auth(
     def credentials() -> dict[str, str]:
         return dict(keys() if callable(keys) else (keys or SANDBOX_KEYS))
 
-    fetch = TOKEN_FETCHERS[contract]
-
     def tokens() -> dict[str, str]:
+        fetch = TOKEN_FETCHERS[contract() if callable(contract) else contract]
         if hasattr(http, "post"):
             return fetch(http, prefix, credentials())
         with http() as client:
