@@ -149,3 +149,16 @@ def test_a_later_date_is_scheduled_and_paid_on_that_day(payer):
     assert payer.status(created["id"]) == "PAYMENT_SCHEDULED"
     payer.advance(3 * 86400)
     assert payer.status(created["id"]) == "PAYMENT_COMPLETED"
+
+
+def test_a_fault_rule_on_the_create_answers_instead_and_nothing_is_kept(payer, client):
+    rule = client.post(
+        "/__mock/faults", json={"path": "/payment/customer/v1/instant/payments", "status": 503, "times": 1}
+    )
+    assert rule.status_code == 200, rule.text
+    request = body()
+    failed = payer.create(request)
+    assert failed.status_code == 503 and failed.json()["statusCode"] == 503
+    sent = client.get("/__mock/webhooks", params={"name": "payment_status_changed"}).json()
+    assert sent["items"] == []
+    assert payer.create(request).status_code == 201  # the same clientRequestId is still free
