@@ -162,3 +162,14 @@ def test_a_fault_rule_on_the_create_answers_instead_and_nothing_is_kept(payer, c
     sent = client.get("/__mock/webhooks", params={"name": "payment_status_changed"}).json()
     assert sent["items"] == []
     assert payer.create(request).status_code == 201  # the same clientRequestId is still free
+
+
+def test_a_reset_forgets_payments_and_their_jobs(payer, client):
+    created = payer.created(body())
+    assert client.post("/__mock/reset", json={}).status_code == 200
+    gone = client.get(f"{PAYMENTS}/{created['id']}", headers=bearer(payer.token))
+    assert gone.status_code == 404
+    payer.advance(3600)  # its 60-minute window was forgotten with it: nothing to run, nothing sent
+    sent = client.get("/__mock/webhooks", params={"name": "payment_status_changed"}).json()
+    assert sent["items"] == []
+    assert payer.create(body(clientRequestId=created["clientRequestId"])).status_code == 201
