@@ -12,6 +12,8 @@ from tests.conftest import API, bearer, query_of
 
 PERSONAS = yaml.safe_load((fixtures_dir() / "personas.yaml").read_text())["personas"]
 SCRIPTED = [p for p in PERSONAS if not p.get("default")]
+# -- instant payments -- (the payments API's personas: tests/payments/ checks each one)
+SCRIPTED = [p for p in SCRIPTED if "payment" not in p]
 VARIANTS = [(p["id"], field, p[field]) for p in SCRIPTED for field in ("personalTaxId", "businessTaxId")]
 ALL = ["REGISTRATION_ALL", "ACCOUNTS_ALL", "CREDIT_CARDS_ALL", "CREDIT_OPERATIONS_ALL", "INVESTMENTS_ALL"]
 

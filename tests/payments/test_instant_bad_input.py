@@ -55,6 +55,11 @@ CASES = [
     ("date shape", body(date="01/07/2025"), "body.date"),
     ("date in the past", body(date="2020-01-01"), "body.date: 2020-01-01 is in the past"),
     ("init type", body(initType="PIX_BOLETO"), "body.initType"),
+    (
+        "company payer without loggedUserCpf",
+        body(customer={"identifierType": "CNPJ", "identifier": "44471172000119", "name": "Klavi"}),
+        "body.loggedUserCpf: is required when customer.identifierType is CNPJ",
+    ),
     ("redirect url", body(redirectUrl="javascript:alert(1)"), "body.redirectUrl"),
 ]
 
