@@ -21,7 +21,7 @@ def local(url: str) -> str:
     return url.replace("http://testserver", "")
 
 
-@pytest.mark.parametrize("init_type", ["PIX_MANU", "PIX_DICT", "PIX_QRCODE", "PIX_INIC"])
+@pytest.mark.parametrize("init_type", ["PIX_MANU", "PIX_DICT", "PIX_QRCODE", "PIX_INIC", "PIX_MANU_AUTO"])
 def test_each_init_type_goes_to_completed_on_the_clock(payer, init_type):
     created = payer.created(body(init_type))
     assert created["status"] == "CONSENT_AWAITING_AUTHORIZATION" and "endToEndId" not in created
