@@ -1,7 +1,7 @@
 """The payer's bank page for an instant Pix payment, and the WhiteLabel link page before it, in
-headless Chromium: the page shows the
-payment, Autorizar takes the payer back to the partner's redirectUrl with the payment's id
-and status, and nothing is loaded from outside the mock. Skipped without Chromium."""
+headless Chromium: the pages show the payment, Autorizar takes the payer back to the
+partner's redirectUrl with the payment's id and status, and nothing is loaded from outside
+the mock. Skipped without Chromium."""
 
 from __future__ import annotations
 
