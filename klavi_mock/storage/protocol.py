@@ -5,8 +5,8 @@ Three backends implement it: `memory.MemoryStore` (the default), `sqlite.SqliteS
 touches a backend's own structures (tests/unit/test_store_boundary.py checks that);
 tests/storage/ is the contract both pass, and any new backend must.
 
-What is stored: links, consents, Open Data tasks, report requests, webhook deliveries and
-instant payments (the dataclasses of `klavi_mock.domain`), and meta values (small JSON values: the clock's
+What is stored: links, consents, Open Data tasks, report requests and webhook deliveries
+(the dataclasses of `klavi_mock.domain`), and meta values (small JSON values: the clock's
 offset, the token secret, tenant settings changed through the control API).
 
 Reading. `get_*` and the lookups answer None when nothing matches; a `tenant_id` of None
