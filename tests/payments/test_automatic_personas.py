@@ -7,8 +7,12 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 
+from klavi_mock.resources import fixtures_dir
 from tests.payments.autopix import AutoPix, consent_body
+
+CHECKED = {"00000090328", "00000090409", "00000090247", "00000090590", "00000090166", "00000090670"}
 
 
 @pytest.fixture
@@ -98,3 +102,8 @@ def test_the_bank_answers_by_itself_as_its_page_opens(pix: AutoPix, cpf: str, st
     back = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
     assert back["status"] == status and back["error"] == error
     assert pix.consent(consent["id"])["status"] == status
+
+
+def test_every_automatic_pix_persona_is_checked_here() -> None:
+    personas = yaml.safe_load((fixtures_dir() / "personas.yaml").read_text())["personas"]
+    assert {p["personalTaxId"] for p in personas if "automaticPix" in p} == CHECKED
