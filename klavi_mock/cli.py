@@ -1,7 +1,7 @@
 """klavi-mock: the command line.
 
 klavi-mock serve [--host 127.0.0.1] [--port 8080] [--config FILE] ...   (every option: options.py, docs/reference/options.md)
-klavi-mock check --base-url URL [--access-key K --secret-key S] [--junit-xml PATH]
+klavi-mock check --base-url URL [--contract data|payments] [--access-key K --secret-key S] [--junit-xml PATH]
                  [--max-examples N] [--workers N] [--include OPERATION_ID ...]
 klavi-mock conformance [--base-url http://127.0.0.1:8080] [--app-id APP] [--fail-on-violations]
 klavi-mock health [--url http://127.0.0.1:8080]
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from klavi_mock import __version__
 from klavi_mock.app import create_app, database_name, migrate_database
 from klavi_mock.config import ConfigError, Settings, check_exposure, check_storage, settings_from
-from klavi_mock.contract.check import run_check
+from klavi_mock.contract.check import CONTRACTS, DEFAULT_CONTRACT, run_check
 from klavi_mock.contract.receiver import run_check_receiver
 from klavi_mock.options import add_flags, from_flags
 from klavi_mock.qa.conformance import render_text
@@ -217,7 +217,7 @@ def _check(args: argparse.Namespace) -> int:
         for name in ("access_key", "secret_key", "max_examples", "workers")
         if getattr(args, name) is not None
     }
-    return run_check(args.base_url, junit_xml=args.junit_xml, include=args.include, **options)
+    return run_check(args.base_url, junit_xml=args.junit_xml, include=args.include, contract=args.contract, **options)
 
 
 def _check_receiver(args: argparse.Namespace) -> int:
@@ -284,14 +284,23 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         help="run the contract suite (schemathesis) against a Klavi API over HTTP",
         description="Run schemathesis, with all its checks and the spec's OpenAPI links, over every operation "
-        "of openapi/klavi.yaml against a server. Exit code 0: every check passed; 1: a check failed; "
+        "of a Klavi contract (openapi/klavi.yaml, or openapi/klavi-payments.yaml with --contract payments) "
+        "against a server. Exit code 0: every check passed; 1: a check failed; "
         "2: a usage or configuration problem (unreachable URL, keys refused).",
     )
     check.add_argument(
         "--base-url",
         required=True,
         metavar="URL",
-        help="the API's base URL, e.g. http://127.0.0.1:8080/data/v1 (/data/v1 is added when missing)",
+        help="the API's base URL, e.g. http://127.0.0.1:8080/data/v1 (/data/v1 is added when missing; "
+        "/payment with --contract payments)",
+    )
+    check.add_argument(
+        "--contract",
+        choices=sorted(CONTRACTS),
+        default=DEFAULT_CONTRACT,
+        help="which contract: data (openapi/klavi.yaml, /data/v1; the default) or payments "
+        "(openapi/klavi-payments.yaml, /payment)",
     )
     check.add_argument("--access-key", help="the partner's accessKey (default: the mock's sandbox-access-key)")
     check.add_argument("--secret-key", help="the partner's secretKey (default: the mock's sandbox-secret-key)")

@@ -1,10 +1,11 @@
 """`klavi-mock check`: the contract suite against any server over HTTP.
 
-Runs schemathesis's own CLI runner (in this process) over every operation of
-openapi/klavi.yaml against a base URL, with all default checks and all phases (examples,
+Runs schemathesis's own CLI runner (in this process) over every operation of a Klavi
+contract (`--contract data`: openapi/klavi.yaml, the default; `--contract payments`:
+openapi/klavi-payments.yaml) against a base URL, with all default checks and all phases (examples,
 coverage, fuzzing, and stateful along the spec's OpenAPI links), the repository's
 schemathesis.toml (416 is a valid answer to valid data: Klavi's business rules), the CPF/CNPJ
-formats and the two-token auth of klavi_mock.contract.schemathesis_setup.
+formats and the contract's tokens (klavi_mock.contract.schemathesis_setup).
 
 On top of schemathesis's output it prints one line per operation as it finishes (also when
 the output is not a terminal, where schemathesis shows only phase totals) and, at the end,
@@ -40,26 +41,60 @@ class UsageError(Exception):
     """A problem with the command's input or target: one line, exit code 2."""
 
 
+@dataclass(frozen=True)
+class Contract:
+    """One of Klavi's APIs as `check` sees it: its spec, the path its base URL ends with, and
+    its token operation (the preflight's target; the tokens are schemathesis_setup's)."""
+
+    name: str
+    title: str
+    spec: str
+    prefix: str
+    auth_path: str
+
+
+CONTRACTS = {
+    "data": Contract("data", "the data API", "klavi.yaml", API_PREFIX, "/auth"),
+    "payments": Contract("payments", "the payments API", "klavi-payments.yaml", "/payment", "/customer/v1/auth"),
+}
+DEFAULT_CONTRACT = "data"
+
+
+def contract_named(name: str) -> Contract:
+    try:
+        return CONTRACTS[name]
+    except KeyError:
+        raise UsageError(f"unknown --contract {name!r}; the contracts are: {', '.join(CONTRACTS)}") from None
+
+
 # --------------------------------------------------------------------------------- helpers
 
 
-def api_base_url(url: str) -> str:
-    """The API's base URL: `url` without a trailing slash, with `/data/v1` appended unless it
-    already ends with it (so both `http://host:8080` and `http://host:8080/data/v1` work)."""
+def api_base_url(url: str, contract: Contract = CONTRACTS[DEFAULT_CONTRACT]) -> str:
+    """The API's base URL: `url` without a trailing slash, with the contract's prefix
+    (`/data/v1`, `/payment`) appended unless it already ends with it (so both
+    `http://host:8080` and `http://host:8080/data/v1` work). A URL ending with another
+    contract's prefix is a mistake, said as such."""
     try:
         parsed = httpx.URL(url.strip())
     except Exception as exc:  # httpx.InvalidURL and friends
         raise UsageError(f"--base-url {url!r} is not a URL ({exc})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise UsageError(f"--base-url {url!r} should be an http(s) URL such as http://127.0.0.1:8080{API_PREFIX}")
+        raise UsageError(f"--base-url {url!r} should be an http(s) URL such as http://127.0.0.1:8080{contract.prefix}")
     base = str(parsed.copy_with(query=None, fragment=None)).rstrip("/")
-    if not base.endswith(API_PREFIX):
-        base += API_PREFIX
+    for other in CONTRACTS.values():
+        if other is not contract and base.endswith(other.prefix):
+            raise UsageError(
+                f"--base-url {url!r} is {other.title}'s ({other.prefix}) but --contract is {contract.name}: "
+                f"give --contract {other.name}, or the server root"
+            )
+    if not base.endswith(contract.prefix):
+        base += contract.prefix
     return base
 
 
-def spec_file() -> Path:
-    return openapi_dir() / "klavi.yaml"
+def spec_file(contract: Contract = CONTRACTS[DEFAULT_CONTRACT]) -> Path:
+    return openapi_dir() / contract.spec
 
 
 def config_file() -> Path:
@@ -70,10 +105,10 @@ def config_file() -> Path:
         raise UsageError(str(exc)) from None
 
 
-def _spec() -> dict:
+def _spec(contract: Contract = CONTRACTS[DEFAULT_CONTRACT]) -> dict:
     import yaml
 
-    return yaml.safe_load(spec_file().read_text(encoding="utf-8"))
+    return yaml.safe_load(spec_file(contract).read_text(encoding="utf-8"))
 
 
 def _spec_operations(spec: dict) -> Iterator[tuple[str, str, dict]]:
@@ -84,12 +119,12 @@ def _spec_operations(spec: dict) -> Iterator[tuple[str, str, dict]]:
 
 
 def spec_operations(spec: dict | None = None) -> dict[str, str]:
-    """operationId -> "METHOD /path" for every operation of openapi/klavi.yaml."""
+    """operationId -> "METHOD /path" for every operation of the spec (default openapi/klavi.yaml)."""
     return {operation_id: label for label, operation_id, _ in _spec_operations(spec or _spec())}
 
 
 def spec_links(spec: dict | None = None) -> set[tuple[str, str]]:
-    """(source operationId, target operationId) for every OpenAPI link in openapi/klavi.yaml."""
+    """(source operationId, target operationId) for every OpenAPI link in the spec (default openapi/klavi.yaml)."""
     links = set()
     for _, operation_id, operation in _spec_operations(spec or _spec()):
         for response in (operation.get("responses") or {}).values():
@@ -99,26 +134,29 @@ def spec_links(spec: dict | None = None) -> set[tuple[str, str]]:
     return links
 
 
-def preflight(base_url: str, access_key: str, secret_key: str) -> None:
-    """POST /auth once: is there a Klavi API at `base_url`, and does it take these keys?
-    Anything else odd about the answer is left to the checks to report."""
+def preflight(
+    base_url: str, access_key: str, secret_key: str, contract: Contract = CONTRACTS[DEFAULT_CONTRACT]
+) -> None:
+    """POST the contract's auth once: is there such a Klavi API at `base_url`, and does it
+    take these keys? Anything else odd about the answer is left to the checks to report."""
+    auth = contract.auth_path
     try:
         response = httpx.post(
-            f"{base_url}/auth", json={"accessKey": access_key, "secretKey": secret_key}, timeout=PREFLIGHT_TIMEOUT
+            f"{base_url}{auth}", json={"accessKey": access_key, "secretKey": secret_key}, timeout=PREFLIGHT_TIMEOUT
         )
     except httpx.TimeoutException:
-        raise UsageError(f"cannot reach {base_url}: POST /auth got no answer within {PREFLIGHT_TIMEOUT:g} s") from None
+        raise UsageError(f"cannot reach {base_url}: POST {auth} got no answer within {PREFLIGHT_TIMEOUT:g} s") from None
     except httpx.TransportError as exc:
         raise UsageError(f"cannot reach {base_url}: {exc or type(exc).__name__}") from None
     if response.status_code in (401, 403):
         raise UsageError(
-            f"{base_url}/auth refused the keys (HTTP {response.status_code}{_message(response)}): "
+            f"{base_url}{auth} refused the keys (HTTP {response.status_code}{_message(response)}): "
             f"pass the partner's --access-key and --secret-key"
         )
     if response.status_code in (404, 405):
         raise UsageError(
-            f"no Klavi API at {base_url} (POST /auth answered {response.status_code}): "
-            f"give the API's base URL, e.g. http://127.0.0.1:8080{API_PREFIX}"
+            f"no Klavi API at {base_url} (POST {auth} answered {response.status_code}): "
+            f"give {contract.title}'s base URL, e.g. http://127.0.0.1:8080{contract.prefix}"
         )
 
 
@@ -139,6 +177,7 @@ class _Target:
     once per process, read it."""
 
     base_url: str = ""
+    contract: str = DEFAULT_CONTRACT
     keys: dict[str, str] = field(default_factory=dict)
     operation_ids: dict[str, str] = field(default_factory=dict)  # "METHOD /path" -> operationId
     failures: dict[str, dict[str, None]] = field(default_factory=dict)  # label -> failure lines (ordered set)
@@ -164,8 +203,11 @@ def _register_once() -> None:
     def new_client() -> httpx.Client:
         return httpx.Client(base_url=_TARGET.base_url, timeout=30)
 
-    # POST /auth and POST /links at the current target, with its keys.
-    KlaviCheckAuth = klavi_auth(new_client, "", lambda: _TARGET.keys, on_error=_token_error)
+    # The current target's tokens (data: POST /auth and POST /links; payments: POST
+    # /customer/v1/auth), with its keys.
+    KlaviCheckAuth = klavi_auth(
+        new_client, "", lambda: _TARGET.keys, on_error=_token_error, contract=lambda: _TARGET.contract
+    )
     schemathesis.auth()(KlaviCheckAuth)
     schemathesis.cli.handler()(_ProgressHandler)
     _REGISTERED = True
@@ -299,11 +341,12 @@ def run_check(
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     workers: int = DEFAULT_WORKERS,
     include: list[str] | None = None,
+    contract: str = DEFAULT_CONTRACT,
 ) -> int:
-    """Run the contract suite against `base_url`; returns the exit code (0 pass, 1 failures,
-    2 usage/config error)."""
+    """Run the contract suite of `contract` ("data" or "payments") against `base_url`;
+    returns the exit code (0 pass, 1 failures, 2 usage/config error)."""
     try:
-        return _run(base_url, access_key, secret_key, junit_xml, max_examples, workers, include)
+        return _run(base_url, access_key, secret_key, junit_xml, max_examples, workers, include, contract)
     except UsageError as exc:
         print(f"klavi-mock check: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -320,7 +363,9 @@ def _run(
     max_examples: int,
     workers: int,
     include: list[str] | None,
+    contract_name: str,
 ) -> int:
+    contract = contract_named(contract_name)
     if max_examples < 1:
         raise UsageError(f"--max-examples should be 1 or more, not {max_examples}")
     if not 1 <= workers <= 64:
@@ -332,8 +377,8 @@ def _run(
         raise UsageError(f"schemathesis is not installed: {install_hint()}") from None
 
     include = list(dict.fromkeys(include)) if include else None
-    base = api_base_url(base_url)
-    spec = _spec()
+    base = api_base_url(base_url, contract)
+    spec = _spec(contract)
     operations = spec_operations(spec)
     unknown = [name for name in include or [] if name not in operations]
     if unknown:
@@ -346,9 +391,10 @@ def _run(
             junit_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot write the JUnit report to {junit_path}: {exc.strerror or exc}") from None
-    preflight(base, access_key, secret_key)
+    preflight(base, access_key, secret_key, contract)
 
     _TARGET.base_url = base
+    _TARGET.contract = contract.name
     _TARGET.keys = {"accessKey": access_key, "secretKey": secret_key}
     _TARGET.operation_ids = {label: operation_id for operation_id, label in operations.items()}
     _TARGET.failures = {}
@@ -360,7 +406,7 @@ def _run(
         "--config-file",
         str(config),
         "run",
-        str(spec_file()),
+        str(spec_file(contract)),
         "--url",
         base,
         "--max-examples",
@@ -378,7 +424,7 @@ def _run(
         args += ["--report", "junit", "--report-junit-path", str(junit_path)]
 
     print(
-        f"klavi-mock check: {spec_file()} against {base} "
+        f"klavi-mock check: {spec_file(contract)} against {base} "
         f"({len(include) if include else len(operations)} operations, up to {max_examples} examples each)",
         flush=True,
     )

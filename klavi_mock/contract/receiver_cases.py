@@ -1,9 +1,12 @@
-"""The webhook cases `klavi-mock check-receiver` sends, generated from openapi/klavi.yaml's
-`webhooks:` section: one signed API event per eventName of ApiEvent, one signed report per
-report product, and the invalid ones a receiver must survive.
+"""The webhook cases `klavi-mock check-receiver` sends, generated from the `webhooks:`
+sections of openapi/klavi.yaml (one signed API event per eventName of ApiEvent, one signed
+report per report product) and openapi/klavi-payments.yaml (one signed payment event per
+eventName of its paymentEvents webhook), and the invalid ones a receiver must survive.
 
-Bodies come from the mock's own builders (webhooks/events.py, domain/reports/generator.py)
-and are signed with webhooks/signing.py, exactly as the dispatcher sends them.
+Bodies come from the mock's own builders (webhooks/events.py, domain/reports/generator.py;
+a payment event's payload, the resource as its GET answers it, from its schema:
+contract/examples.py) and are signed with webhooks/signing.py, exactly as the dispatcher
+sends them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from klavi_mock.contract.examples import example_of
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.links import Link
 from klavi_mock.domain.reports.catalog import PRODUCTS
@@ -52,6 +56,34 @@ def spec_events_and_products() -> tuple[list[str], list[str]]:
     events = document["components"]["schemas"]["ApiEvent"]["properties"]["eventName"]["enum"]
     products = [name for name in document.get("webhooks", {}) if name != "apiEvents"]
     return list(events), products
+
+
+PAYMENTS_WEBHOOK = "paymentEvents"  # in openapi/klavi-payments.yaml
+
+
+def spec_payment_events() -> dict[str, dict]:
+    """eventName -> its payload's schema, for each payment event of openapi/klavi-payments.yaml's
+    `webhooks:` (empty while it has none)."""
+    webhook = load_spec("klavi-payments.yaml").resolved.get("webhooks", {}).get(PAYMENTS_WEBHOOK)
+    if not webhook:
+        return {}
+    event = webhook["post"]["requestBody"]["content"]["application/json"]["schema"]["items"]
+    payloads = {
+        rule["if"]["properties"]["eventName"]["const"]: rule["then"]["properties"]["payload"]
+        for rule in event.get("allOf", [])
+        if "eventName" in rule.get("if", {}).get("properties", {})
+    }
+    return {
+        name: payloads.get(name, event["properties"]["payload"]) for name in event["properties"]["eventName"]["enum"]
+    }
+
+
+def payment_payload(schema: dict, app_id: str) -> dict[str, Any]:
+    """The resource a payment event carries, as its schema describes it, owned by `app_id`."""
+    payload = example_of(schema)
+    if isinstance(payload, dict) and "appId" in payload:
+        payload["appId"] = app_id
+    return payload
 
 
 def _headers(
@@ -165,6 +197,15 @@ def build_cases(secret: str, app_id: str = "sandbox-app") -> list[Case]:
             (_signed([envelope(app_id, name, event_payload(name, link, consent, request_id), {}, now)], secret),),
         )
         for name in events
+    ]
+    cases += [
+        Case(
+            f"event {name}",
+            "event",
+            ACK,
+            (_signed([envelope(app_id, name, payment_payload(schema, app_id), None, now, "payment")], secret),),
+        )
+        for name, schema in spec_payment_events().items()
     ]
     cases += [
         Case(f"report {name}", "report", ACK, (_signed(report_body(name, link, consent, request_id, now), secret),))

@@ -4,9 +4,11 @@
 - `register_formats()`: the spec writes CPF and CNPJ as `format: cpf` / `format: cnpj` (a
   pattern cannot carry check digits); teach the generator to make valid ones, or every
   "valid" example would be refused with 400.
-- `klavi_auth(http, prefix, keys)`: an auth provider class that gets an accessToken from
-  `POST /auth` and a linkToken from `POST /links` made with it, and gives each operation the
-  token its `security` names. `http` is any httpx-style client (a `starlette` TestClient
+- `klavi_auth(http, prefix, keys, contract=)`: an auth provider class that gets the tokens of
+  a contract and gives each operation the token its `security` names: for the data API
+  (openapi/klavi.yaml) an accessToken from `POST /auth` and a linkToken from `POST /links` made
+  with it; for the payments API (openapi/klavi-payments.yaml) a paymentToken from
+  `POST /customer/v1/auth`. `http` is any httpx-style client (a `starlette` TestClient
   in-process, an `httpx.Client` over the network).
 
 Imports schemathesis: only import this from test or check code, never from `serve`'s path.
@@ -71,6 +73,27 @@ def fetch_tokens(http: Any, prefix: str, keys: dict[str, str]) -> dict[str, str]
     return {"accessToken": access, "linkToken": link}
 
 
+def fetch_payment_tokens(http: Any, prefix: str, keys: dict[str, str]) -> dict[str, str]:
+    """{"paymentToken": ...} from `POST {prefix}/customer/v1/auth` (the payments API's own token)."""
+    response = http.post(f"{prefix}/customer/v1/auth", json=keys)
+    try:
+        access = response.json()["accessToken"]
+    except (ValueError, KeyError, TypeError):
+        access = None
+    if not 200 <= response.status_code < 300 or not isinstance(access, str):
+        raise TokenError(
+            f"POST /customer/v1/auth answered {response.status_code} without an accessToken: {_excerpt(response)}"
+        )
+    return {"paymentToken": access}
+
+
+# The tokens of each contract, by the security scheme names its spec uses.
+TOKEN_FETCHERS: dict[str, Callable[[Any, str, dict[str, str]], dict[str, str]]] = {
+    "data": fetch_tokens,
+    "payments": fetch_payment_tokens,
+}
+
+
 def security_schemes(case: Any) -> list[str]:
     """The security scheme names the case's operation takes (its own `security`, else the root's)."""
     security = case.operation.definition.raw.get("security")
@@ -92,13 +115,16 @@ def klavi_auth(
     prefix: str = "",
     keys: dict[str, str] | Callable[[], dict[str, str]] | None = None,
     on_error: Callable[[TokenError], None] | None = None,
+    contract: str | Callable[[], str] = "data",
 ) -> type:
     """An auth provider class for `schema.auth()` / `schemathesis.auth()`.
 
     `http` is a client with `.post(url, json=, headers=)` returning an httpx-style response
     (a starlette TestClient, an httpx.Client), or a zero-argument callable making a fresh one
     per token fetch (used as a context manager); `prefix` is put before `/auth` and `/links`
-    (e.g. "/data/v1" for an in-process app); `keys` is the accessKey/secretKey body, or a
+    (e.g. "/data/v1" for an in-process app; "/payment" for the payments contract); `contract`
+    is "data" or "payments" (TOKEN_FETCHERS: which tokens to get), or a zero-argument callable
+    returning it (read at each fetch); `keys` is the accessKey/secretKey body, or a
     zero-argument callable returning it (read at each fetch). Default: the sandbox keys.
 
     When the tokens cannot be had, `get` raises TokenError (schemathesis reports it as an
@@ -111,13 +137,14 @@ def klavi_auth(
         return dict(keys() if callable(keys) else (keys or SANDBOX_KEYS))
 
     def tokens() -> dict[str, str]:
+        fetch = TOKEN_FETCHERS[contract() if callable(contract) else contract]
         if hasattr(http, "post"):
-            return fetch_tokens(http, prefix, credentials())
+            return fetch(http, prefix, credentials())
         with http() as client:
-            return fetch_tokens(client, prefix, credentials())
+            return fetch(client, prefix, credentials())
 
     class KlaviAuth:
-        """A fresh accessToken and linkToken; each operation gets the one its security names."""
+        """Fresh tokens of the contract; each operation gets the one its security names."""
 
         def get(self, case, context):
             if on_error is None:

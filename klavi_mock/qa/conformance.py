@@ -5,13 +5,17 @@ answered, and each deviation — refused ones (400, 401, 415: the client broke t
 and tolerated ones (an alias such as productsCallbackUrl, a field the spec does not know).
 The report adds coverage (operations and statuses exercised) and what became of the
 tenant's webhooks (delivered and acknowledged, failed, pending).
+
+Coverage is per contract (the data API, the payments API): a contract the tenant's client
+never called is reported as not called, and its operations are left out of `notExercised`
+(a data-only integration is not "missing" the payments API).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +35,9 @@ OVERFLOW = "(more)"
 # of violationCount; the pytest plugin does not fail a test on them. Matched on the refusal's
 # text, which domain/tokens.py and sandbox/sandbox.py write.
 RECOVERABLE = (
-    re.compile(r"^(header\.Authorization: )?the (accessToken|linkToken) expired at .*; get a new one from "),
+    re.compile(
+        r"^(header\.Authorization: )?the (accessToken|linkToken|payments accessToken) expired at .*; get a new one from "
+    ),
     re.compile(r"^(header\.Authorization: )?the linkToken's link no longer exists"),
 )
 
@@ -93,11 +99,13 @@ class ConformanceLog:
 
     def report(
         self,
-        operations: list[str],
+        contracts: Mapping[str, Sequence[str]],
         deliveries: Iterable[Delivery],
         app_id: str | None = None,
         faults: ReactionLog | None = None,
     ) -> dict[str, Any]:
+        """The report of every tenant seen (or of `app_id`); `contracts` is contract name ->
+        its operationIds (spec.operations.klavi_operations())."""
         webhooks: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
         chaos: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
         for delivery in deliveries:
@@ -111,7 +119,7 @@ class ConformanceLog:
         names = sorted(set(self.tenants) | set(webhooks) | faulted) if app_id is None else [app_id]
         tenants = [
             {
-                **self._tenant_report(name, operations, webhooks.get(name, {})),
+                **self._tenant_report(name, contracts, webhooks.get(name, {})),
                 "webhookChaos": _chaos_report(chaos.get(name, {})),
             }
             for name in names
@@ -121,8 +129,11 @@ class ConformanceLog:
                 tenant["faults"] = faults.report(tenant["appId"])
         return {"tenants": tenants}
 
-    def _tenant_report(self, app_id: str, operations: list[str], webhooks: dict[str, Counter]) -> dict[str, Any]:
+    def _tenant_report(
+        self, app_id: str, contracts: Mapping[str, Sequence[str]], webhooks: dict[str, Counter]
+    ) -> dict[str, Any]:
         log = self.tenants.get(app_id, TenantLog())
+        coverage = {name: _coverage(operations, log.statuses) for name, operations in contracts.items()}
         violations: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for operation_id, fields in sorted(log.deviations.items()):
             violations[operation_id] = {
@@ -147,7 +158,8 @@ class ConformanceLog:
                 op: {"calls": sum(c.values()), "statuses": dict(sorted(c.items()))}
                 for op, c in sorted(log.statuses.items())
             },
-            "notExercised": [op for op in operations if op not in log.statuses],
+            "notExercised": [op for name, item in coverage.items() if item["called"] for op in item["notExercised"]],
+            "contracts": coverage,
             "violationCount": refused,
             "recoverableCount": recoverable,
             "violations": violations,
@@ -162,6 +174,18 @@ class ConformanceLog:
                 for name, c in sorted(webhooks.items())
             },
         }
+
+
+def _coverage(operations: Sequence[str], called: Mapping[str, Any]) -> dict[str, Any]:
+    """One contract's coverage for a tenant: whether the client called it at all (an unknown
+    path under its prefix does not count), and its operations exercised and not."""
+    exercised = [op for op in operations if op in called]
+    return {
+        "called": bool(exercised),
+        "operations": len(operations),
+        "exercised": len(exercised),
+        "notExercised": [op for op in operations if op not in called],
+    }
 
 
 def _reaction(reaction: dict[str, Any]) -> str:
@@ -200,6 +224,13 @@ def render_text(report: dict[str, Any]) -> str:
     for tenant in report["tenants"]:
         lines.append(
             f"tenant {tenant['appId']}: {tenant['requests']} requests, {tenant['violationCount']} violations of the spec"
+        )
+        lines.append(
+            "  coverage: "
+            + ", ".join(
+                f"{name} {item['exercised']}/{item['operations']}" if item["called"] else f"{name} not called"
+                for name, item in tenant.get("contracts", {}).items()
+            )
         )
         lines.append("  operations exercised:")
         for op, data in tenant["operations"].items():

@@ -38,6 +38,7 @@ from klavi_mock.qa.tracking import TrackingLog
 from klavi_mock.sandbox.automatic_pix import AutomaticPix
 from klavi_mock.sandbox.consents import ConsentLifecycle, FellDue
 from klavi_mock.sandbox.notifications import Notifications
+from klavi_mock.sandbox.payments import InstantPayments
 from klavi_mock.sandbox.reports import ReportService
 from klavi_mock.sandbox.tasks import OpenDataTasks
 from klavi_mock.sandbox.tenants import Tenants
@@ -70,6 +71,8 @@ class Sandbox:
     tracking: TrackingLog  # the hosted pages' web tracking events
     faults: FaultBook  # the fault rules (klavi_mock/qa/faults/)
     journal: RequestJournal
+    # -- instant payments --
+    instant: InstantPayments
     # -- automatic pix --
     automatic_pix: AutomaticPix
 
@@ -183,6 +186,8 @@ class Sandbox:
         if self.store.shared and unit_of_work.current() is None:
             self.catch_up()
         ran = self.consents.run_due()
+        # -- instant payments --
+        self.instant.run_due()
         self.automatic_pix.run_due()  # -- automatic pix -- (its jobs are not the control API's fellDue)
         return ran
 
@@ -229,6 +234,8 @@ class Sandbox:
         if rewind_clock:
             self.clock.rewind()
             self.store.set_meta("clock_offset", self.clock.offset)
+        # -- instant payments --
+        self.instant.timeline.clear()
         unit_of_work.after_commit(_give_back_memory)
 
     # -- automatic pix --

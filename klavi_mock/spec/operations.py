@@ -201,6 +201,16 @@ def parse_spec(document: dict) -> Spec:
     return Spec(document=document, resolved=resolved, base_path=base_path, operations=operations)
 
 
+# Klavi's contracts the mock serves, by the name the reports give them: the data API
+# (/data/v1) and the payments API (/payment). The control API's mock-admin.yaml is not one.
+KLAVI_CONTRACTS = {"data": "klavi.yaml", "payments": "klavi-payments.yaml"}
+
+
+def klavi_operations() -> dict[str, list[str]]:
+    """Contract name -> its operationIds, in the spec's order."""
+    return {name: list(load_spec(file).operations) for name, file in KLAVI_CONTRACTS.items()}
+
+
 @cache
 def load_spec(name: str) -> Spec:
     """Load `openapi/<name>` once per process."""

@@ -52,6 +52,7 @@ from klavi_mock.domain.automatic_pix import AutomaticConsent, AutomaticPayment
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import DELIVERED, TIMEOUT, Delivery, delivery_id, parent_key
 from klavi_mock.domain.links import Link
+from klavi_mock.domain.payments import InstantPayment
 from klavi_mock.domain.report_requests import ReportRequest
 from klavi_mock.domain.reports import report_id
 from klavi_mock.domain.tasks import Task
@@ -78,6 +79,8 @@ TABLES: dict[type, str] = {
     ReportRequest: "report_requests",
     Task: "tasks",
     Delivery: "deliveries",
+    # -- instant payments --
+    InstantPayment: "instant_payments",
     # -- automatic pix --
     AutomaticConsent: "automatic_consents",
     AutomaticPayment: "automatic_payments",
@@ -616,6 +619,38 @@ class PostgresStore:
             (DELIVERED, DELIVERED, self._retention - 1),
         )
 
+    # -- instant payments ------------------------------------------------------------------
+
+    def add_instant_payment(self, payment: InstantPayment) -> None:
+        self._add(payment, {"tenant_id": payment.tenant_id, **_columns(payment)})
+
+    def _instant(self, where: str, params: Sequence[Any]) -> InstantPayment | None:
+        rows = self._rows(f"SELECT id, data, version FROM instant_payments WHERE {where} LIMIT 1", params)
+        return self._first(InstantPayment, rows)
+
+    def get_instant_payment(self, tenant_id: str | None, payment_id: str) -> InstantPayment | None:
+        payment = self._instant("id = %s", (payment_id,))
+        return payment if payment is not None and tenant_id in (None, payment.tenant_id) else None
+
+    def instant_payment_with_request_id(self, tenant_id: str, client_request_id: str) -> InstantPayment | None:
+        return self._instant("tenant_id = %s AND request_id = %s", (tenant_id, client_request_id))
+
+    def instant_payment_with_ticket(self, ticket: str) -> InstantPayment | None:
+        return self._instant("ticket = %s", (ticket,))
+
+    def instant_payment_with_flow(self, flow_token: str) -> InstantPayment | None:
+        return self._instant("flow_token = %s", (flow_token,))
+
+    def instant_payment_with_link_token(self, link_token: str) -> InstantPayment | None:
+        return self._instant("link_token = %s", (link_token,))
+
+    def list_instant_payments(self, tenant_id: str | None = None) -> list[InstantPayment]:
+        rows = self._rows(
+            "SELECT id, data, version FROM instant_payments WHERE (%s::text IS NULL OR tenant_id = %s) ORDER BY n",
+            (tenant_id, tenant_id),
+        )
+        return self._objects(InstantPayment, rows)
+
     # -- control -----------------------------------------------------------------------------
 
     @contextmanager
@@ -721,6 +756,14 @@ def _columns(obj: Stored) -> dict[str, Any]:
         }
     if isinstance(obj, Link):
         return {"tenant_id": obj.tenant_id}
+    # -- instant payments --
+    if isinstance(obj, InstantPayment):
+        return {
+            "request_id": obj.client_request_id,
+            "ticket": obj.ticket,
+            "flow_token": obj.flow_token,
+            "link_token": obj.link_token,
+        }
     # -- automatic pix --
     if isinstance(obj, AutomaticConsent):
         return {"client_request_id": obj.client_request_id, "ticket": obj.ticket}

@@ -53,11 +53,14 @@ from klavi_mock.domain.automatic_pix import AutomaticConsent, AutomaticPayment
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import Delivery, key_names
 from klavi_mock.domain.links import Link
+from klavi_mock.domain.payments import InstantPayment
 from klavi_mock.domain.report_requests import ReportRequest
 from klavi_mock.domain.tasks import Task
 
 # What a store keeps, and what a meta value may be (read back, its containers are dicts and lists).
-Stored: TypeAlias = "Link | Consent | Task | ReportRequest | Delivery | AutomaticConsent | AutomaticPayment"
+Stored: TypeAlias = (
+    "Link | Consent | Task | ReportRequest | Delivery | InstantPayment | AutomaticConsent | AutomaticPayment"
+)
 Json: TypeAlias = "None | bool | int | float | str | Sequence[Json] | Mapping[str, Json]"
 
 
@@ -244,6 +247,26 @@ class Store(Protocol):
         """Commit what is left and let go of the storage."""
         ...
 
+    # -- instant payments --
+    def add_instant_payment(self, payment: InstantPayment) -> None: ...
+    def get_instant_payment(self, tenant_id: str | None, payment_id: str) -> InstantPayment | None: ...
+    def instant_payment_with_request_id(self, tenant_id: str, client_request_id: str) -> InstantPayment | None:
+        """The tenant's payment with this clientRequestId (the idempotency key)."""
+        ...
+
+    def instant_payment_with_ticket(self, ticket: str) -> InstantPayment | None:
+        """By the ticket of its redirectConsentURL."""
+        ...
+
+    def instant_payment_with_flow(self, flow_token: str) -> InstantPayment | None:
+        """By the token of its journey through the bank page (set inside `updating`)."""
+        ...
+
+    def instant_payment_with_link_token(self, link_token: str) -> InstantPayment | None:
+        """A WhiteLabel payment by its paymentURL's token."""
+        ...
+
+    def list_instant_payments(self, tenant_id: str | None = None) -> list[InstantPayment]: ...
     # -- automatic pix -------------------------------------------------------------------
     def add_automatic_consent(self, consent: AutomaticConsent) -> None: ...
     def get_automatic_consent(self, tenant_id: str | None, consent_id: str) -> AutomaticConsent | None: ...

@@ -19,7 +19,7 @@ from klavi_mock.domain.tenants import Tenant
 from klavi_mock.errors import NotFound
 from klavi_mock.storage.protocol import DeliveryFilter, Store
 from klavi_mock.webhooks.chaos import Chaos, disturb
-from klavi_mock.webhooks.events import envelope
+from klavi_mock.webhooks.events import PAYMENT_EVENTS, envelope
 from klavi_mock.webhooks.signing import encode_body
 from klavi_mock.webhooks.wakeup import WakeUp
 
@@ -123,7 +123,7 @@ class Webhooks:
                 kind="event",
                 name=name,
                 body=body,
-                destination=tenant.events_url if tenant else None,
+                destination=_event_url(tenant, name),
                 not_before=not_before,
                 request_id=request_id,
                 ordering_key=ordering_key or (f"request:{request_id}" if request_id else None),
@@ -135,20 +135,8 @@ class Webhooks:
         `eventType: payment` (a mock choice: Klavi documents no payment webhook), to the
         tenant's paymentsUrl, else its eventsUrl; `ordering_key` names the resource
         (`payment:<id>`, `automatic-consent:<id>`, `automatic-consent:<id>/payment:<id>`)."""
-        now = self.clock.now()
-        tenant = self.tenants.get(app_id)
-        body = encode_body([envelope(app_id, name, payload, None, now, "payment")])
-        return self._add(
-            self._new(
-                now,
-                tenant_id=app_id,
-                kind="event",
-                name=name,
-                body=body,
-                destination=(tenant.payments_url or tenant.events_url) if tenant else None,
-                ordering_key=ordering_key,
-            )
-        )
+        assert name in PAYMENT_EVENTS, name
+        return self.emit(app_id, name, payload, None, ordering_key=ordering_key, event_type="payment")
 
     def send_report(
         self,
@@ -183,7 +171,8 @@ class Webhooks:
 
     def redeliver(self, delivery_id: str) -> Delivery:
         """Send again (a failed, undeliverable or even delivered one), with fresh retries.
-        An event goes to the tenant's current eventsUrl; a report keeps its URL, or takes
+        An event goes to the tenant's current eventsUrl (a payment event: its paymentsUrl, if
+        any); a report keeps its URL, or takes
         the tenant's productsCallbackURL if it had none."""
         return self._redeliver(self.get(delivery_id))
 
@@ -194,7 +183,7 @@ class Webhooks:
     def _redeliver(self, delivery: Delivery) -> Delivery:
         tenant = self.tenants.get(delivery.tenant_id)
         if delivery.kind == "event":
-            destination = tenant.events_url if tenant else None
+            destination = _event_url(tenant, delivery.name)
         else:
             destination = delivery.destination or callback_url(
                 delivery.name, _as_map(tenant.products_callback_url) if tenant else None
@@ -204,6 +193,13 @@ class Webhooks:
         self.store.requeue(delivery)
         unit_of_work.after_commit(self.wakeup.wake)
         return delivery
+
+
+def _event_url(tenant: Tenant | None, name: str) -> str | None:
+    """Payment events go to the tenant's paymentsUrl when it has one; the others to eventsUrl."""
+    if tenant is None:
+        return None
+    return (tenant.payments_url or tenant.events_url) if name in PAYMENT_EVENTS else tenant.events_url
 
 
 def _as_map(value: str | dict | None) -> dict[str, str] | None:

@@ -1,7 +1,9 @@
-"""Robustness: every operation of both contracts, fuzzed with hypothesis over HTTP.
+"""Robustness: every operation of the three contracts, fuzzed with hypothesis over HTTP.
 
-The operations come from the specs themselves (`load_spec("klavi.yaml")` and
-`load_spec("mock-admin.yaml")`), so a new operation is fuzzed without touching this file.
+The operations come from the specs themselves (`load_spec("klavi.yaml")`,
+`load_spec("klavi-payments.yaml")` and `load_spec("mock-admin.yaml")`), so a new operation
+is fuzzed without touching this file (test_checks.py fails when one has a path parameter
+the world has no real id for, or a body schema it cannot make a valid body for).
 Each is called the way a client calls it, through Starlette's TestClient, on an app in strict
 mode (a response the spec does not declare fails the test too), with a 2048-byte body limit
 and an admin token. Path parameters are real ids (a link, a consent, a task, a webhook
@@ -23,9 +25,9 @@ What it proves, for every operation:
   body of exactly the limit is not;
 - a body that is not JSON (by Content-Type) is a 415;
 - missing or forged tokens (wrong scheme, garbage, another secret, alg "none", tampered,
-  the other kind of token, an unknown tenant, claims the mock never issues) are a 401; an
-  expired token (after advancing the mock clock) is a 401 saying so; another tenant's token
-  sees none of our links, consents and tasks;
+  the other kind of token (a data-API token on the payments API), an unknown tenant,
+  claims the mock never issues) are a 401; an expired token (after advancing the mock clock)
+  is a 401 saying so; another tenant's token sees none of our links, consents and tasks;
 - with an admin token configured, the control API answers 401 to a missing, wrong or unicode
   X-Mock-Admin-Token;
 - garbage path parameters are a 400, 404 or 405 (never a redirect: a trailing "/" is an

@@ -1,4 +1,5 @@
-"""The fuzzed mock and its world: the operations of both contracts, the settings, real ids in a
+"""The fuzzed mock and its world: the operations of the three contracts (the data API, the
+payments API, the control API), the settings, real ids in a
 fresh state, and a client that checks every answer and that a refusal changed nothing."""
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ LIMIT = 2048  # the app's max_body_bytes: small, so oversized bodies are cheap
 ADMIN_TOKEN = "robustness-admin-token"
 ADMIN_HEADER = "X-Mock-Admin-Token"
 TOKEN_SECRET = "robustness-token-secret-long-enough-for-hs512-0123456789abcdef0123456789"
-SPECS: dict[str, Spec] = {name: load_spec(name) for name in ("klavi.yaml", "mock-admin.yaml")}
+SPECS: dict[str, Spec] = {name: load_spec(name) for name in ("klavi.yaml", "klavi-payments.yaml", "mock-admin.yaml")}
 OPERATIONS: list[tuple[Spec, Operation]] = [(spec, op) for spec in SPECS.values() for op in spec.operations.values()]
 BODY_OPS = [(s, o) for s, o in OPERATIONS if o.body_schema is not None]
-BEARER_OPS = [(s, o) for s, o in OPERATIONS if o.security and o.security[0] in ("accessToken", "linkToken")]
+BEARER_SCHEMES = ("accessToken", "linkToken", "paymentToken")
+BEARER_OPS = [(s, o) for s, o in OPERATIONS if o.security and o.security[0] in BEARER_SCHEMES]
+# A token of another kind, for each scheme: what a confused client sends instead.
+WRONG_KIND = {"accessToken": "linkToken", "linkToken": "accessToken", "paymentToken": "accessToken"}
 ADMIN_OPS = [(s, o) for s, o in OPERATIONS if o.security == ("adminToken",)]
 PATH_OPS = [(s, o) for s, o in OPERATIONS if any(p.location == "path" for p in o.parameters)]
 SCALE = float(os.environ.get("KLAVI_FUZZ_SCALE", "1"))
@@ -48,8 +52,8 @@ def fuzz(examples: int):
 
 @dataclass
 class World:
-    """Real ids in a fresh state: tokens of both tenants, a link, a consent, a task, a delivery,
-    a report."""
+    """Real ids in a fresh state: tokens of both tenants (data and payments), a link, a consent,
+    a task, a delivery, a report."""
 
     access: str
     link_id: str
@@ -62,6 +66,8 @@ class World:
     journal_id: str
     report_id: str
     fault_id: str
+    payment: str
+    other_payment: str
 
     def path_values(self) -> dict[str, str]:
         return {
@@ -76,6 +82,8 @@ class World:
         }
 
     def token(self, scheme: str, other: bool = False) -> str:
+        if scheme == "paymentToken":
+            return self.other_payment if other else self.payment
         if scheme == "accessToken":
             return self.other_access if other else self.access
         return self.other_link_token if other else self.link_token
@@ -162,6 +170,8 @@ class Mock:
             assert response.status_code == 200, response.text
         access = http.post("/data/v1/auth", json=SANDBOX_KEYS).json()["accessToken"]
         other_access = http.post("/data/v1/auth", json=OTHER_KEYS).json()["accessToken"]
+        payment = http.post("/payment/customer/v1/auth", json=SANDBOX_KEYS).json()["accessToken"]
+        other_payment = http.post("/payment/customer/v1/auth", json=OTHER_KEYS).json()["accessToken"]
         link = http.post("/data/v1/links", json={"personalTaxId": VALID_CPF}, headers=bearer(access)).json()
         other_link = http.post("/data/v1/links", json={"personalTaxId": VALID_CPF}, headers=bearer(other_access)).json()
         consent = http.post(
@@ -216,6 +226,8 @@ class Mock:
             journal_id=journaled[0]["journalId"],
             report_id=report["body"][0]["payload"]["productReportId"],
             fault_id=fault.json()["faultId"],
+            payment=payment,
+            other_payment=other_payment,
         )
 
 

@@ -49,7 +49,9 @@ def test_the_payments_contract_is_served_beside_the_others(client):
     assert response.status_code == 200
     document = yaml.safe_load(response.text)
     assert document["paths"]["/customer/v1/auth"]["post"]["operationId"] == "createPaymentAccessToken"
-    assert client.get("/__mock/docs/spec/klavi-payments.yaml").status_code == 200
+    for_swagger = client.get("/__mock/docs/spec/klavi-payments.yaml").json()
+    assert for_swagger["servers"][0]["url"] == "http://testserver/payment"
+    assert "klavi-payments.yaml" in client.get("/__mock/docs?spec=klavi-payments.yaml").text
 
 
 def test_payments_url_is_set_and_shown_by_the_control_api(client):
@@ -89,3 +91,15 @@ def test_without_payments_url_a_payment_event_goes_to_events_url(receiver):
         _emit(http, "automatic_consent_status_changed")
         (delivery,) = wait_for(lambda: receiver.at("/events"), what="the payment event")
     assert delivery.json()[0]["eventName"] == "automatic_consent_status_changed"
+
+
+def test_a_redelivered_payment_event_goes_to_the_current_payments_url(receiver):
+    settings = world_settings(tenants=[tenant("sandbox-app", events_url=receiver.url("/events"))])
+    with in_process(settings, base_url="http://127.0.0.1") as http:
+        _emit(http)
+        wait_for(lambda: receiver.at("/events"), what="the payment event")
+        http.put("/__mock/tenants/sandbox-app/webhooks", json={"paymentsUrl": receiver.url("/payments")})
+        (logged,) = http.get("/__mock/webhooks", params={"name": "payment_status_changed"}).json()["items"]
+        assert http.post(f"/__mock/webhooks/{logged['deliveryId']}/redeliver").status_code == 200
+        (again,) = wait_for(lambda: receiver.at("/payments"), what="the redelivery")
+    assert again.json()[0]["payload"]["paymentId"] == "p-1"

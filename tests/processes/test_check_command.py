@@ -20,8 +20,8 @@ from tests.servers import free_port, running, serve_process
 MAX_EXAMPLES = "5"
 
 
-def spec_operations() -> dict[str, str]:
-    spec = yaml.safe_load((openapi_dir() / "klavi.yaml").read_text(encoding="utf-8"))
+def spec_operations(name: str = "klavi.yaml") -> dict[str, str]:
+    spec = yaml.safe_load((openapi_dir() / name).read_text(encoding="utf-8"))
     return {
         op["operationId"]: f"{method.upper()} {path}"
         for path, item in spec["paths"].items()
@@ -42,7 +42,8 @@ def mock_base() -> Iterator[str]:
         yield base
 
 
-# A server that breaks the contract on purpose: POST /auth answers {"accessToken": 1}.
+# A server that breaks the contract on purpose: POST /auth (and the payments API's POST
+# /customer/v1/auth) answers {"accessToken": 1}.
 BROKEN_SERVER = textwrap.dedent("""
     import sys
 
@@ -50,6 +51,7 @@ BROKEN_SERVER = textwrap.dedent("""
     from starlette.responses import JSONResponse
 
     from klavi_mock.web.apis.data_v1 import handlers as api
+    from klavi_mock.web.apis.payments import handlers as payments
     from klavi_mock.app import create_app
 
 
@@ -58,6 +60,7 @@ BROKEN_SERVER = textwrap.dedent("""
 
 
     api.HANDLERS["createAccessToken"] = off_spec_access_token
+    payments.HANDLERS["createPaymentAccessToken"] = off_spec_access_token
     uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """)
 
@@ -93,6 +96,42 @@ def test_check_passes_against_the_mock_with_progress_and_a_junit_report(mock_bas
     assert not [
         name for name, case in cases.items() if case.find("failure") is not None or case.find("error") is not None
     ]
+
+
+def test_check_of_the_payments_contract_passes_against_the_mock(mock_base, tmp_path):
+    report = tmp_path / "payments.xml"
+    # The server root: /payment is appended.
+    result = check(
+        "--base-url",
+        mock_base,
+        "--contract",
+        "payments",
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--junit-xml",
+        str(report),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+    assert f"openapi/klavi-payments.yaml against {mock_base}/payment (" in result.stdout
+    operations = spec_operations("klavi-payments.yaml")
+    assert "createPaymentAccessToken" in operations
+    for operation_id, label in operations.items():
+        assert f"  ok   fuzzing   {operation_id} ({label}): success" in result.stdout
+    assert "klavi-mock check: passed (exit code 0)" in result.stdout
+    cases = {case.get("name"): case for case in ET.parse(report).getroot().iter("testcase")}
+    assert set(operations.values()) <= set(cases)
+    assert not [
+        name for name, case in cases.items() if case.find("failure") is not None or case.find("error") is not None
+    ]
+
+
+def test_check_of_the_payments_contract_fails_naming_the_operation_the_server_breaks(tmp_path):
+    with broken_server(tmp_path) as base:
+        result = check("--base-url", f"{base}/payment", "--contract", "payments", "--max-examples", "3", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr
+    assert "  FAIL fuzzing   createPaymentAccessToken (POST /customer/v1/auth): failure" in result.stdout
+    assert "klavi-mock check: FAILED (exit code 1)" in result.stdout
 
 
 def test_check_fails_and_names_the_operation_when_the_server_breaks_the_contract(tmp_path):
@@ -134,6 +173,17 @@ def test_an_unreachable_url_exits_2_with_one_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_wrong_keys_for_the_payments_contract_exit_2_naming_its_auth(mock_base, tmp_path):
+    result = check(
+        "--base-url", mock_base, "--contract", "payments", "--access-key", "wrong", "--secret-key", "no", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"klavi-mock check: {mock_base}/payment/customer/v1/auth refused the keys (HTTP 401: Invalid accessKey or "
+        "secretKey): pass the partner's --access-key and --secret-key"
+    )
+
+
 def test_wrong_keys_exit_2_saying_the_keys_were_refused(mock_base, tmp_path):
     result = check("--base-url", mock_base, "--access-key", "wrong", "--secret-key", "wrong", cwd=tmp_path)
     assert result.returncode == 2
@@ -149,6 +199,19 @@ def test_wrong_keys_exit_2_saying_the_keys_were_refused(mock_base, tmp_path):
         (["--include", "noSuchOperation"], "unknown operation id noSuchOperation; the spec has: createAccessToken,"),
         (["--max-examples", "0"], "--max-examples should be 1 or more, not 0"),
         (["--base-url", "ftp://example.com"], "--base-url 'ftp://example.com' should be an http(s) URL"),
+        (
+            ["--contract", "payments", "--base-url", "http://127.0.0.1:9/data/v1"],
+            "--base-url 'http://127.0.0.1:9/data/v1' is the data API's (/data/v1) but --contract is payments: "
+            "give --contract data, or the server root",
+        ),
+        (
+            ["--base-url", "http://127.0.0.1:9/payment/"],
+            "--base-url 'http://127.0.0.1:9/payment/' is the payments API's (/payment) but --contract is data",
+        ),
+        (
+            ["--contract", "payments", "--base-url", "http://127.0.0.1:9", "--include", "createAccessToken"],
+            "unknown operation id createAccessToken; the spec has: ",
+        ),
     ],
 )
 def test_bad_flags_exit_2_before_any_request(tmp_path, args, message):

@@ -18,9 +18,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from klavi_mock.cli import main
-from klavi_mock.contract.receiver_cases import build_cases, spec_events_and_products
+from klavi_mock.contract.receiver_cases import build_cases, spec_events_and_products, spec_payment_events
 from klavi_mock.domain.formats import checker
 from klavi_mock.spec.operations import load_spec
+from tests.contract import event_problems
 from tests.servers import free_port
 
 SECRET = "sandbox-secret-key"
@@ -83,6 +84,13 @@ def test_the_cases_cover_every_event_and_report_of_the_spec():
     assert events and products
     assert all(f"event {name}" in names for name in events)
     assert all(f"report {name}" in names for name in products)
+    payment_events = spec_payment_events()
+    assert set(payment_events) == {
+        "payment_status_changed",
+        "automatic_consent_status_changed",
+        "automatic_payment_status_changed",
+    }
+    assert all(f"event {name}" in names for name in payment_events)
     assert {"bad signature", "missing signature", "duplicate eventId", "empty body", "stale timestamp"} <= set(names)
 
 
@@ -91,8 +99,13 @@ def test_every_valid_case_body_matches_its_webhook_schema():
     for case in build_cases(SECRET):
         if case.group not in ("event", "report"):
             continue
-        key = "apiEvents" if case.group == "event" else case.name.removeprefix("report ")
-        schema = webhooks[key]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        if case.group == "event":  # each event against its own contract (payment events: klavi-payments.yaml)
+            problems = event_problems(json.loads(case.posts[0].body))
+            assert not problems, f"{case.name}: {problems[:3]}"
+            continue
+        schema = webhooks[case.name.removeprefix("report ")]["post"]["requestBody"]["content"]["application/json"][
+            "schema"
+        ]
         errors = list(Draft202012Validator(schema, format_checker=checker).iter_errors(json.loads(case.posts[0].body)))
         assert not errors, f"{case.name}: {errors[0].message}"
 

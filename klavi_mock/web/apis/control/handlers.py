@@ -15,7 +15,7 @@ from klavi_mock.domain.deliveries import Delivery, shown_key
 from klavi_mock.domain.links import Link
 from klavi_mock.errors import NotFound
 from klavi_mock.resources import openapi_dir
-from klavi_mock.spec.operations import load_spec
+from klavi_mock.spec.operations import klavi_operations
 from klavi_mock.storage.protocol import DeliveryFilter
 from klavi_mock.web.apis.control.cockpit import COCKPIT_HANDLERS, SETTLE_SECONDS, fell_due
 from klavi_mock.web.apis.control.faults import FAULT_HANDLERS
@@ -307,10 +307,12 @@ async def create_task(call: Call) -> Response:
 async def get_conformance(call: Call) -> Response:
     sandbox = call.sandbox
     await sandbox.reports.settle(SETTLE_SECONDS)
-    operations = list(load_spec("klavi.yaml").operations)
     return JSONResponse(
         sandbox.conformance.report(
-            operations, sandbox.store.list_deliveries(), call.query.get("appId"), faults=sandbox.faults.reactions
+            klavi_operations(),
+            sandbox.store.list_deliveries(),
+            call.query.get("appId"),
+            faults=sandbox.faults.reactions,
         )
     )
 

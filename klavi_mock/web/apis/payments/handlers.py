@@ -2,11 +2,21 @@
 
 from klavi_mock.web.apis.payments import automatic
 from klavi_mock.web.apis.payments.auth import create_payment_access_token
+from klavi_mock.web.apis.payments.instant import (
+    create_instant_payment,
+    get_instant_payment,
+    get_instant_payment_status,
+)
+from klavi_mock.web.apis.payments.links import create_instant_payment_link
 from klavi_mock.web.server.call import ErrorPage, Handler
 
 HANDLERS: dict[str, Handler] = {
     "createPaymentAccessToken": create_payment_access_token,
     # -- instant payments --
+    "createInstantPayment": create_instant_payment,
+    "getInstantPayment": get_instant_payment,
+    "getInstantPaymentStatus": get_instant_payment_status,
+    "createInstantPaymentLink": create_instant_payment_link,
     # -- automatic pix --
     "createAutomaticConsent": automatic.create_consent,
     "createAutomaticConsentLink": automatic.create_consent_link,

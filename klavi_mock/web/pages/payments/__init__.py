@@ -1,1 +1,2 @@
-"""The fake bank's payment pages: the payer authorises an instant payment or an Automatic Pix consent."""
+"""The payments pages: the payer's bank (instant Pix payments: `instant.py`), the hosted
+WhiteLabel payment page, and Automatic Pix's (`automatic.py`)."""
