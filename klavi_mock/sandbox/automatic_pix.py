@@ -22,7 +22,7 @@ from klavi_mock.domain.clock import Clock, iso
 from klavi_mock.domain.personas import PersonaCatalog
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.timeline import Timeline
-from klavi_mock.errors import Conflict, Forbidden, NotFound
+from klavi_mock.errors import Conflict, NotFound
 from klavi_mock.storage.protocol import ConflictError, Store
 from klavi_mock.webhooks.service import Webhooks
 
@@ -173,8 +173,8 @@ class AutomaticPix:
         self, tenant: Tenant, app_id: str, page: int, size: int, status: str | None, identifier: str | None
     ) -> Page:
         """The management API's list: newest first, filtered, one page of it."""
-        if app_id != tenant.app_id:
-            raise Forbidden(f"appId {app_id!r} is not the application of this token ({tenant.app_id!r})")
+        if app_id != tenant.app_id:  # another tenant's, like its objects, is not found
+            raise NotFound(f"no application {app_id!r} for this token (its application is {tenant.app_id!r})")
         found = [
             c
             for c in reversed(self.store.list_automatic_consents(tenant.app_id))

@@ -214,7 +214,7 @@ def test_the_management_list_pages_newest_first_and_filters(pix: AutoPix) -> Non
     authorised = pix.http.get(path, params={"status": "CONSENT_AUTHORIZED"}, headers=pix.headers).json()
     assert [c["id"] for c in authorised["list"]] == [made[0]]
     other = pix.http.get("/payment/management/v1/merchants/automatic/other-app/consents", headers=pix.headers)
-    assert other.status_code == 403
+    assert other.status_code == 404
     bad = pix.http.get(path, params={"pageSize": 101}, headers=pix.headers)
     assert bad.status_code == 400 and "pageSize" in bad.json()["message"]
 
