@@ -130,19 +130,23 @@ class Page:
 
 
 class AutomaticPix:
-    def __init__(self, store: Store, clock: Clock, personas: PersonaCatalog, webhooks: Webhooks) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, personas: PersonaCatalog, webhooks: Webhooks, strict_tax_ids: bool = False
+    ) -> None:
         self.store = store
         self.clock = clock
         self.personas = personas
         self.webhooks = webhooks
+        self.strict_tax_ids = strict_tax_ids  # wrong CPF/CNPJ check digits: refused, else tolerated and noted
         self.timeline = Timeline()  # its own: the consents' jobs name data-API consents
 
     # -- consents -----------------------------------------------------------------------
 
     def create_consent(
         self, tenant: Tenant, body: dict, base_url: str, link: bool = False
-    ) -> tuple[ap.AutomaticConsent, bool]:
-        """The consent, and whether it is new (False: the same request came before)."""
+    ) -> tuple[ap.AutomaticConsent, bool, list[str]]:
+        """The consent, whether it is new (False: the same request came before), and the
+        tolerated notes (the conformance report's deviations)."""
         now = self.clock.now()
         body = dict(body)
         body.setdefault("clientRequestId", str(uuid.uuid4()))  # optional in a consent link
@@ -153,15 +157,16 @@ class AutomaticPix:
                     f"body.clientRequestId: {body['clientRequestId']!r} was used for another consent "
                     f"({before.id}) with a different body; use a new clientRequestId"
                 )
-            return before, False
-        ap.check_consent_request(body, now)
+            return before, False, []
+        where = "body.consent" if link else "body"
+        notes = ap.check_consent_request(body, now, strict=self.strict_tax_ids, where=where)
         persona = self.personas.for_tax_id(body["customer"]["identifier"])
         consent = ap.new_consent(tenant_id=tenant.app_id, body=body, persona_id=persona.id, now=now, link=link)
         consent.consent_url = f"{base_url}{BANK_PATH}{consent.ticket}"
         self.store.add_automatic_consent(consent)
         self.timeline.schedule(consent.authorisation_deadline(), "authorisation_window", consent.id)
         self._announce_consent(consent)
-        return consent, True
+        return consent, True, notes
 
     def get_consent(self, tenant: Tenant | None, consent_id: str) -> ap.AutomaticConsent:
         consent = self.store.get_automatic_consent(tenant.app_id if tenant else None, consent_id)
@@ -182,16 +187,16 @@ class AutomaticPix:
         ]
         return Page(found[(page - 1) * size : page * size], len(found))
 
-    def cancel_consent(self, tenant: Tenant, consent_id: str, body: dict) -> ap.AutomaticConsent:
-        """Cancel by consent: revoked, its pending and scheduled payments cancelled."""
+    def cancel_consent(self, tenant: Tenant, consent_id: str, body: dict) -> tuple[ap.AutomaticConsent, list[str]]:
+        """Cancel by consent: revoked, its pending and scheduled payments cancelled; the tolerated notes."""
         consent = self.get_consent(tenant, consent_id)
-        who = ap.check_cancellation(body)
+        who, notes = ap.check_cancellation(body, strict=self.strict_tax_ids)
         if consent.status not in (*ap.CONSENT_PENDING, ap.AUTHORIZED):
             raise Conflict(f"automatic consent {consent.id} is {consent.status}; it cannot be cancelled")
         with self.store.updating(consent):
             consent.cancelled_by = who
         self._revoke(consent, "REVOGADO_RECEBEDOR")
-        return consent
+        return consent, notes
 
     # -- the bank page -----------------------------------------------------------------
 
@@ -276,13 +281,15 @@ class AutomaticPix:
             raise NotFound(f"payment {payment_id} of automatic consent {consent_id} not found")
         return payment
 
-    def cancel_payment(self, tenant: Tenant, consent_id: str, payment_id: str, body: dict) -> ap.AutomaticPayment:
+    def cancel_payment(
+        self, tenant: Tenant, consent_id: str, payment_id: str, body: dict
+    ) -> tuple[ap.AutomaticPayment, list[str]]:
         payment = self.get_payment(tenant, consent_id, payment_id)
-        who = ap.check_cancellation(body)
+        who, notes = ap.check_cancellation(body, strict=self.strict_tax_ids)
         with self.store.updating(payment):
             ap.cancel(payment, who, self.clock.now())
         self._announce_payment(payment)
-        return payment
+        return payment, notes
 
     def payments_of(self, consent: ap.AutomaticConsent) -> list[ap.AutomaticPayment]:
         return self.store.list_automatic_payments(consent.id)
