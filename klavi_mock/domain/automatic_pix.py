@@ -6,8 +6,10 @@ The consent:
 
     STARTED --payer opens the bank page--> CONSENT_AWAITING_AUTHORIZATION --approves--> CONSENT_AUTHORIZED
        |  payer refuses: CONSENT_REJECTED; the bank fails: ERROR; 60 minutes pass: EXPIRED
-    CONSENT_AUTHORIZED: cancelled by consent / revoked at the bank: CONSENT_REVOKED;
-                        past its expiry: CONSENT_PERIOD_EXPIRED
+    CONSENT_AUTHORIZED: cancelled by consent / revoked at the bank: CONSENT_REVOKED
+
+(CONSENT_PARTIALLY_ACCEPTED, a company's approvals under way, and CONSENT_PERIOD_EXPIRED are
+in the machine as documented; nothing in the mock leads there yet.)
 
 A payment:
 
