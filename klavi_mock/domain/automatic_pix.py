@@ -8,8 +8,9 @@ The consent:
        |  payer refuses: CONSENT_REJECTED; the bank fails: ERROR; 60 minutes pass: EXPIRED
     CONSENT_AUTHORIZED: cancelled by consent / revoked at the bank: CONSENT_REVOKED
 
-(CONSENT_PARTIALLY_ACCEPTED, a company's approvals under way, and CONSENT_PERIOD_EXPIRED are
-in the machine as documented; nothing in the mock leads there yet.)
+CONSENT_PARTIALLY_ACCEPTED: a company's first approver said yes, the others not yet (then
+CONSENT_AUTHORIZED). CONSENT_PERIOD_EXPIRED is in the machine as documented; nothing in the
+mock leads there yet.
 
 A payment:
 

@@ -32,6 +32,9 @@ CONSENT_EVENT = "automatic_consent_status_changed"
 PAYMENT_EVENT = "automatic_payment_status_changed"
 BANK_PATH = "/bank/automatic-pix/"  # + the consent's ticket: the fake bank's page (web/pages/payments)
 REVOKE_AFTER = timedelta(hours=1)  # persona `revoked`: the payer revokes at the bank an hour after authorising
+# persona `multiple-approvals`: a company's consent is CONSENT_PARTIALLY_ACCEPTED after the first
+# approver, CONSENT_AUTHORIZED when the others have approved, 10 minutes later
+OTHER_APPROVERS_AFTER = timedelta(minutes=10)
 PAYER_CANCELS_AFTER = timedelta(hours=1)  # persona `payer-cancels`: each charge cancelled an hour after it is made
 DEFAULT_PAYER_ISPB = "00000000"  # in an endToEndId, when the partner gave no debtorAccount
 
@@ -230,6 +233,14 @@ class AutomaticPix:
         if not approve:
             self._consent_to(consent, ap.REJECTED, "REJEITADO_USUARIO")
             return BankResult(consent, self.return_url(consent))
+        if self._persona(consent) == "multiple-approvals":  # one of the company's approvers; the others later
+            self._consent_to(consent, ap.PARTIALLY_ACCEPTED)
+            self.timeline.schedule(self.clock.now() + OTHER_APPROVERS_AFTER, "other_approvers", consent.id)
+        else:
+            self._authorise(consent)
+        return BankResult(consent, self.return_url(consent))
+
+    def _authorise(self, consent: ap.AutomaticConsent) -> None:
         now = self.clock.now()
         self._consent_to(consent, ap.AUTHORIZED)
         first = ap.first_payment(consent, now)
@@ -237,7 +248,6 @@ class AutomaticPix:
             self._add_payment(first)
         if self._persona(consent) == "revoked":
             self.timeline.schedule(now + REVOKE_AFTER, "bank_revoke", consent.id)
-        return BankResult(consent, self.return_url(consent))
 
     def return_url(self, consent: ap.AutomaticConsent) -> str | None:
         """The partner's redirectUrl with consentId and status (and error on a refusal)."""
@@ -339,7 +349,7 @@ class AutomaticPix:
 
     def _run_job(self, kind: str, subject_id: str, due: datetime) -> int:
         """One job on its consent or payment as it is now (1 if it changed something)."""
-        if kind in ("authorisation_window", "bank_revoke"):
+        if kind in ("authorisation_window", "bank_revoke", "other_approvers"):
             consent = self.store.get_automatic_consent(None, subject_id)
             if consent is None:
                 return 0
@@ -348,6 +358,9 @@ class AutomaticPix:
                 return 1
             if kind == "bank_revoke" and consent.status == ap.AUTHORIZED:
                 self._revoke(consent, "REVOGADO_USUARIO")
+                return 1
+            if kind == "other_approvers" and consent.status == ap.PARTIALLY_ACCEPTED:
+                self._authorise(consent)
                 return 1
             return 0
         payment = self.store.get_automatic_payment(None, subject_id)
@@ -387,6 +400,9 @@ class AutomaticPix:
         for consent in self.store.list_automatic_consents():
             if consent.status in ap.CONSENT_PENDING:
                 self.timeline.schedule(consent.authorisation_deadline(), "authorisation_window", consent.id)
+            if consent.status == ap.PARTIALLY_ACCEPTED:
+                since = consent.status_update_at or consent.created_at
+                self.timeline.schedule(since + OTHER_APPROVERS_AFTER, "other_approvers", consent.id)
             elif consent.status == ap.AUTHORIZED and self._persona(consent) == "revoked":
                 self.timeline.schedule(
                     (consent.status_update_at or consent.created_at) + REVOKE_AFTER, "bank_revoke", consent.id
