@@ -220,7 +220,7 @@ def compose(settings: Settings, clock: Clock | None = None) -> Sandbox:
     )
     for payment in store.list_instant_payments():
         instant.reschedule(payment)
-    automatic_pix = AutomaticPix(store, clock, personas, webhooks)  # -- automatic pix --
+    automatic_pix = AutomaticPix(store, clock, personas, webhooks, settings.strict_tax_ids)  # -- automatic pix --
     automatic_pix.reschedule()
     store.commit()
     return Sandbox(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from klavi_mock.config import Settings
 from klavi_mock.spec.operations import Operation, Spec, load_spec
 from tests.conftest import PARTNER_RETURN, VALID_CPF
 from tests.fuzz.checks import assert_robust
+from tests.payments.autopix import consent_body as automatic_consent_body
 from tests.worlds import OTHER_KEYS, SANDBOX_KEYS, world_settings
 
 LIMIT = 2048  # the app's max_body_bytes: small, so oversized bodies are cheap
@@ -68,6 +70,9 @@ class World:
     fault_id: str
     payment: str
     other_payment: str
+    # -- automatic pix -- an authorised Automatic Pix consent (`id`, a payments path's) and its charge
+    automatic_consent_id: str = ""
+    automatic_payment_id: str = ""
 
     def path_values(self) -> dict[str, str]:
         return {
@@ -79,6 +84,9 @@ class World:
             "journalId": self.journal_id,
             "productReportId": self.report_id,
             "faultId": self.fault_id,
+            # -- automatic pix --
+            "id": self.automatic_consent_id,
+            "paymentId": self.automatic_payment_id,
         }
 
     def token(self, scheme: str, other: bool = False) -> str:
@@ -213,6 +221,7 @@ class Mock:
         report = next(d for d in deliveries if d["name"] == "product_generated_success")
         fault = self.admin("POST", "/faults", json={"appId": "nobody", "status": 503})  # matches no request
         assert fault.status_code == 200, fault.text
+        automatic_consent_id, automatic_payment_id = _automatic_pix(http, payment)  # -- automatic pix --
         self.last = self.snapshot()
         return World(
             access=access,
@@ -228,7 +237,28 @@ class Mock:
             fault_id=fault.json()["faultId"],
             payment=payment,
             other_payment=other_payment,
+            automatic_consent_id=automatic_consent_id,
+            automatic_payment_id=automatic_payment_id,
         )
+
+
+def _automatic_pix(http: TestClient, token: str) -> tuple[str, str]:
+    """-- automatic pix -- An authorised Automatic Pix consent and a charge against it: their ids."""
+    now = datetime.fromisoformat(http.get("/__mock/clock", headers={ADMIN_HEADER: ADMIN_TOKEN}).json()["now"][:19])
+    today = (now - timedelta(hours=3)).date()  # Brasília
+    base = "/payment/customer/v1/automatic/consents"
+    consent = http.post(base, json=automatic_consent_body(today, firstPayment=None), headers=bearer(token))
+    assert consent.status_code == 201, consent.text
+    approved = http.get(consent.json()["redirectConsentURL"], params={"decision": "approve"}, follow_redirects=False)
+    assert approved.status_code == 302, approved.text
+    charge = {
+        "clientRequestId": "robustness-charge",
+        "date": (today + timedelta(days=3)).isoformat(),
+        "amount": "90.00",
+    }
+    payment = http.post(f"{base}/{consent.json()['id']}/payments", json=charge, headers=bearer(token))
+    assert payment.status_code == 201, payment.text
+    return consent.json()["id"], payment.json()["id"]
 
 
 def bearer(token: str) -> dict[str, str]:
