@@ -35,8 +35,10 @@ from klavi_mock.qa.faults import FaultBook
 from klavi_mock.qa.journal import RequestJournal
 from klavi_mock.qa.tracking import TrackingLog
 from klavi_mock.resources import fixtures_dir
+from klavi_mock.sandbox.automatic_pix import AutomaticPix
 from klavi_mock.sandbox.consents import ConsentLifecycle
 from klavi_mock.sandbox.notifications import Notifications
+from klavi_mock.sandbox.payments import InstantPayments
 from klavi_mock.sandbox.reports import ReportService
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.sandbox.tasks import OpenDataTasks
@@ -51,6 +53,8 @@ from klavi_mock.web.apis.payments import handlers as payments_api
 from klavi_mock.web.pages.bank.routes import BankPages
 from klavi_mock.web.pages.cockpit.routes import CockpitPages
 from klavi_mock.web.pages.hosted.pages import HostedPages
+from klavi_mock.web.pages.payments.automatic import AutomaticPixPages
+from klavi_mock.web.pages.payments.instant import PaymentPages
 from klavi_mock.web.server.commit import OneUnitPerRequest
 from klavi_mock.web.server.errors import AppErrors
 from klavi_mock.web.server.lifespan import lifespan
@@ -153,6 +157,9 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         + BankPages(sandbox).routes()
         + HostedPages(sandbox).routes()
         + CockpitPages(sandbox).routes()
+        # -- instant payments --
+        + PaymentPages(sandbox).routes()
+        + AutomaticPixPages(sandbox).routes()  # -- automatic pix --
     )
     errors = AppErrors(all_routes)
     app = MockApp(
@@ -206,6 +213,15 @@ def compose(settings: Settings, clock: Clock | None = None) -> Sandbox:
     tasks = OpenDataTasks(store, institutions, consents)
     for consent in store.list_consents():
         consents.reschedule(consent)
+    # -- instant payments --
+    public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    instant = InstantPayments(
+        store, clock, institutions, personas, webhooks, public_url, strict_tax_ids=settings.strict_tax_ids
+    )
+    for payment in store.list_instant_payments():
+        instant.reschedule(payment)
+    automatic_pix = AutomaticPix(store, clock, personas, webhooks)  # -- automatic pix --
+    automatic_pix.reschedule()
     store.commit()
     return Sandbox(
         settings=settings,
@@ -226,6 +242,9 @@ def compose(settings: Settings, clock: Clock | None = None) -> Sandbox:
         tracking=TrackingLog(),
         faults=FaultBook(settings.faults),
         journal=RequestJournal(settings.journal_size),
+        # -- instant payments --
+        instant=instant,
+        automatic_pix=automatic_pix,  # -- automatic pix --
     )
 
 

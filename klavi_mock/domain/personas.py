@@ -53,6 +53,25 @@ _SCHEMA = {
                         "properties": {"retryAfterSeconds": {"type": "integer", "minimum": 1, "maximum": 3600}},
                     },
                     "reportRequest": {"enum": ["ok", "forbidden", "fail", "kyc-needed"]},
+                    # -- instant payments --
+                    "payment": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "bank": {"enum": ["ask", "deny", "abandon", "stall"]},
+                            "outcome": {
+                                "enum": [
+                                    "completed",
+                                    "insufficient-funds",
+                                    "limit-exceeded",
+                                    "bank-refuses",
+                                    "partially-accepted",
+                                ]
+                            },
+                            "scheduled": {"enum": ["keep", "cancel"]},
+                            "cancelAfterSeconds": {"type": "number", "minimum": 0},
+                        },
+                    },
                     "reports": {
                         "type": "object",
                         "additionalProperties": False,
@@ -62,6 +81,18 @@ _SCHEMA = {
                             "message": {"type": "string"},
                             "delaySeconds": {"type": "number", "minimum": 0},
                         },
+                    },
+                    # -- automatic pix --
+                    "automaticPix": {
+                        "enum": [
+                            "ok",
+                            "bank-denies",
+                            "bank-error",
+                            "revoked",
+                            "insufficient-funds",
+                            "limit-exceeded",
+                            "payer-cancels",
+                        ]
                     },
                 },
             },
@@ -90,6 +121,10 @@ class Persona:
     throttle_seconds: int | None = None  # 429 with Retry-After on POST /consents and report requests
     report_request: str = "ok"  # ok | forbidden (403) | fail (416, code 4007) | kyc-needed (4009, eco products)
     raw: dict[str, Any] | None = None  # as written in the fixture, for the control API
+    # -- instant payments --
+    payment: dict[str, Any] | None = None  # the payer's bank and the payment's end (sandbox/payments.py)
+    # -- automatic pix --
+    automatic_pix: str = "ok"  # what the payer's bank does with an Automatic Pix consent and its charges
 
     def granted(self, requested: list[str], chosen: list[str] | None = None) -> list[str]:
         """What the bank grants: the user's choice (default: everything asked), within what
@@ -149,4 +184,7 @@ def _persona(raw: dict[str, Any]) -> Persona:
         throttle_seconds=(raw.get("throttle") or {}).get("retryAfterSeconds"),
         report_request=raw.get("reportRequest", "ok"),
         raw=raw,
+        # -- instant payments --
+        payment=raw.get("payment"),
+        automatic_pix=raw.get("automaticPix", "ok"),  # -- automatic pix --
     )

@@ -35,8 +35,10 @@ from klavi_mock.qa.conformance import ConformanceLog
 from klavi_mock.qa.faults import FaultBook
 from klavi_mock.qa.journal import RequestJournal
 from klavi_mock.qa.tracking import TrackingLog
+from klavi_mock.sandbox.automatic_pix import AutomaticPix
 from klavi_mock.sandbox.consents import ConsentLifecycle, FellDue
 from klavi_mock.sandbox.notifications import Notifications
+from klavi_mock.sandbox.payments import InstantPayments
 from klavi_mock.sandbox.reports import ReportService
 from klavi_mock.sandbox.tasks import OpenDataTasks
 from klavi_mock.sandbox.tenants import Tenants
@@ -69,6 +71,10 @@ class Sandbox:
     tracking: TrackingLog  # the hosted pages' web tracking events
     faults: FaultBook  # the fault rules (klavi_mock/qa/faults/)
     journal: RequestJournal
+    # -- instant payments --
+    instant: InstantPayments
+    # -- automatic pix --
+    automatic_pix: AutomaticPix
 
     _meta_seen: int | None = None  # the store's meta_changes() when meta values were last read
 
@@ -179,7 +185,11 @@ class Sandbox:
         store changed."""
         if self.store.shared and unit_of_work.current() is None:
             self.catch_up()
-        return self.consents.run_due()
+        ran = self.consents.run_due()
+        # -- instant payments --
+        self.instant.run_due()
+        self.automatic_pix.run_due()  # -- automatic pix -- (its jobs are not the control API's fellDue)
+        return ran
 
     def catch_up(self) -> None:
         """Read again the meta values other processes may have changed (a team sandbox on
@@ -220,10 +230,22 @@ class Sandbox:
         self.reports.throttle.clear()
         self.tokens.forget_verified()
         self.tenants.back_to_configured()
+        self.automatic_pix.reset()  # -- automatic pix --
         if rewind_clock:
             self.clock.rewind()
             self.store.set_meta("clock_offset", self.clock.offset)
+        # -- instant payments --
+        self.instant.timeline.clear()
         unit_of_work.after_commit(_give_back_memory)
+
+    # -- automatic pix --
+
+    def partner_with_keys(self, access_key: str, secret_key: str) -> Tenant:
+        """The tenant whose keys these are (a consent link takes them in its body), or Unauthorized."""
+        tenant = self.tenants.by_access_key(access_key)
+        if tenant is None or not hmac.compare_digest(tenant.secret_key.encode(), secret_key.encode()):
+            raise Unauthorized("Invalid accessKey or secretKey")
+        return tenant
 
 
 def _give_back_memory() -> None:

@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from klavi_mock import unit_of_work
+from klavi_mock.domain.automatic_pix import AutomaticConsent, AutomaticPayment
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import DELIVERED, Delivery, delivery_id
 from klavi_mock.domain.links import Link
+from klavi_mock.domain.payments import InstantPayment
 from klavi_mock.domain.report_requests import ReportRequest
 from klavi_mock.domain.reports import report_id
 from klavi_mock.domain.tasks import Task
@@ -38,6 +40,15 @@ _FORGOTTEN_BY_RESET = (
     "_report_requests",
     "_report_ids",
     "_tasks",
+    # -- instant payments --
+    "_instant_payments",
+    "_instant_by_key",
+    # -- automatic pix --
+    "_auto_consents",
+    "_auto_consent_requests",
+    "_auto_tickets",
+    "_auto_payments",
+    "_auto_payment_requests",
 )
 
 
@@ -63,6 +74,16 @@ class MemoryStore:
         self._report_ids: dict[str, str] = {}  # productReportId -> requestId
         self._tasks: dict[str, Task] = {}  # Open Data tasks
         self._meta: dict[str, Json] = {}  # small named values: the clock's offset, the token secret...
+        # -- instant payments --
+        self._instant_payments: dict[str, InstantPayment] = {}
+        # ("request", tenant, clientRequestId) | ("ticket", t) | ("flow", t) | ("link", t) -> id
+        self._instant_by_key: dict[tuple[str, ...], str] = {}
+        # -- automatic pix --
+        self._auto_consents: dict[str, AutomaticConsent] = {}
+        self._auto_consent_requests: dict[tuple[str, str], str] = {}  # (tenant, clientRequestId) -> id
+        self._auto_tickets: dict[str, str] = {}
+        self._auto_payments: dict[str, AutomaticPayment] = {}
+        self._auto_payment_requests: dict[tuple[str, str], str] = {}
 
     # -- changes -------------------------------------------------------------------
 
@@ -74,6 +95,8 @@ class MemoryStore:
         finally:
             if isinstance(obj, Consent):
                 self._index_flow(obj)
+            elif isinstance(obj, InstantPayment):
+                self._index_instant_payment(obj)
             self._mark(obj)
 
     def _mark(self, obj: Stored) -> None:
@@ -349,3 +372,93 @@ class MemoryStore:
                 self._outbox.put(delivery)
 
         unit_of_work.on_rollback(restore)
+
+    # -- instant payments ------------------------------------------------------------------
+
+    def add_instant_payment(self, payment: InstantPayment) -> None:
+        self._instant_payments[payment.id] = payment
+        self._index_instant_payment(payment)
+        self._added(payment, lambda: self._instant_payments.pop(payment.id, None))
+
+    def _instant_keys(self, payment: InstantPayment) -> list[tuple[str, ...]]:
+        keys: list[tuple[str, ...]] = [("request", payment.tenant_id, payment.client_request_id)]
+        keys += [("ticket", payment.ticket)]
+        keys += [("flow", payment.flow_token)] if payment.flow_token else []
+        keys += [("link", payment.link_token)] if payment.link_token else []
+        return keys
+
+    def _index_instant_payment(self, payment: InstantPayment) -> None:
+        for key in self._instant_keys(payment):
+            if self._instant_by_key.get(key) != payment.id:
+                self._instant_by_key[key] = payment.id
+                unit_of_work.on_rollback(lambda key=key: self._instant_by_key.pop(key, None))  # type: ignore[misc]
+
+    def _instant_by(self, *key: str) -> InstantPayment | None:
+        payment_id = self._instant_by_key.get(key)
+        return self._instant_payments.get(payment_id) if payment_id else None
+
+    def get_instant_payment(self, tenant_id: str | None, payment_id: str) -> InstantPayment | None:
+        payment = self._instant_payments.get(payment_id)
+        return payment if payment is not None and tenant_id in (None, payment.tenant_id) else None
+
+    def instant_payment_with_request_id(self, tenant_id: str, client_request_id: str) -> InstantPayment | None:
+        return self._instant_by("request", tenant_id, client_request_id)
+
+    def instant_payment_with_ticket(self, ticket: str) -> InstantPayment | None:
+        return self._instant_by("ticket", ticket)
+
+    def instant_payment_with_flow(self, flow_token: str) -> InstantPayment | None:
+        return self._instant_by("flow", flow_token)
+
+    def instant_payment_with_link_token(self, link_token: str) -> InstantPayment | None:
+        return self._instant_by("link", link_token)
+
+    def list_instant_payments(self, tenant_id: str | None = None) -> list[InstantPayment]:
+        return [p for p in self._instant_payments.values() if tenant_id is None or p.tenant_id == tenant_id]
+
+    # -- automatic pix (few per tenant: payments scanned by consent) --------------------------
+
+    def add_automatic_consent(self, consent: AutomaticConsent) -> None:
+        self._auto_consents[consent.id] = consent
+        self._auto_consent_requests[(consent.tenant_id, consent.client_request_id)] = consent.id
+        self._auto_tickets[consent.ticket] = consent.id
+
+        def remove() -> None:
+            self._auto_consents.pop(consent.id, None)
+            self._auto_consent_requests.pop((consent.tenant_id, consent.client_request_id), None)
+            self._auto_tickets.pop(consent.ticket, None)
+
+        self._added(consent, remove)
+
+    def get_automatic_consent(self, tenant_id: str | None, consent_id: str) -> AutomaticConsent | None:
+        consent = self._auto_consents.get(consent_id)
+        return consent if consent is not None and tenant_id in (None, consent.tenant_id) else None
+
+    def automatic_consent_with_request(self, tenant_id: str, client_request_id: str) -> AutomaticConsent | None:
+        return self._auto_consents.get(self._auto_consent_requests.get((tenant_id, client_request_id), ""))
+
+    def automatic_consent_with_ticket(self, ticket: str) -> AutomaticConsent | None:
+        return self._auto_consents.get(self._auto_tickets.get(ticket, ""))
+
+    def list_automatic_consents(self, tenant_id: str | None = None) -> list[AutomaticConsent]:
+        return [c for c in self._auto_consents.values() if tenant_id in (None, c.tenant_id)]
+
+    def add_automatic_payment(self, payment: AutomaticPayment) -> None:
+        self._auto_payments[payment.id] = payment
+        self._auto_payment_requests[(payment.tenant_id, payment.client_request_id)] = payment.id
+
+        def remove() -> None:
+            self._auto_payments.pop(payment.id, None)
+            self._auto_payment_requests.pop((payment.tenant_id, payment.client_request_id), None)
+
+        self._added(payment, remove)
+
+    def get_automatic_payment(self, tenant_id: str | None, payment_id: str) -> AutomaticPayment | None:
+        payment = self._auto_payments.get(payment_id)
+        return payment if payment is not None and tenant_id in (None, payment.tenant_id) else None
+
+    def automatic_payment_with_request(self, tenant_id: str, client_request_id: str) -> AutomaticPayment | None:
+        return self._auto_payments.get(self._auto_payment_requests.get((tenant_id, client_request_id), ""))
+
+    def list_automatic_payments(self, consent_id: str | None = None) -> list[AutomaticPayment]:
+        return [p for p in self._auto_payments.values() if consent_id in (None, p.consent_id)]

@@ -48,9 +48,11 @@ from psycopg.types.json import Json as JsonValue
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from klavi_mock import unit_of_work
+from klavi_mock.domain.automatic_pix import AutomaticConsent, AutomaticPayment
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import DELIVERED, TIMEOUT, Delivery, delivery_id, parent_key
 from klavi_mock.domain.links import Link
+from klavi_mock.domain.payments import InstantPayment
 from klavi_mock.domain.report_requests import ReportRequest
 from klavi_mock.domain.reports import report_id
 from klavi_mock.domain.tasks import Task
@@ -77,6 +79,11 @@ TABLES: dict[type, str] = {
     ReportRequest: "report_requests",
     Task: "tasks",
     Delivery: "deliveries",
+    # -- instant payments --
+    InstantPayment: "instant_payments",
+    # -- automatic pix --
+    AutomaticConsent: "automatic_consents",
+    AutomaticPayment: "automatic_payments",
 }
 LEASE = timedelta(seconds=TIMEOUT + 5)  # an attempt's claim: its timeout, and a margin
 # Advisory lock keys (any two numbers no other program on the database uses).
@@ -612,6 +619,38 @@ class PostgresStore:
             (DELIVERED, DELIVERED, self._retention - 1),
         )
 
+    # -- instant payments ------------------------------------------------------------------
+
+    def add_instant_payment(self, payment: InstantPayment) -> None:
+        self._add(payment, {"tenant_id": payment.tenant_id, **_columns(payment)})
+
+    def _instant(self, where: str, params: Sequence[Any]) -> InstantPayment | None:
+        rows = self._rows(f"SELECT id, data, version FROM instant_payments WHERE {where} LIMIT 1", params)
+        return self._first(InstantPayment, rows)
+
+    def get_instant_payment(self, tenant_id: str | None, payment_id: str) -> InstantPayment | None:
+        payment = self._instant("id = %s", (payment_id,))
+        return payment if payment is not None and tenant_id in (None, payment.tenant_id) else None
+
+    def instant_payment_with_request_id(self, tenant_id: str, client_request_id: str) -> InstantPayment | None:
+        return self._instant("tenant_id = %s AND request_id = %s", (tenant_id, client_request_id))
+
+    def instant_payment_with_ticket(self, ticket: str) -> InstantPayment | None:
+        return self._instant("ticket = %s", (ticket,))
+
+    def instant_payment_with_flow(self, flow_token: str) -> InstantPayment | None:
+        return self._instant("flow_token = %s", (flow_token,))
+
+    def instant_payment_with_link_token(self, link_token: str) -> InstantPayment | None:
+        return self._instant("link_token = %s", (link_token,))
+
+    def list_instant_payments(self, tenant_id: str | None = None) -> list[InstantPayment]:
+        rows = self._rows(
+            "SELECT id, data, version FROM instant_payments WHERE (%s::text IS NULL OR tenant_id = %s) ORDER BY n",
+            (tenant_id, tenant_id),
+        )
+        return self._objects(InstantPayment, rows)
+
     # -- control -----------------------------------------------------------------------------
 
     @contextmanager
@@ -635,6 +674,58 @@ class PostgresStore:
         objects = self._identity()
         if objects is not None:
             objects.clear()
+
+    # -- automatic pix -------------------------------------------------------------------------
+
+    def add_automatic_consent(self, consent: AutomaticConsent) -> None:
+        self._add(consent, {"tenant_id": consent.tenant_id, **_columns(consent)})
+
+    def get_automatic_consent(self, tenant_id: str | None, consent_id: str) -> AutomaticConsent | None:
+        rows = self._rows("SELECT id, data, version FROM automatic_consents WHERE id = %s", (consent_id,))
+        consent = self._first(AutomaticConsent, rows)
+        return consent if consent is not None and tenant_id in (None, consent.tenant_id) else None
+
+    def automatic_consent_with_request(self, tenant_id: str, client_request_id: str) -> AutomaticConsent | None:
+        rows = self._rows(
+            "SELECT id, data, version FROM automatic_consents WHERE tenant_id = %s AND client_request_id = %s"
+            " ORDER BY n LIMIT 1",
+            (tenant_id, client_request_id),
+        )
+        return self._first(AutomaticConsent, rows)
+
+    def automatic_consent_with_ticket(self, ticket: str) -> AutomaticConsent | None:
+        rows = self._rows("SELECT id, data, version FROM automatic_consents WHERE ticket = %s LIMIT 1", (ticket,))
+        return self._first(AutomaticConsent, rows)
+
+    def list_automatic_consents(self, tenant_id: str | None = None) -> list[AutomaticConsent]:
+        rows = self._rows(
+            "SELECT id, data, version FROM automatic_consents WHERE (%s::text IS NULL OR tenant_id = %s) ORDER BY n",
+            (tenant_id, tenant_id),
+        )
+        return self._objects(AutomaticConsent, rows)
+
+    def add_automatic_payment(self, payment: AutomaticPayment) -> None:
+        self._add(payment, {"tenant_id": payment.tenant_id, **_columns(payment)})
+
+    def get_automatic_payment(self, tenant_id: str | None, payment_id: str) -> AutomaticPayment | None:
+        rows = self._rows("SELECT id, data, version FROM automatic_payments WHERE id = %s", (payment_id,))
+        payment = self._first(AutomaticPayment, rows)
+        return payment if payment is not None and tenant_id in (None, payment.tenant_id) else None
+
+    def automatic_payment_with_request(self, tenant_id: str, client_request_id: str) -> AutomaticPayment | None:
+        rows = self._rows(
+            "SELECT id, data, version FROM automatic_payments WHERE tenant_id = %s AND client_request_id = %s"
+            " ORDER BY n LIMIT 1",
+            (tenant_id, client_request_id),
+        )
+        return self._first(AutomaticPayment, rows)
+
+    def list_automatic_payments(self, consent_id: str | None = None) -> list[AutomaticPayment]:
+        rows = self._rows(
+            "SELECT id, data, version FROM automatic_payments WHERE (%s::text IS NULL OR consent_id = %s) ORDER BY n",
+            (consent_id, consent_id),
+        )
+        return self._objects(AutomaticPayment, rows)
 
 
 # In flight: claimed, and the lease has not run out.
@@ -665,6 +756,19 @@ def _columns(obj: Stored) -> dict[str, Any]:
         }
     if isinstance(obj, Link):
         return {"tenant_id": obj.tenant_id}
+    # -- instant payments --
+    if isinstance(obj, InstantPayment):
+        return {
+            "request_id": obj.client_request_id,
+            "ticket": obj.ticket,
+            "flow_token": obj.flow_token,
+            "link_token": obj.link_token,
+        }
+    # -- automatic pix --
+    if isinstance(obj, AutomaticConsent):
+        return {"client_request_id": obj.client_request_id, "ticket": obj.ticket}
+    if isinstance(obj, AutomaticPayment):
+        return {"consent_id": obj.consent_id, "client_request_id": obj.client_request_id}
     return {}
 
 

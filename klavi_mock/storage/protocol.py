@@ -5,9 +5,10 @@ Three backends implement it: `memory.MemoryStore` (the default), `sqlite.SqliteS
 touches a backend's own structures (tests/unit/test_store_boundary.py checks that);
 tests/storage/ is the contract both pass, and any new backend must.
 
-What is stored: links, consents, Open Data tasks, report requests and webhook deliveries
-(the dataclasses of `klavi_mock.domain`), and meta values (small JSON values: the clock's
-offset, the token secret, tenant settings changed through the control API).
+What is stored: links, consents, Open Data tasks, report requests, webhook deliveries,
+Automatic Pix consents and payments (the dataclasses of `klavi_mock.domain`), and meta
+values (small JSON values: the clock's offset, the token secret, tenant settings changed
+through the control API).
 
 Reading. `get_*` and the lookups answer None when nothing matches; a `tenant_id` of None
 means any tenant's (the control API, the bank pages), otherwise another tenant's object is
@@ -48,14 +49,18 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Protocol, TypeAlias
 
+from klavi_mock.domain.automatic_pix import AutomaticConsent, AutomaticPayment
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import Delivery, key_names
 from klavi_mock.domain.links import Link
+from klavi_mock.domain.payments import InstantPayment
 from klavi_mock.domain.report_requests import ReportRequest
 from klavi_mock.domain.tasks import Task
 
 # What a store keeps, and what a meta value may be (read back, its containers are dicts and lists).
-Stored: TypeAlias = "Link | Consent | Task | ReportRequest | Delivery"
+Stored: TypeAlias = (
+    "Link | Consent | Task | ReportRequest | Delivery | InstantPayment | AutomaticConsent | AutomaticPayment"
+)
 Json: TypeAlias = "None | bool | int | float | str | Sequence[Json] | Mapping[str, Json]"
 
 
@@ -240,4 +245,46 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Commit what is left and let go of the storage."""
+        ...
+
+    # -- instant payments --
+    def add_instant_payment(self, payment: InstantPayment) -> None: ...
+    def get_instant_payment(self, tenant_id: str | None, payment_id: str) -> InstantPayment | None: ...
+    def instant_payment_with_request_id(self, tenant_id: str, client_request_id: str) -> InstantPayment | None:
+        """The tenant's payment with this clientRequestId (the idempotency key)."""
+        ...
+
+    def instant_payment_with_ticket(self, ticket: str) -> InstantPayment | None:
+        """By the ticket of its redirectConsentURL."""
+        ...
+
+    def instant_payment_with_flow(self, flow_token: str) -> InstantPayment | None:
+        """By the token of its journey through the bank page (set inside `updating`)."""
+        ...
+
+    def instant_payment_with_link_token(self, link_token: str) -> InstantPayment | None:
+        """A WhiteLabel payment by its paymentURL's token."""
+        ...
+
+    def list_instant_payments(self, tenant_id: str | None = None) -> list[InstantPayment]: ...
+    # -- automatic pix -------------------------------------------------------------------
+    def add_automatic_consent(self, consent: AutomaticConsent) -> None: ...
+    def get_automatic_consent(self, tenant_id: str | None, consent_id: str) -> AutomaticConsent | None: ...
+    def automatic_consent_with_request(self, tenant_id: str, client_request_id: str) -> AutomaticConsent | None:
+        """By its clientRequestId (the idempotency key of POST /automatic/consents)."""
+        ...
+
+    def automatic_consent_with_ticket(self, ticket: str) -> AutomaticConsent | None:
+        """By the ticket of its consent URL (the bank page)."""
+        ...
+
+    def list_automatic_consents(self, tenant_id: str | None = None) -> list[AutomaticConsent]: ...
+    def add_automatic_payment(self, payment: AutomaticPayment) -> None: ...
+    def get_automatic_payment(self, tenant_id: str | None, payment_id: str) -> AutomaticPayment | None: ...
+    def automatic_payment_with_request(self, tenant_id: str, client_request_id: str) -> AutomaticPayment | None:
+        """By its clientRequestId (the idempotency key of a charge or a retry)."""
+        ...
+
+    def list_automatic_payments(self, consent_id: str | None = None) -> list[AutomaticPayment]:
+        """A consent's payments (None: every consent's), in creation order."""
         ...

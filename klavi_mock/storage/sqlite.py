@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from klavi_mock import unit_of_work
+from klavi_mock.domain.automatic_pix import AutomaticConsent, AutomaticPayment
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import Delivery
 from klavi_mock.domain.links import Link
+from klavi_mock.domain.payments import InstantPayment
 from klavi_mock.domain.report_requests import ReportRequest
 from klavi_mock.domain.tasks import Task
 from klavi_mock.errors import ConfigError
@@ -52,6 +54,11 @@ TABLES: dict[type, str] = {
     ReportRequest: "report_requests",
     Task: "tasks",
     Delivery: "deliveries",
+    # -- instant payments --
+    InstantPayment: "instant_payments",
+    # -- automatic pix --
+    AutomaticConsent: "automatic_consents",
+    AutomaticPayment: "automatic_payments",
 }
 
 
@@ -132,6 +139,11 @@ class SqliteStore(MemoryStore):
             ReportRequest: self.add_report_request,
             Task: self.add_task,
             Delivery: self._add_stored_delivery,
+            # -- instant payments --
+            InstantPayment: self.add_instant_payment,
+            # -- automatic pix --
+            AutomaticConsent: self.add_automatic_consent,
+            AutomaticPayment: self.add_automatic_payment,
         }
         for cls, table in TABLES.items():
             if not _has_table(reader, table):

@@ -1,0 +1,45 @@
+"""Automatic Pix survives a restart: on `--state-file` (and on `--database-url`, shared),
+a new process finds the consents and payments, the bank page still opens, and what was due
+on the clock (the authorisation window, a scheduled charge's settlement) still happens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from klavi_mock.config import Settings
+from tests.payments.autopix import AutoPix
+from tests.postgres import database_for
+from tests.worlds import in_process, world_settings
+
+
+def _settings(kind: str, where: Path) -> Settings:
+    if kind == "state-file":
+        return world_settings(state_file=str(where / "state.sqlite"))
+    return world_settings(database_url=database_for(where))
+
+
+@pytest.mark.parametrize("kind", ["state-file", "database-url"])
+def test_consents_and_payments_and_their_jobs_survive_a_restart(kind: str, tmp_path: Path) -> None:
+    settings = _settings(kind, tmp_path)
+    with in_process(settings, follow_redirects=False) as first:
+        pix = AutoPix(first)
+        consent = pix.authorised(firstPayment=None)
+        payment = pix.scheduled(consent["id"], days=2, clientRequestId="kept-charge")
+        waiting = pix.create()
+        before = (pix.consent(consent["id"]), pix.payment(consent["id"], payment["id"]), pix.consent(waiting["id"]))
+
+    with in_process(settings, follow_redirects=False) as second:
+        pix = AutoPix(second)
+        assert (
+            pix.consent(consent["id"]),
+            pix.payment(consent["id"], payment["id"]),
+            pix.consent(waiting["id"]),
+        ) == before
+        replay = pix.charge(consent["id"], days=2, clientRequestId="kept-charge")
+        assert replay.status_code == 200 and replay.json()["id"] == payment["id"]  # still idempotent
+        assert pix.bank(waiting).status_code == 200  # the consent URL still opens
+        pix.to_settlement_of(payment)  # past the window too
+        assert pix.payment(consent["id"], payment["id"])["status"] == "PAYMENT_COMPLETED"
+        assert pix.consent(waiting["id"])["status"] == "EXPIRED"
