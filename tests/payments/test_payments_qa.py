@@ -121,6 +121,16 @@ def test_a_fault_rule_naming_no_klavi_operation_is_refused_listing_both_contract
     assert client.get("/__mock/faults").json() == []
 
 
+def test_a_data_api_business_code_on_a_payments_operation_is_refused(client):
+    response = client.post("/__mock/faults", json={"operationId": "createInstantPayment", "status": 4006})
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "body.status: 4006 is a business code of the data API; createInstantPayment is a payments operation "
+        "(give an HTTP status)"
+    )
+    assert client.post("/__mock/faults", json={"operationId": "createLink", "status": 4006}).status_code == 200
+
+
 def test_a_payments_fault_and_the_clients_retry_are_in_the_conformance_report(client):
     add_fault(client, operationId="createPaymentAccessToken", status=500, times=1)
     assert client.post(PAYMENT_AUTH, json=SANDBOX_KEYS).status_code == 500

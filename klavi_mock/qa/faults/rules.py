@@ -156,13 +156,25 @@ def _unknown_operation(operation_id: str, where: str) -> list[str]:
     return [f"{where}.operationId: {operation_id!r} is not an operation of {specs}; one of: {', '.join(known)}"]
 
 
+def _foreign_business_code(raw: dict, where: str) -> list[str]:
+    """The business codes 4001-4009 are the data API's: a payments operation answering one
+    would break its own contract (its 416s carry 41xx codes)."""
+    status = raw.get("status")
+    if status in BUSINESS_ERRORS and raw["operationId"] in klavi_operations()["payments"]:
+        return [
+            f"{where}.status: {status} is a business code of the data API; "
+            f"{raw['operationId']} is a payments operation (give an HTTP status)"
+        ]
+    return []
+
+
 def parse_rule(raw: Any, where: str = "body", source: str = "api", rule_id: str | None = None) -> FaultRule:
     """Check a rule as written (field names as in the API) and build it; RuleError names
     each wrong field as `<where>.<field>: problem`."""
 
     found = problems(_body_validator(), raw, where)
     if not found and "operationId" in raw:
-        found = _unknown_operation(raw["operationId"], where)
+        found = _unknown_operation(raw["operationId"], where) or _foreign_business_code(raw, where)
     if found:
         raise RuleError(found)
     status = raw.get("status")
