@@ -123,8 +123,7 @@ def test_a_data_api_business_code_on_a_payments_operation_is_refused(client):
     response = client.post("/__mock/faults", json={"operationId": "createInstantPayment", "status": 4006})
     assert response.status_code == 400
     assert response.json()["message"] == (
-        "body.status: 4006 is a business code of the data API; createInstantPayment is a payments operation "
-        "(give an HTTP status)"
+        "body: status 4001-4009 is a business code of the data API: a rule on a payments operation gives an HTTP status"
     )
     assert client.post("/__mock/faults", json={"operationId": "createLink", "status": 4006}).status_code == 200
 

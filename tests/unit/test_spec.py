@@ -113,3 +113,8 @@ def test_a_fault_rule_names_exactly_the_operations_of_both_klavi_contracts():
     admin = load_spec("mock-admin.yaml").resolved["components"]["schemas"]["FaultRuleInput"]
     listed = admin["properties"]["operationId"]["enum"]
     assert listed == [op for operations in klavi_operations().values() for op in operations]
+    # The data API's business codes are refused on the payments operations, named here too.
+    [payments_only] = [
+        rule["not"] for rule in admin["allOf"] if "operationId" in rule.get("not", {}).get("required", [])
+    ]
+    assert payments_only["properties"]["operationId"]["enum"] == klavi_operations()["payments"]

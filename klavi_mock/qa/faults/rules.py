@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from klavi_mock.errors import BUSINESS_ERRORS
-from klavi_mock.spec.operations import klavi_operations, load_spec
+from klavi_mock.spec.operations import load_spec
 from klavi_mock.spec.validation import problems
 
 # HTTP statuses a rule may answer besides the business codes (which go out as HTTP 416).
@@ -146,25 +146,11 @@ def _body_validator():
     return load_spec("mock-admin.yaml").operations["createFault"].body_validator
 
 
-def _foreign_business_code(raw: dict, where: str) -> list[str]:
-    """The business codes 4001-4009 are the data API's: a payments operation answering one
-    would break its own contract (its 416s carry 41xx codes)."""
-    status = raw.get("status")
-    if status in BUSINESS_ERRORS and raw["operationId"] in klavi_operations()["payments"]:
-        return [
-            f"{where}.status: {status} is a business code of the data API; "
-            f"{raw['operationId']} is a payments operation (give an HTTP status)"
-        ]
-    return []
-
-
 def parse_rule(raw: Any, where: str = "body", source: str = "api", rule_id: str | None = None) -> FaultRule:
     """Check a rule as written (field names as in the API) and build it; RuleError names
     each wrong field as `<where>.<field>: problem`."""
 
     found = problems(_body_validator(), raw, where)
-    if not found and "operationId" in raw:
-        found = _foreign_business_code(raw, where)
     if found:
         raise RuleError(found)
     status = raw.get("status")
