@@ -41,7 +41,8 @@ def event_problems(body: list) -> list[str]:
     problems = []
     for index, event in enumerate(body):
         webhook, spec = (PAYMENT_EVENTS, PAYMENTS_SPEC) if is_payment_event(event) else ("apiEvents", "klavi.yaml")
-        problems += [f"{index}/{problem}" for problem in webhook_problems(webhook, [event], spec)]
+        # Checked as a body of one: "0/payload: ..." is this event's "<index>/payload: ...".
+        problems += [f"{index}/{problem[2:]}" for problem in webhook_problems(webhook, [event], spec)]
     return problems if body else webhook_problems("apiEvents", body)
 
 

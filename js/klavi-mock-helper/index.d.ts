@@ -155,6 +155,8 @@ export interface TenantConformance {
   requests: number;
   operations: Record<string, { calls: number; statuses: Record<string, number> }>;
   notExercised: string[];
+  /** Coverage per contract: data (openapi/klavi.yaml) and payments (openapi/klavi-payments.yaml). */
+  contracts?: Record<string, { called: boolean; operations: number; exercised: number; notExercised: string[] }>;
   violationCount: number;
   recoverableCount?: number;
   violations: Record<string, Record<string, DeviationItem[]>>;
@@ -200,7 +202,13 @@ export class KlaviMock {
   settle(seconds?: number, options?: { timeout?: number; maxSteps?: number }): Promise<string>;
   tenants(): Promise<Tenant[]>;
   setWebhooks(
-    settings: { eventsUrl?: string | null; productsCallbackURL?: string | Record<string, string> | null; trackingEvents?: boolean },
+    settings: {
+      eventsUrl?: string | null;
+      productsCallbackURL?: string | Record<string, string> | null;
+      trackingEvents?: boolean;
+      /** Where payment events go (else eventsUrl). */
+      paymentsUrl?: string | null;
+    },
     appId?: string,
   ): Promise<Tenant>;
 
@@ -233,6 +241,21 @@ export class KlaviMock {
   violations(): Promise<string[]>;
   assertConforms(): Promise<void>;
   requests(query?: Record<string, string | number>): Promise<Array<Record<string, any>>>;
+
+  /** The payments API's base URL: `${baseUrl}/payment`. */
+  readonly paymentsUrl: string;
+  /** A payments accessToken (POST /payment/customer/v1/auth with the tenant's keys). */
+  paymentToken(): Promise<string>;
+  /** The payer approves at the bank, no browser: a redirectConsentURL (instant payment,
+   * Automatic Pix consent) or a WhiteLabel paymentURL ({ institutionId: '341' }); the
+   * partner URL landed on. */
+  approvePayment(url: string, query?: Record<string, string>): Promise<string>;
+  refusePayment(url: string, query?: Record<string, string>): Promise<string>;
+  bankJourney(url: string, query: Record<string, string>): Promise<string>;
+  waitForPaymentEvent(
+    name: 'payment_status_changed' | 'automatic_consent_status_changed' | 'automatic_payment_status_changed',
+    options?: { resourceId?: string; status?: string; timeout?: number },
+  ): Promise<KlaviEvent>;
 }
 
 export interface ReceivedWebhook {

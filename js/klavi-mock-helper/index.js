@@ -330,6 +330,70 @@ export class KlaviMock {
   requests(query) {
     return this.admin('GET', '/requests', undefined, query).then((page) => page.items);
   }
+
+  // -- payments (the payments API, /payment) ------------------------------------------------
+
+  /** The payments API's base URL: `${baseUrl}/payment`. */
+  get paymentsUrl() {
+    return `${this.baseUrl}/payment`;
+  }
+
+  /** A payments accessToken for the tenant (POST /payment/customer/v1/auth with its keys). */
+  async paymentToken() {
+    const tenant = (await this.tenants()).find((t) => t.appId === this.appId);
+    if (!tenant) throw new Error(`klavi-mock has no tenant ${this.appId}`);
+    const response = await fetch(`${this.paymentsUrl}/customer/v1/auth`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ accessKey: tenant.accessKey, secretKey: tenant.secretKey }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new KlaviMockError('POST', '/payment/customer/v1/auth', response.status, text);
+    return JSON.parse(text).accessToken;
+  }
+
+  /** The payer approves at the bank without a browser: an instant payment's or an Automatic
+   * Pix consent's redirectConsentURL, or a WhiteLabel paymentURL (with { institutionId:
+   * '341' }); resolves to the partner URL the browser lands on. */
+  approvePayment(url, query = {}) {
+    return this.bankJourney(url, { decision: 'approve', ...query });
+  }
+
+  /** The payer refuses at the bank (as approvePayment). */
+  refusePayment(url, query = {}) {
+    return this.bankJourney(url, { decision: 'deny', ...query });
+  }
+
+  /** Follow the bank's redirects until they leave the mock; that URL. */
+  async bankJourney(url, query) {
+    const mock = new URL(this.baseUrl).host;
+    let next = `${url}${url.includes('?') ? '&' : '?'}${new URLSearchParams(query)}`;
+    for (let hops = 0; hops < 10; hops += 1) {
+      const response = await fetch(next, { redirect: 'manual' });
+      const location = response.headers.get('location');
+      if (response.status < 300 || response.status >= 400 || !location) {
+        throw new KlaviMockError('GET', next, response.status, await response.text());
+      }
+      next = new URL(location, next).toString();
+      if (new URL(next).host !== mock) return next;
+    }
+    throw new Error(`the bank journey from ${url} did not leave the mock`);
+  }
+
+  /** The newest payment event `name` the mock delivered (answered 2xx) about a payment or
+   * consent (resourceId: its payload's id or consentId), with payload.status `status`. */
+  async waitForPaymentEvent(name, { resourceId, status, timeout = 10000 } = {}) {
+    const about = (e) => !resourceId || e.payload?.id === resourceId || e.payload?.consentId === resourceId;
+    return waitFor(async () => {
+      const items = await this.deliveries({ kind: 'event', status: 'delivered', appId: this.appId, name });
+      for (const delivery of items) {
+        const events = Array.isArray(delivery.body) ? delivery.body : [delivery.body];
+        const event = events.find((e) => e.eventName === name && about(e) && (!status || e.payload?.status === status));
+        if (event) return event;
+      }
+      return null;
+    }, { timeout, what: `the ${name} webhook${resourceId ? ` about ${resourceId}` : ''}${status ? ` with ${status}` : ''}` });
+  }
 }
 
 /** A webhook receiver on a loopback port (node:http): records each POST and answers 200,

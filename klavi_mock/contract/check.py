@@ -17,7 +17,9 @@ schemathesis is imported only inside `run_check`, so importing this module stays
 
 from __future__ import annotations
 
+import re
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -103,6 +105,28 @@ def config_file() -> Path:
         return schemathesis_config()
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
+
+
+_OPERATIONS_TABLE = re.compile(r"^\[\[operations\]\][ \t]*$", re.MULTILINE)
+# Python 3.10 has no TOML parser: the one key we need, read the way schemathesis.toml writes it.
+_INCLUDE_ID = re.compile(r'^include-operation-id[ \t]*=[ \t]*"([^"]+)"[ \t]*$', re.MULTILINE)
+
+
+def config_for(config: Path, operations: dict[str, str], folder: Path) -> Path:
+    """schemathesis.toml as it applies to one contract: its `[[operations]]` tables that name
+    an operation of another contract are left out (schemathesis would warn that they match
+    nothing), the rest kept word for word. Written into `folder`."""
+    text = config.read_text(encoding="utf-8")
+    starts = [match.start() for match in _OPERATIONS_TABLE.finditer(text)]
+    kept = [text[: starts[0]] if starts else text]
+    for start, end in zip(starts, starts[1:] + [len(text)], strict=True):
+        table = text[start:end]
+        named = _INCLUDE_ID.search(table)
+        if named is None or named[1] in operations:  # other filters: kept, schemathesis reads them
+            kept.append(table)
+    written = folder / config.name
+    written.write_text("".join(kept), encoding="utf-8")
+    return written
 
 
 def _spec(contract: Contract = CONTRACTS[DEFAULT_CONTRACT]) -> dict:
@@ -401,40 +425,42 @@ def _run(
     _TARGET.token_errors = set()
     _register_once()
 
-    notes: list[str] = []
-    args = [
-        "--config-file",
-        str(config),
-        "run",
-        str(spec_file(contract)),
-        "--url",
-        base,
-        "--max-examples",
-        str(max_examples),
-        "--workers",
-        str(workers),
-    ]
-    for operation_id in include or []:
-        args += ["--include-operation-id", operation_id]
-    if include and not any(source in include and target in include for source, target in spec_links(spec)):
-        # The stateful phase follows links; with none between the chosen operations it has nothing to do.
-        args += ["--phases", "examples,coverage,fuzzing"]
-        notes.append("no OpenAPI link joins the included operations: no stateful phase")
-    if junit_path is not None:
-        args += ["--report", "junit", "--report-junit-path", str(junit_path)]
+    # schemathesis.toml without the tables of the other contract's operations.
+    with tempfile.TemporaryDirectory(prefix="klavi-mock-check-") as folder:
+        notes: list[str] = []
+        args = [
+            "--config-file",
+            str(config_for(config, operations, Path(folder))),
+            "run",
+            str(spec_file(contract)),
+            "--url",
+            base,
+            "--max-examples",
+            str(max_examples),
+            "--workers",
+            str(workers),
+        ]
+        for operation_id in include or []:
+            args += ["--include-operation-id", operation_id]
+        if include and not any(source in include and target in include for source, target in spec_links(spec)):
+            # The stateful phase follows links; with none between the chosen operations it has nothing to do.
+            args += ["--phases", "examples,coverage,fuzzing"]
+            notes.append("no OpenAPI link joins the included operations: no stateful phase")
+        if junit_path is not None:
+            args += ["--report", "junit", "--report-junit-path", str(junit_path)]
 
-    print(
-        f"klavi-mock check: {spec_file(contract)} against {base} "
-        f"({len(include) if include else len(operations)} operations, up to {max_examples} examples each)",
-        flush=True,
-    )
-    for note in notes:
-        print(f"klavi-mock check: {note}", flush=True)
-    try:
-        schemathesis.cli.schemathesis.main(args=args, prog_name="klavi-mock check", standalone_mode=True)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        print(
+            f"klavi-mock check: {spec_file(contract)} against {base} "
+            f"({len(include) if include else len(operations)} operations, up to {max_examples} examples each)",
+            flush=True,
+        )
+        for note in notes:
+            print(f"klavi-mock check: {note}", flush=True)
+        try:
+            schemathesis.cli.schemathesis.main(args=args, prog_name="klavi-mock check", standalone_mode=True)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     summary = _summary()
     if summary:
         print(summary, flush=True)

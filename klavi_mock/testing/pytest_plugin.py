@@ -149,6 +149,7 @@ class KlaviMock:
             json={
                 "eventsUrl": self.receiver.url("/events"),
                 "productsCallbackURL": {"all": self.receiver.url("/reports")},
+                "paymentsUrl": self.receiver.url("/payments"),
             },
         )
         self.receiver.reset()
@@ -368,6 +369,55 @@ class KlaviMock:
     def close(self) -> None:
         self._http.close()
 
+    # -- payments (the payments API, /payment) -----------------------------------------------
+
+    @property
+    def payments_url(self) -> str:
+        """The payments API's base URL, e.g. http://127.0.0.1:<port>/payment."""
+        return f"{self.base_url}/payment"
+
+    def payment_token(self) -> str:
+        """A payments accessToken (POST /payment/customer/v1/auth with the tenant's keys)."""
+        keys = {"accessKey": self.access_key, "secretKey": self.secret_key}
+        response = self._http.post("/payment/customer/v1/auth", json=keys)
+        if response.status_code != 200:
+            raise AssertionError(f"POST /payment/customer/v1/auth: {response.status_code} {response.text}")
+        return response.json()["accessToken"]
+
+    def approve_payment(self, redirect_url: str, **query: str) -> str:
+        """The payer approves at the bank, without a browser: an instant payment or an
+        Automatic Pix consent (their redirectConsentURL), a WhiteLabel payment (its paymentURL,
+        with institutionId="341"); returns the partner URL the browser lands on."""
+        return self._journey(redirect_url, urlencode({"decision": "approve", **query}))
+
+    def refuse_payment(self, redirect_url: str, **query: str) -> str:
+        """The payer refuses at the bank (as approve_payment); the partner URL landed on."""
+        return self._journey(redirect_url, urlencode({"decision": "deny", **query}))
+
+    def payment_events(self, name: str | None = None, resource_id: str | None = None) -> list[dict]:
+        """The payment events the receiver got (at the tenant's paymentsUrl), oldest first:
+        those named `name`, about the payment or consent `resource_id` (a charge's events are
+        about its consent too)."""
+        return [
+            e
+            for e in self.receiver.events("/payments")
+            if (name is None or e["eventName"] == name)
+            and (resource_id is None or resource_id in (e["payload"].get("id"), e["payload"].get("consentId")))
+        ]
+
+    def wait_for_payment_event(
+        self, name: str, resource_id: str | None = None, status: str | None = None, timeout: float = 10
+    ) -> dict:
+        """The newest `name` payment event (about `resource_id`; whose payload has `status`),
+        once there is one."""
+
+        def found() -> list[dict]:
+            events = self.payment_events(name, resource_id)
+            return [e for e in events if status is None or e["payload"].get("status") == status]
+
+        about = f" about {resource_id}" if resource_id else ""
+        return wait_for(found, timeout, what=f"the {name} webhook{about}{f' with {status}' if status else ''}")[-1]
+
 
 def _next_step(pending: list[dict], now: float) -> float | None:
     """How far to move the clock to the earliest pending delivery's next attempt, or None
@@ -412,6 +462,7 @@ class AsyncKlaviMock:
         self.access_key, self.secret_key, self.app_id = mock.access_key, mock.secret_key, mock.app_id
         self.receiver = mock.receiver
         self.events, self.reports, self.basic_link_url = mock.events, mock.reports, mock.basic_link_url
+        self.payments_url, self.payment_events = mock.payments_url, mock.payment_events
 
     reset = _in_a_thread(KlaviMock.reset)
     advance = _in_a_thread(KlaviMock.advance)
@@ -439,6 +490,11 @@ class AsyncKlaviMock:
     conformance = _in_a_thread(KlaviMock.conformance)
     violations = _in_a_thread(KlaviMock.violations)
     assert_conforms = _in_a_thread(KlaviMock.assert_conforms)
+    # -- payments --
+    payment_token = _in_a_thread(KlaviMock.payment_token)
+    approve_payment = _in_a_thread(KlaviMock.approve_payment)
+    refuse_payment = _in_a_thread(KlaviMock.refuse_payment)
+    wait_for_payment_event = _in_a_thread(KlaviMock.wait_for_payment_event)
 
     @contextlib.asynccontextmanager
     async def fault(self, **rule: Any) -> AsyncIterator[dict]:

@@ -7,7 +7,8 @@ the world has no real id for, or a body schema it cannot make a valid body for).
 Each is called the way a client calls it, through Starlette's TestClient, on an app in strict
 mode (a response the spec does not declare fails the test too), with a 2048-byte body limit
 and an admin token. Path parameters are real ids (a link, a consent, a task, a webhook
-delivery created first) unless the test is about garbage ids.
+delivery, an instant payment, an Automatic Pix consent and charge created first) unless the
+test is about garbage ids.
 
 What it proves, for every operation:
 
@@ -15,7 +16,8 @@ What it proves, for every operation:
   and 100,000 under the default limit), `1e999999`, NaN/Infinity, non-object bodies) is a
   400 naming the body, or the field at fault; duplicate keys are answered like any body;
 - a wrong JSON type in any field of the body schema is a 400 naming that field;
-- schema-valid bodies (with personas' tax ids, real and unknown institutions, real ids) get
+- schema-valid bodies (with personas' tax ids, real and unknown institutions, real ids,
+  strings of the spec's patterns: ISPBs, amounts...) get
   past validation into the business rules, and their refusals (416, 404, 409...) too leave
   nothing half done;
 - unicode (astral characters, lone surrogates escaped as "\\ud800", NUL, RTL marks,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
 from klavi_mock.spec.operations import Operation, Spec
 from tests.conftest import PARTNER_RETURN, VALID_CNPJ, VALID_CPF
 from tests.fuzz.world import ADMIN_HEADER, ADMIN_TOKEN, World, bearer
+from tests.payments import autopix, instant
+from tests.worlds import SANDBOX_KEYS
 
 # --- requests built from an operation ----------------------------------------------------------
 
@@ -122,9 +125,28 @@ def example_of(schema: dict) -> Any:
     return {"boolean": True, "null": None}[kind]
 
 
+# Today in Brasília on a fresh mock's clock: the payments API's dates are checked against it.
+_TODAY = datetime.now(timezone.utc).astimezone(autopix.BRASILIA).date()
+_AUTOMATIC_CONSENT = autopix.consent_body(_TODAY, firstPayment=None)
+_CANCEL = {"cancelledBy": autopix.PAYER_CPF, "identifierType": "CPF"}
+
 # A base body must not point webhooks at a real receiver: deliveries would change the state
-# behind the tests' back.
+# behind the tests' back. The payments API's bodies have rules a schema cannot say (Pix keys,
+# dates ahead, the fields each initType needs): the helpers' own valid examples.
 BASE_BODY_OVERRIDES = {
+    "createInstantPaymentLink": {**SANDBOX_KEYS, "payment": instant.body(clientRequestId="robustness-link")},
+    "createAutomaticConsent": {**_AUTOMATIC_CONSENT, "clientRequestId": "robustness-consent"},
+    "createAutomaticConsentLink": {
+        **SANDBOX_KEYS,
+        "consent": {k: v for k, v in _AUTOMATIC_CONSENT.items() if k != "clientRequestId"},
+    },
+    "createAutomaticPayment": {
+        "clientRequestId": "robustness-charge-2",
+        "date": (_TODAY + timedelta(days=6)).isoformat(),
+        "amount": "90.00",
+    },
+    "cancelAutomaticConsent": _CANCEL,
+    "cancelAutomaticPayment": _CANCEL,
     "setTenantWebhooks": {"eventsUrl": None, "productsCallbackURL": None},
     # a receiver check sends its webhooks nowhere (port 9: nothing listens, refused at once)
     "runReceiverCheck": {"url": "http://127.0.0.1:9/klavi/events", "appId": "sandbox-app"},

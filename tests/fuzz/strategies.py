@@ -212,6 +212,13 @@ def values_of(schema: dict, hints: dict[str, list]) -> st.SearchStrategy:
         elif kind == "string":
             if schema.get("format") in HINTS:
                 options.append(st.sampled_from(HINTS[schema["format"]]))
+            elif "pattern" in schema:  # the payments API's ISPBs, account numbers, amounts...
+                low, high = schema.get("minLength", 0), schema.get("maxLength", 10_000)
+                options.append(
+                    st.from_regex(schema["pattern"], fullmatch=True).filter(
+                        lambda text, low=low, high=high: low <= len(text) <= high
+                    )
+                )
             else:
                 options.append(
                     st.text(min_size=schema.get("minLength", 0), max_size=min(schema.get("maxLength", 40), 40))

@@ -19,7 +19,7 @@ from tests.fuzz.world import BODY_OPS, LIMIT, fuzz, ids
 @pytest.mark.parametrize("spec, op", BODY_OPS, ids=ids(BODY_OPS))
 def test_malformed_json_is_a_400_naming_the_body(mock, spec, op):
     world = mock.world()
-    url = url_of(spec, op, world.path_values())
+    url = url_of(spec, op, world.path_values(op))
 
     @fuzz(25)
     @given(malformed_bodies(op))
@@ -40,7 +40,7 @@ def test_malformed_json_is_a_400_naming_the_body(mock, spec, op):
 @pytest.mark.parametrize("spec, op", BODY_OPS, ids=ids(BODY_OPS))
 def test_a_wrong_type_in_any_field_is_a_400_naming_it(mock, spec, op):
     world = mock.world()
-    url = url_of(spec, op, world.path_values())
+    url = url_of(spec, op, world.path_values(op))
     fields = typed_fields(op)
     assert fields, f"{op.label}: a body schema with no typed field"
 
@@ -61,7 +61,7 @@ def test_schema_valid_bodies_are_answered_and_a_refusal_changes_nothing(mock, sp
     """Past validation, into the business rules (416, 404, 409...): a refusal there must not
     leave half a change behind either."""
     world = mock.world()
-    url = url_of(spec, op, world.path_values())
+    url = url_of(spec, op, world.path_values(op))
     hints = {
         **HINTS,
         "consentId": [world.consent_id],
@@ -82,7 +82,7 @@ def test_schema_valid_bodies_are_answered_and_a_refusal_changes_nothing(mock, sp
 @pytest.mark.parametrize("spec, op", BODY_OPS, ids=ids(BODY_OPS))
 def test_a_body_over_the_limit_is_a_413(mock, spec, op):
     world = mock.world()
-    url = url_of(spec, op, world.path_values())
+    url = url_of(spec, op, world.path_values(op))
     text = json.dumps(base_body(op)).encode()
 
     @fuzz(6)
@@ -108,7 +108,7 @@ def test_a_body_over_the_limit_is_a_413(mock, spec, op):
 @pytest.mark.parametrize("spec, op", BODY_OPS, ids=ids(BODY_OPS))
 def test_a_body_that_is_not_json_is_a_415(mock, spec, op):
     world = mock.world()
-    url = url_of(spec, op, world.path_values())
+    url = url_of(spec, op, world.path_values(op))
     media_types = st.one_of(
         st.sampled_from(
             [

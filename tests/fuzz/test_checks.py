@@ -20,7 +20,7 @@ def test_every_operation_is_fuzzed_with_real_inputs(mock):
     assert {spec.base_path for spec, _ in OPERATIONS} == {"/data/v1", "/payment", "/__mock"}
     world = mock.world()
     for _, op in OPERATIONS:
-        assert set(path_params(op)) <= set(world.path_values()), f"{op.label}: no real value for {path_params(op)}"
+        assert set(path_params(op)) <= set(world.path_values(op)), f"{op.label}: no real value for {path_params(op)}"
         assert set(op.security) <= {"accessToken", "linkToken", "paymentToken", "adminToken"}, op.label
         if op.body_validator is not None:
             assert op.body_validator.is_valid(base_body(op)), f"{op.label}: the base body {base_body(op)} is off-spec"

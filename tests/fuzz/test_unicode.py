@@ -32,7 +32,7 @@ def test_unicode_anywhere_is_answered_cleanly(mock, spec, op):
     @given(st.sampled_from(targets), nasty_text)
     def check(target, text):
         where, name = target
-        path, query, headers = world.path_values(), {}, credentials(op, world)
+        path, query, headers = world.path_values(op), {}, credentials(op, world)
         body = base_body(op) if op.body_schema is not None else None
         if where == "header":
             headers = {**headers, name: text.encode("utf-8", "surrogatepass")}

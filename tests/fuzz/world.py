@@ -18,7 +18,7 @@ from klavi_mock.config import Settings
 from klavi_mock.spec.operations import Operation, Spec, load_spec
 from tests.conftest import PARTNER_RETURN, VALID_CPF
 from tests.fuzz.checks import assert_robust
-from tests.payments.autopix import consent_body as automatic_consent_body
+from tests.payments import autopix, instant
 from tests.worlds import OTHER_KEYS, SANDBOX_KEYS, world_settings
 
 LIMIT = 2048  # the app's max_body_bytes: small, so oversized bodies are cheap
@@ -55,7 +55,8 @@ def fuzz(examples: int):
 @dataclass
 class World:
     """Real ids in a fresh state: tokens of both tenants (data and payments), a link, a consent,
-    a task, a delivery, a report."""
+    a task, a delivery, a report; an instant payment (refused at the bank: it stays as it is),
+    an Automatic Pix consent (authorised) and a payment scheduled against it (days ahead)."""
 
     access: str
     link_id: str
@@ -70,11 +71,20 @@ class World:
     fault_id: str
     payment: str
     other_payment: str
-    # -- automatic pix -- an authorised Automatic Pix consent (`id`, a payments path's) and its charge
-    automatic_consent_id: str = ""
-    automatic_payment_id: str = ""
+    instant_payment_id: str
+    automatic_consent_id: str
+    automatic_payment_id: str
 
-    def path_values(self) -> dict[str, str]:
+    def path_values(self, op: Operation | None = None) -> dict[str, str]:
+        """The real id of each path parameter; the payments API's `id` and `consentId` are its
+        own resources' (an instant payment's, an Automatic Pix consent's)."""
+        if op is not None and op.path.startswith("/customer/v1/"):
+            automatic = op.path.startswith("/customer/v1/automatic/")
+            return {
+                "id": self.automatic_consent_id if automatic else self.instant_payment_id,
+                "consentId": self.automatic_consent_id,
+                "paymentId": self.automatic_payment_id,
+            }
         return {
             "consentId": self.consent_id,
             "taskId": self.task_id,
@@ -84,9 +94,6 @@ class World:
             "journalId": self.journal_id,
             "productReportId": self.report_id,
             "faultId": self.fault_id,
-            # -- automatic pix --
-            "id": self.automatic_consent_id,
-            "paymentId": self.automatic_payment_id,
         }
 
     def token(self, scheme: str, other: bool = False) -> str:
@@ -221,7 +228,7 @@ class Mock:
         report = next(d for d in deliveries if d["name"] == "product_generated_success")
         fault = self.admin("POST", "/faults", json={"appId": "nobody", "status": 503})  # matches no request
         assert fault.status_code == 200, fault.text
-        automatic_consent_id, automatic_payment_id = _automatic_pix(http, payment)  # -- automatic pix --
+        instant_payment, automatic_consent, automatic_payment = self._payments(payment)
         self.last = self.snapshot()
         return World(
             access=access,
@@ -237,28 +244,44 @@ class Mock:
             fault_id=fault.json()["faultId"],
             payment=payment,
             other_payment=other_payment,
-            automatic_consent_id=automatic_consent_id,
-            automatic_payment_id=automatic_payment_id,
+            instant_payment_id=instant_payment,
+            automatic_consent_id=automatic_consent,
+            automatic_payment_id=automatic_payment,
         )
 
-
-def _automatic_pix(http: TestClient, token: str) -> tuple[str, str]:
-    """-- automatic pix -- An authorised Automatic Pix consent and a charge against it: their ids."""
-    now = datetime.fromisoformat(http.get("/__mock/clock", headers={ADMIN_HEADER: ADMIN_TOKEN}).json()["now"][:19])
-    today = (now - timedelta(hours=3)).date()  # Brasília
-    base = "/payment/customer/v1/automatic/consents"
-    consent = http.post(base, json=automatic_consent_body(today, firstPayment=None), headers=bearer(token))
-    assert consent.status_code == 201, consent.text
-    approved = http.get(consent.json()["redirectConsentURL"], params={"decision": "approve"}, follow_redirects=False)
-    assert approved.status_code == 302, approved.text
-    charge = {
-        "clientRequestId": "robustness-charge",
-        "date": (today + timedelta(days=3)).isoformat(),
-        "amount": "90.00",
-    }
-    payment = http.post(f"{base}/{consent.json()['id']}/payments", json=charge, headers=bearer(token))
-    assert payment.status_code == 201, payment.text
-    return consent.json()["id"], payment.json()["id"]
+    def _payments(self, token: str) -> tuple[str, str, str]:
+        """An instant payment the payer refused (final: no clock step moves it), an authorised
+        Automatic Pix consent without a first payment, and a charge scheduled 5 days ahead
+        (nothing happens to either before its date)."""
+        http = self.http
+        created = http.post(instant.PAYMENTS, json=instant.body(), headers=bearer(token))
+        assert created.status_code == 201, created.text
+        refused = http.get(created.json()["redirectConsentURL"] + "&decision=deny", follow_redirects=False)
+        assert refused.status_code == 302, refused.text
+        now = datetime.fromisoformat(self.admin("GET", "/clock").json()["now"].replace("Z", "+00:00"))
+        today = now.astimezone(autopix.BRASILIA).date()
+        consent = http.post(
+            f"{autopix.BASE}/consents",
+            json=autopix.consent_body(today, firstPayment=None),
+            headers=bearer(token),
+        )
+        assert consent.status_code == 201, consent.text
+        approved = http.get(
+            consent.json()["redirectConsentURL"], params={"decision": "approve"}, follow_redirects=False
+        )
+        assert approved.status_code == 302, approved.text
+        consent_id = consent.json()["id"]
+        charge = http.post(
+            f"{autopix.BASE}/consents/{consent_id}/payments",
+            json={
+                "clientRequestId": "robustness-charge",
+                "date": (today + timedelta(days=5)).isoformat(),
+                "amount": "90.00",
+            },
+            headers=bearer(token),
+        )
+        assert charge.status_code == 201, charge.text
+        return created.json()["id"], consent_id, charge.json()["id"]
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -5,7 +5,8 @@ an expired payments token counted as recoverable."""
 from __future__ import annotations
 
 from klavi_mock.qa.conformance import is_recoverable, render_text
-from tests.conftest import API
+from tests.conftest import API, bearer
+from tests.payments import instant
 from tests.worlds import SANDBOX_KEYS
 
 PAYMENT_AUTH = "/payment/customer/v1/auth"
@@ -113,11 +114,18 @@ def test_a_fault_rule_naming_no_klavi_operation_is_refused_listing_both_contract
     response = client.post("/__mock/faults", json={"operationId": "createPayment3000", "status": 500})
     assert response.status_code == 400
     message = response.json()["message"]
-    assert message.startswith(
-        "body.operationId: 'createPayment3000' is not an operation of openapi/klavi.yaml or openapi/klavi-payments.yaml"
-    )
-    assert "createAccessToken" in message and "createPaymentAccessToken" in message
+    assert message.startswith('body.operationId: must be one of "createAccessToken"')
+    assert '"createPaymentAccessToken"' in message and message.endswith('; got "createPayment3000"')
     assert client.get("/__mock/faults").json() == []
+
+
+def test_a_data_api_business_code_on_a_payments_operation_is_refused(client):
+    response = client.post("/__mock/faults", json={"operationId": "createInstantPayment", "status": 4006})
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "body: status 4001-4009 is a business code of the data API: a rule on a payments operation gives an HTTP status"
+    )
+    assert client.post("/__mock/faults", json={"operationId": "createLink", "status": 4006}).status_code == 200
 
 
 def test_a_payments_fault_and_the_clients_retry_are_in_the_conformance_report(client):
@@ -147,3 +155,35 @@ def test_the_journal_records_payments_requests_masked(client):
     assert token not in text and SANDBOX_KEYS["secretKey"] not in text
     filtered = client.get("/__mock/requests", params={"operationId": "createPaymentAccessToken", "status": 401})
     assert [e["status"] for e in filtered.json()["items"]] == [401]
+
+
+# -- over the payments endpoints ----------------------------------------------------------------
+
+
+def test_an_expired_payments_tokens_401_on_a_payments_operation_is_recoverable(client):
+    token = payments_token(client)
+    payment = client.post(instant.PAYMENTS, json=instant.body(), headers=bearer(token))
+    assert payment.status_code == 201, payment.text
+    client.post("/__mock/clock/advance", json={"seconds": 1801})
+    expired = client.get(f"{instant.PAYMENTS}/{payment.json()['id']}", headers=bearer(token))
+    assert expired.status_code == 401 and "payments accessToken expired at" in expired.json()["message"]
+    fresh = client.get(f"{instant.PAYMENTS}/{payment.json()['id']}", headers=bearer(payments_token(client)))
+    assert fresh.status_code == 200
+    tenant = report(client)
+    items = [item for group in tenant["violations"]["getInstantPayment"].values() for item in group]
+    assert [(item["recoverable"], item["count"]) for item in items] == [(True, 1)]
+    assert tenant["violationCount"] == 0 and tenant["recoverableCount"] == 1
+    payments = tenant["contracts"]["payments"]
+    assert payments["exercised"] == 3 and "getAutomaticConsent" in payments["notExercised"]
+    assert tenant["contracts"]["data"]["called"] is False
+
+
+def test_a_fault_rule_fires_on_a_payment_creation_and_nothing_is_kept(client):
+    token = payments_token(client)
+    add_fault(client, operationId="createInstantPayment", status=503, times=1)
+    payment = instant.body()
+    assert client.post(instant.PAYMENTS, json=payment, headers=bearer(token)).status_code == 503
+    # Nothing was created: the same clientRequestId makes the payment now (201, not 200).
+    created = client.post(instant.PAYMENTS, json=payment, headers=bearer(token))
+    assert created.status_code == 201, created.text
+    assert client.post(instant.PAYMENTS, json=payment, headers=bearer(token)).status_code == 200

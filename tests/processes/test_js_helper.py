@@ -28,7 +28,7 @@ def test_the_javascript_helpers_own_tests_pass_against_a_running_mock():
             timeout=180,
         )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "# fail 0" in result.stdout and "# pass 8" in result.stdout
+    assert "# fail 0" in result.stdout and "# pass 9" in result.stdout
 
 
 def test_the_helper_is_a_zero_dependency_esm_package_with_types():

@@ -5,7 +5,7 @@ import yaml
 from openapi_spec_validator import validate
 
 from klavi_mock.resources import openapi_dir
-from klavi_mock.spec.operations import load_spec
+from klavi_mock.spec.operations import klavi_operations, load_spec
 
 
 @pytest.mark.parametrize("name", ["klavi.yaml", "mock-admin.yaml"])
@@ -104,3 +104,17 @@ def test_no_description_was_cut_by_a_comma_in_a_flow_mapping(name):
 
     walk(document, [])
     assert not cut, f"keys with no value (a description cut at a comma?): {cut}"
+
+
+def test_a_fault_rule_names_exactly_the_operations_of_both_klavi_contracts():
+    """mock-admin.yaml lists the operationIds a fault rule may name (the control API's clients
+    and the cockpit's form read the list): every one of klavi.yaml's and klavi-payments.yaml's,
+    in their order. A new operation must be added there too."""
+    admin = load_spec("mock-admin.yaml").resolved["components"]["schemas"]["FaultRuleInput"]
+    listed = admin["properties"]["operationId"]["enum"]
+    assert listed == [op for operations in klavi_operations().values() for op in operations]
+    # The data API's business codes are refused on the payments operations, named here too.
+    [payments_only] = [
+        rule["not"] for rule in admin["allOf"] if "operationId" in rule.get("not", {}).get("required", [])
+    ]
+    assert payments_only["properties"]["operationId"]["enum"] == klavi_operations()["payments"]

@@ -61,6 +61,30 @@ async function createConsent(taxId = '52998224725', track = 't-1') {
   return { link, consent };
 }
 
+test('payments: a token, the payer at the bank without a browser, the payment event', async () => {
+  const token = await mock.paymentToken();
+  const pay = async (clientRequestId) => (await fetch(`${mock.paymentsUrl}/customer/v1/instant/payments`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ clientRequestId, institutionId: 'c8f0bf49-4744-4933-8960-7add6e590841',
+      customer: { identifierType: 'CPF', identifier: '76109277673', name: 'Klavi Test' }, initType: 'PIX_DICT',
+      proxy: '44471172000119', amount: '1333.00', currency: 'BRL', redirectUrl: 'https://partner.example.com/pix/return' }),
+  })).json();
+  const approved = await pay('order-1');
+  const back = await mock.approvePayment(approved.redirectConsentURL);
+  assert.ok(back.startsWith('https://partner.example.com/pix/return?') && back.includes('status=PAYMENT_PENDING'), back);
+  await mock.advance(10);
+  const done = await mock.waitForPaymentEvent('payment_status_changed', { resourceId: approved.id, status: 'PAYMENT_COMPLETED' });
+  assert.equal(done.eventType, 'payment');
+  const refused = await pay('order-2');
+  assert.ok((await mock.refusePayment(refused.redirectConsentURL)).includes('status=CONSENT_REJECTED'));
+  await mock.waitForPaymentEvent('payment_status_changed', { resourceId: refused.id, status: 'CONSENT_REJECTED' });
+  await assert.rejects(
+    mock.waitForPaymentEvent('payment_status_changed', { resourceId: refused.id, status: 'PAYMENT_COMPLETED', timeout: 300 }),
+    /timed out/,
+  );
+});
+
 test('personas and their tax ids', async () => {
   const personas = await mock.personas();
   assert.ok(personas.some((p) => p.id === 'lgpd-declined'));

@@ -19,6 +19,10 @@ async function main(): Promise<void> {
   try { await mock.assertConforms(); } catch (e) { if (e instanceof KlaviContractViolation) console.log(e.report.tenants[0].violationCount); }
   const now: string = await mock.settle(60);
   console.log(cpf, url, event.eventName, delivery.status, n, ok, now, (await mock.advance(1)).fellDue.length);
+  const paid: string = await mock.approvePayment(`${mock.paymentsUrl}/x`, { institutionId: '341' });
+  const token: string = await mock.paymentToken();
+  const settled: KlaviEvent = await mock.waitForPaymentEvent('payment_status_changed', { resourceId: 'p', status: 'PAYMENT_COMPLETED' });
+  console.log(paid, token, settled.payload);
   // @ts-expect-error: decision is approve or deny
   await mock.answerAtBank('c', { decision: 'maybe' });
 }

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from klavi_mock.errors import BUSINESS_ERRORS
-from klavi_mock.spec.operations import KLAVI_CONTRACTS, klavi_operations, load_spec
+from klavi_mock.spec.operations import load_spec
 from klavi_mock.spec.validation import problems
 
 # HTTP statuses a rule may answer besides the business codes (which go out as HTTP 416).
@@ -146,23 +146,11 @@ def _body_validator():
     return load_spec("mock-admin.yaml").operations["createFault"].body_validator
 
 
-def _unknown_operation(operation_id: str, where: str) -> list[str]:
-    """The operationId must be one of a Klavi contract's (the data API's or the payments
-    API's): the spec cannot list them, the contracts grow apart from mock-admin.yaml."""
-    known = [op for operations in klavi_operations().values() for op in operations]
-    if operation_id in known:
-        return []
-    specs = " or ".join(f"openapi/{file}" for file in KLAVI_CONTRACTS.values())
-    return [f"{where}.operationId: {operation_id!r} is not an operation of {specs}; one of: {', '.join(known)}"]
-
-
 def parse_rule(raw: Any, where: str = "body", source: str = "api", rule_id: str | None = None) -> FaultRule:
     """Check a rule as written (field names as in the API) and build it; RuleError names
     each wrong field as `<where>.<field>: problem`."""
 
     found = problems(_body_validator(), raw, where)
-    if not found and "operationId" in raw:
-        found = _unknown_operation(raw["operationId"], where)
     if found:
         raise RuleError(found)
     status = raw.get("status")

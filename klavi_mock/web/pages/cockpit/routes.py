@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from klavi_mock.errors import NotFound
 from klavi_mock.resources import package_dir, swagger_ui_dir
 from klavi_mock.sandbox.sandbox import Sandbox
-from klavi_mock.spec.operations import klavi_operations, load_spec
+from klavi_mock.spec.operations import load_spec
 from klavi_mock.web.pages.cockpit import views
 from klavi_mock.web.pages.cockpit.access import COOKIE, is_allowed, safe_next, token_matches
 from klavi_mock.web.pages.cockpit.control_client import ControlApi, items_of
@@ -113,10 +113,11 @@ class CockpitPages:
         assert force_schema is not None, "mock-admin.yaml gives forceConsentStatus a body"
         forceable = force_schema["properties"]["status"]["enum"]
         total = {"consents": len(consents), "links": len(links)}
+        schemas = api.spec.resolved["components"]["schemas"]
         reports_body = api.spec.operations["setTenantReports"].body_schema
         assert reports_body is not None, "mock-admin.yaml gives setTenantReports a body"
         products = reports_body["properties"]["activatedProducts"]["oneOf"][0]["items"]["enum"]
-        fault_operations = [op for operations in klavi_operations().values() for op in operations]
+        fault_operations = schemas["FaultRuleInput"]["properties"]["operationId"].get("enum", [])
         chaos = {t["appId"]: await api.ask("getWebhookChaos", path={"appId": t["appId"]}) for t in tenants}
         consents, links = consents[:SHOWN_ITEMS], links[:SHOWN_ITEMS]
         return self._render(
