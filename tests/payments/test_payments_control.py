@@ -12,7 +12,8 @@ import pytest
 
 from tests.payments.autopix import AutoPix
 from tests.payments.instant import LINKS, Payer, body
-from tests.worlds import SANDBOX_KEYS
+from tests.postgres import database_for
+from tests.worlds import SANDBOX_KEYS, in_process, world_settings
 
 INSTANT = "/__mock/payments/instant"
 AUTOMATIC = "/__mock/payments/automatic/consents"
@@ -256,3 +257,32 @@ def test_reset_forgets_payments_and_automatic_consents(client, payer, autopix):
     assert client.get(INSTANT).json() and client.get(AUTOMATIC).json()
     assert client.post("/__mock/reset", json={}).status_code == 200
     assert client.get(INSTANT).json() == [] and client.get(AUTOMATIC).json() == []
+
+
+@pytest.mark.parametrize("backend", ["state-file", "postgres"])
+def test_levers_and_reset_on_durable_storage(tmp_path, backend):
+    """The levers' changes are kept like the API's (a restart shows them), and a reset
+    forgets payments on a state file and on PostgreSQL too."""
+    durable = (
+        {"state_file": tmp_path / "state.sqlite"}
+        if backend == "state-file"
+        else {"database_url": database_for(tmp_path)}
+    )
+    settings = world_settings(**durable)
+    with in_process(settings, follow_redirects=False) as http:
+        payer, autopix = Payer(http), AutoPix(http)
+        paid = payer.created(body())
+        forced(http, f"{INSTANT}/{paid['id']}", action="approve")
+        consent = autopix.create()
+        forced(http, f"{AUTOMATIC}/{consent['id']}", action="approve")
+        charge = autopix.scheduled(consent["id"])
+        forced(http, f"{AUTOMATIC}/{consent['id']}/payments/{charge['id']}", action="reject")
+    with in_process(settings, follow_redirects=False) as http:
+        payer, autopix = Payer(http), AutoPix(http)
+        assert payer.status(paid["id"]) in ("PAYMENT_PENDING", "PAYMENT_SETTLEMENT_PROCESSING")  # settling again
+        assert forced(http, f"{INSTANT}/{paid['id']}", action="complete")["status"] == "PAYMENT_COMPLETED"
+        assert autopix.payment(consent["id"], charge["id"])["statusReason"]["code"] == "SALDO_INSUFICIENTE"
+        assert forced(http, f"{AUTOMATIC}/{consent['id']}", action="revoke")["status"] == "CONSENT_REVOKED"
+        assert http.post("/__mock/reset", json={}).status_code == 200
+    with in_process(settings, follow_redirects=False) as http:
+        assert http.get(INSTANT).json() == [] and http.get(AUTOMATIC).json() == []
