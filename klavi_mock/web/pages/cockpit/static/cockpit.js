@@ -112,6 +112,7 @@
     if (response.ok && answer) {
       const consent = answer.consent || (answer.consentId ? answer : null);
       if (consent) summary.push("consent " + consent.consentId + " is " + consent.status + (consent.persona ? " (persona " + consent.persona + ")" : ""));
+      if (answer.paymentId) summary.push("payment " + answer.paymentId + " is " + answer.status + (answer.statusReason ? " (" + answer.statusReason.code + ")" : ""));
       if (answer.deliveryId) summary.push("delivery " + answer.deliveryId + " is " + answer.status);
       if (answer.journalId) summary.push("replayed as " + answer.journalId + ": " + answer.method + " " + answer.path + " → " + answer.status);
       if (answer.now) summary.push("mock time is now " + answer.now);
