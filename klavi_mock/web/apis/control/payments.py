@@ -6,6 +6,7 @@ time line and the levers each takes now), and the levers themselves
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -46,7 +47,7 @@ def instant_state(payment: InstantPayment, call: Call) -> dict[str, Any]:
         "whiteLabel": payment.link_token is not None,
         "createdAt": iso(payment.created_at),
         "statusUpdateAt": iso(payment.status_update_at or payment.created_at),
-        "history": [{"status": h["status"], "at": h["at"]} for h in payment.history],
+        "history": [{"status": h["status"], "at": iso(datetime.fromisoformat(h["at"]))} for h in payment.history],
         "levers": levers.instant_levers(payment),
         "payment": service.view(payment, call.base_url),
     }
