@@ -10,10 +10,12 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from klavi_mock.testing.helpers import wait_for
+from klavi_mock.webhooks.signing import verify_signature
 from tests.payments.autopix import AutoPix
 from tests.payments.instant import LINKS, Payer, body
 from tests.postgres import database_for
-from tests.worlds import SANDBOX_KEYS, in_process, world_settings
+from tests.worlds import SANDBOX_KEYS, in_process, tenant, world_settings
 
 INSTANT = "/__mock/payments/instant"
 AUTOMATIC = "/__mock/payments/automatic/consents"
@@ -286,3 +288,33 @@ def test_levers_and_reset_on_durable_storage(tmp_path, backend):
         assert http.post("/__mock/reset", json={}).status_code == 200
     with in_process(settings, follow_redirects=False) as http:
         assert http.get(INSTANT).json() == [] and http.get(AUTOMATIC).json() == []
+
+
+def test_what_a_lever_does_reaches_the_partner_as_signed_webhooks_in_order(receiver):
+    settings = world_settings(tenants=[tenant("sandbox-app", payments_url=receiver.url("/payments"))])
+    with in_process(settings, follow_redirects=False) as http:
+        payer, autopix = Payer(http), AutoPix(http)
+        created = payer.created(body())
+        forced(http, f"{INSTANT}/{created['id']}", action="approve")
+        forced(http, f"{INSTANT}/{created['id']}", action="reject", reason="VALOR_ACIMA_LIMITE")
+        consent = autopix.create()
+        forced(http, f"{AUTOMATIC}/{consent['id']}", action="refuse")
+        final = payer.get(created["id"]), autopix.consent(consent["id"])
+        deliveries = wait_for(lambda: len(receiver.at("/payments")) >= 7 and receiver.at("/payments"), what="7 events")
+    seen: dict[str, list[str]] = {}
+    for delivery in deliveries:
+        assert verify_signature(delivery.body, delivery.headers["x-klavi-signature"], "sandbox-secret-key")
+        (event,) = delivery.json()
+        assert event["eventType"] == "payment"
+        seen.setdefault(event["eventName"], []).append(event["payload"]["status"])
+    assert seen == {
+        "payment_status_changed": [
+            "CONSENT_AWAITING_AUTHORIZATION",
+            "CONSENT_AUTHORIZED",
+            "PAYMENT_PENDING",
+            "PAYMENT_REJECTED",
+        ],
+        "automatic_consent_status_changed": ["STARTED", "CONSENT_AWAITING_AUTHORIZATION", "CONSENT_REJECTED"],
+    }
+    last = {d.json()[0]["eventName"]: d.json()[0]["payload"] for d in deliveries}
+    assert (last["payment_status_changed"], last["automatic_consent_status_changed"]) == final
