@@ -318,3 +318,21 @@ def test_what_a_lever_does_reaches_the_partner_as_signed_webhooks_in_order(recei
     }
     last = {d.json()[0]["eventName"]: d.json()[0]["payload"] for d in deliveries}
     assert (last["payment_status_changed"], last["automatic_consent_status_changed"]) == final
+
+
+def test_the_time_line_counts_each_change_once_under_webhook_chaos(client, autopix):
+    """Duplicated and batched events (a tenant's webhook chaos) still make one entry per
+    status change, in order."""
+    chaos = client.put("/__mock/tenants/sandbox-app/chaos", json={"duplicate": 1, "batch": 1, "seed": 7})
+    assert chaos.status_code == 200, chaos.text
+    consent = autopix.create()
+    forced(client, f"{AUTOMATIC}/{consent['id']}", action="approve")
+    state = client.get(f"{AUTOMATIC}/{consent['id']}").json()
+    assert [t["status"] for t in state["timeline"]] == [
+        "STARTED",
+        "CONSENT_AWAITING_AUTHORIZATION",
+        "CONSENT_AUTHORIZED",
+    ]
+    [first] = state["payments"]
+    statuses = [t["status"] for t in first["timeline"]]  # due today: it may be settling already
+    assert statuses[0] == "PAYMENT_PENDING" and len(set(statuses)) == len(statuses)

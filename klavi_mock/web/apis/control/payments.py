@@ -74,12 +74,13 @@ async def force_instant_payment(call: Call) -> Response:
 # -- Automatic Pix ------------------------------------------------------------------------
 
 
-def timelines(call: Call) -> dict[str, list[dict[str, Any]]]:
+def timelines(call: Call, app_id: str | None) -> dict[str, list[dict[str, Any]]]:
     """Automatic Pix consent or payment id -> its status changes, oldest first, read from
-    the webhooks each change sent (one per change; a duplicate sent by chaos counted once)."""
+    the webhooks each change sent (one per change; a duplicate sent by chaos counted once).
+    Every event of the tenant is read: chaos may batch a change into another's delivery."""
     found: dict[str, list[dict[str, Any]]] = {}
     seen: set[str] = set()
-    deliveries = call.sandbox.store.list_deliveries(DeliveryFilter(kind="event"))
+    deliveries = call.sandbox.store.list_deliveries(DeliveryFilter(tenant_id=app_id, kind="event"))
     for delivery in sorted(deliveries, key=lambda d: d.created_at):
         if delivery.name not in (CONSENT_EVENT, PAYMENT_EVENT):
             continue
@@ -158,20 +159,20 @@ async def list_automatic_consent_states(call: Call) -> Response:
     app_id, status = call.query.get("appId"), call.query.get("status")
     consents = [c for c in call.sandbox.store.list_automatic_consents(app_id) if status is None or c.status == status]
     consents.sort(key=lambda c: c.created_at, reverse=True)
-    lines = timelines(call)
+    lines = timelines(call, app_id)
     return JSONResponse([automatic_consent_state(c, call, lines) for c in consents])
 
 
 async def get_automatic_consent_state(call: Call) -> Response:
     consent = call.sandbox.automatic_pix.get_consent(None, call.path["consentId"])
-    return JSONResponse(automatic_consent_state(consent, call, timelines(call)))
+    return JSONResponse(automatic_consent_state(consent, call, timelines(call, consent.tenant_id)))
 
 
 async def force_automatic_consent(call: Call) -> Response:
     consent = levers.force_automatic_consent(
         call.sandbox.automatic_pix, call.path["consentId"], call.body["action"], call.body.get("reason")
     )
-    return JSONResponse(automatic_consent_state(consent, call, timelines(call)))
+    return JSONResponse(automatic_consent_state(consent, call, timelines(call, consent.tenant_id)))
 
 
 async def force_automatic_payment(call: Call) -> Response:
@@ -182,7 +183,7 @@ async def force_automatic_payment(call: Call) -> Response:
         call.body["action"],
         call.body.get("reason"),
     )
-    return JSONResponse(automatic_payment_state(payment, timelines(call)))
+    return JSONResponse(automatic_payment_state(payment, timelines(call, payment.tenant_id)))
 
 
 PAYMENT_HANDLERS: dict[str, Handler] = {
