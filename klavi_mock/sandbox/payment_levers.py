@@ -26,6 +26,8 @@ one a retry needs), cancel (the payer at the bank: CANCELADO_PAGADOR), error.
 
 from __future__ import annotations
 
+import secrets
+
 from klavi_mock.domain import automatic_pix as ap
 from klavi_mock.domain import payments as states
 from klavi_mock.domain.payments import InstantPayment
@@ -114,7 +116,7 @@ def _approve_instant(service: InstantPayments, payment: InstantPayment) -> None:
     if not payment.ticket_used:
         with service.store.updating(payment):
             payment.ticket_used = True
-            payment.flow_token = payment.flow_token or f"lever-{payment.id}"
+            payment.flow_token = payment.flow_token or secrets.token_urlsafe(24)  # as the bank page's
             service._bank_answers_at_once(payment)
     if payment.status == states.CONSENT_AWAITING_AUTHORIZATION and payment.flow_token:
         service.decide(payment.flow_token, approve=True)

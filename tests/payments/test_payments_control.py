@@ -336,3 +336,11 @@ def test_the_time_line_counts_each_change_once_under_webhook_chaos(client, autop
     [first] = state["payments"]
     statuses = [t["status"] for t in first["timeline"]]  # due today: it may be settling already
     assert statuses[0] == "PAYMENT_PENDING" and len(set(statuses)) == len(statuses)
+
+
+def test_approve_answers_for_a_payer_already_on_the_bank_page(client, payer):
+    created = payer.created(body())
+    page = payer.at_bank(created["redirectConsentURL"].replace("http://testserver", ""))
+    assert page.status_code == 200  # the payer is looking at Autorizar / Recusar
+    assert forced(client, f"{INSTANT}/{created['id']}", action="approve")["status"] == "PAYMENT_PENDING"
+    assert client.get(f"{INSTANT}/{created['id']}").json()["payment"].get("redirectConsentURL") is None
