@@ -645,3 +645,15 @@ def test_an_automatic_pix_consent_and_its_charges(page: Page, api: httpx.Client,
     expect(card.locator("header [data-field=status]")).to_have_text("CONSENT_REVOKED")
     assert autopix.consent(consent["id"])["status"] == "CONSENT_REVOKED"
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_payments_page_clock_shows_what_fell_due(page: Page, api: httpx.Client, mock_url: str):
+    payer = Payer(api)
+    created = payer.created(instant_body())
+    api.post(f"/__mock/payments/instant/{created['id']}/force", json={"action": "approve"})
+    open_payments(page, mock_url)
+    page.locator("[data-preset='1 min']").click()
+    expect(page.locator("#fell-due-list")).to_contain_text(
+        "instant payment PAYMENT_SETTLEMENT_DEBTOR_ACCOUNT → PAYMENT_COMPLETED"
+    )
+    expect(page.locator(f"#payment-{created['id']} [data-field=status]")).to_have_text("PAYMENT_COMPLETED")

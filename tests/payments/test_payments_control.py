@@ -344,3 +344,23 @@ def test_approve_answers_for_a_payer_already_on_the_bank_page(client, payer):
     assert page.status_code == 200  # the payer is looking at Autorizar / Recusar
     assert forced(client, f"{INSTANT}/{created['id']}", action="approve")["status"] == "PAYMENT_PENDING"
     assert client.get(f"{INSTANT}/{created['id']}").json()["payment"].get("redirectConsentURL") is None
+
+
+def test_a_clock_move_lists_the_payment_changes_it_made(client, payer, autopix):
+    paid = payer.created(body())
+    forced(client, f"{INSTANT}/{paid['id']}", action="approve")
+    waiting = autopix.create()
+    moved = client.post("/__mock/clock/advance", json={"seconds": 3600})
+    assert moved.status_code == 200, moved.text
+    fell = [i for i in moved.json()["fellDue"] if i["kind"] != "webhook"]
+    assert [(i["kind"], i["paymentId"], i["what"]) for i in fell if i["kind"] == "payment"] == [
+        ("payment", paid["id"], "instant payment PAYMENT_PENDING → PAYMENT_SETTLEMENT_PROCESSING"),
+        ("payment", paid["id"], "instant payment PAYMENT_SETTLEMENT_PROCESSING → PAYMENT_SETTLEMENT_DEBTOR_ACCOUNT"),
+        ("payment", paid["id"], "instant payment PAYMENT_SETTLEMENT_DEBTOR_ACCOUNT → PAYMENT_COMPLETED"),
+    ]
+    [expired] = [i for i in fell if i["kind"] == "automatic_consent"]
+    assert expired["consentId"] == waiting["id"] and expired["paymentId"] is None
+    assert expired["what"] == "Automatic Pix consent → EXPIRED (TEMPO_EXPIRADO_AUTORIZACAO)"
+    assert [i["dueAt"] for i in fell] == sorted(i["dueAt"] for i in fell)
+    again = client.post("/__mock/clock/advance", json={"seconds": 60}).json()["fellDue"]
+    assert [i for i in again if i["kind"] != "webhook"] == []  # nothing more fell due

@@ -186,6 +186,45 @@ async def force_automatic_payment(call: Call) -> Response:
     return JSONResponse(automatic_payment_state(payment, timelines(call, payment.tenant_id)))
 
 
+# -- what a clock move did to them (POST /__mock/clock/advance's fellDue) -----------------
+
+
+def payments_fell_due(call: Call, before: datetime) -> list[dict[str, Any]]:
+    """The payments' status changes the clock's move made (settlements, scheduled dates,
+    timeouts, a persona's scripted step): each one after `before`, oldest first."""
+    store, now = call.sandbox.store, call.sandbox.clock.now()
+    items: list[dict[str, Any]] = []
+
+    def item(kind: str, at: datetime, what: str, consent_id: str | None, payment_id: str | None) -> None:
+        if before < at <= now:
+            entry = {"kind": kind, "dueAt": iso(at), "consentId": consent_id, "deliveryId": None}
+            items.append({**entry, "paymentId": payment_id, "what": what})
+
+    for payment in store.list_instant_payments():
+        for previous, step in zip([None, *payment.history], payment.history, strict=False):
+            came = f"{previous['status']} → " if previous else ""
+            item(
+                "payment",
+                datetime.fromisoformat(step["at"]),
+                f"instant payment {came}{step['status']}",
+                None,
+                payment.id,
+            )
+    for consent in store.list_automatic_consents():
+        if consent.status_update_at is not None:
+            what = f"Automatic Pix consent → {consent.status}" + (
+                f" ({consent.status_reason})" if consent.status_reason else ""
+            )
+            item("automatic_consent", consent.status_update_at, what, consent.id, None)
+    for charge in store.list_automatic_payments():
+        if charge.status_update_at is not None:
+            what = f"Automatic Pix payment → {charge.status}" + (
+                f" ({charge.status_reason})" if charge.status_reason else ""
+            )
+            item("automatic_payment", charge.status_update_at, what, charge.consent_id, charge.id)
+    return sorted(items, key=lambda i: i["dueAt"])
+
+
 PAYMENT_HANDLERS: dict[str, Handler] = {
     "listInstantPaymentStates": list_instant_payment_states,
     "getInstantPaymentState": get_instant_payment_state,

@@ -51,7 +51,8 @@
     items.forEach((item) => {
       const li = document.createElement("li");
       li.textContent = item.dueAt + " · " + item.kind + " · " + item.what +
-        (item.consentId ? " · consent " + item.consentId : "") + (item.deliveryId ? " · delivery " + item.deliveryId : "");
+        (item.consentId ? " · consent " + item.consentId : "") + (item.paymentId ? " · payment " + item.paymentId : "") +
+        (item.deliveryId ? " · delivery " + item.deliveryId : "");
       list.appendChild(li);
     });
     box.hidden = false;
