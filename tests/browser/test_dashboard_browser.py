@@ -16,7 +16,7 @@ import pytest
 from klavi_mock.config import Settings
 from klavi_mock.testing import Receiver, wait_for
 from tests.browsers import TIMEOUT_MS, Browser, BrowserContext, Page, chromium, expect
-from tests.cockpit_scenario import API, access_token, answer_at_bank, create_consent, populate
+from tests.cockpit_scenario import API, access_token, answer_at_bank, create_consent, populate, populate_payments
 from tests.conftest import bearer
 from tests.payments.autopix import AutoPix
 from tests.payments.instant import Payer
@@ -452,10 +452,12 @@ def test_the_journal_fits_a_1366_px_screen_and_a_phone(page: Page, api: httpx.Cl
     result_says(page, "/replay → ")
 
 
-@pytest.mark.parametrize("path", ["", "/webhooks", "/requests", "/conformance"])
+@pytest.mark.parametrize("path", ["", "/payments", "/webhooks", "/requests", "/conformance"])
 @pytest.mark.parametrize("width,height", [(1366, 768), (390, 844)])
 def test_every_page_fits_the_screen(page: Page, api: httpx.Client, mock_url: str, path: str, width: int, height: int):
     populate(api)
+    if path == "/payments":
+        populate_payments(api)
     page.set_viewport_size({"width": width, "height": height})
     assert page.goto(f"{mock_url}/__mock/ui{path}").status == 200
     page.locator("details").evaluate_all("(all) => all.forEach((d) => { d.open = true; })")
