@@ -159,15 +159,15 @@ class Mock:
             response, pages=pages or urlsplit(str(response.request.url)).path.startswith("/data/v1/basic-links/")
         )
         after = self.snapshot()
+        before, self.last = self.last, after
+        changed = sorted(k for k in after if after[k] != before[k])
+        if changed:
+            self.dirty = True  # the next test starts from a fresh world (not from this failure's)
         if 400 <= response.status_code < 500:
-            changed = sorted(k for k in after if after[k] != self.last[k])
             assert not changed, (
                 f"{method} {url} was refused ({response.status_code}: {response.text[:300]}) "
-                f"but changed {', '.join(changed)}"
+                f"but changed {', '.join(changed)}: {_difference(before, after, changed)}"
             )
-        elif after != self.last:
-            self.dirty = True  # the next test starts from a fresh world
-        self.last = after
         return response
 
     def world(self) -> World:
@@ -181,7 +181,9 @@ class Mock:
         assert self.admin("POST", "/reset").status_code == 200
         for app_id in ("sandbox-app", "other-app"):  # deliveries go nowhere: no state changes behind our back
             response = self.admin(
-                "PUT", f"/tenants/{app_id}/webhooks", json={"eventsUrl": None, "productsCallbackURL": None}
+                "PUT",
+                f"/tenants/{app_id}/webhooks",
+                json={"eventsUrl": None, "productsCallbackURL": None, "paymentsUrl": None},
             )
             assert response.status_code == 200, response.text
             # Reports on request only: automatic ones are built on a thread, after the snapshot.
@@ -288,6 +290,20 @@ class Mock:
         )
         assert charge.status_code == 201, charge.text
         return created.json()["id"], consent_id, charge.json()["id"]
+
+
+def _difference(before: dict, after: dict, changed: list[str]) -> str:
+    """What a refusal changed, for the failure's message: the entries new or different."""
+    parts = []
+    for name in changed:
+        old, new = before[name], after[name]
+        items = new.get("items", new) if isinstance(new, dict) else new
+        olds = old.get("items", old) if isinstance(old, dict) else old
+        if isinstance(items, list) and isinstance(olds, list):
+            parts.append(f"{name}: {[item for item in items if item not in olds][:3]}")
+        else:
+            parts.append(f"{name}: {old!r} -> {new!r}")
+    return "; ".join(parts)[:1500]
 
 
 def bearer(token: str) -> dict[str, str]:
