@@ -149,7 +149,10 @@ def create_app(settings: Settings | None = None, sandbox: Sandbox | None = None)
         },
         sandbox,
         api_prefixes=(klavi.base_path, payments.base_path),
-        api_routes=[r for r in all_routes if klavi.base_path in r or payments.base_path in r],
+        # by prefix: "/payment" is also in the control API's /__mock/payments/... paths
+        api_routes=[
+            r for r in all_routes if r.split(" ", 1)[1].startswith((f"{klavi.base_path}/", f"{payments.base_path}/"))
+        ],
         all_routes=all_routes,
     )
     rest = (
@@ -220,7 +223,7 @@ def compose(settings: Settings, clock: Clock | None = None) -> Sandbox:
     )
     for payment in store.list_instant_payments():
         instant.reschedule(payment)
-    automatic_pix = AutomaticPix(store, clock, personas, webhooks)  # -- automatic pix --
+    automatic_pix = AutomaticPix(store, clock, personas, webhooks, settings.strict_tax_ids)  # -- automatic pix --
     automatic_pix.reschedule()
     store.commit()
     return Sandbox(

@@ -20,6 +20,9 @@ BUSINESS_ERRORS: dict[int, str] = {
     4007: "Product request failed",
     4008: "Insufficient authorization info",
     4009: "Insufficient authorization info",
+    # -- instant payments -- (the payments API's, docs.klavi.ai/payment/return-codes)
+    4101: "QRCode not related Pix",
+    4102: "QRCode from PixCobrança",
 }
 
 
@@ -112,7 +115,7 @@ class ServiceUnavailable(KlaviError):
 
 
 class BusinessRuleError(KlaviError):
-    """HTTP 416 with one of Klavi's business codes (4001-4009)."""
+    """HTTP 416 with one of Klavi's business codes (4001-4009; the payments API's 41xx)."""
 
     status = 416
 

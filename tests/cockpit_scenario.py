@@ -7,6 +7,10 @@ import uuid
 
 import httpx
 
+from tests.payments.autopix import AutoPix
+from tests.payments.instant import Payer
+from tests.payments.instant import body as payment_body
+
 API = "/data/v1"
 SANDBOX_KEYS = {"accessKey": "sandbox-access-key", "secretKey": "sandbox-secret-key"}
 VALID_CPF = "52998224725"
@@ -68,3 +72,24 @@ def populate(api: httpx.Client, events_url: str | None = None) -> dict[str, str]
     assert report.status_code == 200, report.text
     api.post(f"{API}/links", json={}, headers=bearer("not-a-token"))  # a refusal, for the journal
     return {"pending": pending, "authorised": authorised, "denied": denied, "requestId": report.json()["requestId"]}
+
+
+def populate_payments(api: httpx.Client) -> dict[str, str]:
+    """Instant payments in several statuses (one through each lever QA uses most) and an
+    authorised Automatic Pix consent with a charge scheduled; their ids by name."""
+    payer, autopix = Payer(api), AutoPix(api)  # type: ignore[arg-type]
+
+    def lever(payment_id: str, action: str, **body: str) -> None:
+        response = api.post(f"/__mock/payments/instant/{payment_id}/force", json={"action": action, **body})
+        assert response.status_code == 200, response.text
+
+    waiting = payer.created(payment_body("PIX_MANU"))["id"]
+    completed = payer.created(payment_body("PIX_QRCODE"))["id"]
+    lever(completed, "approve")
+    lever(completed, "complete")
+    rejected = payer.created(payment_body("PIX_DICT", payer="00000020206"))["id"]  # persona insufficient-funds
+    lever(rejected, "approve")
+    lever(rejected, "reject", reason="SALDO_INSUFICIENTE")
+    consent = autopix.authorised()["id"]
+    charge = autopix.scheduled(consent)["id"]
+    return {"waiting": waiting, "completed": completed, "rejected": rejected, "consent": consent, "charge": charge}

@@ -6,8 +6,11 @@ The consent:
 
     STARTED --payer opens the bank page--> CONSENT_AWAITING_AUTHORIZATION --approves--> CONSENT_AUTHORIZED
        |  payer refuses: CONSENT_REJECTED; the bank fails: ERROR; 60 minutes pass: EXPIRED
-    CONSENT_AUTHORIZED: cancelled by consent / revoked at the bank: CONSENT_REVOKED;
-                        past its expiry: CONSENT_PERIOD_EXPIRED
+    CONSENT_AUTHORIZED: cancelled by consent / revoked at the bank: CONSENT_REVOKED
+
+CONSENT_PARTIALLY_ACCEPTED: a company's first approver said yes, the others not yet (then
+CONSENT_AUTHORIZED). CONSENT_PERIOD_EXPIRED is in the machine as documented; nothing in the
+mock leads there yet.
 
 A payment:
 
@@ -23,14 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from klavi_mock.domain.taxid import is_valid_cnpj, is_valid_cpf
+from klavi_mock.domain import pix
 from klavi_mock.errors import Conflict, InvalidRequest
 
 # -- statuses (docs.klavi.ai/payment/automatic-pix) ---------------------------------------
@@ -114,15 +116,7 @@ RETRY_WINDOW_DAYS = 7  # OFB: retries ("tentativas extradia") within 7 days of t
 MAX_RETRIES = 3  # OFB: at most 3 of them
 
 INTERVALS = {"WEEKLY": 0, "MONTHLY": 1, "QUARTERLY": 3, "SEMIANNUAL": 6, "ANNUAL": 12}  # months a period (0: 7 days)
-IDENTIFIER_TYPES = ("CPF", "CNPJ")
-ACCOUNT_TYPES = ("CACC", "SVGS", "TRAN", "SLRY")
-CURRENCY = "BRL"
-
-_AMOUNT = re.compile(r"^[0-9]{1,16}\.[0-9]{2}$")
-_ISPB = re.compile(r"^[0-9]{8}$")
-_ISSUER = re.compile(r"^[0-9]{4}$")
-_NUMBER = re.compile(r"^[0-9]{1,20}$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+CURRENCY = pix.CURRENCY
 
 
 def today(now: datetime) -> date:
@@ -143,69 +137,24 @@ def _bad(where: str, problem: str) -> InvalidRequest:
 
 
 def amount_of(value: object, where: str) -> Decimal:
-    """A positive amount with two decimals: "1333.00" (a JSON number is taken too: the
-    docs' create-a-payment example sends `"amount": 0`)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise _bad(where, 'must be an amount like "1333.00"')
-    text = value if isinstance(value, str) else f"{Decimal(str(value)):.2f}"
-    if isinstance(value, float) and Decimal(str(value)) != Decimal(text):
-        raise _bad(where, f"{value} has more than two decimal places")
-    if not _AMOUNT.match(text):
-        raise _bad(where, f'{text!r} is not an amount like "1333.00" (digits, a dot, two decimals)')
-    amount = Decimal(text)
-    if amount <= 0:
-        raise _bad(where, "must be greater than 0.00")
-    return amount
+    """A positive amount with two decimals: "1333.00" (pix.check_amount); a JSON number is
+    taken too (the docs' create-a-payment example sends `"amount": 0`)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        exact = Decimal(str(value))
+        if exact.is_finite() and exact != exact.quantize(Decimal("0.01")):
+            raise _bad(where, f"{value} has more than two decimal places")
+        value = f"{exact:.2f}" if exact.is_finite() else str(value)
+    return pix.check_amount(where, value)
 
 
 def money(amount: Decimal) -> str:
     return f"{amount:.2f}"
 
 
-def date_of(value: object, where: str) -> date:
-    if not isinstance(value, str) or not _DATE.match(value):
-        raise _bad(where, "must be a date YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise _bad(where, f"{value} is not a calendar date") from None
-
-
-def check_currency(value: object, where: str) -> None:
-    if value != CURRENCY:
-        raise _bad(where, f"must be {CURRENCY} (Pix is in reais)")
-
-
-def check_party(party: object, where: str) -> None:
-    """A person or company: {identifierType CPF|CNPJ, identifier with valid check digits, name}."""
-    if not isinstance(party, dict):
-        raise _bad(where, "must be an object")
-    kind = party.get("identifierType")
-    if kind not in IDENTIFIER_TYPES:
-        raise _bad(f"{where}.identifierType", "must be CPF or CNPJ")
-    identifier = party.get("identifier")
-    valid = is_valid_cpf if kind == "CPF" else is_valid_cnpj
-    if not isinstance(identifier, str) or not valid(identifier):
-        raise _bad(f"{where}.identifier", f"is not a valid {kind} (digits only, with its check digits)")
-    if not isinstance(party.get("name"), str) or not party["name"].strip():
-        raise _bad(f"{where}.name", "is required")
-
-
-def check_account(account: object, where: str, holder: bool = True) -> None:
-    """A Brazilian account: ISPB (8 digits), issuer (branch, 4 digits), number, accountType."""
-    if not isinstance(account, dict):
-        raise _bad(where, "must be an object")
-    for name, pattern, problem in (
-        ("ispb", _ISPB, "must be the institution's ISPB: 8 digits"),
-        ("issuer", _ISSUER, "must be the branch: 4 digits"),
-        ("number", _NUMBER, "must be the account number: 1 to 20 digits"),
-    ):
-        if not isinstance(account.get(name), str) or not pattern.match(account[name]):
-            raise _bad(f"{where}.{name}", problem)
-    if account.get("accountType") not in ACCOUNT_TYPES:
-        raise _bad(f"{where}.accountType", f"must be one of {', '.join(ACCOUNT_TYPES)}")
-    if holder:
-        check_party(account.get("holder"), f"{where}.holder")
+def check_party(party: object, where: str, strict: bool) -> list[str]:
+    """A person or company (pix.check_person: CPF or CNPJ as identifierType says); the
+    tolerated notes (check digits wrong, without strictTaxIds: the data API's choice)."""
+    return pix.check_person(where, party, strict=strict)
 
 
 @dataclass(frozen=True)
@@ -240,14 +189,15 @@ def limits_of(config: dict, where: str = "body.paymentMethodConfig") -> Limits:
     return Limits(fixed, minimum, maximum)
 
 
-def check_consent_request(body: dict, now: datetime) -> None:
+def check_consent_request(body: dict, now: datetime, strict: bool = False, where: str = "body") -> list[str]:
     """Everything POST /automatic/consents (or a consent link's `consent`) must get right
-    that the spec's schema cannot say: tax ids' check digits, accounts, amounts, dates."""
-    where = "body"
-    check_party(body.get("customer"), f"{where}.customer")
-    check_account(body.get("creditorAccount"), f"{where}.creditorAccount")
+    that the spec's schema cannot say: tax ids, accounts, amounts, dates. The tolerated
+    notes (CPF/CNPJ check digits, refused instead when `strict`: strictTaxIds). `where`: the
+    consent's place in the request (a consent link's is body.consent)."""
+    notes = check_party(body.get("customer"), f"{where}.customer", strict)
+    notes += pix.check_account(f"{where}.creditorAccount", body.get("creditorAccount"), holder=True, strict=strict)
     if body.get("debtorAccount") is not None:
-        check_account(body["debtorAccount"], f"{where}.debtorAccount", holder=False)
+        pix.check_account(f"{where}.debtorAccount", body["debtorAccount"], holder=False)
     config = body.get("paymentMethodConfig")
     if not isinstance(config, dict):
         raise _bad(f"{where}.paymentMethodConfig", "is required")
@@ -256,12 +206,11 @@ def check_consent_request(body: dict, now: datetime) -> None:
     if not isinstance(contract, str) or not 1 <= len(contract) <= 35:
         raise _bad(f"{at}.contractId", "is required: 1 to 35 characters")
     limits_of(config, at)
-    if config.get("currency", CURRENCY) != CURRENCY:
-        check_currency(config.get("currency"), f"{at}.currency")
+    pix.check_currency(f"{at}.currency", config.get("currency", CURRENCY))
     if config.get("interval") not in INTERVALS:
         raise _bad(f"{at}.interval", f"must be one of {', '.join(INTERVALS)}")
-    date_of(config.get("referenceStartDate"), f"{at}.referenceStartDate")
-    check_party(config.get("contractDebtor"), f"{at}.contractDebtor")
+    pix.check_date(f"{at}.referenceStartDate", config.get("referenceStartDate"))
+    notes += check_party(config.get("contractDebtor"), f"{at}.contractDebtor", strict)
     if not isinstance(config.get("isRetryAccepted", False), bool):
         raise _bad(f"{at}.isRetryAccepted", "must be true or false")
     first = config.get("firstPayment")
@@ -269,12 +218,13 @@ def check_consent_request(body: dict, now: datetime) -> None:
         if not isinstance(first, dict):
             raise _bad(f"{at}.firstPayment", "must be an object")
         amount_of(first.get("amount"), f"{at}.firstPayment.amount")
-        check_currency(first.get("currency", CURRENCY), f"{at}.firstPayment.currency")
-        day = date_of(first.get("date"), f"{at}.firstPayment.date")
+        pix.check_currency(f"{at}.firstPayment.currency", first.get("currency", CURRENCY))
+        day = pix.check_date(f"{at}.firstPayment.date", first.get("date"))
         if day < today(now):
             raise _bad(f"{at}.firstPayment.date", f"{day} is in the past (today is {today(now)} in Brasília)")
         if day > today(now) + timedelta(days=LATEST_SCHEDULE_DAYS):
             raise _bad(f"{at}.firstPayment.date", f"{day} is more than {LATEST_SCHEDULE_DAYS} days ahead")
+    return notes
 
 
 def fingerprint(body: dict) -> str:
@@ -465,8 +415,8 @@ def charge(consent: AutomaticConsent, body: dict, others: list[AutomaticPayment]
     problem = consent.limits.problem(amount)
     if problem:
         raise _bad("body.amount", problem)
-    check_currency(body.get("currency", CURRENCY), "body.currency")
-    day = date_of(body.get("date"), "body.date")
+    pix.check_currency("body.currency", body.get("currency", CURRENCY))
+    day = pix.check_date("body.date", body.get("date"))
     earliest, latest = (
         today(now) + timedelta(days=EARLIEST_SCHEDULE_DAYS),
         today(now) + timedelta(days=LATEST_SCHEDULE_DAYS),
@@ -493,7 +443,7 @@ def charge(consent: AutomaticConsent, body: dict, others: list[AutomaticPayment]
             )
     account = body.get("creditorAccount") or {}
     if "ispb" in account or "number" in account:
-        check_account(account, "body.creditorAccount", holder=False)
+        pix.check_account("body.creditorAccount", account, holder=False)
     else:
         account = None
     return _payment(
@@ -524,7 +474,7 @@ def retry(
         )
     if len(retries) >= MAX_RETRIES:
         raise Conflict(f"payment {original.id} was already retried {MAX_RETRIES} times")
-    day = date_of(body.get("date"), "body.date")
+    day = pix.check_date("body.date", body.get("date"))
     first_day, last_day = today(now) + timedelta(days=1), original.day + timedelta(days=RETRY_WINDOW_DAYS)
     if not first_day <= day <= last_day:
         raise _bad(
@@ -545,16 +495,10 @@ def retry(
     )
 
 
-def check_cancellation(body: dict) -> dict:
-    """Who cancels: {cancelledBy: a CPF or CNPJ, identifierType}."""
-    kind = body.get("identifierType")
-    if kind not in IDENTIFIER_TYPES:
-        raise _bad("body.identifierType", "must be CPF or CNPJ")
-    valid = is_valid_cpf if kind == "CPF" else is_valid_cnpj
-    who = body.get("cancelledBy")
-    if not isinstance(who, str) or not valid(who):
-        raise _bad("body.cancelledBy", f"is not a valid {kind} (digits only, with its check digits)")
-    return {"cancelledBy": who, "identifierType": kind}
+def check_cancellation(body: dict, strict: bool = False) -> tuple[dict, list[str]]:
+    """Who cancels: {cancelledBy: a CPF or CNPJ as identifierType says}; the tolerated notes."""
+    note = pix.check_tax_id("body.cancelledBy", body.get("identifierType"), body.get("cancelledBy"), strict)
+    return {"cancelledBy": body["cancelledBy"], "identifierType": body["identifierType"]}, [note] if note else []
 
 
 def cancel(payment: AutomaticPayment, who: dict, now: datetime, reason: str = "CANCELADO_RECEBEDOR") -> None:

@@ -107,7 +107,6 @@ REASONS = {
     "TEMPO_EXPIRADO_MULTIPLAS_ALCADAS": "As demais alçadas não autorizaram o pagamento em 24 horas.",
     "CANCELADO_AGENDAMENTO": "O pagador cancelou o agendamento na detentora de conta.",
     "LINK_EXPIRADO": "O link de pagamento não foi usado em 60 minutos.",
-    "FORCADO": "Status forçado pela API de controle do klavi-mock.",
 }
 
 

@@ -88,6 +88,7 @@ _SCHEMA = {
                             "ok",
                             "bank-denies",
                             "bank-error",
+                            "multiple-approvals",
                             "revoked",
                             "insufficient-funds",
                             "limit-exceeded",

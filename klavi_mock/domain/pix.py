@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 from klavi_mock.domain.formats import CHECK_DIGITS_INVALID
 from klavi_mock.domain.taxid import is_valid_cnpj, is_valid_cpf, is_well_formed_cnpj, is_well_formed_cpf
-from klavi_mock.errors import InvalidRequest
+from klavi_mock.errors import BusinessRuleError, InvalidRequest
 
 ACCOUNT_TYPES = ("CACC", "SVGS", "TRAN", "SLRY")  # OFB: checking, savings, payment (pre-paid), salary
 IDENTIFIER_TYPES = ("CPF", "CNPJ")
@@ -255,7 +255,9 @@ def parse_br_code(where: str, value: object) -> BrCode:
     """The BR Code's structure (EMV MPM as the Banco Central's manual profiles it), its Pix
     merchant account (GUI BR.GOV.BCB.PIX with a key or a URL), currency 986, country BR and
     its CRC. The key inside is not required to be of a DICT kind (the manual's own example
-    carries a hex string)."""
+    carries a hex string). A well-formed code of another scheme is Klavi's business error
+    4101, a Pix Cobrança (a dynamic code at a `/cobv/` location) 4102; Pix Troco and Saque
+    (4103, 4104) are told apart only by the dynamic payload, which the mock cannot fetch."""
     text = _text(where, value)
     if len(text) > MAX_BR_CODE_LENGTH:
         raise _fail(where, f"is {len(text)} characters long; a BR Code here has at most {MAX_BR_CODE_LENGTH}")
@@ -274,11 +276,15 @@ def parse_br_code(where: str, value: object) -> BrCode:
             if inner.get("00", "").upper() == PIX_GUI:
                 pix = inner
                 break
-    if pix is None:
-        raise _fail(where, f"has no Pix merchant account (a field 26-51 with GUI {PIX_GUI})")
+    if pix is None:  # a well-formed EMV code of another scheme (Klavi's business code 4101)
+        raise BusinessRuleError(
+            4101, f"{where}: the QR code is not a Pix QR code (no merchant account with GUI {PIX_GUI} in fields 26-51)"
+        )
     key, url = pix.get("01"), pix.get("25")
     if not key and not url:
         raise _fail(where, "its Pix merchant account has neither a key (01) nor a URL (25)")
+    if url and "/cobv/" in url.lower():  # the Banco Central's location of a charge with a due date
+        raise BusinessRuleError(4102, f"{where}: the QR code is a Pix Cobrança (a charge with a due date, at {url})")
     if key and len(key) > MAX_KEY_LENGTH:
         raise _fail(where, f"its Pix key (26.01) is longer than {MAX_KEY_LENGTH} characters")
     if fields.get("53") != "986":

@@ -22,7 +22,7 @@ from klavi_mock.domain.clock import Clock, iso
 from klavi_mock.domain.personas import PersonaCatalog
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.timeline import Timeline
-from klavi_mock.errors import Conflict, Forbidden, NotFound
+from klavi_mock.errors import Conflict, NotFound
 from klavi_mock.storage.protocol import ConflictError, Store
 from klavi_mock.webhooks.service import Webhooks
 
@@ -32,6 +32,9 @@ CONSENT_EVENT = "automatic_consent_status_changed"
 PAYMENT_EVENT = "automatic_payment_status_changed"
 BANK_PATH = "/bank/automatic-pix/"  # + the consent's ticket: the fake bank's page (web/pages/payments)
 REVOKE_AFTER = timedelta(hours=1)  # persona `revoked`: the payer revokes at the bank an hour after authorising
+# persona `multiple-approvals`: a company's consent is CONSENT_PARTIALLY_ACCEPTED after the first
+# approver, CONSENT_AUTHORIZED when the others have approved, 10 minutes later
+OTHER_APPROVERS_AFTER = timedelta(minutes=10)
 PAYER_CANCELS_AFTER = timedelta(hours=1)  # persona `payer-cancels`: each charge cancelled an hour after it is made
 DEFAULT_PAYER_ISPB = "00000000"  # in an endToEndId, when the partner gave no debtorAccount
 
@@ -130,19 +133,23 @@ class Page:
 
 
 class AutomaticPix:
-    def __init__(self, store: Store, clock: Clock, personas: PersonaCatalog, webhooks: Webhooks) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, personas: PersonaCatalog, webhooks: Webhooks, strict_tax_ids: bool = False
+    ) -> None:
         self.store = store
         self.clock = clock
         self.personas = personas
         self.webhooks = webhooks
+        self.strict_tax_ids = strict_tax_ids  # wrong CPF/CNPJ check digits: refused, else tolerated and noted
         self.timeline = Timeline()  # its own: the consents' jobs name data-API consents
 
     # -- consents -----------------------------------------------------------------------
 
     def create_consent(
         self, tenant: Tenant, body: dict, base_url: str, link: bool = False
-    ) -> tuple[ap.AutomaticConsent, bool]:
-        """The consent, and whether it is new (False: the same request came before)."""
+    ) -> tuple[ap.AutomaticConsent, bool, list[str]]:
+        """The consent, whether it is new (False: the same request came before), and the
+        tolerated notes (the conformance report's deviations)."""
         now = self.clock.now()
         body = dict(body)
         body.setdefault("clientRequestId", str(uuid.uuid4()))  # optional in a consent link
@@ -153,15 +160,16 @@ class AutomaticPix:
                     f"body.clientRequestId: {body['clientRequestId']!r} was used for another consent "
                     f"({before.id}) with a different body; use a new clientRequestId"
                 )
-            return before, False
-        ap.check_consent_request(body, now)
+            return before, False, []
+        where = "body.consent" if link else "body"
+        notes = ap.check_consent_request(body, now, strict=self.strict_tax_ids, where=where)
         persona = self.personas.for_tax_id(body["customer"]["identifier"])
         consent = ap.new_consent(tenant_id=tenant.app_id, body=body, persona_id=persona.id, now=now, link=link)
         consent.consent_url = f"{base_url}{BANK_PATH}{consent.ticket}"
         self.store.add_automatic_consent(consent)
         self.timeline.schedule(consent.authorisation_deadline(), "authorisation_window", consent.id)
         self._announce_consent(consent)
-        return consent, True
+        return consent, True, notes
 
     def get_consent(self, tenant: Tenant | None, consent_id: str) -> ap.AutomaticConsent:
         consent = self.store.get_automatic_consent(tenant.app_id if tenant else None, consent_id)
@@ -173,8 +181,8 @@ class AutomaticPix:
         self, tenant: Tenant, app_id: str, page: int, size: int, status: str | None, identifier: str | None
     ) -> Page:
         """The management API's list: newest first, filtered, one page of it."""
-        if app_id != tenant.app_id:
-            raise Forbidden(f"appId {app_id!r} is not the application of this token ({tenant.app_id!r})")
+        if app_id != tenant.app_id:  # another tenant's, like its objects, is not found
+            raise NotFound(f"no application {app_id!r} for this token (its application is {tenant.app_id!r})")
         found = [
             c
             for c in reversed(self.store.list_automatic_consents(tenant.app_id))
@@ -182,16 +190,16 @@ class AutomaticPix:
         ]
         return Page(found[(page - 1) * size : page * size], len(found))
 
-    def cancel_consent(self, tenant: Tenant, consent_id: str, body: dict) -> ap.AutomaticConsent:
-        """Cancel by consent: revoked, its pending and scheduled payments cancelled."""
+    def cancel_consent(self, tenant: Tenant, consent_id: str, body: dict) -> tuple[ap.AutomaticConsent, list[str]]:
+        """Cancel by consent: revoked, its pending and scheduled payments cancelled; the tolerated notes."""
         consent = self.get_consent(tenant, consent_id)
-        who = ap.check_cancellation(body)
+        who, notes = ap.check_cancellation(body, strict=self.strict_tax_ids)
         if consent.status not in (*ap.CONSENT_PENDING, ap.AUTHORIZED):
             raise Conflict(f"automatic consent {consent.id} is {consent.status}; it cannot be cancelled")
         with self.store.updating(consent):
             consent.cancelled_by = who
         self._revoke(consent, "REVOGADO_RECEBEDOR")
-        return consent
+        return consent, notes
 
     # -- the bank page -----------------------------------------------------------------
 
@@ -225,6 +233,14 @@ class AutomaticPix:
         if not approve:
             self._consent_to(consent, ap.REJECTED, "REJEITADO_USUARIO")
             return BankResult(consent, self.return_url(consent))
+        if self._persona(consent) == "multiple-approvals":  # one of the company's approvers; the others later
+            self._consent_to(consent, ap.PARTIALLY_ACCEPTED)
+            self.timeline.schedule(self.clock.now() + OTHER_APPROVERS_AFTER, "other_approvers", consent.id)
+        else:
+            self._authorise(consent)
+        return BankResult(consent, self.return_url(consent))
+
+    def _authorise(self, consent: ap.AutomaticConsent) -> None:
         now = self.clock.now()
         self._consent_to(consent, ap.AUTHORIZED)
         first = ap.first_payment(consent, now)
@@ -232,7 +248,6 @@ class AutomaticPix:
             self._add_payment(first)
         if self._persona(consent) == "revoked":
             self.timeline.schedule(now + REVOKE_AFTER, "bank_revoke", consent.id)
-        return BankResult(consent, self.return_url(consent))
 
     def return_url(self, consent: ap.AutomaticConsent) -> str | None:
         """The partner's redirectUrl with consentId and status (and error on a refusal)."""
@@ -276,13 +291,15 @@ class AutomaticPix:
             raise NotFound(f"payment {payment_id} of automatic consent {consent_id} not found")
         return payment
 
-    def cancel_payment(self, tenant: Tenant, consent_id: str, payment_id: str, body: dict) -> ap.AutomaticPayment:
+    def cancel_payment(
+        self, tenant: Tenant, consent_id: str, payment_id: str, body: dict
+    ) -> tuple[ap.AutomaticPayment, list[str]]:
         payment = self.get_payment(tenant, consent_id, payment_id)
-        who = ap.check_cancellation(body)
+        who, notes = ap.check_cancellation(body, strict=self.strict_tax_ids)
         with self.store.updating(payment):
             ap.cancel(payment, who, self.clock.now())
         self._announce_payment(payment)
-        return payment
+        return payment, notes
 
     def payments_of(self, consent: ap.AutomaticConsent) -> list[ap.AutomaticPayment]:
         return self.store.list_automatic_payments(consent.id)
@@ -332,7 +349,7 @@ class AutomaticPix:
 
     def _run_job(self, kind: str, subject_id: str, due: datetime) -> int:
         """One job on its consent or payment as it is now (1 if it changed something)."""
-        if kind in ("authorisation_window", "bank_revoke"):
+        if kind in ("authorisation_window", "bank_revoke", "other_approvers"):
             consent = self.store.get_automatic_consent(None, subject_id)
             if consent is None:
                 return 0
@@ -341,6 +358,9 @@ class AutomaticPix:
                 return 1
             if kind == "bank_revoke" and consent.status == ap.AUTHORIZED:
                 self._revoke(consent, "REVOGADO_USUARIO")
+                return 1
+            if kind == "other_approvers" and consent.status == ap.PARTIALLY_ACCEPTED:
+                self._authorise(consent)
                 return 1
             return 0
         payment = self.store.get_automatic_payment(None, subject_id)
@@ -380,6 +400,9 @@ class AutomaticPix:
         for consent in self.store.list_automatic_consents():
             if consent.status in ap.CONSENT_PENDING:
                 self.timeline.schedule(consent.authorisation_deadline(), "authorisation_window", consent.id)
+            if consent.status == ap.PARTIALLY_ACCEPTED:
+                since = consent.status_update_at or consent.created_at
+                self.timeline.schedule(since + OTHER_APPROVERS_AFTER, "other_approvers", consent.id)
             elif consent.status == ap.AUTHORIZED and self._persona(consent) == "revoked":
                 self.timeline.schedule(
                     (consent.status_update_at or consent.created_at) + REVOKE_AFTER, "bank_revoke", consent.id

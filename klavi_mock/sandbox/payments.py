@@ -94,12 +94,12 @@ class InstantPayments:
     def create_link(self, tenant_id: str, body: dict) -> tuple[InstantPayment, bool, list[str]]:
         """WhiteLabel: a payment whose payer starts it at paymentURL (PREPARING), or the one
         this clientRequestId made before."""
-        found = self._same_request(tenant_id, body) if body.get("clientRequestId") else None
+        found = self._same_request(tenant_id, body, "body.payment") if body.get("clientRequestId") else None
         if found is not None and found.link_token is not None:
             return found, False, []
         if found is not None:
             raise Conflict(
-                f"payment.clientRequestId: {body['clientRequestId']!r} is already used by a payment created "
+                f"body.payment.clientRequestId: {body['clientRequestId']!r} is already used by a payment created "
                 "through POST /instant/payments; each clientRequestId makes one payment"
             )
         notes = check_payment(
@@ -124,13 +124,13 @@ class InstantPayments:
             raise NotFound(f"payment {payment_id} not found")
         return payment
 
-    def _same_request(self, tenant_id: str, body: dict) -> InstantPayment | None:
+    def _same_request(self, tenant_id: str, body: dict, where: str = "body") -> InstantPayment | None:
         found = self.store.instant_payment_with_request_id(tenant_id, str(body.get("clientRequestId", "")))
         if found is None:
             return None
         if found.fingerprint != states.fingerprint(body):
             raise Conflict(
-                f"body.clientRequestId: {body.get('clientRequestId')!r} was already used for payment {found.id} "
+                f"{where}.clientRequestId: {body.get('clientRequestId')!r} was already used for payment {found.id} "
                 "with a different body; send the same body to get that payment again, or a new clientRequestId"
             )
         return found

@@ -49,6 +49,8 @@ _FORGOTTEN_BY_RESET = (
     "_auto_tickets",
     "_auto_payments",
     "_auto_payment_requests",
+    "_auto_by_tenant",
+    "_auto_by_consent",
 )
 
 
@@ -84,6 +86,8 @@ class MemoryStore:
         self._auto_tickets: dict[str, str] = {}
         self._auto_payments: dict[str, AutomaticPayment] = {}
         self._auto_payment_requests: dict[tuple[str, str], str] = {}
+        self._auto_by_tenant: dict[str, list[AutomaticConsent]] = {}  # a tenant's consents, in creation order
+        self._auto_by_consent: dict[str, list[AutomaticPayment]] = {}  # a consent's payments, in creation order
 
     # -- changes -------------------------------------------------------------------
 
@@ -416,17 +420,21 @@ class MemoryStore:
     def list_instant_payments(self, tenant_id: str | None = None) -> list[InstantPayment]:
         return [p for p in self._instant_payments.values() if tenant_id is None or p.tenant_id == tenant_id]
 
-    # -- automatic pix (few per tenant: payments scanned by consent) --------------------------
+    # -- automatic pix -----------------------------------------------------------------------
 
     def add_automatic_consent(self, consent: AutomaticConsent) -> None:
         self._auto_consents[consent.id] = consent
         self._auto_consent_requests[(consent.tenant_id, consent.client_request_id)] = consent.id
         self._auto_tickets[consent.ticket] = consent.id
+        self._auto_by_tenant.setdefault(consent.tenant_id, []).append(consent)
 
         def remove() -> None:
             self._auto_consents.pop(consent.id, None)
             self._auto_consent_requests.pop((consent.tenant_id, consent.client_request_id), None)
             self._auto_tickets.pop(consent.ticket, None)
+            mine = self._auto_by_tenant.get(consent.tenant_id, [])
+            if consent in mine:
+                mine.remove(consent)
 
         self._added(consent, remove)
 
@@ -441,15 +449,21 @@ class MemoryStore:
         return self._auto_consents.get(self._auto_tickets.get(ticket, ""))
 
     def list_automatic_consents(self, tenant_id: str | None = None) -> list[AutomaticConsent]:
-        return [c for c in self._auto_consents.values() if tenant_id in (None, c.tenant_id)]
+        if tenant_id is None:
+            return list(self._auto_consents.values())
+        return list(self._auto_by_tenant.get(tenant_id, ()))
 
     def add_automatic_payment(self, payment: AutomaticPayment) -> None:
         self._auto_payments[payment.id] = payment
         self._auto_payment_requests[(payment.tenant_id, payment.client_request_id)] = payment.id
+        self._auto_by_consent.setdefault(payment.consent_id, []).append(payment)
 
         def remove() -> None:
             self._auto_payments.pop(payment.id, None)
             self._auto_payment_requests.pop((payment.tenant_id, payment.client_request_id), None)
+            mine = self._auto_by_consent.get(payment.consent_id, [])
+            if payment in mine:
+                mine.remove(payment)
 
         self._added(payment, remove)
 
@@ -461,4 +475,6 @@ class MemoryStore:
         return self._auto_payments.get(self._auto_payment_requests.get((tenant_id, client_request_id), ""))
 
     def list_automatic_payments(self, consent_id: str | None = None) -> list[AutomaticPayment]:
-        return [p for p in self._auto_payments.values() if consent_id in (None, p.consent_id)]
+        if consent_id is None:
+            return list(self._auto_payments.values())
+        return list(self._auto_by_consent.get(consent_id, ()))

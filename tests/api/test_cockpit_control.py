@@ -3,6 +3,8 @@ requests, and what fell due when the clock moved."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from klavi_mock.testing import wait_for
@@ -126,7 +128,11 @@ def test_clock_advance_says_what_fell_due(klavi, client):
     assert client.get(f"/__mock/consents/{consent_id}").json()["status"] == "EXPIRED"
 
 
-def test_clock_advance_names_the_deliveries_it_made_due(hooked, client, receiver):
+def test_clock_advance_names_the_deliveries_it_made_due(hooked, client, receiver, monkeypatch):
+    # A slow build (as under load): the move waits for it, so the delayed report is made due.
+    reports = client.app.state.sandbox.reports
+    build = reports._build_each
+    monkeypatch.setattr(reports, "_build_each", lambda *args: (time.sleep(0.5), build(*args))[1])
     authorise(hooked, personalTaxId=SLOW_REPORT_CPF)
     response = ask(
         hooked,

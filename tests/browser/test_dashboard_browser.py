@@ -16,8 +16,11 @@ import pytest
 from klavi_mock.config import Settings
 from klavi_mock.testing import Receiver, wait_for
 from tests.browsers import TIMEOUT_MS, Browser, BrowserContext, Page, chromium, expect
-from tests.cockpit_scenario import API, access_token, answer_at_bank, create_consent, populate
+from tests.cockpit_scenario import API, access_token, answer_at_bank, create_consent, populate, populate_payments
 from tests.conftest import bearer
+from tests.payments.autopix import AutoPix
+from tests.payments.instant import Payer
+from tests.payments.instant import body as instant_body
 from tests.worlds import in_thread
 
 ADMIN_TOKEN = "cockpit-test-admin-token"
@@ -449,10 +452,12 @@ def test_the_journal_fits_a_1366_px_screen_and_a_phone(page: Page, api: httpx.Cl
     result_says(page, "/replay → ")
 
 
-@pytest.mark.parametrize("path", ["", "/webhooks", "/requests", "/conformance"])
+@pytest.mark.parametrize("path", ["", "/payments", "/webhooks", "/requests", "/conformance"])
 @pytest.mark.parametrize("width,height", [(1366, 768), (390, 844)])
 def test_every_page_fits_the_screen(page: Page, api: httpx.Client, mock_url: str, path: str, width: int, height: int):
     populate(api)
+    if path == "/payments":
+        populate_payments(api)
     page.set_viewport_size({"width": width, "height": height})
     assert page.goto(f"{mock_url}/__mock/ui{path}").status == 200
     page.locator("details").evaluate_all("(all) => all.forEach((d) => { d.open = true; })")
@@ -567,3 +572,90 @@ def test_the_admin_token_protects_the_cockpit(page: Page, protected_url: str):
         page.get_by_role("button", name="Log out").click()
         expect(page.get_by_label("Admin token")).to_be_visible()
         assert page.goto(f"{protected_url}/__mock/ui").status == 401
+
+
+# -- payments (the payments page) -----------------------------------------------------------
+
+
+def open_payments(page: Page, mock_url: str) -> None:
+    response = page.goto(f"{mock_url}/__mock/ui/payments")
+    assert response is not None and response.status == 200
+    expect(page.get_by_role("heading", name="Instant payments")).to_be_visible()
+
+
+def test_an_instant_payment_is_approved_then_completed_with_the_buttons(page: Page, api: httpx.Client, mock_url: str):
+    payer = Payer(api)
+    created = payer.created(instant_body("PIX_MANU"))
+    open_payments(page, mock_url)
+    card = page.locator(f"#payment-{created['id']}")
+    expect(card).to_contain_text("BRL 1333.00")
+    expect(card.locator("[data-field=creditor]")).to_have_text("Klavi")
+    card.locator("[data-act=approve]").click()
+    result_says(page, "/force → 200")
+    expect(page.locator("#result-list")).to_contain_text("is PAYMENT_PENDING")
+    assert payer.status(created["id"]) == "PAYMENT_PENDING"
+    expect(card.locator("[data-field=status]")).to_have_text("PAYMENT_PENDING")  # refreshed in place
+    card.locator("[data-act=complete]").click()
+    expect(card.locator("[data-field=status]")).to_have_text("PAYMENT_COMPLETED")
+    assert payer.status(created["id"]) == "PAYMENT_COMPLETED"
+    card.locator("summary").click()
+    expect(card.locator(".timeline li")).to_have_count(6)
+    expect(card.locator("[data-act]")).to_have_count(0)  # final: no levers left
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_reject_an_instant_payment_with_a_reason(page: Page, api: httpx.Client, mock_url: str):
+    payer = Payer(api)
+    created = payer.created(instant_body())
+    api.post(f"/__mock/payments/instant/{created['id']}/force", json={"action": "approve"})
+    open_payments(page, mock_url)
+    card = page.locator(f"#payment-{created['id']}")
+    card.locator("select[name=reason]").select_option("SALDO_INSUFICIENTE")
+    card.locator("[data-act=reject]").click()
+    result_says(page, "/force → 200")
+    assert payer.get(created["id"])["statusReason"]["code"] == "SALDO_INSUFICIENTE"
+    expect(card.locator(".why")).to_contain_text("SALDO_INSUFICIENTE")
+
+
+def test_a_lever_pulled_too_late_shows_the_409(page: Page, api: httpx.Client, mock_url: str):
+    payer = Payer(api)
+    created = payer.created(instant_body())
+    open_payments(page, mock_url)
+    api.post(f"/__mock/payments/instant/{created['id']}/force", json={"action": "refuse"})  # behind its back
+    page.locator(f"#payment-{created['id']} [data-act=approve]").click()
+    result_says(page, "→ 409")
+    expect(page.locator("#result-list")).to_contain_text("CONSENT_REJECTED")
+
+
+def test_an_automatic_pix_consent_and_its_charges(page: Page, api: httpx.Client, mock_url: str):
+    autopix = AutoPix(api)  # type: ignore[arg-type]
+    consent = autopix.create()
+    open_payments(page, mock_url)
+    card = page.locator(f"#automatic-{consent['id']}")
+    expect(card.locator("[data-field=creditor]")).to_have_text("Loja Exemplo")
+    card.locator("[data-act=approve]").click()
+    expect(card.locator("[data-field=status]").first).to_have_text("CONSENT_AUTHORIZED")
+    charge = autopix.scheduled(consent["id"])
+    row = page.locator(f"#charge-{charge['id']}")
+    expect(row.locator("[data-field=status]")).to_have_text("PAYMENT_SCHEDULED")  # the refresh brings it
+    row.locator("select[name=reason]").select_option("SALDO_INSUFICIENTE")
+    row.locator("[data-act=reject]").click()
+    expect(row.locator("[data-field=status]")).to_have_text("PAYMENT_REJECTED")
+    assert autopix.payment(consent["id"], charge["id"])["statusReason"]["code"] == "SALDO_INSUFICIENTE"
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.locator("[data-act=revoke]").click()
+    expect(card.locator("header [data-field=status]")).to_have_text("CONSENT_REVOKED")
+    assert autopix.consent(consent["id"])["status"] == "CONSENT_REVOKED"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_payments_page_clock_shows_what_fell_due(page: Page, api: httpx.Client, mock_url: str):
+    payer = Payer(api)
+    created = payer.created(instant_body())
+    api.post(f"/__mock/payments/instant/{created['id']}/force", json={"action": "approve"})
+    open_payments(page, mock_url)
+    page.locator("[data-preset='1 min']").click()
+    expect(page.locator("#fell-due-list")).to_contain_text(
+        "instant payment PAYMENT_SETTLEMENT_DEBTOR_ACCOUNT → PAYMENT_COMPLETED"
+    )
+    expect(page.locator(f"#payment-{created['id']} [data-field=status]")).to_have_text("PAYMENT_COMPLETED")

@@ -1,6 +1,7 @@
-"""The payer's bank page for an instant Pix payment in headless Chromium: the page shows the
-payment, Autorizar takes the payer back to the partner's redirectUrl with the payment's id
-and status, and nothing is loaded from outside the mock. Skipped without Chromium."""
+"""The payer's bank page for an instant Pix payment, and the WhiteLabel link page before it, in
+headless Chromium: the pages show the payment, Autorizar takes the payer back to the
+partner's redirectUrl with the payment's id and status, and nothing is loaded from outside
+the mock. Skipped without Chromium."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from klavi_mock.config import Settings
 from tests.browser.test_browser import serve_partner
 from tests.browsers import Browser, Page, chromium, phone_page
 from tests.conftest import bearer
-from tests.payments.instant import PAYMENTS, body
+from tests.payments.instant import LINKS, PAYMENTS, body
 from tests.worlds import SANDBOX_KEYS, in_thread
 
 
@@ -73,3 +74,24 @@ def test_the_payer_authorises_at_the_bank_page(page: Page, mock_url: str):
         )
         outside = [url for url in requested if not url.startswith((mock_url + "/", partner_url + "/"))]
         assert not outside, f"requests outside 127.0.0.1: {outside}"
+
+
+def test_the_whitelabel_link_page_runs_the_same_journey(page: Page, mock_url: str):
+    with serve_partner() as partner_url, httpx.Client(base_url=mock_url, timeout=10) as api:
+        payment = body("PIX_DICT", redirectUrl=f"{partner_url}/pix/return")
+        payment.pop("institutionId")
+        link = api.post(LINKS, json={**SANDBOX_KEYS, "payment": payment})
+        assert link.status_code == 201, link.text
+
+        response = page.goto(link.json()["paymentURL"])
+        assert response is not None and response.status == 200
+        assert "R$ 1.333,00" in page.locator("main").inner_text()
+        page.locator("select#banco").select_option("341")
+        page.get_by_role("button", name="Continuar").click()
+        authorise = page.get_by_role("button", name="Autorizar")
+        authorise.wait_for()
+        assert "Itaú" in page.locator(".bank-header__name").inner_text()
+        authorise.click()
+        page.wait_for_url(lambda url: url.startswith(partner_url + "/"))
+        query = {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+        assert query["paymentId"] == link.json()["id"] and query["status"] == "PAYMENT_PENDING"

@@ -8,9 +8,19 @@ import pytest
 from klavi_mock.testing import wait_for
 from klavi_mock.web.pages.cockpit.access import COOKIE
 from tests.conftest import API, authorise
+from tests.payments.autopix import AutoPix
+from tests.payments.instant import Payer
+from tests.payments.instant import body as payment_body
 from tests.worlds import in_process
 
-PAGES = ("/__mock/ui", "/__mock/ui/webhooks", "/__mock/ui/requests", "/__mock/ui/conformance", "/__mock/docs")
+PAGES = (
+    "/__mock/ui",
+    "/__mock/ui/payments",
+    "/__mock/ui/webhooks",
+    "/__mock/ui/requests",
+    "/__mock/ui/conformance",
+    "/__mock/docs",
+)
 TOKEN = "pages-admin-token"
 
 
@@ -51,6 +61,37 @@ def test_the_dashboard_offers_only_the_moves_the_state_machine_allows(klavi, cli
     card = card[: card.index("</article>")]
     assert "<option>EXPIRED</option>" in card and "<option>REJECTED</option>" not in card
     assert 'data-act="approve"' not in card and 'data-act="revoke"' in card
+
+
+def card_of(page: str, element_id: str) -> str:
+    card = page[page.index(f'id="{element_id}"') :]
+    return card[: card.index("</article>")]
+
+
+def test_the_payments_page_shows_what_the_control_api_answers_with_the_levers_it_takes(client):
+    payer, autopix = Payer(client), AutoPix(client)
+    waiting = payer.created(payment_body("PIX_MANU"))
+    paid = payer.created(payment_body())
+    assert client.post(f"/__mock/payments/instant/{paid['id']}/force", json={"action": "approve"}).status_code == 200
+    consent = autopix.authorised()
+    charge = autopix.scheduled(consent["id"])
+    page = client.get("/__mock/ui/payments").text
+    for state in client.get("/__mock/payments/instant").json():
+        assert f'data-status="{state["status"]}"' in card_of(page, f"payment-{state['paymentId']}")
+    first = card_of(page, f"payment-{waiting['id']}")
+    assert "Klavi" in first and "1333.00" in first and "76109277673" in first
+    assert 'data-act="approve"' in first and 'data-act="complete"' not in first
+    pending = card_of(page, f"payment-{paid['id']}")
+    assert 'data-act="complete"' in pending and 'data-act="approve"' not in pending
+    assert "<option>SALDO_INSUFICIENTE</option>" in pending  # the reject lever's reasons
+    automatic = card_of(page, f"automatic-{consent['id']}")
+    assert "CONSENT_AUTHORIZED" in automatic and 'data-act="revoke"' in automatic and "Loja Exemplo" in automatic
+    assert f'id="charge-{charge["id"]}"' in automatic and "PAYMENT_SCHEDULED" in automatic
+    assert 'data-persona="payer-refuses"' in page and 'data-persona="automatic-pix-revoked"' in page
+    only = client.get("/__mock/ui/payments", params={"status": "CONSENT_AWAITING_AUTHORIZATION"}).text
+    assert waiting["id"] in only and paid["id"] not in only
+    assert consent["id"] not in client.get("/__mock/ui/payments", params={"consentStatus": "STARTED"}).text
+    assert waiting["id"] not in client.get("/__mock/ui/payments", params={"appId": "other-app"}).text
 
 
 def test_the_journal_page_lists_entries_and_pages_on(klavi, client):

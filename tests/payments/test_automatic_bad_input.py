@@ -1,5 +1,6 @@
 """Bad Automatic Pix input answers 400 in Klavi's error shape, the message naming the field
-(the spec's checks, then the domain's: check digits, amounts, dates); nothing is kept."""
+(the spec's checks, then the domain's: check digits, amounts, dates); nothing is kept. With
+strictTaxIds, as wrong CPF/CNPJ check digits are otherwise tolerated (the data API's choice)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,32 @@ from datetime import timedelta
 
 import pytest
 
+from klavi_mock.config import Settings
 from tests.payments.autopix import AutoPix, consent_body
+from tests.worlds import in_process, world_settings
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return world_settings(strict_tax_ids=True)
 
 
 @pytest.fixture
 def pix(client) -> AutoPix:
     return AutoPix(client)
+
+
+def test_wrong_check_digits_are_tolerated_unless_strict_tax_ids() -> None:
+    with in_process(world_settings()) as http:
+        tolerant = AutoPix(http)
+        body = consent_body(tolerant.today())
+        body["customer"]["identifier"] = "76109277670"
+        assert tolerant.post("/consents", body).status_code == 201
+    with in_process(world_settings(strict_tax_ids=True)) as http:
+        strict = AutoPix(http)
+        refused = strict.post("/consents", {**body, "clientRequestId": "strict"})
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith("body.customer.identifier: check digits invalid")
 
 
 def changed(body: dict, path: str, value: object) -> dict:

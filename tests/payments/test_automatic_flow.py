@@ -214,7 +214,7 @@ def test_the_management_list_pages_newest_first_and_filters(pix: AutoPix) -> Non
     authorised = pix.http.get(path, params={"status": "CONSENT_AUTHORIZED"}, headers=pix.headers).json()
     assert [c["id"] for c in authorised["list"]] == [made[0]]
     other = pix.http.get("/payment/management/v1/merchants/automatic/other-app/consents", headers=pix.headers)
-    assert other.status_code == 403
+    assert other.status_code == 404
     bad = pix.http.get(path, params={"pageSize": 101}, headers=pix.headers)
     assert bad.status_code == 400 and "pageSize" in bad.json()["message"]
 
@@ -269,3 +269,13 @@ def test_a_consent_link_takes_the_keys_and_its_url_is_the_bank_page(pix: AutoPix
         json={"accessKey": "sandbox-access-key", "secretKey": "nope", "consent": body},
     )
     assert wrong.status_code == 401
+
+
+def test_a_reset_forgets_automatic_pix_and_what_was_due(pix: AutoPix) -> None:
+    consent = pix.authorised(firstPayment=None)
+    payment = pix.scheduled(consent["id"], days=2)
+    assert pix.http.post("/__mock/reset").status_code == 200
+    assert pix.get(f"/consents/{consent['id']}").status_code == 404
+    pix.to_settlement_of(payment)  # the settlement job went with it: nothing runs, nothing is sent
+    sent = delivery_log(pix.http, name="automatic_payment_status_changed")
+    assert sent == []

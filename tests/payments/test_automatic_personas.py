@@ -7,8 +7,13 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 
+from klavi_mock.resources import fixtures_dir
+from klavi_mock.testing.helpers import delivery_log
 from tests.payments.autopix import AutoPix, consent_body
+
+CHECKED = {"00000090328", "00000090409", "00000090247", "00000090590", "00000090166", "00000090670", "00000090751"}
 
 
 @pytest.fixture
@@ -98,3 +103,24 @@ def test_the_bank_answers_by_itself_as_its_page_opens(pix: AutoPix, cpf: str, st
     back = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
     assert back["status"] == status and back["error"] == error
     assert pix.consent(consent["id"])["status"] == status
+
+
+def test_a_companys_other_approvers_approve_ten_minutes_later(pix: AutoPix) -> None:
+    body = as_payer(pix, "00000090751")
+    body["customer"] = {"identifierType": "CNPJ", "identifier": "00000090700015", "name": "Empresa Exemplo"}
+    consent = pix.create(body)
+    response = pix.bank(consent, "approve")
+    back = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+    assert back["status"] == "CONSENT_PARTIALLY_ACCEPTED"
+    assert pix.charge(consent["id"]).status_code == 409  # not authorised yet
+    pix.advance(9 * 60)
+    assert pix.consent(consent["id"])["status"] == "CONSENT_PARTIALLY_ACCEPTED"
+    pix.advance(60)
+    assert pix.consent(consent["id"])["status"] == "CONSENT_AUTHORIZED"
+    sent = [d["body"][0]["payload"] for d in delivery_log(pix.http, name="automatic_payment_status_changed")]
+    assert len({p["id"] for p in sent}) == 1 and all(p["firstPayment"] for p in sent)  # made on the authorisation
+
+
+def test_every_automatic_pix_persona_is_checked_here() -> None:
+    personas = yaml.safe_load((fixtures_dir() / "personas.yaml").read_text())["personas"]
+    assert {p["personalTaxId"] for p in personas if "automaticPix" in p} == CHECKED

@@ -43,3 +43,21 @@ def test_consents_and_payments_and_their_jobs_survive_a_restart(kind: str, tmp_p
         pix.to_settlement_of(payment)  # past the window too
         assert pix.payment(consent["id"], payment["id"])["status"] == "PAYMENT_COMPLETED"
         assert pix.consent(waiting["id"])["status"] == "EXPIRED"
+
+
+def test_two_instances_on_one_database_share_consents_payments_and_their_keys(tmp_path: Path) -> None:
+    settings = _settings("database-url", tmp_path)
+    with in_process(settings, follow_redirects=False) as one, in_process(settings, follow_redirects=False) as two:
+        first, second = AutoPix(one), AutoPix(two)
+        consent = first.create(firstPayment=None)
+        assert second.bank(consent, "approve").status_code == 302  # the payer's browser reached the other one
+        assert first.consent(consent["id"])["status"] == "CONSENT_AUTHORIZED"
+        payment = second.scheduled(consent["id"], days=2, clientRequestId="shared-key")
+        replay = first.charge(consent["id"], days=2, clientRequestId="shared-key")
+        assert replay.status_code == 200 and replay.json()["id"] == payment["id"]
+        cancelled = first.post(
+            f"/consents/{consent['id']}/payments/{payment['id']}/cancel",
+            {"cancelledBy": "76109277673", "identifierType": "CPF"},
+        )
+        assert cancelled.status_code == 200
+        assert second.payment(consent["id"], payment["id"])["status"] == "CANCELED"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from klavi_mock.testing.helpers import wait_for
 from klavi_mock.webhooks.signing import verify_signature
+from tests.contract import event_problems
 from tests.payments.autopix import AutoPix
 from tests.worlds import in_process, tenant, world_settings
 
@@ -25,6 +26,7 @@ def test_each_status_change_is_sent_signed_with_the_get_body(receiver) -> None:
         for delivery in receiver.at("/payments"):
             assert verify_signature(delivery.body, delivery.headers["x-klavi-signature"], "sandbox-secret-key")
     assert {e["eventType"] for e in events} == {"payment"}
+    assert event_problems(events) == []  # each against the contract's webhooks: section
     consent_events = [e["payload"] for e in events if e["eventName"] == "automatic_consent_status_changed"]
     payment_events = [e["payload"] for e in events if e["eventName"] == "automatic_payment_status_changed"]
     assert [p["status"] for p in consent_events] == ["STARTED", "CONSENT_AWAITING_AUTHORIZATION", "CONSENT_AUTHORIZED"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from klavi_mock.domain.pix import make_br_code
+from klavi_mock.domain.pix import crc16, make_br_code
 from tests.payments.instant import CREDITOR, Payer, body
 from tests.worlds import in_process, world_settings
 
@@ -55,6 +55,11 @@ CASES = [
     ("date shape", body(date="01/07/2025"), "body.date"),
     ("date in the past", body(date="2020-01-01"), "body.date: 2020-01-01 is in the past"),
     ("init type", body(initType="PIX_BOLETO"), "body.initType"),
+    (
+        "company payer without loggedUserCpf",
+        body(customer={"identifierType": "CNPJ", "identifier": "44471172000119", "name": "Klavi"}),
+        "body.loggedUserCpf: is required when customer.identifierType is CNPJ",
+    ),
     ("redirect url", body(redirectUrl="javascript:alert(1)"), "body.redirectUrl"),
 ]
 
@@ -79,3 +84,17 @@ def test_wrong_check_digits_are_tolerated_unless_strict_tax_ids():
         response = Payer(http).create(request)
     assert response.status_code == 400
     assert response.json()["message"].startswith("body.customer.identifier: check digits invalid")
+
+
+def test_a_qr_code_of_another_scheme_or_a_pix_cobranca_is_a_business_error(client):
+    payer = Payer(client)
+    other = "000201" + "27300012BR.COM.OUTRO011001234567895204000053039865802BR5901X6001Y6304"
+    not_pix = payer.create(body("PIX_QRCODE", qrCode=other + crc16(other)))
+    assert not_pix.status_code == 416
+    assert not_pix.json()["statusCode"] == 4101 and not_pix.json()["error"] == "QRCode not related Pix"
+    charge = (
+        "00020101021226550014BR.GOV.BCB.PIX2533pix.example.com/qr/v2/cobv/abc123"
+        "5204000053039865802BR5905Klavi6002SP62070503***6304"
+    )
+    cobranca = payer.create(body("PIX_QRCODE", qrCode=charge + crc16(charge)))
+    assert cobranca.status_code == 416 and cobranca.json()["statusCode"] == 4102

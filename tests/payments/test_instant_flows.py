@@ -21,7 +21,7 @@ def local(url: str) -> str:
     return url.replace("http://testserver", "")
 
 
-@pytest.mark.parametrize("init_type", ["PIX_MANU", "PIX_DICT", "PIX_QRCODE", "PIX_INIC"])
+@pytest.mark.parametrize("init_type", ["PIX_MANU", "PIX_DICT", "PIX_QRCODE", "PIX_INIC", "PIX_MANU_AUTO"])
 def test_each_init_type_goes_to_completed_on_the_clock(payer, init_type):
     created = payer.created(body(init_type))
     assert created["status"] == "CONSENT_AWAITING_AUTHORIZATION" and "endToEndId" not in created
@@ -149,3 +149,27 @@ def test_a_later_date_is_scheduled_and_paid_on_that_day(payer):
     assert payer.status(created["id"]) == "PAYMENT_SCHEDULED"
     payer.advance(3 * 86400)
     assert payer.status(created["id"]) == "PAYMENT_COMPLETED"
+
+
+def test_a_fault_rule_on_the_create_answers_instead_and_nothing_is_kept(payer, client):
+    rule = client.post(
+        "/__mock/faults", json={"path": "/payment/customer/v1/instant/payments", "status": 503, "times": 1}
+    )
+    assert rule.status_code == 200, rule.text
+    request = body()
+    failed = payer.create(request)
+    assert failed.status_code == 503 and failed.json()["statusCode"] == 503
+    sent = client.get("/__mock/webhooks", params={"name": "payment_status_changed"}).json()
+    assert sent["items"] == []
+    assert payer.create(request).status_code == 201  # the same clientRequestId is still free
+
+
+def test_a_reset_forgets_payments_and_their_jobs(payer, client):
+    created = payer.created(body())
+    assert client.post("/__mock/reset", json={}).status_code == 200
+    gone = client.get(f"{PAYMENTS}/{created['id']}", headers=bearer(payer.token))
+    assert gone.status_code == 404
+    payer.advance(3600)  # its 60-minute window was forgotten with it: nothing to run, nothing sent
+    sent = client.get("/__mock/webhooks", params={"name": "payment_status_changed"}).json()
+    assert sent["items"] == []
+    assert payer.create(body(clientRequestId=created["clientRequestId"])).status_code == 201

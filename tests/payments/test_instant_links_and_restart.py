@@ -69,6 +69,8 @@ def test_the_same_link_request_answers_the_same_link(client):
     first = client.post(LINKS, json={**SANDBOX_KEYS, "payment": request})
     again = client.post(LINKS, json={**SANDBOX_KEYS, "payment": request})
     assert (first.status_code, again.status_code) == (201, 200) and first.json() == again.json()
+    other = client.post(LINKS, json={**SANDBOX_KEYS, "payment": {**request, "amount": "2.00"}})
+    assert other.status_code == 409 and other.json()["message"].startswith("body.payment.clientRequestId:")
 
 
 def test_payments_and_their_jobs_survive_a_restart_on_a_state_file(tmp_path):

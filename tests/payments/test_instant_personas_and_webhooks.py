@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+import yaml
 
+from klavi_mock.resources import fixtures_dir
 from klavi_mock.testing.helpers import wait_for
 from klavi_mock.webhooks.signing import verify_signature
 from tests.payments.instant import Payer, body
@@ -120,3 +122,30 @@ def test_every_status_change_is_a_signed_webhook_in_order(receiver):
     ]
     last = deliveries[-1].json()[0]["payload"]
     assert last == final  # the payload is the payment as GET answers it
+
+
+CHECKED = {
+    "payer-refuses": REFUSES,
+    "insufficient-funds": INSUFFICIENT,
+    "payer-bank-timeout": TIMEOUT,
+    "scheduled-then-cancelled": CANCELS,
+    "payment-limit-exceeded": LIMIT,
+    "multiple-approvers": APPROVERS,
+    "payment-not-consumed": STALLS,
+}
+
+
+def test_every_payment_persona_is_checked_here():
+    personas = yaml.safe_load((fixtures_dir() / "personas.yaml").read_text())["personas"]
+    assert {p["id"]: p["personalTaxId"] for p in personas if "payment" in p} == CHECKED
+
+
+@pytest.mark.parametrize("persona", ["payer-refuses", "insufficient-funds"])
+def test_a_payer_company_is_its_cnpjs_persona(payer, persona):
+    cnpj = {"payer-refuses": "00000201000199", "insufficient-funds": "00000202000133"}[persona]
+    customer = {"identifierType": "CNPJ", "identifier": cnpj, "name": "Empresa"}
+    created = payer.created(body(customer=customer, loggedUserCpf="76109277673"))
+    left = payer.returned(payer.at_bank(local(created["redirectConsentURL"]), "approve"))
+    payer.advance(1)
+    expected = {"payer-refuses": "CONSENT_REJECTED", "insufficient-funds": "PAYMENT_REJECTED"}[persona]
+    assert payer.status(created["id"]) == expected and left["status"] in (expected, "PAYMENT_PENDING")

@@ -161,6 +161,54 @@ def test_time_driven_work_runs_once_whichever_instance_holds_it(database, receiv
             assert httpx.get(f"{b}/__mock/consents/{consent['consentId']}").json()["status"] == "REJECTED"
 
 
+def test_owed_report_builds_resumed_by_two_workers_are_sent_once(database):
+    """Report requests recorded but not built when their instance died are built again by
+    each process that starts over the database (two workers forked at once here, so their
+    builds overlap); only the first to finish sends each request's reports."""
+    with serve_process("--database-url", database) as (a, _):
+        access, consent = a_consent(a, "owed")
+        assert httpx.get(on(a, consent["consentRedirectURL"]) + "&decision=approve").status_code == 302
+        asked = [
+            httpx.post(
+                f"{a}/data/v1/personal/institution-data",
+                headers=bearer(access),
+                json={"taxId": CPF, "products": ["all"], "institutionCode": "341"},
+            )
+            for _ in range(3)
+        ]
+        assert all(r.status_code == 200 for r in asked), asked[0].text
+        request_ids = [r.json()["requestId"] for r in asked]
+    # (stopping, the instance finished its builds) As if it had died between recording the
+    # requests and sending their reports:
+    with psycopg.connect(database, autocommit=True) as db:
+        sent = sorted(
+            db.execute(
+                "SELECT request_id, name FROM deliveries WHERE request_id = ANY(%s) AND kind = 'report'",
+                (request_ids,),
+            ).fetchall()
+        )
+        changed = db.execute(
+            "UPDATE report_requests SET data = jsonb_set(data::jsonb, '{built}', 'false')::json WHERE id = ANY(%s)",
+            (request_ids,),
+        ).rowcount
+        db.execute(
+            "DELETE FROM deliveries WHERE request_id = ANY(%s) AND (kind = 'report' OR name LIKE 'product_generated_%%')",
+            (request_ids,),
+        )
+    assert changed == 3 and {request for request, _ in sent} == set(request_ids)
+    with serve_process("--database-url", database, "--workers", "2") as (b, _):
+
+        def resent() -> list[dict]:
+            return [d for d in deliveries(b) if d["requestId"] in request_ids]
+
+        wait_for(lambda: len([d for d in resent() if d["kind"] == "report"]) >= len(sent), what="the owed reports")
+        time.sleep(2)  # the slower worker's builds end too, and find each request built
+        again = resent()
+        assert sorted((d["requestId"], d["name"]) for d in again if d["kind"] == "report") == sent
+        generated = [d for d in again if d["name"].startswith("product_generated_")]
+        assert len(generated) == len(sent)
+
+
 def test_an_instance_killed_mid_delivery_loses_nothing(database, receiver):
     receiver.hang_seconds = 60  # the first instance's attempts never end
     with serve_process("--database-url", database) as (a, first):

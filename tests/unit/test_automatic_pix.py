@@ -97,8 +97,15 @@ def test_a_well_formed_consent_request_is_accepted() -> None:
 )
 def test_each_bad_field_is_named(changes: dict, field: str) -> None:
     with pytest.raises(InvalidRequest) as raised:
-        ap.check_consent_request(body(**changes), NOW)
+        ap.check_consent_request(body(**changes), NOW, strict=True)
     assert raised.value.message.startswith(f"{field}: ")
+
+
+def test_wrong_check_digits_are_noted_unless_strict() -> None:
+    notes = ap.check_consent_request(body(customer__identifier="76109277670"), NOW)
+    assert notes == ["body.customer.identifier: check digits invalid: a real bank will not find this customer"]
+    linked = ap.check_consent_request(body(customer__identifier="76109277670"), NOW, where="body.consent")
+    assert linked[0].startswith("body.consent.customer.identifier: ")
 
 
 def test_amounts_take_two_decimals_as_a_string_or_a_number() -> None:
@@ -196,7 +203,8 @@ def test_retries_only_when_accepted_for_want_of_funds_three_times_within_seven_d
 def test_a_scheduled_payment_is_cancelled_until_the_day_before() -> None:
     consent = authorised()
     payment = ap.charge(consent, a_charge(TODAY + timedelta(days=2)), [], NOW)
-    who = ap.check_cancellation({"cancelledBy": "76109277673", "identifierType": "CPF"})
+    who, notes = ap.check_cancellation({"cancelledBy": "76109277673", "identifierType": "CPF"})
+    assert notes == []
     on_the_day = ap.start_of(payment.day) + timedelta(hours=1)
     with pytest.raises(Conflict, match="day before"):
         ap.cancel(payment, who, on_the_day)
@@ -204,6 +212,8 @@ def test_a_scheduled_payment_is_cancelled_until_the_day_before() -> None:
     assert payment.status == ap.CANCELED and payment.cancellation == who
     with pytest.raises(InvalidRequest, match=r"^body\.cancelledBy: "):
         ap.check_cancellation({"cancelledBy": "123", "identifierType": "CPF"})
+    with pytest.raises(InvalidRequest, match=r"^body\.cancelledBy: check digits invalid"):
+        ap.check_cancellation({"cancelledBy": "76109277670", "identifierType": "CPF"}, strict=True)
 
 
 def test_the_same_body_has_the_same_fingerprint_whatever_its_key_order() -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from klavi_mock.domain import pix
-from klavi_mock.errors import InvalidRequest
+from klavi_mock.errors import BusinessRuleError, InvalidRequest
 
 # The API reference's long example (the Banco Central manual's): a static code with a key,
 # a second merchant account (BR.COM.OUTRO), field 62 with a txid and field 80/81 templates.
@@ -67,20 +67,33 @@ def test_broken_codes_are_refused(code, problem):
 
 def test_a_code_without_a_pix_account_or_with_another_currency():
     body = "000201" + "27300012BR.COM.OUTRO011001234567895204000053039865802BR5901X6001Y6304"
-    assert "no Pix merchant account" in refused(pix.parse_br_code, "q", body + pix.crc16(body))
+    with pytest.raises(BusinessRuleError) as caught:
+        pix.parse_br_code("q", body + pix.crc16(body))
+    assert caught.value.code == 4101 and caught.value.message.startswith("q: the QR code is not a Pix QR code")
     usd = pix.make_br_code("76109277673", "Klavi", "SP").replace("5303986", "5303840")
     usd = usd[:-4] + pix.crc16(usd[:-4])
     assert refused(pix.parse_br_code, "q", usd) == 'q: currency (field 53) must be 986 (BRL), not "840"'
 
 
-def test_a_dynamic_code_has_a_url():
+def test_a_pix_cobranca_is_business_code_4102():
     body = (
         "00020101021226550014BR.GOV.BCB.PIX2533pix.example.com/qr/v2/cobv/abc123"
         "52040000530398658"
         "02BR5905Klavi6002SP62070503***6304"
     )
+    with pytest.raises(BusinessRuleError) as caught:
+        pix.parse_br_code("q", body + pix.crc16(body))
+    assert caught.value.code == 4102
+
+
+def test_a_dynamic_code_has_a_url():
+    body = (
+        "00020101021226540014BR.GOV.BCB.PIX2532pix.example.com/qr/v2/cob/abc123"
+        "52040000530398658"
+        "02BR5905Klavi6002SP62070503***6304"
+    )
     code = pix.parse_br_code("q", body + pix.crc16(body))
-    assert code.dynamic and code.url == "pix.example.com/qr/v2/cobv/abc123"
+    assert code.dynamic and code.url == "pix.example.com/qr/v2/cob/abc123"
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from klavi_mock.spec.operations import klavi_operations
 from klavi_mock.storage.protocol import DeliveryFilter
 from klavi_mock.web.apis.control.cockpit import COCKPIT_HANDLERS, SETTLE_SECONDS, fell_due
 from klavi_mock.web.apis.control.faults import FAULT_HANDLERS
+from klavi_mock.web.apis.control.payments import PAYMENT_HANDLERS, payments_fell_due
 from klavi_mock.web.apis.control.views import consent_state
 from klavi_mock.web.server.call import Call, Handler
 from klavi_mock.webhooks.chaos import Chaos
@@ -55,9 +56,13 @@ async def get_clock(call: Call) -> Response:
 
 
 async def advance_clock(call: Call) -> Response:
+    # The report builds under way first: a report a request already answered for is then
+    # in the outbox, and the move makes it due as it would have on a real clock.
+    await call.sandbox.reports.settle(SETTLE_SECONDS)
     before = call.sandbox.clock.now()
     _, ran = call.sandbox.advance_clock(call.body["seconds"])
-    return JSONResponse({**_clock(call), "fellDue": fell_due(call.sandbox, before, ran)})
+    fell = fell_due(call.sandbox, before, ran) + payments_fell_due(call, before)
+    return JSONResponse({**_clock(call), "fellDue": fell})
 
 
 async def reset_state(call: Call) -> Response:
@@ -378,5 +383,6 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "getContract": get_contract,
     "runReceiverCheck": run_receiver_check,
     **FAULT_HANDLERS,
+    **PAYMENT_HANDLERS,  # instant payments and Automatic Pix: their states and QA levers
     **COCKPIT_HANDLERS,  # what the QA cockpit (klavi_mock/web/pages/cockpit) needs: the journal, the bank, reports
 }

@@ -8,20 +8,28 @@ from klavi_mock.sandbox.automatic_pix import consent_body, consent_status_body, 
 from klavi_mock.web.server.call import Call
 
 
+def _tolerate(call: Call, notes: list[str]) -> None:
+    """What was accepted anyway (CPF/CNPJ check digits) goes to the conformance report."""
+    call.record.tolerated = (*call.record.tolerated, *notes)
+
+
 def _created(body: dict, new: bool) -> JSONResponse:
     """201 for what this request made, 200 for what the same request made before."""
     return JSONResponse(body, status_code=201 if new else 200)
 
 
 async def create_consent(call: Call) -> Response:
-    consent, new = call.sandbox.automatic_pix.create_consent(call.partner, call.body, call.base_url)
+    consent, new, notes = call.sandbox.automatic_pix.create_consent(call.partner, call.body, call.base_url)
+    _tolerate(call, notes)
     return _created(consent_body(consent), new)
 
 
 async def create_consent_link(call: Call) -> Response:
     call.record.app_id = call.sandbox.tenant_id_for_key(call.body["accessKey"])
     tenant = call.sandbox.partner_with_keys(call.body["accessKey"], call.body["secretKey"])
-    consent, new = call.sandbox.automatic_pix.create_consent(tenant, call.body["consent"], call.base_url, link=True)
+    automatic = call.sandbox.automatic_pix
+    consent, new, notes = automatic.create_consent(tenant, call.body["consent"], call.base_url, link=True)
+    _tolerate(call, notes)
     return _created({"consentId": consent.id, "token": consent.ticket, "consentURL": consent.consent_url}, new)
 
 
@@ -34,7 +42,8 @@ async def get_consent_status(call: Call) -> Response:
 
 
 async def cancel_consent(call: Call) -> Response:
-    consent = call.sandbox.automatic_pix.cancel_consent(call.partner, call.path["consentId"], call.body)
+    consent, notes = call.sandbox.automatic_pix.cancel_consent(call.partner, call.path["consentId"], call.body)
+    _tolerate(call, notes)
     return JSONResponse(consent_body(consent))
 
 
@@ -56,9 +65,10 @@ async def retry_payment(call: Call) -> Response:
 
 
 async def cancel_payment(call: Call) -> Response:
-    payment = call.sandbox.automatic_pix.cancel_payment(
+    payment, notes = call.sandbox.automatic_pix.cancel_payment(
         call.partner, call.path["consentId"], call.path["paymentId"], call.body
     )
+    _tolerate(call, notes)
     return JSONResponse(payment_body(payment))
 
 

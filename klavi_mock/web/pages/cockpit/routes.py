@@ -143,6 +143,46 @@ class CockpitPages:
             fault_operations=fault_operations,
         )
 
+    async def payments(self, request: Request, api: ControlApi) -> Response:
+        """Instant payments and Automatic Pix consents with their charges, and their levers."""
+        q = request.query_params
+        filters = {name: q.get(name, "") for name in ("appId", "status", "consentStatus")}
+        schemas = api.spec.resolved["components"]["schemas"]
+        instant_statuses = schemas["InstantPaymentStatus"]["enum"]
+        consent_statuses = schemas["AutomaticConsentStatus"]["enum"]
+        tenants = await api.ask("listTenants")
+        app_id = filters["appId"] if filters["appId"] in {t["appId"] for t in tenants} else None
+        instant = await api.ask(
+            "listInstantPaymentStates",
+            query={"appId": app_id, "status": filters["status"] if filters["status"] in instant_statuses else None},
+        )
+        automatic = await api.ask(
+            "listAutomaticConsentStates",
+            query={
+                "appId": app_id,
+                "status": filters["consentStatus"] if filters["consentStatus"] in consent_statuses else None,
+            },
+        )
+        return self._render(
+            "payments.html",
+            request,
+            clock=await api.ask("getClock"),
+            presets=views.PAYMENT_CLOCK_PRESETS,
+            tenants=tenants,
+            filters=filters,
+            instant_statuses=instant_statuses,
+            consent_statuses=consent_statuses,
+            instant=instant[:SHOWN_ITEMS],
+            automatic=automatic[:SHOWN_ITEMS],
+            total={"instant": len(instant), "automatic": len(automatic)},
+            shown=SHOWN_ITEMS,
+            instant_reasons=views.lever_reasons(api.spec.operations["forceInstantPayment"].body_schema),
+            automatic_reasons=views.lever_reasons(api.spec.operations["forceAutomaticPayment"].body_schema),
+            personas=views.payment_personas(await api.ask("listPersonas")),
+            LEVER_LABELS=views.LEVER_LABELS,
+            LEVER_HELP=views.LEVER_HELP,
+        )
+
     async def webhooks(self, request: Request, api: ControlApi) -> Response:
         q = request.query_params
         filters = {"appId": q.get("appId", ""), "status": q.get("status", ""), "kind": q.get("kind", "")}
@@ -238,6 +278,7 @@ class CockpitPages:
             Route("/__mock", self.home, methods=["GET"]),
             Route("/__mock/", self.home, methods=["GET"]),
             Route(UI, guarded(self.dashboard), methods=["GET"]),
+            Route(f"{UI}/payments", guarded(self.payments), methods=["GET"]),
             Route(f"{UI}/webhooks", guarded(self.webhooks), methods=["GET"]),
             Route(f"{UI}/requests", guarded(self.requests), methods=["GET"]),
             Route(f"{UI}/conformance", guarded(self.conformance), methods=["GET"]),

@@ -79,3 +79,39 @@ CHAOS_MODES = (
     "missingSignature",
     "staleTimestamp",
 )
+
+
+# -- payments (the payments page) --------------------------------------------------------
+
+PAYMENT_CLOCK_PRESETS = (("1 s", 1), ("1 min", 60), ("1 h", 3600), ("1 day", 86_400), ("3 days", 3 * 86_400))
+LEVER_LABELS = {
+    "approve": "Approve at bank",
+    "refuse": "Refuse at bank",
+    "expire": "Expire",
+    "complete": "Complete",
+    "reject": "Reject",
+    "cancel": "Cancel (payer)",
+    "error": "Error",
+    "revoke": "Revoke at bank",
+}
+LEVER_HELP = {
+    "approve": "The payer authorises at the bank (the persona's bank still decides)",
+    "refuse": "The payer refuses at the bank",
+    "expire": "Its open window closes now",
+    "complete": "Settled now, step by step (a scheduled one as if its date had come)",
+    "reject": "The payer's bank rejects it, with the reason chosen",
+    "cancel": "The payer cancels the scheduled payment at the bank",
+    "error": "The bank fails",
+    "revoke": "The payer revokes the consent at the bank; its scheduled charges are cancelled",
+}
+
+
+def lever_reasons(body_schema: dict | None) -> list[str]:
+    """The reasons a reject lever takes, as the control API's spec lists them."""
+    assert body_schema is not None, "mock-admin.yaml gives each force operation a body"
+    return list(body_schema["properties"]["reason"]["enum"])
+
+
+def payment_personas(personas: list[dict]) -> list[dict]:
+    """The personas that script a payer (instant payments or Automatic Pix)."""
+    return [p for p in personas if p.get("payment") or p.get("automaticPix")]

@@ -36,6 +36,7 @@ INTERVALS = {
 }
 STATUS_LABELS = {
     ap.AUTHORIZED: "autorizado",
+    ap.PARTIALLY_ACCEPTED: "aguardando os demais aprovadores da empresa",
     ap.REJECTED: "recusado",
     ap.REVOKED: "revogado",
     ap.EXPIRED: "expirado (não autorizado em 60 minutos)",

@@ -51,7 +51,8 @@
     items.forEach((item) => {
       const li = document.createElement("li");
       li.textContent = item.dueAt + " · " + item.kind + " · " + item.what +
-        (item.consentId ? " · consent " + item.consentId : "") + (item.deliveryId ? " · delivery " + item.deliveryId : "");
+        (item.consentId ? " · consent " + item.consentId : "") + (item.paymentId ? " · payment " + item.paymentId : "") +
+        (item.deliveryId ? " · delivery " + item.deliveryId : "");
       list.appendChild(li);
     });
     box.hidden = false;
@@ -112,6 +113,7 @@
     if (response.ok && answer) {
       const consent = answer.consent || (answer.consentId ? answer : null);
       if (consent) summary.push("consent " + consent.consentId + " is " + consent.status + (consent.persona ? " (persona " + consent.persona + ")" : ""));
+      if (answer.paymentId) summary.push("payment " + answer.paymentId + " is " + answer.status + (answer.statusReason ? " (" + answer.statusReason.code + ")" : ""));
       if (answer.deliveryId) summary.push("delivery " + answer.deliveryId + " is " + answer.status);
       if (answer.journalId) summary.push("replayed as " + answer.journalId + ": " + answer.method + " " + answer.path + " → " + answer.status);
       if (answer.now) summary.push("mock time is now " + answer.now);
