@@ -160,7 +160,7 @@ class Mock:
             changed = sorted(k for k in after if after[k] != self.last[k])
             assert not changed, (
                 f"{method} {url} was refused ({response.status_code}: {response.text[:300]}) "
-                f"but changed {', '.join(changed)}"
+                f"but changed {', '.join(changed)}{_new_deliveries(self.last, after)}"
             )
         elif after != self.last:
             self.dirty = True  # the next test starts from a fresh world
@@ -178,7 +178,10 @@ class Mock:
         assert self.admin("POST", "/reset").status_code == 200
         for app_id in ("sandbox-app", "other-app"):  # deliveries go nowhere: no state changes behind our back
             response = self.admin(
-                "PUT", f"/tenants/{app_id}/webhooks", json={"eventsUrl": None, "productsCallbackURL": None}
+                "PUT",
+                f"/tenants/{app_id}/webhooks",
+                # A reset keeps webhook URLs: one a fuzzed request set would get retried deliveries.
+                json={"eventsUrl": None, "productsCallbackURL": None, "paymentsUrl": None},
             )
             assert response.status_code == 200, response.text
             # Reports on request only: automatic ones are built on a thread, after the snapshot.
@@ -285,6 +288,17 @@ class Mock:
         )
         assert charge.status_code == 201, charge.text
         return created.json()["id"], consent_id, charge.json()["id"]
+
+
+def _new_deliveries(before: dict, after: dict) -> str:
+    """The deliveries that appeared or changed, named, for a failure message."""
+    seen = {d["deliveryId"]: d for d in before["webhooks"]["items"]}
+    new = [
+        f"{d['name']} {d['status']} ({d.get('orderingKey')})"
+        for d in after["webhooks"]["items"]
+        if seen.get(d["deliveryId"]) != d
+    ]
+    return f": deliveries {new}" if new else ""
 
 
 def bearer(token: str) -> dict[str, str]:
