@@ -6,8 +6,9 @@ webhook and obeys the status machine; a lever the payment's status does not allo
 Conflict (409) and changes nothing. No HTTP here.
 
 Instant payments (domain/payments.py's machine):
-    approve   CONSENT_AWAITING_AUTHORIZATION: the payer authorises at the bank (the persona's
-              bank still decides: one that refuses refuses, one that waits for its app waits)
+    approve   CONSENT_AWAITING_AUTHORIZATION (or PREPARING: the payer starts the WhiteLabel
+              link first): the payer authorises at the bank (the persona's bank still decides:
+              one that refuses refuses, one that waits for its app waits)
     refuse    CONSENT_AWAITING_AUTHORIZATION -> CONSENT_REJECTED (REJEITADO_USUARIO)
     expire    the open window closes now: PREPARING -> EXPIRED, CONSENT_AWAITING_AUTHORIZATION
               or CONSENT_AUTHORIZED -> CONSENT_REJECTED, PAYMENT_PARTIALLY_ACCEPTED -> PAYMENT_REJECTED
@@ -46,7 +47,7 @@ INSTANT_REJECT_REASONS = (
 )
 _SETTLING = (states.PAYMENT_PENDING, *states.SETTLEMENT[:-1])
 INSTANT_LEVERS: dict[str, tuple[str, ...]] = {  # lever -> the statuses it works from
-    "approve": (states.CONSENT_AWAITING_AUTHORIZATION,),
+    "approve": (states.PREPARING, states.CONSENT_AWAITING_AUTHORIZATION),
     "refuse": (states.CONSENT_AWAITING_AUTHORIZATION,),
     "expire": tuple(TIMEOUTS),
     "complete": (states.PAYMENT_PARTIALLY_ACCEPTED, states.PAYMENT_SCHEDULED, *_SETTLING),
@@ -85,6 +86,8 @@ def force_instant(service: InstantPayments, payment_id: str, lever: str, reason:
     _check("payment", payment.id, payment.status, lever, INSTANT_LEVERS[lever])
     store = service.store
     if lever == "approve":
+        if payment.status == states.PREPARING and payment.link_token:  # WhiteLabel: the payer starts the link
+            payment = service.start_link(payment.link_token, None)
         _approve_instant(service, payment)
         return payment
     with store.updating(payment):

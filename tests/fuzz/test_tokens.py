@@ -56,7 +56,7 @@ def test_another_tenants_token_sees_nothing_of_ours(mock, spec, op):
     request = request_for(op, world)
     headers = {**request["headers"], **bearer(world.token(op.security[0], other=True))}
     response = mock.send(op.method, url_of(spec, op, world.path_values(op)), headers, request["content"])
-    if path_params(op):  # our consent, task or payment asked for by id, or our application's list
+    if path_params(op):  # our consent, task or payment asked for by id, or our application's list: 404
         assert response.status_code == 404, response.text
         return
     for ours in (world.consent_id, world.link_id, world.task_id):

@@ -85,6 +85,12 @@ class World:
                 "consentId": self.automatic_consent_id,
                 "paymentId": self.automatic_payment_id,
             }
+        if op is not None and op.path.startswith("/payments/"):  # the control API's views of them
+            instant = op.path.startswith("/payments/instant/")
+            return {
+                "paymentId": self.instant_payment_id if instant else self.automatic_payment_id,
+                "consentId": self.automatic_consent_id,
+            }
         return {
             "consentId": self.consent_id,
             "taskId": self.task_id,
@@ -94,9 +100,6 @@ class World:
             "journalId": self.journal_id,
             "productReportId": self.report_id,
             "faultId": self.fault_id,
-            # The control API's payments (/__mock/payments/...): an id no payment has, so
-            # their handlers answer 404 while bodies and paths are still fuzzed.
-            "paymentId": "fuzz-no-such-payment",
         }
 
     def token(self, scheme: str, other: bool = False) -> str:

@@ -178,9 +178,27 @@ def test_a_whitelabel_link_not_started_is_expired_by_the_lever(client, payer):
     assert response.status_code == 201, response.text
     payment_id = response.json()["id"]
     state = client.get(f"{INSTANT}/{payment_id}").json()
-    assert state["whiteLabel"] is True and state["status"] == "PREPARING" and state["levers"] == ["expire", "error"]
+    assert state["whiteLabel"] is True and state["status"] == "PREPARING"
+    assert state["levers"] == ["approve", "expire", "error"]
     expired = forced(client, f"{INSTANT}/{payment_id}", action="expire")
     assert expired["status"] == "EXPIRED" and expired["statusReason"]["code"] == "LINK_EXPIRADO"
+
+
+def test_a_whitelabel_link_is_started_and_approved_by_the_lever(client):
+    response = client.post(LINKS, json={**SANDBOX_KEYS, "payment": body()})
+    assert response.status_code == 201, response.text
+    link = response.json()
+    state = forced(client, f"{INSTANT}/{link['id']}", action="approve")
+    assert state["status"] == "PAYMENT_PENDING"
+    assert [h["status"] for h in state["history"]] == [
+        "PREPARING",
+        "CONSENT_AWAITING_AUTHORIZATION",
+        "CONSENT_AUTHORIZED",
+        "PAYMENT_PENDING",
+    ]
+    assert (
+        client.get(link["paymentURL"].replace("http://testserver", "")).status_code == 410
+    )  # its one initiation is used
 
 
 # -- Automatic Pix ----------------------------------------------------------------------------
