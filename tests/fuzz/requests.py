@@ -147,7 +147,7 @@ BASE_BODY_OVERRIDES = {
     },
     "cancelAutomaticConsent": _CANCEL,
     "cancelAutomaticPayment": _CANCEL,
-    "setTenantWebhooks": {"eventsUrl": None, "productsCallbackURL": None},
+    "setTenantWebhooks": {"eventsUrl": None, "productsCallbackURL": None, "paymentsUrl": None},
     # a receiver check sends its webhooks nowhere (port 9: nothing listens, refused at once)
     "runReceiverCheck": {"url": "http://127.0.0.1:9/klavi/events", "appId": "sandbox-app"},
 }

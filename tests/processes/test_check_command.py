@@ -131,9 +131,22 @@ def test_check_of_the_payments_contract_passes_against_the_mock(mock_base, tmp_p
 
 def test_check_of_the_payments_contract_fails_naming_the_operation_the_server_breaks(tmp_path):
     with broken_server(tmp_path) as base:
-        result = check("--base-url", f"{base}/payment", "--contract", "payments", "--max-examples", "3", cwd=tmp_path)
+        result = check(
+            "--base-url",
+            f"{base}/payment",
+            "--contract",
+            "payments",
+            "--max-examples",
+            "3",
+            "--include",
+            "createPaymentAccessToken",
+            "getInstantPayment",
+            cwd=tmp_path,
+        )
     assert result.returncode == 1, result.stdout[-4000:] + result.stderr
     assert "  FAIL fuzzing   createPaymentAccessToken (POST /customer/v1/auth): failure" in result.stdout
+    summary = result.stdout[result.stdout.index("klavi-mock check: failed checks and errors in 1 operation(s):") :]
+    assert "createPaymentAccessToken (POST /customer/v1/auth)" in summary and "getInstantPayment" not in summary
     assert "klavi-mock check: FAILED (exit code 1)" in result.stdout
 
 
