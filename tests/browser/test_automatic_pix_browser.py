@@ -4,41 +4,14 @@ the partner's redirectUrl with the consent's id and status. Skipped without Chro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import httpx
-import pytest
 
-from klavi_mock.config import Settings
-from tests.browser.test_browser import SCREENSHOTS, landed_query, serve_partner
-from tests.browsers import Browser, Page, chromium, phone_page
+from tests.browser.test_browser import SCREENSHOTS, landed_query
+from tests.browsers import Page
 from tests.payments.autopix import consent_body
-from tests.worlds import SANDBOX_KEYS, in_thread
-
-
-@pytest.fixture(scope="module")
-def mock_url() -> Iterator[str]:
-    with in_thread(Settings(strict=True)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def partner_url() -> Iterator[str]:
-    with serve_partner() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    with phone_page(browser) as opened:
-        yield opened
+from tests.worlds import SANDBOX_KEYS
 
 
 def test_the_payer_reads_the_recurrence_and_authorises(page: Page, mock_url: str, partner_url: str) -> None:

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from klavi_mock.config import Settings
-from tests.browsers import Browser, Page, chromium, phone_page
+from tests.browsers import Page
 from tests.conftest import API, VALID_CPF, bearer
 from tests.worlds import SANDBOX_KEYS, in_thread
 
@@ -71,30 +71,6 @@ def serve_partner() -> Iterator[str]:
 def mock_url() -> Iterator[str]:
     with serve_mock() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def partner_url() -> Iterator[str]:
-    with serve_partner() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    with phone_page(browser) as opened:
-        yield opened
-
-
-@pytest.fixture(scope="module")
-def api(mock_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=mock_url, timeout=10) as client:
-        yield client
 
 
 # -- helpers --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 from klavi_mock.config import Settings
 from klavi_mock.testing import Receiver, wait_for
-from tests.browsers import TIMEOUT_MS, Browser, BrowserContext, Page, chromium, expect
+from tests.browsers import TIMEOUT_MS, Browser, BrowserContext, Page, expect
 from tests.cockpit_scenario import API, access_token, answer_at_bank, create_consent, populate, populate_payments
 from tests.conftest import bearer
 from tests.payments.autopix import AutoPix
@@ -31,12 +31,6 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 def mock_url() -> Iterator[str]:
     with in_thread(Settings(strict=True)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from klavi_mock.config import Settings
-from tests.browsers import TIMEOUT_MS, Browser, Page, chromium, phone_page
+from tests.browsers import TIMEOUT_MS, Browser, Page
 from tests.conftest import API, VALID_CPF, bearer
-from tests.worlds import SANDBOX_KEYS, in_thread
+from tests.worlds import SANDBOX_KEYS
 
 # The partner's page: opens the hosted journey in a popup and keeps every message it gets.
 OPENER = """<!doctype html><meta charset="utf-8"><title>Parceiro</title>
@@ -66,33 +65,10 @@ def serve_partner() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def mock_url() -> Iterator[str]:
-    with in_thread(Settings(strict=True)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def partner_url() -> Iterator[str]:
+    """This module's partner page: it opens the hosted journey in a popup."""
     with serve_partner() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    with phone_page(browser) as opened:
-        yield opened
-
-
-@pytest.fixture(scope="module")
-def api(mock_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=mock_url, timeout=10) as client:
-        yield client
 
 
 def create_link(api: httpx.Client, **body) -> dict:

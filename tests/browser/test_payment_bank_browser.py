@@ -5,36 +5,15 @@ the mock. Skipped without Chromium."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 
-from klavi_mock.config import Settings
 from tests.browser.test_browser import serve_partner
-from tests.browsers import Browser, Page, chromium, phone_page
+from tests.browsers import Page
 from tests.conftest import bearer
 from tests.payments.instant import LINKS, PAYMENTS, body
-from tests.worlds import SANDBOX_KEYS, in_thread
-
-
-@pytest.fixture(scope="module")
-def mock_url() -> Iterator[str]:
-    with in_thread(Settings(strict=True)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    with phone_page(browser) as opened:
-        yield opened
+from tests.worlds import SANDBOX_KEYS
 
 
 def test_the_payer_authorises_at_the_bank_page(page: Page, mock_url: str):
