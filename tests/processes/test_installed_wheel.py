@@ -16,6 +16,7 @@ import sys
 import tarfile
 import venv
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,7 @@ from klavi_mock.domain.reports import PRODUCTS, products_for
 from klavi_mock.testing import Receiver, wait_for
 from klavi_mock.webhooks.signing import verify_signature
 from tests.conftest import VALID_CNPJ, VALID_CPF, bearer
+from tests.payments import autopix, instant
 from tests.servers import free_port, running
 from tests.worlds import SANDBOX_KEYS
 
@@ -147,7 +149,11 @@ def test_the_installed_serve_runs_the_whole_flow_and_sends_every_report(installe
             cwd=str(tmp_path),
             env={"PYTHONPATH": ""},
         ) as (base, process):
-            hooks = {"eventsUrl": receiver.url("/events"), "productsCallbackURL": receiver.url("/reports")}
+            hooks = {
+                "eventsUrl": receiver.url("/events"),
+                "productsCallbackURL": receiver.url("/reports"),
+                "paymentsUrl": receiver.url("/payments"),
+            }
             assert httpx.put(f"{base}/__mock/tenants/sandbox-app/webhooks", json=hooks).status_code == 200
             for person in ("pf", "pj"):
                 _flow(base, receiver, person)
@@ -181,6 +187,7 @@ def test_the_installed_serve_runs_the_whole_flow_and_sends_every_report(installe
             )
             assert hosted.status_code == 200 and "Escolha sua instituição" in hosted.text
             assert httpx.get(f"{base}/assets/tracking.js").status_code == 200
+            _payments(base, receiver)
             # Nothing answered 5xx: the conformance report has every request the flow made.
             report = httpx.get(f"{base}/__mock/conformance").json()
             statuses = {s for t in report["tenants"] for op in t["operations"].values() for s in op["statuses"]}
@@ -193,6 +200,8 @@ def test_the_installed_serve_runs_the_whole_flow_and_sends_every_report(installe
                 "/__mock/docs",
                 "/__mock/docs/assets/swagger-ui-bundle.js",
                 "/__mock/docs/spec/klavi.yaml",
+                "/__mock/docs/spec/klavi-payments.yaml",
+                "/__mock/ui/payments",
             ):
                 assert httpx.get(f"{base}{path}").status_code == 200, path
 
@@ -204,8 +213,48 @@ def test_the_installed_serve_runs_the_whole_flow_and_sends_every_report(installe
                 timeout=600,
             )
             assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
+            check = subprocess.run(
+                [str(installed / "klavi-mock"), "check", "--contract", "payments", "--base-url", f"{base}/payment"]
+                + ["--max-examples", "5"],
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                timeout=600,
+            )
+            assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
             process.terminate()
             output = process.communicate(timeout=15)[0]
         assert "Traceback" not in output, output[-4000:]
     finally:
         receiver.stop()
+
+
+def _payments(base: str, receiver: Receiver) -> None:
+    """The payments API from the wheel: an instant Pix payment by key, approved at the bank
+    without a browser and settled on the clock; an Automatic Pix consent authorised; each
+    status change a signed payment event."""
+    token = httpx.post(f"{base}/payment/customer/v1/auth", json=SANDBOX_KEYS).json()["accessToken"]
+    created = httpx.post(f"{base}{instant.PAYMENTS}", json=instant.body("PIX_DICT"), headers=bearer(token))
+    assert created.status_code == 201, created.text
+    payment = created.json()
+    back = httpx.get(payment["redirectConsentURL"] + "&decision=approve")
+    assert back.status_code in (302, 303) and back.headers["location"].startswith(instant.RETURN)
+    assert httpx.post(f"{base}/__mock/clock/advance", json={"seconds": 60}).status_code == 200
+    seen = httpx.get(f"{base}{instant.PAYMENTS}/{payment['id']}", headers=bearer(token)).json()
+    assert seen["status"] == "PAYMENT_COMPLETED", seen
+    today = datetime.fromisoformat(httpx.get(f"{base}/__mock/clock").json()["now"][:19]) - timedelta(hours=3)
+    consent = httpx.post(
+        f"{base}{autopix.BASE}/consents", json=autopix.consent_body(today.date()), headers=bearer(token)
+    )
+    assert consent.status_code == 201, consent.text
+    approved = httpx.get(consent.json()["redirectConsentURL"], params={"decision": "approve"})
+    assert approved.status_code in (302, 303), approved.text
+    events = wait_for(
+        lambda: (
+            lambda got: (
+                got if {"PAYMENT_COMPLETED", "CONSENT_AUTHORIZED"} <= {e["payload"]["status"] for e in got} else None
+            )
+        )(receiver.events("/payments")),
+        what="the payment events",
+    )
+    assert {e["eventType"] for e in events} == {"payment"}

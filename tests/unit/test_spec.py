@@ -8,11 +8,31 @@ from klavi_mock.resources import openapi_dir
 from klavi_mock.spec.operations import klavi_operations, load_spec
 
 
-@pytest.mark.parametrize("name", ["klavi.yaml", "mock-admin.yaml"])
+@pytest.mark.parametrize("name", ["klavi.yaml", "klavi-payments.yaml", "mock-admin.yaml"])
 def test_contract_is_valid_openapi_3_1(name):
     document = yaml.safe_load((openapi_dir() / name).read_text())
     assert document["openapi"].startswith("3.1")
     validate(document)  # raises on any violation of the OpenAPI 3.1 schema
+
+
+@pytest.mark.parametrize("name", ["klavi.yaml", "klavi-payments.yaml", "mock-admin.yaml"])
+def test_no_key_of_a_contract_is_a_stray_piece_of_a_description(name):
+    """An unquoted `{description: The page, from 1.}` makes YAML read a key `from 1.` with no
+    value: a JSON Schema takes it silently. No key of the contracts has a null value."""
+    strays: list[str] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if value is None and key not in ("default", "example", "const"):
+                    strays.append(f"{where}/{key}")
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{where}/{index}")
+
+    walk(yaml.safe_load((openapi_dir() / name).read_text()), "")
+    assert strays == []
 
 
 def test_klavi_spec_has_every_documented_operation():
