@@ -107,3 +107,14 @@ class PageRenderer:
             back_label=back_label or "Voltar",
             **context,
         )
+
+    def invalid_decision(self, request: Request, back_url: str | None = None) -> HTMLResponse:
+        """A bank page's answer that is neither Autorizar nor Recusar (a hand-made request)."""
+        return self.message(
+            request,
+            400,
+            "Escolha inválida",
+            "Escolha Autorizar ou Recusar para continuar.",
+            detail="Send decision=approve or decision=deny.",
+            back_url=back_url,
+        )

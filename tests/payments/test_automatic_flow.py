@@ -260,6 +260,8 @@ def test_a_consent_link_takes_the_keys_and_its_url_is_the_bank_page(pix: AutoPix
     assert made["consentURL"].endswith(made["token"])
     page = client.get(made["consentURL"])
     assert page.status_code == 200 and "Autorizar" in page.text
+    unsure = client.post(made["consentURL"], data={"decision": "maybe"}, follow_redirects=False)
+    assert unsure.status_code == 400 and "Escolha Autorizar ou Recusar" in unsure.text
     done = client.post(made["consentURL"], data={"decision": "approve"}, follow_redirects=False)
     assert done.status_code == 200 and "autorizado" in done.text  # no redirectUrl: the bank says so
     consent = pix.consent(made["consentId"])

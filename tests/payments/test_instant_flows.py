@@ -58,6 +58,9 @@ def test_the_bank_page_shows_the_payment_in_portuguese_and_takes_the_answer_by_f
     ):
         assert shown in page.text
     action = page.text.split('action="')[1].split('"')[0]
+    unsure = client.post(local(action), data={"decision": "maybe"}, follow_redirects=False)
+    assert unsure.status_code == 400 and "Escolha Autorizar ou Recusar" in unsure.text
+    assert payer.status(created["id"]) == "CONSENT_AWAITING_AUTHORIZATION"
     answered = client.post(local(action), data={"decision": "deny"}, follow_redirects=False)
     assert payer.returned(answered)["status"] == "CONSENT_REJECTED"
     rejected = payer.get(created["id"])

@@ -188,13 +188,7 @@ class BankPages:
         form = await read_form(request, self.sandbox.settings.max_body_bytes)
         decision = one(form, "decision")
         if decision not in ("approve", "deny"):
-            return self.render.message(
-                request,
-                400,
-                "Escolha inválida",
-                "Escolha Autorizar ou Recusar para continuar.",
-                detail="Send decision=approve or decision=deny.",
-            )
+            return self.render.invalid_decision(request)
         try:
             step = self.lifecycle.decide_at_bank(
                 request.path_params["flow"], decision == "approve", _permissions(form) or []

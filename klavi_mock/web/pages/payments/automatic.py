@@ -159,13 +159,8 @@ class AutomaticPixPages:
         if decision is None:
             return self.render.page("bank_automatic_pix.html", request, **self._context(request, consent))
         if decision not in ("approve", "deny"):
-            return self.render.message(
-                request,
-                400,
-                "Escolha inválida",
-                "Escolha Autorizar ou Recusar para continuar.",
-                detail="Send decision=approve or decision=deny.",
-                back_url=f"{self.render.base(request)}/bank/automatic-pix/{consent.ticket}",
+            return self.render.invalid_decision(
+                request, back_url=f"{self.render.base(request)}/bank/automatic-pix/{consent.ticket}"
             )
         try:
             result = self.service.decide(consent, decision == "approve")

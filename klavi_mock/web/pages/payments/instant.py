@@ -131,13 +131,7 @@ class PaymentPages:
                 return self._after_bank(request, self.payments.flow(token))
             decision = one(await read_form(request, self.sandbox.settings.max_body_bytes), "decision")
             if decision not in ("approve", "deny"):
-                return self.render.message(
-                    request,
-                    400,
-                    "Escolha inválida",
-                    "Escolha Autorizar ou Recusar para continuar.",
-                    detail="Send decision=approve or decision=deny.",
-                )
+                return self.render.invalid_decision(request)
             payment = self.payments.decide(token, decision == "approve")
         except PaymentLinkError as error:
             return self._error(request, error)
