@@ -28,7 +28,7 @@ MAX_BR_CODE_LENGTH = 512
 PIX_GUI = "BR.GOV.BCB.PIX"
 
 _ISPB = re.compile(r"^[0-9]{8}$")
-_ISSUER = re.compile(r"^[0-9]{4}$")
+_ISSUER = re.compile(r"^[0-9]{1,4}$")
 _NUMBER = re.compile(r"^[0-9]{1,20}$")
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,15})\.[0-9]{2}$")
 _PHONE_KEY = re.compile(r"^\+55[1-9][0-9][0-9]{8,9}$")
@@ -62,9 +62,10 @@ def check_ispb(where: str, value: object) -> str:
 
 
 def check_issuer(where: str, value: object) -> str:
-    """The branch (agência) without its check digit: 4 digits."""
+    """The branch (agência) without its check digit: 1 to 4 digits (Open Finance Brasil's
+    `issuer`, as the contract's pattern says; most banks' have 4)."""
     if not _ISSUER.match(_text(where, value)):
-        raise _fail(where, f"{_q(value)} is not a branch code (4 digits without the check digit, e.g. 0001)")
+        raise _fail(where, f"{_q(value)} is not a branch code (1 to 4 digits without the check digit, e.g. 0001)")
     return str(value)
 
 

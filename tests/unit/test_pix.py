@@ -160,9 +160,11 @@ def test_accounts_name_the_field():
         "holder": {"identifier": "44471172000119", "name": "Klavi", "identifierType": "CNPJ"},
     }
     assert pix.check_account("body.creditorAccount", good, holder=True) == []
+    assert pix.check_account("body.creditorAccount", {**good, "issuer": "1"}, holder=True) == []  # 1 to 4 digits
     for name, value, problem in [
         ("ispb", "1234567", 'body.creditorAccount.ispb: "1234567" is not an ISPB'),
         ("issuer", "12345", 'body.creditorAccount.issuer: "12345" is not a branch code'),
+        ("issuer", "12a", 'body.creditorAccount.issuer: "12a" is not a branch code'),
         ("number", "1234-5", 'body.creditorAccount.number: "1234-5" is not an account number'),
         ("accountType", "CHECKING", 'body.creditorAccount.accountType: "CHECKING" is not an account type'),
     ]:
