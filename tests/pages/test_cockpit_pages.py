@@ -187,3 +187,14 @@ def test_the_conformance_page_shows_how_the_receiver_met_the_chaos(hooked, clien
     wait_for(verdict, what="the duplicate's verdict")
     page = client.get("/__mock/ui/conformance").text
     assert 'data-chaos="duplicate">ok<' in page
+
+
+def test_the_conformance_page_shows_the_coverage_of_each_contract_called(klavi, client):
+    klavi.create_link()
+    Payer(client).created(payment_body())
+    contracts = client.get("/__mock/conformance", params={"appId": "sandbox-app"}).json()["tenants"][0]["contracts"]
+    page = client.get("/__mock/ui/conformance").text
+    for name in ("data", "payments"):
+        one = contracts[name]
+        assert f'data-contract="{name}">{name} {one["exercised"]} of {one["operations"]}<' in page
+    assert contracts["payments"]["exercised"] == 2  # its /auth and the payment

@@ -65,7 +65,17 @@ def coverage(tenant: dict) -> dict[str, Any]:
     # Unknown paths ("GET /data/v1/nope") and the overflow bucket are listed but not operations.
     exercised = len([op for op in tenant["operations"] if " " not in op and not op.startswith("(")])
     total = exercised + len(tenant["notExercised"])
-    return {"exercised": exercised, "total": total, "percent": round(100 * exercised / total) if total else 0}
+    contracts = [  # each Klavi contract the client called: (name, exercised, operations)
+        (name, one["exercised"], one["operations"])
+        for name, one in (tenant.get("contracts") or {}).items()
+        if one.get("called")
+    ]
+    return {
+        "exercised": exercised,
+        "total": total,
+        "percent": round(100 * exercised / total) if total else 0,
+        "contracts": contracts,
+    }
 
 
 # The webhook chaos modes the cockpit's form offers (PUT /__mock/tenants/{appId}/chaos).
