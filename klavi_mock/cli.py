@@ -250,6 +250,7 @@ def banner(settings: Settings, store: Store | None = None, port: int | None = No
     lines = [
         "klavi-mock: an offline Klavi Open Finance sandbox",
         f"  Klavi API    {base}/data/v1",
+        f"  payments     {base}/payment/customer/v1   (and {base}/payment/management/v1)",
         f"  control API  {base}/__mock   (contract: {base}/__mock/openapi/mock-admin.yaml)"
         + ("; send X-Mock-Admin-Token" if settings.admin_token else ""),
     ]

@@ -23,6 +23,7 @@ def test_serve_prints_the_base_url_and_keys_and_answers_the_api():
         process.terminate()
         output = process.communicate(timeout=10)[0]
     assert f"Klavi API    {base}/data/v1" in output
+    assert f"payments     {base}/payment/customer/v1" in output
     assert "accessKey=sandbox-access-key secretKey=sandbox-secret-key" in output
 
 
