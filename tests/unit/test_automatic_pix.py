@@ -77,7 +77,7 @@ def test_a_well_formed_consent_request_is_accepted() -> None:
         ({"customer__identifier": "76109277670"}, "body.customer.identifier"),
         ({"customer__identifierType": "RG"}, "body.customer.identifierType"),
         ({"creditorAccount__ispb": "1234"}, "body.creditorAccount.ispb"),
-        ({"creditorAccount__issuer": "1"}, "body.creditorAccount.issuer"),
+        ({"creditorAccount__issuer": "12345"}, "body.creditorAccount.issuer"),
         ({"creditorAccount__accountType": "XXXX"}, "body.creditorAccount.accountType"),
         ({"creditorAccount__holder__identifier": "11222333000180"}, "body.creditorAccount.holder.identifier"),
         ({"paymentMethodConfig__interval": "DAILY"}, "body.paymentMethodConfig.interval"),
