@@ -54,37 +54,34 @@ def _excerpt(response: Any) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
+def _token(http: Any, url: str, label: str, field: str, **request: Any) -> str:
+    """The string `field` of a 2xx answer to POST `url`, or TokenError naming `label`."""
+    response = http.post(url, **request)
+    try:
+        token = response.json()[field]
+    except (ValueError, KeyError, TypeError):
+        token = None
+    if not 200 <= response.status_code < 300 or not isinstance(token, str):
+        raise TokenError(f"POST {label} answered {response.status_code} without {_a(field)}: {_excerpt(response)}")
+    return token
+
+
+def _a(field: str) -> str:
+    return f"{'an' if field[0] in 'aeiou' else 'a'} {field}"
+
+
 def fetch_tokens(http: Any, prefix: str, keys: dict[str, str]) -> dict[str, str]:
     """{"accessToken": ..., "linkToken": ...} from `POST {prefix}/auth` then `POST {prefix}/links`."""
-    response = http.post(f"{prefix}/auth", json=keys)
-    try:
-        access = response.json()["accessToken"]
-    except (ValueError, KeyError, TypeError):
-        access = None
-    if not 200 <= response.status_code < 300 or not isinstance(access, str):
-        raise TokenError(f"POST /auth answered {response.status_code} without an accessToken: {_excerpt(response)}")
-    response = http.post(f"{prefix}/links", json={}, headers={"Authorization": f"Bearer {access}"})
-    try:
-        link = response.json()["linkToken"]
-    except (ValueError, KeyError, TypeError):
-        link = None
-    if not 200 <= response.status_code < 300 or not isinstance(link, str):
-        raise TokenError(f"POST /links answered {response.status_code} without a linkToken: {_excerpt(response)}")
+    access = _token(http, f"{prefix}/auth", "/auth", "accessToken", json=keys)
+    link = _token(
+        http, f"{prefix}/links", "/links", "linkToken", json={}, headers={"Authorization": f"Bearer {access}"}
+    )
     return {"accessToken": access, "linkToken": link}
 
 
 def fetch_payment_tokens(http: Any, prefix: str, keys: dict[str, str]) -> dict[str, str]:
     """{"paymentToken": ...} from `POST {prefix}/customer/v1/auth` (the payments API's own token)."""
-    response = http.post(f"{prefix}/customer/v1/auth", json=keys)
-    try:
-        access = response.json()["accessToken"]
-    except (ValueError, KeyError, TypeError):
-        access = None
-    if not 200 <= response.status_code < 300 or not isinstance(access, str):
-        raise TokenError(
-            f"POST /customer/v1/auth answered {response.status_code} without an accessToken: {_excerpt(response)}"
-        )
-    return {"paymentToken": access}
+    return {"paymentToken": _token(http, f"{prefix}/customer/v1/auth", "/customer/v1/auth", "accessToken", json=keys)}
 
 
 # The tokens of each contract, by the security scheme names its spec uses.
