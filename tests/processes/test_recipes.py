@@ -133,9 +133,12 @@ def test_the_action_fails_with_the_log_when_the_mock_cannot_start(installed_acti
 
 def test_the_action_stops_the_mock_it_started_when_it_gives_up_waiting(installed_action):
     port = str(free_port())
-    done = installed_action.run("start", {"port": port, "timeout": "0"}, timeout=60)
+    # The mock listens on another port than the one the action watches: it never looks healthy
+    # (a timeout of 0 raced a fast start).
+    inputs = {"port": port, "timeout": "1", "args": f"--port {free_port()}"}
+    done = installed_action.run("start", inputs, timeout=60)
     assert done.returncode == 1
-    assert "::error::klavi-mock was not healthy in 0s" in done.stdout
+    assert "::error::klavi-mock was not healthy in 1s" in done.stdout
     left = None
     for _ in range(50):  # SIGTERM was sent; give the mock a moment to exit
         left = subprocess.run(["pgrep", "-f", f"klavi-mock serve --host 127.0.0.1 --port {port}"], capture_output=True)
