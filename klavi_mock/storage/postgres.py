@@ -34,7 +34,6 @@ import hashlib
 import logging
 import secrets
 import weakref
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -537,28 +536,57 @@ class PostgresStore:
     def outbox_size(self) -> int:
         return int(self._rows(f"SELECT count(*) FROM deliveries WHERE {_OUTBOX}", committed=True)[0][0])
 
-    def _heads(self, db: psycopg.Connection) -> list[tuple[str, str, datetime, bool]]:
-        """The heads of the outbox's lines that are not held back by a parent line, oldest
-        first: (id, url, due, in flight)."""
-        one = self._per_url == 1
+    def _busy(self, db: psycopg.Connection) -> dict[str, int]:
+        """Attempts under way per URL (the leases not yet run out), on every instance."""
         rows = db.execute(
-            f"""
-            WITH pending AS (
-                SELECT id, seq, destination, next_attempt_at,
-                       coalesce(claimed_until > clock_timestamp(), false) AS flying,
-                       CASE WHEN %(one)s THEN '' ELSE coalesce(ordering_key, id) END AS line,
-                       CASE WHEN %(one)s THEN NULL ELSE parent_key END AS parent
-                FROM deliveries WHERE {_OUTBOX}
-            ), heads AS (
-                SELECT DISTINCT ON (destination, line) * FROM pending ORDER BY destination, line, seq
-            )
-            SELECT id, destination, next_attempt_at, flying FROM heads h
-            WHERE NOT EXISTS (SELECT 1 FROM pending p WHERE p.destination = h.destination AND p.line = h.parent)
-            ORDER BY seq
-            """,
-            {"one": one},
+            f"SELECT destination, count(*) FROM deliveries WHERE {_OUTBOX} AND claimed_until IS NOT NULL"
+            " AND claimed_until > clock_timestamp() GROUP BY destination"
         ).fetchall()
-        return [(r[0], r[1], r[2], r[3]) for r in rows]
+        return {url: n for url, n in rows}
+
+    def _free_heads(
+        self, db: psycopg.Connection, order: str, limit: int, now: datetime | None = None
+    ) -> list[tuple[str, str, datetime]]:
+        """(id, url, due) of heads of the outbox's lines (no older delivery of the line
+        pending) that are not held back by a pending parent line nor in flight, at most as
+        many per URL as its free slots, taken in `order` (seq, or next_attempt_at), at
+        most `limit`; `now`: only those due by then. Each URL's pending deliveries are
+        walked through an index and the walk stops once it has enough, so a backlog costs
+        a claim only the heads it takes (a URL at its limit costs nothing)."""
+        if self._per_url == 1:  # one line per URL: nothing older to it may be pending
+            line, parent = "e.seq < d.seq", ""
+        else:  # (an anti-join each, so the planner asks the index row by row)
+            line = "coalesce(e.ordering_key, e.id) = coalesce(d.ordering_key, d.id) AND e.seq < d.seq"
+            parent = (
+                f"AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE {_OUTBOX_E} AND e.destination = d.destination"
+                " AND coalesce(e.ordering_key, e.id) = d.parent_key)"
+            )
+        return db.execute(
+            f"""
+            WITH RECURSIVE urls(destination) AS (  -- the outbox's URLs, one index probe each
+                (SELECT destination FROM deliveries WHERE {_OUTBOX} ORDER BY destination LIMIT 1)
+                UNION ALL
+                SELECT (SELECT e.destination FROM deliveries e WHERE {_OUTBOX_E} AND e.destination > u.destination
+                        ORDER BY e.destination LIMIT 1)
+                FROM urls u WHERE u.destination IS NOT NULL
+            )
+            SELECT h.id, h.destination, h.next_attempt_at FROM urls u CROSS JOIN LATERAL (
+                SELECT d.id, d.destination, d.next_attempt_at, d.seq FROM deliveries d
+                WHERE d.status = 'pending' AND d.destination IS NOT NULL
+                  -- (a range meaning =: with = the planner may walk the unique index on seq
+                  -- through every delivery, the delivered ones too, rather than the URL's own)
+                  AND d.destination >= u.destination AND d.destination <= u.destination
+                  AND (%(now)s::timestamptz IS NULL OR d.next_attempt_at <= %(now)s)
+                  AND NOT coalesce(d.claimed_until > clock_timestamp(), false)
+                  AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE {_OUTBOX_E} AND e.destination = d.destination AND {line})
+                  {parent}
+                ORDER BY d.destination, d.{order}
+                LIMIT greatest(0, %(per_url)s - coalesce((%(busy)s::jsonb ->> u.destination)::integer, 0))
+            ) h
+            ORDER BY h.{order} LIMIT %(limit)s
+            """,
+            {"now": now, "limit": limit, "per_url": self._per_url, "busy": JsonValue(self._busy(db))},
+        ).fetchall()
 
     def claim_due(self, now: datetime, room: int) -> list[Delivery]:
         if room <= 0:
@@ -566,15 +594,7 @@ class PostgresStore:
         try:
             with self._pool.connection() as db, db.transaction():
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (CLAIM_LOCK,))  # one instance claims at a time
-                heads = self._heads(db)
-                busy = Counter(url for _, url, _, flying in heads if flying)
-                chosen: list[str] = []
-                for key, url, due, flying in heads:
-                    if len(chosen) == room:
-                        break
-                    if not flying and due <= now and busy[url] < self._per_url:
-                        busy[url] += 1
-                        chosen.append(key)
+                chosen = [key for key, _, _ in self._free_heads(db, "seq", room, now)]
                 if not chosen:
                     return []
                 rows = db.execute(
@@ -597,10 +617,8 @@ class PostgresStore:
 
     def next_due(self) -> datetime | None:
         with self._db(committed=True) as db:
-            heads = self._heads(db)
-        busy = Counter(url for _, url, _, flying in heads if flying)
-        waiting = [due for _, url, due, flying in heads if not flying and busy[url] < self._per_url]
-        return min(waiting, default=None)
+            heads = self._free_heads(db, "next_attempt_at", 1)
+        return heads[0][2] if heads else None
 
     def attempted(self, delivery: Delivery) -> None:
         self._execute("UPDATE deliveries SET claimed_until = NULL, claimed_by = NULL WHERE id = %s", (delivery.id,))
@@ -731,6 +749,7 @@ class PostgresStore:
 # In flight: claimed, and the lease has not run out.
 _IN_FLIGHT = "coalesce(claimed_until > clock_timestamp(), false)"
 _OUTBOX = "status = 'pending' AND destination IS NOT NULL"
+_OUTBOX_E = "e.status = 'pending' AND e.destination IS NOT NULL"  # the same, of a row named e
 
 
 def _columns(obj: Stored) -> dict[str, Any]:
