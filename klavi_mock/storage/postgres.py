@@ -30,6 +30,7 @@ reconnects by itself when it is back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import secrets
@@ -90,6 +91,7 @@ MIGRATION_LOCK = 0x6B6C6176  # "klav"
 CLAIM_LOCK = 0x6B6C6177
 MIGRATIONS = "postgres_migrations"  # a folder of numbered SQL files beside this module
 VERSION = "_row_version"  # the attribute that keeps, on an object, the row version it was read at
+CLAIMED = "_claimed_here"  # on a delivery this instance claimed, until its attempt is recorded
 POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before answering 503
 
 
@@ -289,14 +291,7 @@ class PostgresStore:
     def _add(self, obj: Stored, columns: dict[str, Any]) -> None:
         table = TABLES[type(obj)]
         values = {"id": obj.id, **columns, "data": JsonValue(to_record(obj))}
-        self._execute(
-            sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                sql.Identifier(table),
-                sql.SQL(", ").join(map(sql.Identifier, values)),
-                sql.SQL(", ").join(sql.Placeholder() * len(values)),
-            ),
-            list(values.values()),
-        )
+        self._execute(_insert_query(table, tuple(values)), list(values.values()))
         vars(obj)[VERSION] = 0  # the column's default
         objects = self._identity()
         if objects is not None:
@@ -320,15 +315,13 @@ class PostgresStore:
         waited for: a conflict at once (a wait would hold the event loop, and the other
         transaction may be a request on this very loop), and no error that would abort this
         unit's transaction (a caller that handles the conflict may go on)."""
-        table = sql.Identifier(TABLES[type(obj)])
         values = {**_columns(obj), "data": JsonValue(to_record(obj))}
+        if isinstance(obj, Delivery) and not obj.in_flight and vars(obj).pop(CLAIMED, False):
+            # The attempt this instance claimed it for is recorded: its claim ends in the same write.
+            values |= {"claimed_until": None, "claimed_by": None}
         read = vars(obj).get(VERSION)  # None: not read from a row (no check)
-        query = sql.SQL(
-            "WITH mine AS (SELECT id FROM {t} WHERE id = %s AND (%s::integer IS NULL OR version = %s)"
-            " FOR UPDATE SKIP LOCKED) UPDATE {t} SET {sets}, version = {t}.version + 1 FROM mine"
-            " WHERE {t}.id = mine.id RETURNING {t}.version"
-        ).format(t=table, sets=sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values))
         with self._db() as db:
+            query = _update_query(TABLES[type(obj)], tuple(values))
             rows = db.execute(query, [obj.id, read, read, *values.values()]).fetchall()
         if not rows:
             raise ConflictError(
@@ -536,14 +529,6 @@ class PostgresStore:
     def outbox_size(self) -> int:
         return int(self._rows(f"SELECT count(*) FROM deliveries WHERE {_OUTBOX}", committed=True)[0][0])
 
-    def _busy(self, db: psycopg.Connection) -> dict[str, int]:
-        """Attempts under way per URL (the leases not yet run out), on every instance."""
-        rows = db.execute(
-            f"SELECT destination, count(*) FROM deliveries WHERE {_OUTBOX} AND claimed_until IS NOT NULL"
-            " AND claimed_until > clock_timestamp() GROUP BY destination"
-        ).fetchall()
-        return {url: n for url, n in rows}
-
     def _free_heads(
         self, db: psycopg.Connection, order: str, limit: int, now: datetime | None = None
     ) -> list[tuple[str, str, datetime]]:
@@ -563,7 +548,11 @@ class PostgresStore:
             )
         return db.execute(
             f"""
-            WITH RECURSIVE urls(destination) AS (  -- the outbox's URLs, one index probe each
+            WITH RECURSIVE busy AS (  -- attempts under way per URL (leases not run out), every instance's
+                SELECT destination, count(*) AS n FROM deliveries
+                WHERE {_OUTBOX} AND claimed_until IS NOT NULL AND claimed_until > clock_timestamp()
+                GROUP BY destination
+            ), urls(destination) AS (  -- the outbox's URLs, one index probe each
                 (SELECT destination FROM deliveries WHERE {_OUTBOX} ORDER BY destination LIMIT 1)
                 UNION ALL
                 SELECT (SELECT e.destination FROM deliveries e WHERE {_OUTBOX_E} AND e.destination > u.destination
@@ -581,11 +570,11 @@ class PostgresStore:
                   AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE {_OUTBOX_E} AND e.destination = d.destination AND {line})
                   {parent}
                 ORDER BY d.destination, d.{order}
-                LIMIT greatest(0, %(per_url)s - coalesce((%(busy)s::jsonb ->> u.destination)::integer, 0))
+                LIMIT greatest(0, %(per_url)s - coalesce((SELECT n FROM busy b WHERE b.destination = u.destination), 0))
             ) h
             ORDER BY h.{order} LIMIT %(limit)s
             """,
-            {"now": now, "limit": limit, "per_url": self._per_url, "busy": JsonValue(self._busy(db))},
+            {"now": now, "limit": limit, "per_url": self._per_url},
         ).fetchall()
 
     def claim_due(self, now: datetime, room: int) -> list[Delivery]:
@@ -612,6 +601,7 @@ class PostgresStore:
             vars(fresh)[VERSION] = version
             delivery = self._shared_object(("deliveries", key), fresh)
             delivery.in_flight = True
+            vars(delivery)[CLAIMED] = True
             claimed.append(delivery)
         return claimed
 
@@ -621,12 +611,14 @@ class PostgresStore:
         return heads[0][2] if heads else None
 
     def attempted(self, delivery: Delivery) -> None:
-        self._execute("UPDATE deliveries SET claimed_until = NULL, claimed_by = NULL WHERE id = %s", (delivery.id,))
+        if vars(delivery).pop(CLAIMED, False):  # its claim was not ended with the attempt's record
+            self._execute("UPDATE deliveries SET claimed_until = NULL, claimed_by = NULL WHERE id = %s", (delivery.id,))
         if delivery.status == DELIVERED:
             self._retain()
 
     def release(self, delivery: Delivery) -> None:
         delivery.in_flight = False
+        vars(delivery).pop(CLAIMED, None)
         self._execute("UPDATE deliveries SET claimed_until = NULL, claimed_by = NULL WHERE id = %s", (delivery.id,))
 
     def _retain(self) -> None:
@@ -750,6 +742,29 @@ class PostgresStore:
 _IN_FLIGHT = "coalesce(claimed_until > clock_timestamp(), false)"
 _OUTBOX = "status = 'pending' AND destination IS NOT NULL"
 _OUTBOX_E = "e.status = 'pending' AND e.destination IS NOT NULL"  # the same, of a row named e
+
+
+@functools.cache
+def _insert_query(table: str, names: tuple[str, ...]) -> sql.Composed:
+    """The insert of a row of `table` with `names` (composed once per shape)."""
+    return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        sql.Identifier(table),
+        sql.SQL(", ").join(map(sql.Identifier, names)),
+        sql.SQL(", ").join(sql.Placeholder() * len(names)),
+    )
+
+
+@functools.cache
+def _update_query(table: str, names: tuple[str, ...]) -> sql.Composed:
+    """The optimistic update of `table`'s row setting `names` (composed once per shape)."""
+    return sql.SQL(
+        "WITH mine AS (SELECT id FROM {t} WHERE id = %s AND (%s::integer IS NULL OR version = %s)"
+        " FOR UPDATE SKIP LOCKED) UPDATE {t} SET {sets}, version = {t}.version + 1 FROM mine"
+        " WHERE {t}.id = mine.id RETURNING {t}.version"
+    ).format(
+        t=sql.Identifier(table),
+        sets=sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in names),
+    )
 
 
 def _columns(obj: Stored) -> dict[str, Any]:
