@@ -147,6 +147,7 @@ class FlowResult:
     clients: int
     wall_seconds: float = 0.0
     durations: list[float] = field(default_factory=list)  # seconds, completed flows, in completion order
+    starts: list[float] = field(default_factory=list)  # when each of them started, seconds into the run
     steps: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
     failures: dict[str, int] = field(default_factory=dict)
     received: dict[str, int] = field(default_factory=dict)
@@ -164,6 +165,13 @@ class FlowResult:
     @property
     def per_second(self) -> float:
         return self.completed / self.wall_seconds if self.wall_seconds else 0.0
+
+    def steady_steps(self, warm_up: float) -> dict[str, list[float]]:
+        """The step times of the flows that started `warm_up` seconds or more into the run:
+        sustained load, without the first wave (every client starting at once, on a cold
+        mock)."""
+        keep = [i for i, start in enumerate(self.starts) if start >= warm_up]
+        return {step: [values[i] for i in keep if i < len(values)] for step, values in self.steps.items()}
 
     def fail(self, reason: str) -> None:
         self.failures[reason] = self.failures.get(reason, 0) + 1
@@ -283,6 +291,7 @@ async def _drive(label: str, clients: int, max_flows: int, duration: float, flow
                 if number is None:
                     return
                 steps: dict[str, float] = {}
+                began = time.perf_counter() - started
                 try:
                     seconds = await flow(client, number, steps)
                 except FlowError as exc:
@@ -292,6 +301,7 @@ async def _drive(label: str, clients: int, max_flows: int, duration: float, flow
                     result.fail(f"transport: {type(exc).__name__}")
                     continue
                 result.durations.append(seconds)
+                result.starts.append(began)
                 for step, value in steps.items():
                     result.steps.setdefault(step, []).append(value)
 

@@ -74,7 +74,15 @@ def postmaster_pid(data: Path) -> int:
 
 def run_one(label: str, extra: list[str], options: argparse.Namespace, pg: Server | None) -> dict:
     port = free_port()
-    command = [sys.executable, "-m", "klavi_mock", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        *(os.environ["MOCK_WRAP"].split() if os.environ.get("MOCK_WRAP") else ["-m", "klavi_mock"]),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     command += ["--no-access-log", "--log-level", "warning", *extra]
     log = tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

@@ -2,7 +2,7 @@
 """Rounds of flow load with a reset between them, this tree against another commit's, alternated:
 
     python bench/rounds.py --baseline /path/to/older/worktree [--clients 200] [--seconds 30]
-                           [--rounds 3] [--pairs 2] [--quick]
+                           [--rounds 3] [--pairs 2] [--warm-up 5] [--quick]
 
 Each server is a real `python -m klavi_mock serve` started from its own tree (PYTHONPATH and
 working directory), pinned like bench/run.py's (mock on core 0, this driver and its webhook
@@ -13,7 +13,9 @@ still pending when the load stops and the seconds until none is (the receiver st
 then `POST /__mock/reset` and the RSS after it. Per round: flows/s, the mock's CPU seconds
 per flow (its own accounting in /proc, steadier than flows/s on a shared machine), the
 report request's p50/p99 (and POST /auth's p99, a cheap request: the queue every request
-waits in when the mock's core is saturated), pending, drain seconds, RSS after the reset; and the RSS idle
+waits in when the mock's core is saturated), the same two p99s over the flows that started
+after `--warm-up` seconds (sustained load: without the first wave, every client starting at
+once on a cold mock), pending, drain seconds, RSS after the reset; and the RSS idle
 before the first round.
 
 The two trees run in turn (baseline, this tree, baseline, ... `--pairs` times) and each
@@ -55,7 +57,7 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def _round(mock: harness.Server, clients: int, seconds: float, tag: str) -> dict:
+async def _round(mock: harness.Server, clients: int, seconds: float, warm_up: float, tag: str) -> dict:
     receiver = flowbench.AsyncReceiver()
     await receiver.start()
     try:
@@ -79,6 +81,7 @@ async def _round(mock: harness.Server, clients: int, seconds: float, tag: str) -
             (await client.post("/__mock/reset", json={})).raise_for_status()
         await asyncio.sleep(0.5)
         report = result.steps.get("report_request", [])
+        steady = result.steady_steps(warm_up)
         if result.failures:
             harness.log(f"failed flows: {dict(result.failures)}")
         return {
@@ -90,6 +93,10 @@ async def _round(mock: harness.Server, clients: int, seconds: float, tag: str) -
             "report p99 ms": 1000 * p(report, 0.99),
             # The yardstick: a cheap request in the same run (its wait is the event loop's queue).
             "auth p99 ms": 1000 * p(result.steps.get("auth", []), 0.99),
+            # Sustained load: the flows that started after the warm-up (not the first wave,
+            # every client at once on a cold mock).
+            "steady report p99 ms": 1000 * p(steady.get("report_request", []), 0.99),
+            "steady auth p99 ms": 1000 * p(steady.get("auth", []), 0.99),
             "pending": backlog,
             "drain s": drained,
             "RSS after reset MiB": (mock.rss_kib() or 0) / MIB,
@@ -105,7 +112,8 @@ def measure(root: Path, tools: harness.Tools, logdir: Path, options: argparse.Na
         rounds = []
         for number in range(options.rounds):
             harness.log(f"{root.name}: round {number + 1} of {options.rounds}")
-            rounds.append(asyncio.run(_round(mock, options.clients, options.seconds, f"r{number}-{time.time():.0f}")))
+            tag = f"r{number}-{time.time():.0f}"
+            rounds.append(asyncio.run(_round(mock, options.clients, options.seconds, options.warm_up, tag)))
         return {"idle MiB": idle, "rounds": rounds}
 
 
@@ -123,6 +131,8 @@ FIGURES = (
     "report p50 ms",
     "report p99 ms",
     "auth p99 ms",
+    "steady report p99 ms",
+    "steady auth p99 ms",
     "pending",
     "drain s",
     "RSS after reset MiB",
@@ -171,10 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument(
+        "--warm-up", type=float, default=5, help="seconds of each round the steady figures leave out (default 5)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny numbers: a smoke run, not for quoting")
     options = parser.parse_args(argv)
     if options.quick:
-        options.clients, options.seconds, options.rounds, options.pairs = 8, 2, 2, 1
+        options.clients, options.seconds, options.rounds, options.pairs, options.warm_up = 8, 2, 2, 1, 0.5
     tools = harness.find_tools()
     if tools.pinned:
         os.sched_setaffinity(0, {harness.LOAD_CORE})
