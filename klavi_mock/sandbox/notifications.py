@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from klavi_mock import unit_of_work
 from klavi_mock.domain.consents import AUTHORISED, REASONS, Consent
 from klavi_mock.domain.deliveries import consent_key
 from klavi_mock.domain.links import Link
@@ -48,11 +47,7 @@ class Notifications:
             ordering_key=consent_key(consent.link_id, consent.id),
         )
         if consent.status == AUTHORISED and tenant.report_delivery != "on-request":
-            unit_of_work.after_commit(
-                lambda: self.reports.in_background(
-                    self.reports.deliver_on_authorisation(tenant, consent), "automatic report delivery"
-                )
-            )
+            self.reports.record_on_authorisation(tenant, consent)
 
     def link_created(self, link: Link) -> None:
         self.webhooks.emit(

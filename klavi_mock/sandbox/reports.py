@@ -4,8 +4,11 @@ product_request_received event), as Klavi answers `requestId` and builds later: 
 request commits, its reports are built on one worker thread and go through the outbox with
 their product_generated_* events, in one step. A request rolled back schedules nothing; one
 recorded but not built when the mock stopped (`built` False in a state file) is built at
-the next start (`resume`). A report that fails to build goes as a failed report (code 5000,
-an x-mock-choice) with its product_generated_failed event.
+the next start (`resume`), and on a shared database, one another instance left unbuilt is
+built by a running instance (`build_owed`). The reports sent on authorisation
+(reportDelivery automatic or manual) are a request recorded with the authorisation. A
+report that fails to build goes as a failed report (code 5000, an x-mock-choice) with its
+product_generated_failed event.
 
 Scope: every AUTHORISED consent of the partner for the taxId (at the institution, for
 institution-level products), or only those of `linkId`, or only `consentIds`. With neither,
@@ -53,6 +56,10 @@ LEVEL_ENDPOINTS = {
 
 log = logging.getLogger("klavi_mock")
 
+# A request still unbuilt this long after it was made (on the mock's clock) was left by an
+# instance that died: a build takes milliseconds to a few seconds.
+OWED_AFTER = timedelta(seconds=30)
+
 BUILD_FAILED = 5000  # a report that could not be built: Klavi's common-error range (x-mock-choice)
 
 # One thread builds every report: with more, they would outnumber the event loop for the GIL.
@@ -77,6 +84,7 @@ class ReportService:
         self.webhooks = webhooks
         self.throttle = Throttle()  # the rate-limited persona's 429s
         self._background: set[asyncio.Task] = set()  # report builds and deliveries still running
+        self._building: set[str] = set()  # the requests this process is building now
 
     def request(self, tenant: Tenant, person: str, level: str, body: dict[str, Any]) -> ReportRequest:
         """Check everything first (nothing is sent for a refused request), then record the
@@ -126,6 +134,15 @@ class ReportService:
             if not request.built:
                 self.in_background(self._complete(request.id), "building reports")
 
+    def build_owed(self) -> None:
+        """A team sandbox (on the ticker): build the requests another instance recorded and
+        has not built for OWED_AFTER (it was killed before it sent their reports). One that
+        is only slow loses nothing: whichever build ends first sends, once (`_complete`)."""
+        for request in self.store.owed_report_requests(self.clock.now() - OWED_AFTER):
+            if request.id not in self._building:
+                log.warning("report request %s was left unbuilt by another instance; building it here", request.id)
+                self.in_background(self._complete(request.id), "building reports")
+
     def in_background(self, work: Coroutine[Any, Any, object], what: str) -> None:
         """Run `work` on the event loop, after the request that started it, on its own: it
         applies and commits its changes itself."""
@@ -157,13 +174,17 @@ class ReportService:
         the outbox and mark it built, in one step on the loop (a restart builds it again
         only if that step never happened)."""
         request = self.store.get_report_request(request_id)
-        if request is None or request.built:
+        if request is None or request.built or request_id in self._building:
             return
         tenant = self.tenants.get(request.tenant_id)
         persona = self.personas.for_tax_id(request.tax_id)
-        reports = await asyncio.get_running_loop().run_in_executor(
-            _BUILDER, functools.partial(self._build_each, request, persona, tenant.secret_key if tenant else "")
-        )
+        self._building.add(request_id)
+        try:
+            reports = await asyncio.get_running_loop().run_in_executor(
+                _BUILDER, functools.partial(self._build_each, request, persona, tenant.secret_key if tenant else "")
+            )
+        finally:
+            self._building.discard(request_id)
         # One sender: instances over one database that each resumed this request at start-up
         # may all have built it; the first to get here sends, the others find it built.
         with self.store.exclusive(f"report-request:{request_id}") as mine:
@@ -171,7 +192,9 @@ class ReportService:
             if not mine or current is None or current.built or tenant is None:  # or reset meanwhile
                 return
             link = self.store.get_link(request.tenant_id, request.scope[0].link_id) if request.scope else None
-            self._send_reports(tenant, current, persona, reports, link.products_callback_url if link else None)
+            # An automatic request's reports go only when the partner's reportDelivery is automatic.
+            push = not current.automatic or tenant.report_delivery == "automatic"
+            self._send_reports(tenant, current, persona, reports, link.products_callback_url if link else None, push)
             with self.store.updating(current):
                 current.built = True
 
@@ -189,10 +212,12 @@ class ReportService:
                 built.append((report, encode_body(report)))
         return built
 
-    async def deliver_on_authorisation(self, tenant: Tenant, consent: Consent) -> ReportRequest | None:
-        """reportDelivery automatic or manual: the consent just became AUTHORISED, so its
-        reports (every activated product of its kind, both levels) go without a request.
-        In manual mode only the events go; the reports wait at GET /__mock/reports/{id}."""
+    def record_on_authorisation(self, tenant: Tenant, consent: Consent) -> ReportRequest | None:
+        """reportDelivery automatic or manual: the consent just became AUTHORISED (in its
+        unit), so a request for its reports (every activated product of its kind, both
+        levels) is recorded with it and built once the unit commits, as a partner's request
+        is (a killed instance leaves it owed, not lost). In manual mode only the events go;
+        the reports wait at GET /__mock/reports/{id}."""
         products = self.activated(tenant, consent.person)  # every product at both levels (see _products)
         if not products or consent.status != states.AUTHORISED:
             return None
@@ -208,13 +233,11 @@ class ReportService:
             link_id=consent.link_id,
             external_info=link.external_info if link else {},
             automatic=True,
+            built=False,
         )
-        await self._build_and_send(
-            tenant,
-            request,
-            link.products_callback_url if link else None,
-            push_reports=tenant.report_delivery == "automatic",
-        )
+        self.store.add_report_request(request)
+        self._announce(tenant, request)
+        unit_of_work.after_commit(lambda: self.in_background(self._complete(request.id), "automatic report delivery"))
         return request
 
     def report(self, product_report_id: str) -> dict[str, Any]:
@@ -260,17 +283,6 @@ class ReportService:
             encrypted=tenant.encrypt_sensitive_fields,
             **{"consent_ids": [], **fields},
         )
-
-    async def _build_and_send(
-        self, tenant: Tenant, request: ReportRequest, link_callbacks: dict | None, push_reports: bool = True
-    ) -> None:
-        persona = self.personas.for_tax_id(request.tax_id)
-        reports = await asyncio.get_running_loop().run_in_executor(
-            _BUILDER, functools.partial(self._build_reports, request, persona, tenant.secret_key)
-        )
-        self.store.add_report_request(request)
-        self._announce(tenant, request)
-        self._send_reports(tenant, request, persona, reports, link_callbacks, push_reports)
 
     def _persona_refusal(self, tenant: Tenant, tax_id: str) -> None:
         """What a persona scripts for the request itself: 429, 403 or 4007."""

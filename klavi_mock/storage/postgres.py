@@ -471,6 +471,13 @@ class PostgresStore:
         )
         return self._objects(ReportRequest, rows)
 
+    def owed_report_requests(self, made_before: datetime) -> list[ReportRequest]:
+        rows = self._rows(
+            f"SELECT id, data, version FROM report_requests WHERE {_OWED} AND created_at < %s ORDER BY created_at, n",
+            (made_before,),
+        )
+        return self._objects(ReportRequest, rows)
+
     # -- webhook deliveries: the log -----------------------------------------------------------
 
     def next_delivery_id(self, now: datetime) -> str:
@@ -741,6 +748,7 @@ class PostgresStore:
 # In flight: claimed, and the lease has not run out.
 _IN_FLIGHT = "coalesce(claimed_until > clock_timestamp(), false)"
 _OUTBOX = "status = 'pending' AND destination IS NOT NULL"
+_OWED = "data->>'built' = 'false'"  # a report request recorded but not built (migration 0006's index)
 _OUTBOX_E = "e.status = 'pending' AND e.destination IS NOT NULL"  # the same, of a row named e
 
 

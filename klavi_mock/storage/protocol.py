@@ -157,6 +157,10 @@ class Store(Protocol):
         """Newest first."""
         ...
 
+    def owed_report_requests(self, made_before: datetime) -> list[ReportRequest]:
+        """Requests recorded but not built (`built` False) made before `made_before`, oldest first."""
+        ...
+
     # -- changing what was stored ----------------------------------------------------------
     def updating(self, obj: Stored) -> AbstractContextManager[None]:
         """`with store.updating(obj): ...change obj...` (see the module's docstring)."""

@@ -212,6 +212,85 @@ def test_owed_report_builds_resumed_by_two_workers_are_sent_once(database):
         assert len(generated) == len(sent)
 
 
+def test_a_running_instance_builds_a_request_another_instance_left_owed(database):
+    """An instance killed between recording a report request and sending its reports
+    leaves it owed; a running instance looks for such requests on its ticker and sends
+    their reports, once, without a restart. A request only just made is left to the
+    instance that made it."""
+    with serve_process("--database-url", database) as (a, _):
+        access, consent = a_consent(a, "left-owed")
+        assert httpx.get(on(a, consent["consentRedirectURL"]) + "&decision=approve").status_code == 302
+        asked = httpx.post(
+            f"{a}/data/v1/personal/institution-data",
+            headers=bearer(access),
+            json={"taxId": CPF, "products": ["pf_checking_account"], "institutionCode": "341"},
+        )
+        assert asked.status_code == 200, asked.text
+        request_id = asked.json()["requestId"]
+
+        def reports() -> list[str]:
+            return sorted(d["name"] for d in deliveries(a) if d["requestId"] == request_id and d["kind"] == "report")
+
+        wait_for(reports, what="the reports")
+        sent = reports()
+        with psycopg.connect(database, autocommit=True) as db:  # as if another instance had died building it
+            db.execute(
+                "DELETE FROM deliveries WHERE request_id = %s AND (kind = 'report' OR name LIKE 'product_generated_%%')",
+                (request_id,),
+            )
+            db.execute(
+                "UPDATE report_requests SET data = jsonb_set(data::jsonb, '{built}', 'false')::json WHERE id = %s",
+                (request_id,),
+            )
+        time.sleep(2.5)  # ticks go by: made only just now, it is still its own instance's to build
+        assert reports() == []
+        with psycopg.connect(database, autocommit=True) as db:
+            db.execute(
+                "UPDATE report_requests SET created_at = created_at - interval '1 minute' WHERE id = %s", (request_id,)
+            )
+        wait_for(reports, what="the owed reports")
+        time.sleep(2.5)  # more ticks: it is built now, and sent only once
+        assert reports() == sent
+        generated = [
+            d for d in deliveries(a) if d["requestId"] == request_id and d["name"].startswith("product_generated_")
+        ]
+        assert len(generated) == len(sent)
+
+
+def test_reports_sent_on_authorisation_are_a_request_another_instance_builds_if_left_owed(database):
+    """reportDelivery automatic: the authorisation records a report request in its own
+    transaction, so an instance killed before it sends the reports leaves them owed, and a
+    running instance sends them."""
+    with serve_process("--database-url", database) as (a, _):
+        settings = {"reportDelivery": "automatic", "activatedProducts": ["pf_checking_account"]}
+        assert httpx.put(f"{a}/__mock/tenants/sandbox-app/reports", json=settings).status_code == 200
+        access, consent = a_consent(a, "automatic-owed")
+        assert httpx.get(on(a, consent["consentRedirectURL"]) + "&decision=approve").status_code == 302
+        with psycopg.connect(database, autocommit=True) as db:  # recorded with the authorisation
+            [(request_id,)] = db.execute(
+                "SELECT id FROM report_requests WHERE data->>'consent_ids' LIKE %s", (f"%{consent['consentId']}%",)
+            ).fetchall()
+
+        def reports() -> list[str]:
+            return sorted(d["name"] for d in deliveries(a) if d["requestId"] == request_id and d["kind"] == "report")
+
+        wait_for(reports, what="the automatic report")
+        assert reports() == ["pf_checking_account"]
+        with psycopg.connect(database, autocommit=True) as db:  # as if its instance had died building it
+            db.execute(
+                "DELETE FROM deliveries WHERE request_id = %s AND (kind = 'report' OR name LIKE 'product_generated_%%')",
+                (request_id,),
+            )
+            db.execute(
+                "UPDATE report_requests SET data = jsonb_set(data::jsonb, '{built}', 'false')::json,"
+                " created_at = created_at - interval '1 minute' WHERE id = %s",
+                (request_id,),
+            )
+        wait_for(reports, what="the owed automatic report")
+        time.sleep(2.5)  # more ticks: sent once
+        assert reports() == ["pf_checking_account"]
+
+
 def test_an_instance_killed_mid_delivery_loses_nothing(database, receiver):
     receiver.hang_seconds = 60  # the first instance's attempts never end
     with serve_process("--database-url", database) as (a, first):

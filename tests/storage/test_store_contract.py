@@ -190,6 +190,19 @@ def test_report_requests_by_product_report_id_and_newest_first(store: Store) -> 
     assert ids(store.list_report_requests(tax_id="11222333000181")) == [theirs.id]
 
 
+def test_owed_report_requests_are_the_unbuilt_ones_made_before_a_time_oldest_first(store: Store) -> None:
+    built, late, early, recent = (a_report_request(minutes=m) for m in (0, 5, 1, 30))
+    for request in (late, early, recent):
+        request.built = False
+    for request in (built, late, early, recent):
+        store.add_report_request(request)
+    assert ids(store.owed_report_requests(NOW + timedelta(minutes=10))) == [early.id, late.id]
+    with store.updating(early):
+        early.built = True
+    assert ids(store.owed_report_requests(NOW + timedelta(minutes=10))) == [late.id]
+    assert store.owed_report_requests(NOW) == []
+
+
 # -- ids ---------------------------------------------------------------------------------
 
 

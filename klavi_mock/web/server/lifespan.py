@@ -28,6 +28,8 @@ async def tick(sandbox: Sandbox) -> None:
         await asyncio.sleep(TICK_SECONDS)
         try:
             sandbox.run_due()
+            if sandbox.store.shared:  # builds another instance left owed when it died
+                sandbox.reports.build_owed()
             if sandbox.store.durable:
                 sandbox.store.commit()
                 await asyncio.to_thread(sandbox.store.checkpoint)
