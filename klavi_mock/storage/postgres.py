@@ -18,7 +18,8 @@ ConflictError: another transaction changed it since, and the later change gives 
 
 The outbox is the pending deliveries with a destination. `claim_due` runs under a
 transaction-scoped advisory lock, so instances claim one at a time and each URL's
-concurrency holds across them all; a claim is a lease (`claimed_until`: the webhook
+concurrency holds across them all; it walks each URL's pending rows through indexes and
+stops once it has enough (`_free_heads`), so a backlog does not make a claim slower; a claim is a lease (`claimed_until`: the webhook
 timeout and a margin, wall time), so a delivery whose instance was killed mid-attempt goes
 again once its lease runs out. Reads of the outbox see committed rows only (a delivery
 reaches it when its unit commits).
