@@ -1,8 +1,9 @@
 """`AutomaticPix`: the Automatic Pix service (no HTTP). Consents and their bank step,
 charges, retries and cancellations, the list the management API pages, and the steps the
 mock clock drives (the 60-minute authorisation window, a payment's settlement on its date,
-a persona's scripted outcome). Every status change goes through `_consent_to` or
-`_payment_to`, which send its webhook (`Webhooks.emit_payment`, the payload the GET answers).
+a persona's scripted outcome). Every status change goes through `consent_to` or
+`payment_to` (public: the QA levers use them too), which send its webhook
+(`Webhooks.emit_payment`, the payload the GET answers).
 
 The rules are the domain's (`domain/automatic_pix.py`); what happens to whom is the
 persona's, picked by the payer's CPF/CNPJ (`customer.identifier`) as the data API's are.
@@ -198,7 +199,7 @@ class AutomaticPix:
             raise Conflict(f"automatic consent {consent.id} is {consent.status}; it cannot be cancelled")
         with self.store.updating(consent):
             consent.cancelled_by = who
-        self._revoke(consent, "REVOGADO_RECEBEDOR")
+        self.revoke(consent, "REVOGADO_RECEBEDOR")
         return consent, notes
 
     # -- the bank page -----------------------------------------------------------------
@@ -209,7 +210,7 @@ class AutomaticPix:
         if consent is None:
             raise NotFound("this authorisation link does not exist")
         if consent.status == ap.STARTED:
-            self._consent_to(consent, ap.AWAITING_AUTHORIZATION)
+            self.consent_to(consent, ap.AWAITING_AUTHORIZATION)
         return consent
 
     def bank_outcome(self, consent: ap.AutomaticConsent) -> BankResult | None:
@@ -220,21 +221,21 @@ class AutomaticPix:
         if outcome == "bank-denies":
             return self.decide(consent, approve=False)
         if outcome == "bank-error":
-            self._consent_to(consent, ap.ERROR, "FALHA_INFRAESTRUTURA")
+            self.consent_to(consent, ap.ERROR, "FALHA_INFRAESTRUTURA")
             return BankResult(consent, self.return_url(consent))
         return None
 
     def decide(self, consent: ap.AutomaticConsent, approve: bool) -> BankResult:
         """The payer's answer at the bank: Autorizar or Recusar."""
         if consent.status == ap.STARTED:
-            self._consent_to(consent, ap.AWAITING_AUTHORIZATION)
+            self.consent_to(consent, ap.AWAITING_AUTHORIZATION)
         if consent.status != ap.AWAITING_AUTHORIZATION:
             raise Conflict(f"automatic consent {consent.id} is {consent.status}; there is nothing to authorise")
         if not approve:
-            self._consent_to(consent, ap.REJECTED, "REJEITADO_USUARIO")
+            self.consent_to(consent, ap.REJECTED, "REJEITADO_USUARIO")
             return BankResult(consent, self.return_url(consent))
         if self._persona(consent) == "multiple-approvals":  # one of the company's approvers; the others later
-            self._consent_to(consent, ap.PARTIALLY_ACCEPTED)
+            self.consent_to(consent, ap.PARTIALLY_ACCEPTED)
             self.timeline.schedule(self.clock.now() + OTHER_APPROVERS_AFTER, "other_approvers", consent.id)
         else:
             self._authorise(consent)
@@ -242,7 +243,7 @@ class AutomaticPix:
 
     def _authorise(self, consent: ap.AutomaticConsent) -> None:
         now = self.clock.now()
-        self._consent_to(consent, ap.AUTHORIZED)
+        self.consent_to(consent, ap.AUTHORIZED)
         first = ap.first_payment(consent, now)
         if first is not None:
             self._add_payment(first)
@@ -354,10 +355,10 @@ class AutomaticPix:
             if consent is None:
                 return 0
             if kind == "authorisation_window" and consent.status in ap.CONSENT_PENDING:
-                self._consent_to(consent, ap.EXPIRED, "TEMPO_EXPIRADO_AUTORIZACAO")
+                self.consent_to(consent, ap.EXPIRED, "TEMPO_EXPIRADO_AUTORIZACAO")
                 return 1
             if kind == "bank_revoke" and consent.status == ap.AUTHORIZED:
-                self._revoke(consent, "REVOGADO_USUARIO")
+                self.revoke(consent, "REVOGADO_USUARIO")
                 return 1
             if kind == "other_approvers" and consent.status == ap.PARTIALLY_ACCEPTED:
                 self._authorise(consent)
@@ -367,7 +368,7 @@ class AutomaticPix:
         if payment is None:
             return 0
         if kind == "settle" and payment.status in ap.CANCELLABLE:
-            self._payment_to(payment, ap.PAYMENT_SETTLEMENT_PROCESSING)
+            self.payment_to(payment, ap.PAYMENT_SETTLEMENT_PROCESSING)
             self.timeline.schedule(due + ap.SETTLEMENT_TIME, "finish", payment.id)
             return 1
         if kind == "finish" and payment.status == ap.PAYMENT_SETTLEMENT_PROCESSING:
@@ -385,14 +386,14 @@ class AutomaticPix:
         consent = self.store.get_automatic_consent(None, payment.consent_id)
         outcome = self._persona(consent) if consent else "ok"
         if outcome == "insufficient-funds" and payment.original_payment_id is None:
-            self._payment_to(payment, ap.PAYMENT_REJECTED, "SALDO_INSUFICIENTE")
+            self.payment_to(payment, ap.PAYMENT_REJECTED, "SALDO_INSUFICIENTE")
         elif outcome == "limit-exceeded":
-            self._payment_to(payment, ap.PAYMENT_REJECTED, "LIMITE_EXCEDIDO")
+            self.payment_to(payment, ap.PAYMENT_REJECTED, "LIMITE_EXCEDIDO")
         else:
             ispb = ((consent.debtor_account if consent else None) or {}).get("ispb", DEFAULT_PAYER_ISPB)
             with self.store.updating(payment):
                 payment.end_to_end_id = ap.end_to_end_id(ispb, self.clock.now())
-            self._payment_to(payment, ap.PAYMENT_COMPLETED)
+            self.payment_to(payment, ap.PAYMENT_COMPLETED)
 
     def reschedule(self) -> None:
         """The jobs stored consents and payments still have ahead of them (at start-up: the
@@ -423,18 +424,18 @@ class AutomaticPix:
         persona = self.personas.get(consent.persona_id)
         return persona.automatic_pix if persona else "ok"
 
-    def _revoke(self, consent: ap.AutomaticConsent, reason: str) -> None:
-        self._consent_to(consent, ap.REVOKED, reason)
+    def revoke(self, consent: ap.AutomaticConsent, reason: str) -> None:
+        self.consent_to(consent, ap.REVOKED, reason)
         for payment in self.store.list_automatic_payments(consent.id):
             if payment.status in ap.CANCELLABLE:
-                self._payment_to(payment, ap.CANCELED, "CANCELADO_CONSENTIMENTO_REVOGADO")
+                self.payment_to(payment, ap.CANCELED, "CANCELADO_CONSENTIMENTO_REVOGADO")
 
-    def _consent_to(self, consent: ap.AutomaticConsent, status: str, reason: str | None = None) -> None:
+    def consent_to(self, consent: ap.AutomaticConsent, status: str, reason: str | None = None) -> None:
         with self.store.updating(consent):
             consent.move_to(status, self.clock.now(), reason)
         self._announce_consent(consent)
 
-    def _payment_to(self, payment: ap.AutomaticPayment, status: str, reason: str | None = None) -> None:
+    def payment_to(self, payment: ap.AutomaticPayment, status: str, reason: str | None = None) -> None:
         with self.store.updating(payment):
             payment.move_to(status, self.clock.now(), reason)
         self._announce_payment(payment)

@@ -1,7 +1,7 @@
 """QA levers over the payments (the control API's /__mock/payments/.../force): what the payer,
 their bank or the settlement would do, done now, one documented step at a time. Every
-change goes through the payment services' own steps (`InstantPayments._move`,
-`AutomaticPix._consent_to` / `_payment_to` / `decide` / `_revoke`), so each one sends its
+change goes through the payment services' own steps (`InstantPayments.move`,
+`AutomaticPix.consent_to` / `payment_to` / `decide` / `revoke`), so each one sends its
 webhook and obeys the status machine; a lever the payment's status does not allow raises
 Conflict (409) and changes nothing. No HTTP here.
 
@@ -92,24 +92,24 @@ def force_instant(service: InstantPayments, payment_id: str, lever: str, reason:
         return payment
     with store.updating(payment):
         if lever == "refuse":
-            service._move(payment, states.CONSENT_REJECTED, "REJEITADO_USUARIO")
+            service.move(payment, states.CONSENT_REJECTED, "REJEITADO_USUARIO")
         elif lever == "expire":
-            service._move(payment, *TIMEOUTS[payment.status])
+            service.move(payment, *TIMEOUTS[payment.status])
         elif lever == "cancel":
-            service._move(payment, states.CANCELED, "CANCELADO_AGENDAMENTO")
+            service.move(payment, states.CANCELED, "CANCELADO_AGENDAMENTO")
         elif lever == "error":
-            service._move(payment, states.ERROR, "FALHA_INFRAESTRUTURA")
+            service.move(payment, states.ERROR, "FALHA_INFRAESTRUTURA")
         elif lever == "reject":
-            service._move(payment, states.PAYMENT_REJECTED, code)
+            service.move(payment, states.PAYMENT_REJECTED, code)
         else:  # complete: the rest of the way, each step announced
             if payment.status in (states.PAYMENT_PARTIALLY_ACCEPTED, states.PAYMENT_SCHEDULED):
-                service._move(payment, states.PAYMENT_PENDING)
+                service.move(payment, states.PAYMENT_PENDING)
             if payment.end_to_end_id is None:
                 ispb = (payment.request.get("creditorAccount") or {}).get("ispb") or "00000000"
                 payment.end_to_end_id = states.end_to_end_id(ispb, service.clock.now())
             following = dict(zip(_SETTLING, states.SETTLEMENT, strict=True))
             while payment.status != states.PAYMENT_COMPLETED:
-                service._move(payment, following[payment.status])
+                service.move(payment, following[payment.status])
     return payment
 
 
@@ -120,7 +120,7 @@ def _approve_instant(service: InstantPayments, payment: InstantPayment) -> None:
         with service.store.updating(payment):
             payment.ticket_used = True
             payment.flow_token = payment.flow_token or secrets.token_urlsafe(24)  # as the bank page's
-            service._bank_answers_at_once(payment)
+            service.bank_answers_at_once(payment)
     if payment.status == states.CONSENT_AWAITING_AUTHORIZATION and payment.flow_token:
         service.decide(payment.flow_token, approve=True)
 
@@ -160,17 +160,17 @@ def force_automatic_consent(
     _check("automatic consent", consent.id, consent.status, lever, CONSENT_LEVERS[lever])
     if lever == "approve":  # the persona's bank still decides (one that denies or fails does)
         if consent.status == ap.STARTED:
-            service._consent_to(consent, ap.AWAITING_AUTHORIZATION)
+            service.consent_to(consent, ap.AWAITING_AUTHORIZATION)
         if service.bank_outcome(consent) is None:
             service.decide(consent, approve=True)
     elif lever == "refuse":
         service.decide(consent, approve=False)
     elif lever == "expire":
-        service._consent_to(consent, ap.EXPIRED, "TEMPO_EXPIRADO_AUTORIZACAO")
+        service.consent_to(consent, ap.EXPIRED, "TEMPO_EXPIRADO_AUTORIZACAO")
     elif lever == "error":
-        service._consent_to(consent, ap.ERROR, "FALHA_INFRAESTRUTURA")
+        service.consent_to(consent, ap.ERROR, "FALHA_INFRAESTRUTURA")
     else:  # revoke: the payer, at their bank
-        service._revoke(consent, "REVOGADO_USUARIO")
+        service.revoke(consent, "REVOGADO_USUARIO")
     return consent
 
 
@@ -181,18 +181,18 @@ def force_automatic_payment(
     code = _reason(lever, reason, AUTOMATIC_REJECT_REASONS)
     _check("automatic payment", payment.id, payment.status, lever, PAYMENT_LEVERS[lever])
     if lever == "cancel":
-        service._payment_to(payment, ap.CANCELED, "CANCELADO_PAGADOR")
+        service.payment_to(payment, ap.CANCELED, "CANCELADO_PAGADOR")
     elif lever == "error":
-        service._payment_to(payment, ap.ERROR, "FALHA_INFRAESTRUTURA")
+        service.payment_to(payment, ap.ERROR, "FALHA_INFRAESTRUTURA")
     else:  # complete or reject: settled now, its date or not
         if payment.status in ap.CANCELLABLE:
-            service._payment_to(payment, ap.PAYMENT_SETTLEMENT_PROCESSING)
+            service.payment_to(payment, ap.PAYMENT_SETTLEMENT_PROCESSING)
         if lever == "reject":
-            service._payment_to(payment, ap.PAYMENT_REJECTED, code)
+            service.payment_to(payment, ap.PAYMENT_REJECTED, code)
         else:
             consent = service.get_consent(None, consent_id)
             ispb = (consent.debtor_account or {}).get("ispb", DEFAULT_PAYER_ISPB)
             with service.store.updating(payment):
                 payment.end_to_end_id = ap.end_to_end_id(ispb, service.clock.now())
-            service._payment_to(payment, ap.PAYMENT_COMPLETED)
+            service.payment_to(payment, ap.PAYMENT_COMPLETED)
     return payment

@@ -1,7 +1,7 @@
 """Instant Pix payments: creation (API-only and WhiteLabel), idempotency by clientRequestId,
 the payer's bank step, the clock-driven steps to PAYMENT_COMPLETED, and each status change's
 webhook (`payment_status_changed`, the payload as GET answers it). Every status change goes
-through `_move`. No HTTP here.
+through `move` (public: the QA levers, payment_levers.py, use it too). No HTTP here.
 
 The persona is the payer's (the customer's CPF or CNPJ, or loggedUserCpf), read from the
 `payment` block of fixtures/personas.yaml: whether the bank asks, refuses, never answers or
@@ -174,8 +174,8 @@ class InstantPayments:
             payment.link_started = True
             payment.ticket_used = True
             payment.flow_token = secrets.token_urlsafe(24)
-            self._move(payment, states.CONSENT_AWAITING_AUTHORIZATION)
-            self._bank_answers_at_once(payment)
+            self.move(payment, states.CONSENT_AWAITING_AUTHORIZATION)
+            self.bank_answers_at_once(payment)
         if payment.status == states.CONSENT_AWAITING_AUTHORIZATION:
             self._awaiting(payment)
         return payment
@@ -197,13 +197,13 @@ class InstantPayments:
         with self.store.updating(payment):
             payment.ticket_used = True
             payment.flow_token = secrets.token_urlsafe(24)
-            self._bank_answers_at_once(payment)
+            self.bank_answers_at_once(payment)
         return payment
 
-    def _bank_answers_at_once(self, payment: InstantPayment) -> None:
+    def bank_answers_at_once(self, payment: InstantPayment) -> None:
         """A persona's bank that refuses does so as its page opens."""
         if self.persona_of(payment)["bank"] == "deny":
-            self._move(payment, states.CONSENT_REJECTED, "REJEITADO_USUARIO")
+            self.move(payment, states.CONSENT_REJECTED, "REJEITADO_USUARIO")
 
     def waits_for_app(self, payment: InstantPayment) -> bool:
         """The persona's bank waits for a confirmation in its app that never comes."""
@@ -227,25 +227,25 @@ class InstantPayments:
             return payment  # the answer has to come from the bank's app, and never does
         with self.store.updating(payment):
             if not approve:
-                self._move(payment, states.CONSENT_REJECTED, "REJEITADO_USUARIO")
+                self.move(payment, states.CONSENT_REJECTED, "REJEITADO_USUARIO")
                 return payment
             now = self.clock.now()
             payment.authorised_at = now
             creditor_ispb = (payment.request.get("creditorAccount") or {}).get("ispb") or "00000000"
             payment.end_to_end_id = states.end_to_end_id(creditor_ispb, now)
-            self._move(payment, states.CONSENT_AUTHORIZED)
+            self.move(payment, states.CONSENT_AUTHORIZED)
             if persona["bank"] == "stall":  # never consumed: the 5-minute window closes
                 self.timeline.schedule(
                     now + states.CONSUMPTION_WINDOW, f"timeout:{states.CONSENT_AUTHORIZED}", payment.id
                 )
                 return payment
             if persona["outcome"] == "partially-accepted":
-                self._move(payment, states.PAYMENT_PARTIALLY_ACCEPTED)
+                self.move(payment, states.PAYMENT_PARTIALLY_ACCEPTED)
                 self.timeline.schedule(
                     now + states.PARTIAL_WINDOW, f"timeout:{states.PAYMENT_PARTIALLY_ACCEPTED}", payment.id
                 )
                 return payment
-            self._move(payment, states.PAYMENT_PENDING)
+            self.move(payment, states.PAYMENT_PENDING)
             self._after_pending(payment)
         return payment
 
@@ -300,11 +300,11 @@ class InstantPayments:
                 if payment.status != kind.split(":", 1)[1]:
                     return None  # it moved on before its window closed
                 status, reason = TIMEOUTS[payment.status]
-                self._move(payment, status, reason)
+                self.move(payment, status, reason)
             elif kind == "cancel" and payment.status == states.PAYMENT_SCHEDULED:
-                self._move(payment, states.CANCELED, "CANCELADO_AGENDAMENTO")
+                self.move(payment, states.CANCELED, "CANCELADO_AGENDAMENTO")
             elif kind == "date" and payment.status == states.PAYMENT_SCHEDULED:
-                self._move(payment, states.PAYMENT_PENDING)
+                self.move(payment, states.PAYMENT_PENDING)
                 self._settle_next(payment)
             elif kind == "settle" and payment.status in (states.PAYMENT_PENDING, *states.SETTLEMENT[:-1]):
                 self._settle(payment)
@@ -318,7 +318,7 @@ class InstantPayments:
         if settles_at is None:
             self._settle_next(payment)
             return
-        self._move(payment, states.PAYMENT_SCHEDULED)
+        self.move(payment, states.PAYMENT_SCHEDULED)
         self.timeline.schedule(settles_at, "date", payment.id)
         if persona["scheduled"] == "cancel":
             when = self._now() + timedelta(seconds=float(persona["cancelAfterSeconds"]))
@@ -331,14 +331,14 @@ class InstantPayments:
         """One settlement step; a persona's bank refuses the payment at its first."""
         outcome = OUTCOMES.get(self.persona_of(payment)["outcome"])
         if payment.status == states.PAYMENT_PENDING and outcome is not None:
-            self._move(payment, *outcome)
+            self.move(payment, *outcome)
             return
         following = {
             states.PAYMENT_PENDING: states.SETTLEMENT[0],
             states.SETTLEMENT[0]: states.SETTLEMENT[1],
             states.SETTLEMENT[1]: states.SETTLEMENT[2],
         }
-        self._move(payment, following[payment.status])
+        self.move(payment, following[payment.status])
         if payment.status != states.PAYMENT_COMPLETED:
             self._settle_next(payment)
 
@@ -374,7 +374,7 @@ class InstantPayments:
 
     # -- every change -----------------------------------------------------------------------
 
-    def _move(self, payment: InstantPayment, status: str, reason: str | None = None) -> None:
+    def move(self, payment: InstantPayment, status: str, reason: str | None = None) -> None:
         payment.move_to(status, self._now(), reason)
         self._announce(payment)
 
