@@ -143,10 +143,10 @@ def _institutions(base: str, options: argparse.Namespace) -> harness.WrkResult:
     )
 
 
-MOCKS = (
-    ("memory, 1 process", []),
-    ("PostgreSQL, 1 process", ["--database-url"]),
-    ("PostgreSQL, --workers 2", ["--database-url", "--workers", "2"]),
+MOCKS = (  # (label, the options of `serve` over PostgreSQL; None: in memory)
+    ("memory, 1 process", None),
+    ("PostgreSQL, 1 process", []),
+    ("PostgreSQL, --workers 2", ["--workers", "2"]),
 )
 
 
@@ -169,10 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict]] = {label: [] for label, _ in MOCKS}
     try:
         for number in range(options.rounds):
-            for label, extra in MOCKS:
-                if extra:  # a fresh database for each PostgreSQL mock
-                    extra = [extra[0], pg.database(f"bench_{number}_{len(runs[label])}_{len(extra)}"), *extra[1:]]
-                runs[label].append(run_one(label, extra, options, pg if extra else None))
+            for which, (label, postgres) in enumerate(MOCKS):
+                if postgres is None:
+                    runs[label].append(run_one(label, [], options, None))
+                else:  # a fresh database for each
+                    url = pg.database(f"bench_{number}_{which}")
+                    runs[label].append(run_one(label, ["--database-url", url, *postgres], options, pg))
     finally:
         pg.stop()
     memory = runs[MOCKS[0][0]]

@@ -164,6 +164,22 @@ def test_time_driven_work_runs_once_whichever_instance_holds_it(database, receiv
             assert httpx.get(f"{b}/__mock/consents/{consent['consentId']}").json()["status"] == "REJECTED"
 
 
+def leave_owed(database: str, request_ids: list[str], minutes_old: int = 0) -> int:
+    """As if the instance that recorded these report requests had died before sending their
+    reports: marked unbuilt, their reports and product_generated_* events gone, and made
+    `minutes_old` minutes earlier. The number of requests changed."""
+    with psycopg.connect(database, autocommit=True) as db:
+        db.execute(
+            "DELETE FROM deliveries WHERE request_id = ANY(%s) AND (kind = 'report' OR name LIKE 'product_generated_%%')",
+            (request_ids,),
+        )
+        return db.execute(
+            "UPDATE report_requests SET data = jsonb_set(data::jsonb, '{built}', 'false')::json,"
+            " created_at = created_at - make_interval(mins => %s) WHERE id = ANY(%s)",
+            (minutes_old, request_ids),
+        ).rowcount
+
+
 def test_owed_report_builds_resumed_by_two_workers_are_sent_once(database):
     """Report requests recorded but not built when their instance died are built again by
     each process that starts over the database (two workers forked at once here, so their
@@ -190,14 +206,7 @@ def test_owed_report_builds_resumed_by_two_workers_are_sent_once(database):
                 (request_ids,),
             ).fetchall()
         )
-        changed = db.execute(
-            "UPDATE report_requests SET data = jsonb_set(data::jsonb, '{built}', 'false')::json WHERE id = ANY(%s)",
-            (request_ids,),
-        ).rowcount
-        db.execute(
-            "DELETE FROM deliveries WHERE request_id = ANY(%s) AND (kind = 'report' OR name LIKE 'product_generated_%%')",
-            (request_ids,),
-        )
+    changed = leave_owed(database, request_ids)
     assert changed == 3 and {request for request, _ in sent} == set(request_ids)
     with serve_process("--database-url", database, "--workers", "2") as (b, _):
 
@@ -233,15 +242,7 @@ def test_a_running_instance_builds_a_request_another_instance_left_owed(database
 
         wait_for(reports, what="the reports")
         sent = reports()
-        with psycopg.connect(database, autocommit=True) as db:  # as if another instance had died building it
-            db.execute(
-                "DELETE FROM deliveries WHERE request_id = %s AND (kind = 'report' OR name LIKE 'product_generated_%%')",
-                (request_id,),
-            )
-            db.execute(
-                "UPDATE report_requests SET data = jsonb_set(data::jsonb, '{built}', 'false')::json WHERE id = %s",
-                (request_id,),
-            )
+        assert leave_owed(database, [request_id]) == 1  # as if another instance had died building it
         time.sleep(2.5)  # ticks go by: made only just now, it is still its own instance's to build
         assert reports() == []
         with psycopg.connect(database, autocommit=True) as db:
@@ -276,16 +277,7 @@ def test_reports_sent_on_authorisation_are_a_request_another_instance_builds_if_
 
         wait_for(reports, what="the automatic report")
         assert reports() == ["pf_checking_account"]
-        with psycopg.connect(database, autocommit=True) as db:  # as if its instance had died building it
-            db.execute(
-                "DELETE FROM deliveries WHERE request_id = %s AND (kind = 'report' OR name LIKE 'product_generated_%%')",
-                (request_id,),
-            )
-            db.execute(
-                "UPDATE report_requests SET data = jsonb_set(data::jsonb, '{built}', 'false')::json,"
-                " created_at = created_at - interval '1 minute' WHERE id = %s",
-                (request_id,),
-            )
+        assert leave_owed(database, [request_id], minutes_old=1) == 1  # as if its instance had died building it
         wait_for(reports, what="the owed automatic report")
         time.sleep(2.5)  # more ticks: sent once
         assert reports() == ["pf_checking_account"]
