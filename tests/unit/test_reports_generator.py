@@ -6,6 +6,8 @@ consents allow. Also the ApiEvent schema, with payloads right and wrong."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import random
 import re
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ from klavi_mock.domain.reports import (
     ReportLink,
     build_report,
     common,
+    parties,
     products_for,
 )
 from klavi_mock.domain.reports.seed import fixtures_dir
@@ -541,3 +544,69 @@ def test_ids_and_digits_are_the_draws_random_choice_makes():
         assert "".join(slow.choice(common._ID_ALPHABET) for _ in range(32)) == common.transaction_id(fast)
         assert "".join(str(slow.randrange(10)) for _ in range(seed % 12)) == common.digits(fast, seed % 12)
         assert slow.random() == fast.random()
+
+
+# sha256 (first 16 hex digits) of each product's report for the inputs of
+# test_a_report_is_what_it_was_for_the_same_inputs, as built before the generator was made faster.
+PINNED_REPORT_DIGESTS = {
+    "pf_checking_account": "50541434153bbfad",
+    "pf_savings_account": "cc267cabc2cd077c",
+    "pf_credit_card": "7d7c119093ffa2b3",
+    "pf_balance": "1741b6af0862c57d",
+    "pf_loans": "26388782dc44b7ae",
+    "pf_financing": "e41111d74fbc198b",
+    "pf_unarranged_account_overdraft": "19b5af68b0ec5d22",
+    "pf_invoice_financing": "a46b2ccdc448721e",
+    "pf_bank_fixed_incomes": "a7123ca984b805ea",
+    "pf_credit_fixed_incomes": "4492e60a9de8e03c",
+    "pf_variable_incomes": "560937a4a541d96a",
+    "pf_treasure_titles": "dc59c048ade6f0be",
+    "pf_funds": "feda6280ad2b41ad",
+    "pf_categorized_checking_l2": "92332eb60c3101fc",
+    "pf_categorized_savings_l2": "dcaa4bc78aebdc5c",
+    "pf_categorized_creditcard_l2": "a9247e6e3280f852",
+    "pf_categorized_checking_l3": "12d18849ce95fe15",
+    "pf_categorized_savings_l3": "57b6f34483663c01",
+    "pf_categorized_creditcard_l3": "10ce0792ab98a6f5",
+    "pj_checking_account": "e373bdeff9b53dc7",
+    "pj_savings_account": "b9513270b6d98c8b",
+    "pj_credit_card": "b8189680c7fdd675",
+    "pj_balance": "91023830bf16464a",
+    "pj_loans": "c4f2d2c2dea9d5dc",
+    "pj_financing": "85f1dc1ff607971c",
+    "pj_unarranged_account_overdraft": "96e00c2a925583e9",
+    "pj_invoice_financing": "312ca29c02d13911",
+    "pj_bank_fixed_incomes": "00bec61edb87b5e8",
+    "pj_credit_fixed_incomes": "4283a2d27af01111",
+    "pj_variable_incomes": "ebac68503d899a9e",
+    "pj_treasure_titles": "1ae92032c32fa47e",
+    "pj_funds": "87e79fb91e12f40f",
+    "pj_categorized_checking_l2": "6cde2adf6f270025",
+    "pj_categorized_savings_l2": "5b7ae5c0e71823d7",
+    "pj_categorized_creditcard_l2": "ff373b7b1c258e47",
+    "pj_categorized_checking_l3": "0b17ef231e83ff29",
+    "pj_categorized_savings_l3": "53686f044ca9ebcb",
+    "pj_categorized_creditcard_l3": "558b62a8fe6d83ca",
+    "pf_credit_risk": "0abcd350af9b7acd",
+}
+
+
+def test_a_report_is_what_it_was_for_the_same_inputs():
+    """Users snapshot reports (their parsers' fixtures): the same tax id, institution and day
+    must give byte for byte the same report from one version to the next. A change that moves
+    these digests changes what users receive: on purpose only, said in the CHANGELOG."""
+    moved = []
+    for product, digest in PINNED_REPORT_DIGESTS.items():
+        body = build_report(
+            product, request_id="r", tax_id=tax_id(product), now=NOW, links=two_links(), external_info=None
+        )
+        if hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16] != digest:
+            moved.append(product)
+    assert set(PINNED_REPORT_DIGESTS) == set(PRODUCTS)
+    assert not moved, f"these reports changed for the same inputs: {moved}"
+
+
+def test_the_cached_holder_fields_are_not_shared_with_callers():
+    first = parties.holder_fields("pj", CNPJ)
+    first["civilName"] = "changed by a caller"
+    assert parties.holder_fields("pj", CNPJ)["civilName"] != "changed by a caller"

@@ -26,7 +26,6 @@ from klavi_mock.domain.reports.common import (
     add_months,
     cents,
     digits,
-    iso_ms,
     moment,
     money,
     new_uuid,
@@ -253,7 +252,7 @@ def _card_txn(
 ) -> dict[str, Any]:
     return {
         "transactionDate": day.isoformat(),
-        "transactionDateTime": iso_ms(moment(rng, day, 7, 23)),
+        "transactionDateTime": moment(rng, day, 7, 23),
         "brazilianAmount": money(amount),
         "amount": money(amount),
         "transactionName": name,

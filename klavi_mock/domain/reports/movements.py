@@ -18,7 +18,6 @@ from klavi_mock.domain.reports.common import (
     Context,
     add_months,
     cents,
-    iso_ms,
     moment,
     money,
     rand_amount,
@@ -168,7 +167,7 @@ def _txn(rng: random.Random, template: Template, day: date, payee: Payee, amount
     )
     data: dict[str, Any] = {
         "transactionDate": day.isoformat(),
-        "transactionDateTime": iso_ms(moment(rng, day)),
+        "transactionDateTime": moment(rng, day),
         "transactionId": transaction_id(rng),
         "completedAuthorisedPaymentType": "TRANSACAO_EFETIVADA",
         "creditDebitType": template["direction"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -49,11 +50,18 @@ def holder_fields(person: str, tax_id: str) -> dict[str, str]:
 
     Seeded from the tax id alone, so the same customer has the same name at every bank.
     """
+    return dict(_holder_fields(person, tax_id))  # a copy: the cached one stays as it was
+
+
+# Pure functions of their arguments, asked for again and again while one report is built
+# (every account, every movement with a company): cached, as they cost a hash and a seeding.
+@functools.lru_cache(maxsize=1024)
+def _holder_fields(person: str, tax_id: str) -> tuple[tuple[str, str], ...]:
     rng = rng_for(tax_id, "holder")
     if person == "pf":
-        return {"civilName": person_name(rng)}
+        return (("civilName", person_name(rng)),)
     company = rng.choice(load_seed()["companies"])
-    return {"civilName": company["name"], "companyName": company["name"], "tradeName": company["trade_name"]}
+    return (("civilName", company["name"]), ("companyName", company["name"]), ("tradeName", company["trade_name"]))
 
 
 def holder_name(person: str, tax_id: str) -> str:
@@ -63,8 +71,13 @@ def holder_name(person: str, tax_id: str) -> str:
 
 
 def _bank_account(rng: random.Random, compe_code: str | None = None) -> tuple[str, str, str, str]:
-    code = compe_code or rng.choice(sorted(load_seed()["institutions"]))
+    code = compe_code or rng.choice(_institution_codes())
     return code, digits(rng, 4), digits(rng, rng.randint(8, 12)), digits(rng, 1)
+
+
+@functools.cache
+def _institution_codes() -> list[str]:
+    return sorted(load_seed()["institutions"])
 
 
 def random_person(rng: random.Random) -> Party:
@@ -72,6 +85,7 @@ def random_person(rng: random.Random) -> Party:
     return Party(name, random_cpf(rng), *_bank_account(rng))
 
 
+@functools.lru_cache(maxsize=1024)  # the seed's company names: a few hundred
 def company(name: str) -> Party:
     """Companies keep one CNPJ and one bank account across every report."""
     return Party(name, cnpj_for_name(name), *_bank_account(rng_for("company", name)))
