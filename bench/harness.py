@@ -141,6 +141,40 @@ def read_status_kib(pid: int, field_name: str) -> int | None:
     return None
 
 
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (the mock, its workers, its report builder)."""
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            stack.extend(int(p) for p in Path(f"/proc/{current}/task/{current}/children").read_text().split())
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its descendants: their own, and those of children
+    already reaped (cutime, cstime)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for current in process_tree(pid):
+        fields = _stat(current)
+        if fields is not None:
+            total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+    return total
+
+
+def tree_rss_kib(pid: int) -> int:
+    return sum(read_status_kib(current, "VmRSS") or 0 for current in process_tree(pid))
+
+
 class Server:
     """`python -m klavi_mock serve` or bench/bare_app.py on a free loopback port, pinned."""
 

@@ -40,37 +40,6 @@ import harness  # noqa: E402
 from tests.postgres import Server  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its descendants: their own, and those of children
-    already reaped (cutime, cstime)."""
-    total = 0.0
-    stack = [pid]
-    while stack:
-        current = stack.pop()
-        fields = _stat(current)
-        if fields is None:
-            continue
-        total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
-        stack.extend(_children(current))
-    return total
-
 
 def postmaster_pid(data: Path) -> int:
     return int((data / "postmaster.pid").read_text().split()[0])
@@ -103,11 +72,11 @@ def run_one(label: str, extra: list[str], options: argparse.Namespace, pg: Serve
                     log.seek(0)
                     raise RuntimeError(f"{label} did not start: {log.read().decode()[-800:]}") from None
                 time.sleep(0.05)
-        mock_before = tree_cpu(process.pid)
-        pg_before = tree_cpu(postmaster_pid(pg.data)) if pg else 0.0
+        mock_before = harness.tree_cpu(process.pid)
+        pg_before = harness.tree_cpu(postmaster_pid(pg.data)) if pg else 0.0
         result = asyncio.run(flowbench.run_mock_flows(base, options.clients, 100_000, options.duration, run_tag=label))
-        mock_cpu = tree_cpu(process.pid) - mock_before
-        pg_cpu = (tree_cpu(postmaster_pid(pg.data)) - pg_before) if pg else 0.0
+        mock_cpu = harness.tree_cpu(process.pid) - mock_before
+        pg_cpu = (harness.tree_cpu(postmaster_pid(pg.data)) - pg_before) if pg else 0.0
         institutions = _institutions(base, options) if options.tools.wrk else None
     finally:
         process.terminate()

@@ -11,12 +11,13 @@ receiver on core 1, when taskset and 2 cores are there). For each server, `--rou
 bank approval, report request, report webhook received) for `--seconds`; then the webhooks
 still pending when the load stops and the seconds until none is (the receiver still up);
 then `POST /__mock/reset` and the RSS after it. Per round: flows/s, the mock's CPU seconds
-per flow (its own accounting in /proc, steadier than flows/s on a shared machine), the
+per flow (its processes', its report builder's included: their own accounting in /proc,
+steadier than flows/s on a shared machine), the
 report request's p50/p99 (and POST /auth's p99, a cheap request: the queue every request
 waits in when the mock's core is saturated), the same two p99s over the flows that started
 after `--warm-up` seconds (sustained load: without the first wave, every client starting at
-once on a cold mock), pending, drain seconds, RSS after the reset; and the RSS idle
-before the first round.
+once on a cold mock), pending, drain seconds, RSS after the reset (the mock's process, and
+with its report builder's); and the RSS idle before the first round.
 
 The two trees run in turn (baseline, this tree, baseline, ... `--pairs` times) and each
 figure of this tree is divided by the baseline's of the same pair: the ratio pair by pair,
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -47,11 +49,6 @@ import harness  # noqa: E402
 MIB = 1024
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -61,11 +58,11 @@ async def _round(mock: harness.Server, clients: int, seconds: float, warm_up: fl
     receiver = flowbench.AsyncReceiver()
     await receiver.start()
     try:
-        cpu_before = cpu_seconds(mock.pid)
+        cpu_before = harness.tree_cpu(mock.pid)
         result = await flowbench.run_mock_flows(
             mock.base, clients, 10**7, seconds, tag, webhook_timeout=seconds + 60, receiver=receiver
         )
-        cpu = cpu_seconds(mock.pid) - cpu_before
+        cpu = harness.tree_cpu(mock.pid) - cpu_before
         stopped = time.perf_counter()
         async with httpx.AsyncClient(base_url=mock.base, timeout=60) as client:
 
@@ -100,6 +97,8 @@ async def _round(mock: harness.Server, clients: int, seconds: float, warm_up: fl
             "pending": backlog,
             "drain s": drained,
             "RSS after reset MiB": (mock.rss_kib() or 0) / MIB,
+            # with its report builder's (a child process of `serve`'s since 2026-12)
+            "RSS, builder included MiB": harness.tree_rss_kib(mock.pid) / MIB,
         }
     finally:
         await receiver.stop()
@@ -108,7 +107,7 @@ async def _round(mock: harness.Server, clients: int, seconds: float, warm_up: fl
 def measure(root: Path, tools: harness.Tools, logdir: Path, options: argparse.Namespace) -> dict:
     with harness.running("mock", tools, logdir, root=root) as mock:
         time.sleep(1)
-        idle = (mock.rss_kib() or 0) / MIB
+        idle = (mock.rss_kib() or 0) / MIB, harness.tree_rss_kib(mock.pid) / MIB
         rounds = []
         for number in range(options.rounds):
             harness.log(f"{root.name}: round {number + 1} of {options.rounds}")
@@ -136,6 +135,7 @@ FIGURES = (
     "pending",
     "drain s",
     "RSS after reset MiB",
+    "RSS, builder included MiB",
 )
 
 
@@ -160,9 +160,14 @@ def render(options: argparse.Namespace, labels: dict[str, str], pairs: list[dict
                 f"| {number + 1} | {figure} | {statistics.median(new):,.1f} | {statistics.median(base):,.1f} | "
                 f"{statistics.median(ratios):.2f}x | {min(ratios):.2f}x to {max(ratios):.2f}x |"
             )
-    idle_new = statistics.median(pair["new"]["idle MiB"] for pair in pairs)
-    idle_base = statistics.median(pair["base"]["idle MiB"] for pair in pairs)
-    lines += ["", f"RSS idle before the first round: this tree {idle_new:.0f} MiB, baseline {idle_base:.0f} MiB."]
+    idle_new, idle_base = (
+        [statistics.median(pair[tree]["idle MiB"][i] for pair in pairs) for i in (0, 1)] for tree in ("new", "base")
+    )
+    lines += [
+        "",
+        f"RSS idle before the first round: this tree {idle_new[0]:.0f} MiB ({idle_new[1]:.0f} with its report "
+        f"builder), baseline {idle_base[0]:.0f} MiB ({idle_base[1]:.0f}).",
+    ]
     failed = sum(r["failed"] for pair in pairs for side in pair.values() for r in side["rounds"])
     lines.append(f"Failed flows, all runs: {failed}.")
     lines += ["", "Every run:", ""]
@@ -185,10 +190,17 @@ def main(argv: list[str] | None = None) -> int:
         "--warm-up", type=float, default=5, help="seconds of each round the steady figures leave out (default 5)"
     )
     parser.add_argument("--quick", action="store_true", help="tiny numbers: a smoke run, not for quoting")
+    parser.add_argument(
+        "--unpinned",
+        action="store_true",
+        help="no taskset: the mock's processes and this driver share every core, as on a developer's machine",
+    )
     options = parser.parse_args(argv)
     if options.quick:
         options.clients, options.seconds, options.rounds, options.pairs, options.warm_up = 8, 2, 2, 1, 0.5
     tools = harness.find_tools()
+    if options.unpinned:
+        tools = dataclasses.replace(tools, taskset=None)
     if tools.pinned:
         os.sched_setaffinity(0, {harness.LOAD_CORE})
     labels = {"new": git_head(harness.ROOT), "base": git_head(options.baseline)}
@@ -200,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             new = measure(harness.ROOT, tools, Path(logdir), options)
             pairs.append({"base": base, "new": new})
     text = render(options, labels, pairs)
-    out = BENCH / "results" / ("rounds-quick.md" if options.quick else "rounds.md")
+    out = BENCH / "results" / f"rounds{'-quick' if options.quick else ''}{'-unpinned' if options.unpinned else ''}.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text)
     print(text)

@@ -39,6 +39,7 @@ from klavi_mock.sandbox.automatic_pix import AutomaticPix
 from klavi_mock.sandbox.consents import ConsentLifecycle
 from klavi_mock.sandbox.notifications import Notifications
 from klavi_mock.sandbox.payments import InstantPayments
+from klavi_mock.sandbox.report_builder import ProcessBuilder, ThreadBuilder
 from klavi_mock.sandbox.reports import ReportService
 from klavi_mock.sandbox.sandbox import Sandbox
 from klavi_mock.sandbox.tasks import OpenDataTasks
@@ -73,19 +74,22 @@ REPORTS_GRACE = 5.0  # seconds the report builds under way get when the mock sto
 
 
 def _webhook_delivery(settings: Settings, sandbox: Sandbox) -> contextlib.AbstractAsyncContextManager[None]:
-    """The webhook dispatcher, running while the app serves, and the report builds: those a
-    stop left owed start with it; those under way get a grace before it stops (what is
-    still unbuilt then stays owed in a state file)."""
+    """The webhook dispatcher, running while the app serves, and the report builds: the
+    builder starts (`serve`'s process: before the first wave of requests), those a stop left
+    owed start with it; those under way get a grace before it stops (what is still unbuilt
+    then stays owed in a state file)."""
 
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
         dispatcher = Dispatcher(sandbox.clock, sandbox.store, sandbox.tenants.secret_key, sandbox.wakeup)
         delivering = asyncio.create_task(dispatcher.run())
+        await sandbox.reports.builder.start()
         sandbox.reports.resume()
         try:
             yield
         finally:
             await sandbox.reports.settle(REPORTS_GRACE)
+            await sandbox.reports.builder.close()
             await dispatcher.shutdown(delivering)
             if sandbox.store.outbox_size():
                 kept = (
@@ -210,7 +214,8 @@ def compose(settings: Settings, clock: Clock | None = None) -> Sandbox:
     tenants = Tenants(settings.tenants, store)
     wakeup = WakeUp()
     webhooks = Webhooks(store, clock, tenants, wakeup)
-    reports = ReportService(store, clock, institutions, personas, tenants, webhooks)
+    builder = ProcessBuilder() if settings.report_process else ThreadBuilder()
+    reports = ReportService(store, clock, institutions, personas, tenants, webhooks, builder)
     notifications = Notifications(store, tenants, webhooks, reports)
     consents = ConsentLifecycle(store, clock, institutions, personas, timeline, notifications)
     tasks = OpenDataTasks(store, institutions, consents)

@@ -27,6 +27,7 @@ from klavi_mock.contract.check import CONTRACTS, DEFAULT_CONTRACT, run_check
 from klavi_mock.contract.receiver import run_check_receiver
 from klavi_mock.options import add_flags, from_flags
 from klavi_mock.qa.conformance import render_text
+from klavi_mock.sandbox.report_builder import has_a_core_to_spare
 from klavi_mock.web.server.logs import AccessLog, log_config
 from klavi_mock.web.server.protocol import MAX_HEAD_BYTES, protocol_class
 
@@ -40,6 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
     # opened), and the banner, printed once the port is bound, names the port --port 0 chose.
     try:
         settings = settings_from(from_flags(args), os.environ)
+        settings.report_process = has_a_core_to_spare()  # reports built beside the requests, not among them
         check_exposure(settings)
         check_storage(settings)
         sock = bind_socket(settings.host, settings.port)
@@ -63,8 +65,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_server(settings: Settings, app: Any, sock: socket.socket) -> None:
     import uvicorn
 
-    # Reports are built on worker threads; a short GIL switch interval gives the event loop
-    # the GIL back within half a millisecond, so other requests are not held behind them.
+    # Reports are built in a child process, or on a thread where it cannot start; a short GIL
+    # switch interval then gives the event loop the GIL back within half a millisecond.
     sys.setswitchinterval(0.0005)
     # What start-up made (the compiled spec, fixtures, catalogues) lives as long as the
     # process: out of the garbage collector's sight, its full collections stay short.

@@ -70,7 +70,7 @@ def _default(name: str) -> Any:
 
 @dataclass
 class Settings:
-    """What the mock runs with. Each field but `strict` is an option of `klavi-mock serve`:
+    """What the mock runs with. Each field but `strict` and `report_process` is an option of `klavi-mock serve`:
     its meaning, sources and default are its row in options.OPTIONS."""
 
     host: str = _default("host")
@@ -80,6 +80,9 @@ class Settings:
     public_url: str | None = _default("public_url")
     # Validate every response against the spec and fail loudly on a mismatch (tests; not an option).
     strict: bool = False
+    # Build reports in a child process at a lower priority (sandbox/report_builder.py): `serve`
+    # sets it; in-process apps build them on a thread. Not an option.
+    report_process: bool = False
     max_body_bytes: int = _default("max_body_bytes")
     admin_token: str | None = _default("admin_token")
     state_file: str | None = _default("state_file")

@@ -1,11 +1,12 @@
 """Report requests: which consents a request covers (reference §1.10), and the reports and
 events it sends. The request is answered as soon as it is recorded (with its
 product_request_received event), as Klavi answers `requestId` and builds later: once the
-request commits, its reports are built on one worker thread and go through the outbox with
-their product_generated_* events, in one step. A request rolled back schedules nothing; one
-recorded but not built when the mock stopped (`built` False in a state file) is built at
-the next start (`resume`), and on a shared database, one another instance left unbuilt is
-built by a running instance (`build_owed`). The reports sent on authorisation
+request commits, its reports are built off the event loop (report_builder.py: a thread, or
+`serve`'s builder process) and go through the outbox with their product_generated_* events,
+in one step. A request rolled back schedules nothing; one recorded but not built when the
+mock stopped (`built` False in a state file) is built at the next start (`resume`), and on
+a shared database, one another instance left unbuilt is built by a running instance
+(`build_owed`). The reports sent on authorisation
 (reportDelivery automatic or manual) are a request recorded with the authorisation. A
 report that fails to build goes as a failed report (code 5000, an x-mock-choice) with its
 product_generated_failed event.
@@ -19,11 +20,9 @@ institution-level reports use the most recent consent and user-level reports all
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import uuid
 from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -33,19 +32,20 @@ from klavi_mock.domain.callbacks import normalize_products_callback
 from klavi_mock.domain.clock import Clock
 from klavi_mock.domain.consents import Consent
 from klavi_mock.domain.deliveries import consent_key
-from klavi_mock.domain.encryption import encrypt_report
 from klavi_mock.domain.institutions import InstitutionCatalog
 from klavi_mock.domain.personas import PersonaCatalog
 from klavi_mock.domain.report_requests import ReportRequest
-from klavi_mock.domain.reports import ECO_PRODUCTS, PRODUCTS, ReportConsent, ReportLink, build_report, products_for
+from klavi_mock.domain.reports import ECO_PRODUCTS, PRODUCTS, ReportConsent, ReportLink, products_for
 from klavi_mock.domain.tasks import PARTIAL_TRANSACTIONS
 from klavi_mock.domain.tenants import Tenant
 from klavi_mock.domain.throttle import Throttle
 from klavi_mock.errors import BusinessRuleError, Forbidden, NotFound
+from klavi_mock.sandbox import report_building
+from klavi_mock.sandbox.report_builder import ReportBuilder, ThreadBuilder
+from klavi_mock.sandbox.report_building import Built, Scripted
 from klavi_mock.sandbox.tenants import Tenants
 from klavi_mock.storage.protocol import StorageError, Store
 from klavi_mock.webhooks.service import Webhooks, callback_url
-from klavi_mock.webhooks.signing import encode_body
 
 LEVEL_ENDPOINTS = {
     ("pf", "institution"): "POST /personal/institution-data",
@@ -60,11 +60,6 @@ log = logging.getLogger("klavi_mock")
 # instance that died: a build takes milliseconds to a few seconds.
 OWED_AFTER = timedelta(seconds=30)
 
-BUILD_FAILED = 5000  # a report that could not be built: Klavi's common-error range (x-mock-choice)
-
-# One thread builds every report: with more, they would outnumber the event loop for the GIL.
-_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="klavi-mock-reports")
-
 
 class ReportService:
     def __init__(
@@ -75,8 +70,10 @@ class ReportService:
         personas: PersonaCatalog,
         tenants: Tenants,
         webhooks: Webhooks,
+        builder: ReportBuilder | None = None,
     ) -> None:
         self.store = store
+        self.builder = builder or ThreadBuilder()  # where reports are built, off the event loop
         self.clock = clock
         self.institutions = institutions
         self.personas = personas
@@ -180,11 +177,13 @@ class ReportService:
         persona = self.personas.for_tax_id(request.tax_id)
         self._building.add(request_id)
         try:
-            reports = await asyncio.get_running_loop().run_in_executor(
-                _BUILDER, functools.partial(self._build_each, request, persona, tenant.secret_key if tenant else "")
+            reports, failures = await self.builder.build(
+                request, Scripted.of(persona), tenant.secret_key if tenant else ""
             )
         finally:
             self._building.discard(request_id)
+        for failure in failures:  # each went as a failed report (code 5000)
+            log.error("%s", failure)
         # One sender: instances over one database that each resumed this request at start-up
         # may all have built it; the first to get here sends, the others find it built.
         with self.store.exclusive(f"report-request:{request_id}") as mine:
@@ -197,20 +196,6 @@ class ReportService:
             self._send_reports(tenant, current, persona, reports, link.products_callback_url if link else None, push)
             with self.store.updating(current):
                 current.built = True
-
-    def _build_each(self, request: ReportRequest, persona, secret_key: str) -> list[tuple[dict, bytes]]:
-        """`_build_reports`, product by product: one that fails to build becomes a failed
-        report (code 5000, no data), so the partner still hears of every product."""
-        built = []
-        for name in request.products:
-            try:
-                built += self._build_reports(request, persona, secret_key, only=name)
-            except Exception as exc:
-                log.exception("building %s of report request %s failed", name, request.id)
-                message = f"the report could not be generated ({type(exc).__name__})"
-                report = _report_of(request, name, BUILD_FAILED, message)
-                built.append((report, encode_body(report)))
-        return built
 
     def record_on_authorisation(self, tenant: Tenant, consent: Consent) -> ReportRequest | None:
         """reportDelivery automatic or manual: the consent just became AUTHORISED (in its
@@ -247,10 +232,8 @@ class ReportService:
             raise NotFound(f"no report with productReportId {product_report_id}; see GET /__mock/webhooks?kind=report")
         request, product = found
         tenant = self.tenants.get(request.tenant_id)
-        [(report, _)] = self._build_reports(
-            request, self.personas.for_tax_id(request.tax_id), tenant.secret_key if tenant else "", only=product
-        )
-        return report
+        scripted = Scripted.of(self.personas.for_tax_id(request.tax_id))
+        return report_building.report_as_sent(request, scripted, tenant.secret_key if tenant else "", product)
 
     def activated(self, tenant: Tenant, person: str) -> list[str]:
         """The products this partner may ask for, of `person` (pf or pj)."""
@@ -393,19 +376,6 @@ class ReportService:
             return chosen[:1]  # Klavi: the most recent consent's permissions
         return chosen
 
-    def _build_reports(
-        self, request: ReportRequest, persona, secret_key: str, only: str | None = None
-    ) -> list[tuple[dict, bytes]]:
-        """Each product's report and its encoded body. Touches no state: runs on a thread."""
-        built = []
-        for name in [only] if only else request.products:
-            code, message = self._outcome(persona, name, request.scope)
-            report = _report_of(request, name, code, message)
-            if request.encrypted:
-                encrypt_report(report, secret_key, request.created_at)
-            built.append((report, encode_body(report)))
-        return built
-
     @staticmethod
     def _ordering_key(request: ReportRequest) -> str:
         # An automatic delivery's events follow its consent's (consent_authorised first).
@@ -435,7 +405,7 @@ class ReportService:
         tenant: Tenant,
         request: ReportRequest,
         persona,
-        reports: list[tuple[dict, bytes]],
+        reports: list[Built],
         link_callbacks: dict | None,
         push_reports: bool = True,
     ) -> None:
@@ -445,11 +415,11 @@ class ReportService:
         later = request.created_at + timedelta(seconds=delay) if delay else None
         key = self._ordering_key(request)
         tenant_callbacks = normalize_products_callback(tenant.products_callback_url, "productsCallbackURL")
-        for report, body in reports:
-            name, code, message = report["productName"], report["code"], report["message"]
+        for report in reports:
+            name, code, message = report.product, report.code, report.message
             if push_reports:
                 destination = callback_url(name, request.products_callback_url, link_callbacks, tenant_callbacks)
-                self.webhooks.send_report(tenant.app_id, name, body, destination, later, request.id, key)
+                self.webhooks.send_report(tenant.app_id, name, report.body, destination, later, request.id, key)
             if code >= 5000:
                 event, payload = (
                     "product_generated_failed",
@@ -461,7 +431,7 @@ class ReportService:
                     {
                         "requestId": request.id,
                         "productName": name,
-                        "productReportId": report["productReportId"],
+                        "productReportId": report.report_id,
                         "code": code,
                     },
                 )
@@ -474,19 +444,6 @@ class ReportService:
                 request_id=request.id,
                 ordering_key=key,
             )
-
-    @staticmethod
-    def _outcome(persona, product_name: str, scope: list[ReportLink]) -> tuple[int, str]:
-        if persona.report_outcome == "fail":
-            return persona.report_error_code, persona.report_error_message
-        if persona.report_outcome == "partial":
-            return 204, "partial: some of the institution's APIs were unavailable"
-        if any(link.open_data_code == PARTIAL_TRANSACTIONS for link in scope):
-            return 204, "partial: partial transaction missing (the Open Data connection's code 202)"
-        permission = PRODUCTS[product_name].permission
-        if not any(permission in c.permissions_granted for link in scope for c in link.consents):
-            return 204, f"partial: no consent in scope grants {permission}"
-        return 200, "ok"
 
     def _report_links(self, consents: list[Consent]) -> list[ReportLink]:
         grouped: dict[tuple[str, str], list[Consent]] = {}
@@ -505,18 +462,3 @@ class ReportService:
             )
             for (link_id, code), group in grouped.items()
         ]
-
-
-def _report_of(request: ReportRequest, product: str, code: int, message: str) -> dict:
-    """`product`'s report for `request`, with this outcome (code and message)."""
-    return build_report(
-        product,
-        request_id=request.id,
-        tax_id=request.tax_id,
-        now=request.created_at,
-        links=request.scope,
-        external_info=request.external_info,
-        code=code,
-        message=message,
-        representative_tax_id=request.representative_tax_id,
-    )

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from klavi_mock.app import create_app
 from klavi_mock.config import Settings
 from klavi_mock.domain import reports
-from klavi_mock.sandbox import reports as reporting
+from klavi_mock.sandbox import report_building as reporting
 from klavi_mock.storage.protocol import StorageError
 from klavi_mock.testing import delivery_log, wait_for
 from klavi_mock.web.apis.control import handlers as admin_module

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from klavi_mock.sandbox import report_building
 from klavi_mock.testing import wait_for
 from tests.conftest import VALID_CPF, ask, authorise, query_of
 
@@ -130,9 +131,8 @@ def test_clock_advance_says_what_fell_due(klavi, client):
 
 def test_clock_advance_names_the_deliveries_it_made_due(hooked, client, receiver, monkeypatch):
     # A slow build (as under load): the move waits for it, so the delayed report is made due.
-    reports = client.app.state.sandbox.reports
-    build = reports._build_each
-    monkeypatch.setattr(reports, "_build_each", lambda *args: (time.sleep(0.5), build(*args))[1])
+    build = report_building.build_each
+    monkeypatch.setattr(report_building, "build_each", lambda *args: (time.sleep(0.5), build(*args))[1])
     authorise(hooked, personalTaxId=SLOW_REPORT_CPF)
     response = ask(
         hooked,

@@ -12,7 +12,7 @@ import pytest
 
 from klavi_mock import app as app_module
 from klavi_mock.domain import reports
-from klavi_mock.sandbox import reports as reporting
+from klavi_mock.sandbox import report_building as reporting
 from klavi_mock.testing import delivery_log, wait_for
 from tests.conftest import VALID_CPF, Klavi, ask, authorise
 from tests.worlds import in_process

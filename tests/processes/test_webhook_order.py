@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from klavi_mock.config import Settings, Tenant
-from klavi_mock.sandbox import reports as reporting
+from klavi_mock.sandbox import report_building as reporting
 from klavi_mock.testing import Receiver, delivery_log, wait_for
 from tests.conftest import API, VALID_CPF, Klavi, authorise, bearer
 from tests.servers import serve_process
