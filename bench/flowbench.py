@@ -276,9 +276,13 @@ async def configure_webhooks(base: str, receiver: AsyncReceiver) -> None:
         response.raise_for_status()
 
 
-async def _drive(label: str, clients: int, max_flows: int, duration: float, flow) -> FlowResult:
+async def _drive(
+    label: str, clients: int, max_flows: int, duration: float, flow, rate: float | None = None
+) -> FlowResult:
     """Run `flow(client, number, steps)` from `clients` workers until `max_flows` have started
-    or `duration` has passed; each worker finishes the flow it is in."""
+    or `duration` has passed; each worker finishes the flow it is in. `rate`: flow n starts
+    no sooner than n / rate seconds in (an open load, the same whatever the server's speed,
+    as long as a worker is free), instead of each worker starting its next flow at once."""
     result = FlowResult(label, clients)
     counter = iter(range(max_flows))
     # Every client made before the clock starts, over one TLS context: each would otherwise
@@ -296,6 +300,10 @@ async def _drive(label: str, clients: int, max_flows: int, duration: float, flow
                 number = next(counter, None)
                 if number is None:
                     return
+                if rate:
+                    await asyncio.sleep(started + number / rate - time.perf_counter())
+                    if time.perf_counter() >= deadline:
+                        return
                 steps: dict[str, float] = {}
                 began = time.perf_counter() - started
                 try:
@@ -324,8 +332,10 @@ async def run_mock_flows(
     run_tag: str,
     webhook_timeout: float = 30.0,
     receiver: AsyncReceiver | None = None,
+    rate: float | None = None,
 ) -> FlowResult:
-    """`receiver`: one the caller started and stops (to see the webhooks still owed after)."""
+    """`receiver`: one the caller started and stops (to see the webhooks still owed after);
+    `rate`: flows started per second (see `_drive`)."""
     owned = receiver is None
     receiver = receiver or AsyncReceiver()
     if owned:
@@ -337,7 +347,7 @@ async def run_mock_flows(
         async def flow(client: httpx.AsyncClient, number: int, steps: dict[str, float]) -> float:
             return await _one_flow(client, api, receiver, number, run_tag, webhook_timeout, steps)
 
-        result = await _drive("mock API-only flow", clients, max_flows, duration, flow)
+        result = await _drive("mock API-only flow", clients, max_flows, duration, flow, rate)
         await asyncio.sleep(0.2)  # events still on their way, for the counts only
         result.received = dict(receiver.counts)
         return result

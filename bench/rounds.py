@@ -2,7 +2,8 @@
 """Rounds of flow load with a reset between them, this tree against another commit's, alternated:
 
     python bench/rounds.py --baseline /path/to/older/worktree [--clients 200] [--seconds 30]
-                           [--rounds 3] [--pairs 2] [--warm-up 5] [--quick]
+                           [--rounds 3] [--pairs 2] [--warm-up 5] [--rate FLOWS/S]
+                           [--unpinned] [--quick]
 
 Each server is a real `python -m klavi_mock serve` started from its own tree (PYTHONPATH and
 working directory), pinned like bench/run.py's (mock on core 0, this driver and its webhook
@@ -10,10 +11,12 @@ receiver on core 1, when taskset and 2 cores are there). For each server, `--rou
 `--clients` API-only flow clients (bench/flowbench.py: auth, link, institutions, consent,
 bank approval, report request, report webhook received) for `--seconds`; then the webhooks
 still pending when the load stops and the seconds until none is (the receiver still up);
-then `POST /__mock/reset` and the RSS after it. Per round: flows/s, the mock's CPU seconds
-per flow (its processes', its report builder's included: their own accounting in /proc,
-steadier than flows/s on a shared machine), the
-report request's p50/p99 (and POST /auth's p99, a cheap request: the queue every request
+then `POST /__mock/reset` and the RSS after it. `--rate`: flows start at that rate however
+fast the mock is (an open load), so both trees serve the same load; by default each client
+starts its next flow at once (a closed loop: a faster mock gets more work). `--unpinned`: no
+taskset. Per round: flows/s, the mock's CPU seconds per flow (its processes', its report
+builder's included: their own accounting in /proc, steadier than flows/s on a shared
+machine), the report request's p50/p99 (and POST /auth's p99, a cheap request: the queue every request
 waits in when the mock's core is saturated), the same two p99s over the flows that started
 after `--warm-up` seconds (sustained load: without the first wave, every client starting at
 once on a cold mock), pending, drain seconds, RSS after the reset (the mock's process, and
@@ -21,8 +24,8 @@ with its report builder's); and the RSS idle before the first round.
 
 The two trees run in turn (baseline, this tree, baseline, ... `--pairs` times) and each
 figure of this tree is divided by the baseline's of the same pair: the ratio pair by pair,
-then the median. Nothing asserts on time. Writes bench/results/rounds.md (`--quick`:
-rounds-quick.md).
+then the median. Nothing asserts on time. Writes bench/results/rounds.md (`--quick`,
+`--unpinned`, `--rate R`: rounds-quick.md, rounds-unpinned.md, rounds-rateR.md).
 """
 
 from __future__ import annotations
@@ -54,13 +57,15 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def _round(mock: harness.Server, clients: int, seconds: float, warm_up: float, tag: str) -> dict:
+async def _round(
+    mock: harness.Server, clients: int, seconds: float, warm_up: float, tag: str, rate: float | None
+) -> dict:
     receiver = flowbench.AsyncReceiver()
     await receiver.start()
     try:
         cpu_before = harness.tree_cpu(mock.pid)
         result = await flowbench.run_mock_flows(
-            mock.base, clients, 10**7, seconds, tag, webhook_timeout=seconds + 60, receiver=receiver
+            mock.base, clients, 10**7, seconds, tag, webhook_timeout=seconds + 60, receiver=receiver, rate=rate
         )
         cpu = harness.tree_cpu(mock.pid) - cpu_before
         stopped = time.perf_counter()
@@ -112,7 +117,9 @@ def measure(root: Path, tools: harness.Tools, logdir: Path, options: argparse.Na
         for number in range(options.rounds):
             harness.log(f"{root.name}: round {number + 1} of {options.rounds}")
             tag = f"r{number}-{time.time():.0f}"
-            rounds.append(asyncio.run(_round(mock, options.clients, options.seconds, options.warm_up, tag)))
+            rounds.append(
+                asyncio.run(_round(mock, options.clients, options.seconds, options.warm_up, tag, options.rate))
+            )
         return {"idle MiB": idle, "rounds": rounds}
 
 
@@ -144,7 +151,8 @@ def render(options: argparse.Namespace, labels: dict[str, str], pairs: list[dict
         "# Rounds of flow load with a reset between them",
         "",
         f"`python bench/rounds.py --baseline {options.baseline} --clients {options.clients} "
-        f"--seconds {options.seconds:g} --rounds {options.rounds} --pairs {options.pairs}`, "
+        f"--seconds {options.seconds:g} --rounds {options.rounds} --pairs {options.pairs}"
+        f"{f' --rate {options.rate:g}' if options.rate else ''}{' --unpinned' if options.unpinned else ''}`, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; this tree {labels['new']}, "
         f"baseline {labels['base']}. Each figure: this tree / the baseline, pair by pair (median; range).",
         "",
@@ -191,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="tiny numbers: a smoke run, not for quoting")
     parser.add_argument(
+        "--rate",
+        type=float,
+        help="flows started per second, whatever the mock's speed (an open load: latency at the same load "
+        "for both trees); by default each client starts its next flow at once",
+    )
+    parser.add_argument(
         "--unpinned",
         action="store_true",
         help="no taskset: the mock's processes and this driver share every core, as on a developer's machine",
@@ -212,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             new = measure(harness.ROOT, tools, Path(logdir), options)
             pairs.append({"base": base, "new": new})
     text = render(options, labels, pairs)
-    out = BENCH / "results" / f"rounds{'-quick' if options.quick else ''}{'-unpinned' if options.unpinned else ''}.md"
+    suffix = f"{'-quick' if options.quick else ''}{'-unpinned' if options.unpinned else ''}"
+    suffix += f"-rate{options.rate:g}" if options.rate else ""
+    out = BENCH / "results" / f"rounds{suffix}.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text)
     print(text)

@@ -109,7 +109,7 @@ class ProcessBuilder:
     async def build(self, request: ReportRequest, scripted: Scripted, secret_key: str) -> Result:
         await self.start()
         child = self._child
-        if child is None or child.stdin is None:
+        if child is None or child.stdin is None or self._closing:
             return await self._thread.build(request, scripted, secret_key)
         number = next(self._numbers)
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()

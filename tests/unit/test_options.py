@@ -49,8 +49,9 @@ def _settings(
     return settings_from(from_flags(args), environ or {})
 
 
-def test_every_setting_but_strict_is_an_option_and_its_default_comes_from_the_table():
-    assert {option.name for option in SETTINGS} == {f.name for f in fields(Settings)} - {"strict"}
+def test_every_setting_but_strict_and_report_process_is_an_option_and_its_default_comes_from_the_table():
+    # report_process: serve decides it from the cores it may use (sandbox/report_builder.py)
+    assert {option.name for option in SETTINGS} == {f.name for f in fields(Settings)} - {"strict", "report_process"}
     defaults = Settings()
     for option in SETTINGS:
         assert getattr(defaults, option.name) == option.default_value(), option.name
