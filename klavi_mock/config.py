@@ -70,8 +70,8 @@ def _default(name: str) -> Any:
 
 @dataclass
 class Settings:
-    """What the mock runs with. Each field but `strict` and `report_process` is an option of `klavi-mock serve`:
-    its meaning, sources and default are its row in options.OPTIONS."""
+    """What the mock runs with. Each field but `strict` and `report_process` is an option of
+    `klavi-mock serve`: its meaning, sources and default are its row in options.OPTIONS."""
 
     host: str = _default("host")
     port: int = _default("port")

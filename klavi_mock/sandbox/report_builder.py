@@ -9,7 +9,7 @@ loop half the time while it runs, so under load every request queues behind it.
 - `ProcessBuilder`: `klavi-mock serve`'s when it may use two cores or more
   (`has_a_core_to_spare`). One child process (`python -m klavi_mock.sandbox.report_builder`),
   started with the app, builds while the event loop serves, on another core, at a lower
-  scheduling priority (nice NICENESS) so that the loop comes first when they meet on one.
+  scheduling priority (nice NICENESS) so that the loop comes first when they share a core.
   Jobs go down its stdin and results come up its stdout, each a length-prefixed pickle (a
   pipe between two processes of the same program). A child that cannot start or that dies
   sends its builds, and later ones, to the thread, with a warning: a report is never lost.

@@ -76,8 +76,8 @@ def _bank_account(rng: random.Random, compe_code: str | None = None) -> tuple[st
 
 
 @functools.cache
-def _institution_codes() -> list[str]:
-    return sorted(load_seed()["institutions"])
+def _institution_codes() -> tuple[str, ...]:
+    return tuple(sorted(load_seed()["institutions"]))
 
 
 def random_person(rng: random.Random) -> Party:
