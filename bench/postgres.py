@@ -5,13 +5,13 @@
 Three mocks, each a real `klavi-mock serve` on a free loopback port, one after the other:
 in memory (the default), on PostgreSQL with one process, and on PostgreSQL with
 `--workers 2`; `--rounds` times, alternated (this machine's speed drifts within minutes),
-each ratio against the in-memory mock of the same round. Each gets the API-only flow of bench/flowbench.py (auth, link, institutions,
-consent, approval, report request, the report's webhook) from `--clients` concurrent
-clients for `--duration` seconds. PostgreSQL is a throwaway server (tests/postgres.py:
+each ratio against the in-memory mock of the same round. Each gets the API-only flow of
+bench/flowbench.py (auth, link, institutions, consent, approval, report request, the
+report's webhook) from `--clients` concurrent clients for `--duration` seconds. PostgreSQL is a throwaway server (tests/postgres.py:
 initdb + pg_ctl, fsync off), a fresh database per mock.
 
 Printed, and written to bench/results/postgres.md: flows/s and its ratio to the in-memory
-mock; CPU seconds per flow of the mock (its processes, workers included) and of PostgreSQL
+mock; CPU seconds per flow of the mock (its processes, workers and report builders included) and of PostgreSQL
 (the postmaster and its backends), from /proc/<pid>/stat. Nothing asserts on time.
 """
 

@@ -55,9 +55,7 @@ def build_each(request: ReportRequest, scripted: Scripted, secret_key: str) -> t
         except Exception as exc:
             failures.append(f"building {name} of report request {request.id} failed\n{traceback.format_exc()}")
             report = report_of(request, name, BUILD_FAILED, f"the report could not be generated ({type(exc).__name__})")
-        built.append(
-            Built(name, report["code"], report["message"], report.get("productReportId", ""), encode_body(report))
-        )
+        built.append(Built(name, report["code"], report["message"], report["productReportId"], encode_body(report)))
     return built, failures
 
 

@@ -6,10 +6,9 @@ request commits, its reports are built off the event loop (report_builder.py: a 
 in one step. A request rolled back schedules nothing; one recorded but not built when the
 mock stopped (`built` False in a state file) is built at the next start (`resume`), and on
 a shared database, one another instance left unbuilt is built by a running instance
-(`build_owed`). The reports sent on authorisation
-(reportDelivery automatic or manual) are a request recorded with the authorisation. A
-report that fails to build goes as a failed report (code 5000, an x-mock-choice) with its
-product_generated_failed event.
+(`build_owed`). The reports sent on authorisation (reportDelivery automatic or manual) are a
+request recorded with the authorisation. A report that fails to build goes as a failed
+report (code 5000, an x-mock-choice) with its product_generated_failed event.
 
 Scope: every AUTHORISED consent of the partner for the taxId (at the institution, for
 institution-level products), or only those of `linkId`, or only `consentIds`. With neither,
@@ -126,10 +125,9 @@ class ReportService:
         return request
 
     def resume(self) -> None:
-        """At start-up (on the event loop): build the requests a stop left unbuilt."""
-        for request in reversed(self.store.list_report_requests()):  # oldest first
-            if not request.built:
-                self.in_background(self._complete(request.id), "building reports")
+        """At start-up (on the event loop): build the requests a stop left unbuilt, oldest first."""
+        for request in self.store.owed_report_requests():
+            self.in_background(self._complete(request.id), "building reports")
 
     def build_owed(self) -> None:
         """A team sandbox (on the ticker): build the requests another instance recorded and
@@ -407,7 +405,7 @@ class ReportService:
         persona,
         reports: list[Built],
         link_callbacks: dict | None,
-        push_reports: bool = True,
+        push_reports: bool,
     ) -> None:
         """Each report (unless manual) and its product_generated_* event; a persona's delay
         counts from the request."""

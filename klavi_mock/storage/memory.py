@@ -261,8 +261,12 @@ class MemoryStore:
             if (tenant_id is None or r.tenant_id == tenant_id) and (tax_id is None or r.tax_id == tax_id)
         ]
 
-    def owed_report_requests(self, made_before: datetime) -> list[ReportRequest]:
-        owed = [r for r in self._report_requests.values() if not r.built and r.created_at < made_before]
+    def owed_report_requests(self, made_before: datetime | None = None) -> list[ReportRequest]:
+        owed = [
+            r
+            for r in self._report_requests.values()
+            if not r.built and (made_before is None or r.created_at < made_before)
+        ]
         return sorted(owed, key=lambda r: r.created_at)
 
     # -- webhook deliveries: the log ----------------------------------------------------

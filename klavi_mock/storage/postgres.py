@@ -19,8 +19,8 @@ ConflictError: another transaction changed it since, and the later change gives 
 The outbox is the pending deliveries with a destination. `claim_due` runs under a
 transaction-scoped advisory lock, so instances claim one at a time and each URL's
 concurrency holds across them all; it walks each URL's pending rows through indexes and
-stops once it has enough (`_free_heads`), so a backlog does not make a claim slower; a claim is a lease (`claimed_until`: the webhook
-timeout and a margin, wall time), so a delivery whose instance was killed mid-attempt goes
+stops once it has enough (`_free_heads`), so a backlog does not make a claim slower; a
+claim is a lease (`claimed_until`: the webhook timeout and a margin, wall time), so a delivery whose instance was killed mid-attempt goes
 again once its lease runs out. Reads of the outbox see committed rows only (a delivery
 reaches it when its unit commits).
 
@@ -472,10 +472,11 @@ class PostgresStore:
         )
         return self._objects(ReportRequest, rows)
 
-    def owed_report_requests(self, made_before: datetime) -> list[ReportRequest]:
+    def owed_report_requests(self, made_before: datetime | None = None) -> list[ReportRequest]:
         rows = self._rows(
-            f"SELECT id, data, version FROM report_requests WHERE {_OWED} AND created_at < %s ORDER BY created_at, n",
-            (made_before,),
+            f"SELECT id, data, version FROM report_requests WHERE {_OWED} "
+            "AND (%s::timestamptz IS NULL OR created_at < %s) ORDER BY created_at, n",
+            (made_before, made_before),
         )
         return self._objects(ReportRequest, rows)
 

@@ -157,8 +157,9 @@ class Store(Protocol):
         """Newest first."""
         ...
 
-    def owed_report_requests(self, made_before: datetime) -> list[ReportRequest]:
-        """Requests recorded but not built (`built` False) made before `made_before`, oldest first."""
+    def owed_report_requests(self, made_before: datetime | None = None) -> list[ReportRequest]:
+        """Requests recorded but not built (`built` False), oldest first; only those made
+        before `made_before`, if given."""
         ...
 
     # -- changing what was stored ----------------------------------------------------------

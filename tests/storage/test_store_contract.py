@@ -197,6 +197,7 @@ def test_owed_report_requests_are_the_unbuilt_ones_made_before_a_time_oldest_fir
     for request in (built, late, early, recent):
         store.add_report_request(request)
     assert ids(store.owed_report_requests(NOW + timedelta(minutes=10))) == [early.id, late.id]
+    assert ids(store.owed_report_requests()) == [early.id, late.id, recent.id]  # at start-up: all of them
     with store.updating(early):
         early.built = True
     assert ids(store.owed_report_requests(NOW + timedelta(minutes=10))) == [late.id]
